@@ -1,0 +1,254 @@
+//! One error taxonomy for every provider, telling the caller what to do next.
+//!
+//! `Display` texts are fixed sentences plus field names and provider codes: never a request or
+//! response body, never personal data, never a secret. The raw provider code rides along as data.
+
+use std::{borrow::Cow, fmt};
+
+use serde::{Deserialize, Serialize};
+
+use crate::ProviderId;
+
+/// Something bonin depends on for a request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "kind", content = "provider")]
+#[non_exhaustive]
+pub enum Dependency {
+    /// A provider's API.
+    Provider(ProviderId),
+    /// The session store.
+    Store,
+    /// The operating system (entropy, clock).
+    System,
+}
+
+impl fmt::Display for Dependency {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Provider(p) => write!(f, "provider {p}"),
+            Self::Store => f.write_str("the session store"),
+            Self::System => f.write_str("the operating system"),
+        }
+    }
+}
+
+/// Why a verification step did not succeed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The caller sent something unusable; nothing was changed.
+    #[error("invalid input in `{field}`: {reason}")]
+    InvalidInput {
+        /// The offending field (a name, never a value).
+        field: Cow<'static, str>,
+        /// What is wrong with it.
+        reason: Cow<'static, str>,
+    },
+    /// No such verification (or it has been purged).
+    #[error("verification not found")]
+    NotFound,
+    /// The verification, its provider token or its result is past its validity window.
+    #[error("the verification has expired")]
+    Expired,
+    /// The verification was already completed (a replayed callback or a repeated confirm).
+    #[error("the verification was already completed")]
+    AlreadyCompleted,
+    /// The allowed number of OTP attempts is used up.
+    #[error("no OTP attempts left")]
+    AttemptsExhausted,
+    /// A callback was tampered with, replayed into another session, or failed a signature/hash check.
+    #[error("integrity check failed: {reason}")]
+    IntegrityMismatch {
+        /// Which check failed.
+        reason: Cow<'static, str>,
+    },
+    /// The provider said no. Its raw code is kept verbatim, even when bonin does not know it.
+    #[error("{provider} rejected the request with code `{code}`")]
+    Rejected {
+        /// Which provider.
+        provider: ProviderId,
+        /// The provider's code, verbatim (layered codes are written `layer:code`).
+        code: String,
+        /// The provider's own message, if any (a fixed provider text, not a body).
+        message: Option<String>,
+    },
+    /// The request was not processed; it is safe to retry.
+    #[error("{dependency} is unavailable ({reason}); the request was not processed and may be retried")]
+    Unavailable {
+        /// What was unavailable.
+        dependency: Dependency,
+        /// A fixed description (connect refused, HTTP 503, …).
+        reason: Cow<'static, str>,
+    },
+    /// The request may have been processed; do not retry blindly.
+    #[error("{dependency} gave no usable answer ({reason}); the request may have been processed")]
+    Indeterminate {
+        /// What did not answer.
+        dependency: Dependency,
+        /// A fixed description (timeout after sending, connection reset, …).
+        reason: Cow<'static, str>,
+    },
+    /// The provider answered something that could not be parsed or was not expected.
+    #[error("{provider} sent an unexpected reply: {reason}")]
+    Protocol {
+        /// Which provider.
+        provider: ProviderId,
+        /// What was wrong (a field name or shape, never the body).
+        reason: Cow<'static, str>,
+    },
+    /// bonin's configuration (keys, credentials, registration at the provider) is wrong.
+    #[error("misconfigured: {reason}")]
+    Misconfigured {
+        /// What to fix.
+        reason: Cow<'static, str>,
+    },
+}
+
+impl Error {
+    /// [`Error::InvalidInput`].
+    pub fn invalid_input(field: impl Into<Cow<'static, str>>, reason: impl Into<Cow<'static, str>>) -> Self {
+        Self::InvalidInput { field: field.into(), reason: reason.into() }
+    }
+
+    /// [`Error::IntegrityMismatch`].
+    pub fn integrity(reason: impl Into<Cow<'static, str>>) -> Self {
+        Self::IntegrityMismatch { reason: reason.into() }
+    }
+
+    /// [`Error::Rejected`].
+    pub fn rejected(provider: ProviderId, code: impl Into<String>, message: Option<String>) -> Self {
+        Self::Rejected { provider, code: code.into(), message }
+    }
+
+    /// [`Error::Protocol`].
+    pub fn protocol(provider: ProviderId, reason: impl Into<Cow<'static, str>>) -> Self {
+        Self::Protocol { provider, reason: reason.into() }
+    }
+
+    /// [`Error::Misconfigured`].
+    pub fn misconfigured(reason: impl Into<Cow<'static, str>>) -> Self {
+        Self::Misconfigured { reason: reason.into() }
+    }
+
+    /// The stable code a REST client sees for this error.
+    pub fn code(&self) -> ErrorCode {
+        match self {
+            Self::InvalidInput { .. } => ErrorCode::InvalidRequest,
+            Self::NotFound => ErrorCode::NotFound,
+            Self::Expired => ErrorCode::Expired,
+            Self::AlreadyCompleted => ErrorCode::AlreadyCompleted,
+            Self::AttemptsExhausted => ErrorCode::AttemptsExhausted,
+            Self::IntegrityMismatch { .. } => ErrorCode::IntegrityMismatch,
+            Self::Rejected { .. } => ErrorCode::ProviderRejected,
+            Self::Unavailable { .. } => ErrorCode::ProviderUnavailable,
+            Self::Indeterminate { .. } | Self::Protocol { .. } => ErrorCode::ProviderIndeterminate,
+            Self::Misconfigured { .. } => ErrorCode::Misconfigured,
+        }
+    }
+
+    /// Whether repeating the same request is known to be safe.
+    pub fn is_retryable(&self) -> bool {
+        matches!(self, Self::Unavailable { .. })
+    }
+}
+
+/// The stable error codes of the REST API (`code` in problem+json bodies).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum ErrorCode {
+    /// The request was malformed or failed validation.
+    InvalidRequest,
+    /// Missing or wrong API key.
+    Unauthorized,
+    /// No such verification.
+    NotFound,
+    /// Past its validity window.
+    Expired,
+    /// Already completed; a callback or confirm is applied at most once.
+    AlreadyCompleted,
+    /// OTP attempts used up.
+    AttemptsExhausted,
+    /// Tampered, replayed or foreign callback.
+    IntegrityMismatch,
+    /// The provider refused; see `provider_code`.
+    ProviderRejected,
+    /// Not processed; safe to retry.
+    ProviderUnavailable,
+    /// May have been processed; check status before retrying.
+    ProviderIndeterminate,
+    /// bonin's configuration must be fixed.
+    Misconfigured,
+}
+
+impl ErrorCode {
+    /// Every code, in documentation order.
+    pub const ALL: [ErrorCode; 11] = [
+        Self::InvalidRequest,
+        Self::Unauthorized,
+        Self::NotFound,
+        Self::Expired,
+        Self::AlreadyCompleted,
+        Self::AttemptsExhausted,
+        Self::IntegrityMismatch,
+        Self::ProviderRejected,
+        Self::ProviderUnavailable,
+        Self::ProviderIndeterminate,
+        Self::Misconfigured,
+    ];
+
+    /// The code as it appears on the wire.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::InvalidRequest => "invalid_request",
+            Self::Unauthorized => "unauthorized",
+            Self::NotFound => "not_found",
+            Self::Expired => "expired",
+            Self::AlreadyCompleted => "already_completed",
+            Self::AttemptsExhausted => "attempts_exhausted",
+            Self::IntegrityMismatch => "integrity_mismatch",
+            Self::ProviderRejected => "provider_rejected",
+            Self::ProviderUnavailable => "provider_unavailable",
+            Self::ProviderIndeterminate => "provider_indeterminate",
+            Self::Misconfigured => "misconfigured",
+        }
+    }
+
+    /// The HTTP status the REST API answers with.
+    pub const fn http_status(self) -> u16 {
+        match self {
+            Self::InvalidRequest => 400,
+            Self::Unauthorized => 401,
+            Self::NotFound => 404,
+            Self::Expired => 410,
+            Self::AlreadyCompleted | Self::AttemptsExhausted => 409,
+            Self::IntegrityMismatch | Self::ProviderRejected => 422,
+            Self::ProviderUnavailable => 503,
+            Self::ProviderIndeterminate => 502,
+            Self::Misconfigured => 500,
+        }
+    }
+
+    /// What the caller should do.
+    pub const fn advice(self) -> &'static str {
+        match self {
+            Self::InvalidRequest => "Fix the request; nothing was changed.",
+            Self::Unauthorized => "Send a valid API key as `Authorization: Bearer <key>`.",
+            Self::NotFound => "The verification does not exist or was purged after its retention time.",
+            Self::Expired => "Start a new verification.",
+            Self::AlreadyCompleted => "Read the verification's status; the first completion stands.",
+            Self::AttemptsExhausted => "Start a new verification.",
+            Self::IntegrityMismatch => "Treat the callback as hostile; start a new verification.",
+            Self::ProviderRejected => "Show the user the provider's refusal; `provider_code` is verbatim.",
+            Self::ProviderUnavailable => "Nothing was processed; retry with backoff.",
+            Self::ProviderIndeterminate => "The step may have happened; read the status before retrying.",
+            Self::Misconfigured => "An operator must fix bonin's configuration or the provider contract.",
+        }
+    }
+}
+
+impl fmt::Display for ErrorCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}

@@ -1,0 +1,73 @@
+//! bonin's pure core: the verification flows, the session state machine, the ports every adapter and
+//! store implements, one error taxonomy, and personal data as masked newtypes.
+//!
+//! This crate does no I/O: no HTTP, no database, no runtime. Time and randomness come in through
+//! [`Clock`] and [`Rng`], so every provider rule can be tested at its exact edge.
+//!
+//! # Call order of a hosted-window verification
+//!
+//! ```
+//! # use std::{sync::Arc, time::Duration};
+//! # use bonin_domain::*;
+//! # async fn run(adapter: &dyn WindowVerifier, store: &dyn SessionStore, clock: &dyn Clock,
+//! #              rng: &dyn Rng, callback: CallbackParams) -> Result<(), Error> {
+//! // 1. Start: ask the adapter for the launch and keep its state server-side.
+//! let id = VerificationId::generate(rng)?;
+//! let request = WindowRequest::new(id.clone(), format!("https://id.example/v1/verifications/{id}/return"));
+//! let start = adapter.start(&request).await?;
+//! let session = Verification::start(id.clone(), adapter.provider(), Method::Window, FlowRules::nice(), clock.now())
+//!     .with_provider_session(start.provider_key, start.provider_state, start.valid_until);
+//! let ttl = Duration::from_secs(3600);
+//! store.create(&session, ttl).await?;
+//! // 2. Hand `start.launch` to the browser. The provider brings the browser back with `callback`.
+//! // 3. Complete: verify the callback against the stored session, then apply it exactly once.
+//! let session = store.get(&id).await?.ok_or(Error::NotFound)?;
+//! session.ensure_open(clock.now())?;
+//! let completion = adapter.complete(&session, &callback).await?;
+//! if let Some(issued_at) = completion.result_issued_at {
+//!     session.check_result_age(issued_at, clock.now())?;
+//! }
+//! let next = session.verified(clock.now(), completion.identity)?;
+//! match store.compare_and_swap(session.version(), &next, ttl).await? {
+//!     CasOutcome::Swapped => Ok(()),
+//!     CasOutcome::Conflict(_) => Err(Error::AlreadyCompleted), // another request applied it first
+//! }
+//! # }
+//! ```
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+mod clock;
+mod error;
+mod flow;
+mod identity;
+mod pii;
+mod store;
+mod token;
+mod verification;
+
+pub use clock::{Clock, KST, ManualClock, OsRng, Rng, SequenceRng, SystemClock, Timestamp};
+#[cfg(feature = "mock")]
+pub use clock::{MockClock, MockRng};
+pub use error::{Dependency, Error, ErrorCode};
+pub use flow::{
+    CallbackParams, CallbackTransport, Completion, Display, FormField, FormLaunch, FormMethod, IamportLaunch,
+    IamportParams, Launch, MobileokLaunch, OtpChannel, OtpDispatch, OtpOutcome, OtpRequest, OtpSubject, OtpVerifier,
+    PortoneLaunch, PortoneParams, PortoneWindowType, WindowRequest, WindowStart, WindowVerifier,
+};
+#[cfg(feature = "mock")]
+pub use flow::{MockOtpVerifier, MockWindowVerifier};
+pub use identity::{Carrier, Gender, Nationality, ProviderId, ProviderTxId, VerifiedIdentity};
+pub use pii::{BirthDate, Ci, Di, Name, OtpCode, PhoneNumber};
+/// Credentials are `secrecy` strings: zeroized on drop, masked in `Debug`.
+pub use secrecy::{ExposeSecret, SecretString};
+#[cfg(feature = "mock")]
+pub use store::MockSessionStore;
+pub use store::{CasOutcome, SessionStore, StoreError};
+#[cfg(feature = "mock")]
+pub use token::MockTokenSource;
+pub use token::{IssuedToken, RefreshPolicy, Token, TokenCache, TokenCacheStats, TokenSource};
+pub use verification::{
+    Failure, FlowRules, MAX_RESULT_CLOCK_SKEW, Method, OtpProgress, ProviderKey, ProviderState, Purpose, Status,
+    Verification, VerificationId,
+};
