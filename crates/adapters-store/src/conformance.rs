@@ -1,0 +1,229 @@
+//! The one conformance suite every [`SessionStore`] passes.
+//!
+//! Each check is a public async function taking a [`Harness`]; [`store_conformance_tests!`]
+//! turns all of them into `#[tokio::test]`s for one backend. Ids and provider keys are random, so
+//! the suite can run against a shared, persistent backend (PostgreSQL, Redis) without cleanup.
+//!
+//! [`store_conformance_tests!`]: crate::store_conformance_tests
+
+use std::{sync::Arc, time::Duration};
+
+use async_trait::async_trait;
+use bonin_domain::{
+    CasOutcome, Clock, FlowRules, Method, OsRng, ProviderId, ProviderKey, ProviderState, SessionStore, Status,
+    StoreError, Verification, VerificationId, VerifiedIdentity,
+};
+
+/// What a backend provides to the suite.
+#[async_trait]
+pub trait Harness: Send + Sync {
+    /// The store under test.
+    fn store(&self) -> Arc<dyn SessionStore>;
+    /// The wall clock the store measures TTLs against.
+    fn clock(&self) -> Arc<dyn Clock>;
+    /// Lets `by` pass for the store (advance a manual clock, or sleep for a real backend).
+    async fn advance(&self, by: Duration);
+}
+
+/// The TTL used by expiry checks; real backends sleep this long, so it is short.
+pub const SHORT_TTL: Duration = Duration::from_secs(2);
+const LONG_TTL: Duration = Duration::from_secs(600);
+
+fn fresh_id() -> VerificationId {
+    VerificationId::generate(&OsRng).unwrap_or_else(|e| panic!("entropy failed: {e}"))
+}
+
+fn fresh_key() -> ProviderKey {
+    ProviderKey::new(ProviderId::Nice, format!("tvid-{}", fresh_id()))
+}
+
+fn pending(h: &dyn Harness, key: Option<ProviderKey>) -> Verification {
+    Verification::start(fresh_id(), ProviderId::Nice, Method::Window, FlowRules::nice(), h.clock().now())
+        .with_return_url(Some("https://shop.example/done".into()))
+        .with_provider_session(key, ProviderState::new(r#"{"k":"v"}"#), None)
+}
+
+fn verified(h: &dyn Harness, v: &Verification) -> Verification {
+    let now = h.clock().now();
+    v.verified(now, VerifiedIdentity::new(v.provider(), now)).unwrap_or_else(|e| panic!("transition failed: {e}"))
+}
+
+async fn must<T>(what: &str, f: impl std::future::Future<Output = Result<T, StoreError>>) -> T {
+    f.await.unwrap_or_else(|e| panic!("{what} failed: {e}"))
+}
+
+/// A created record reads back equal, by id and by provider key.
+pub async fn create_then_get_round_trips(h: &dyn Harness) {
+    let store = h.store();
+    let key = fresh_key();
+    let v = pending(h, Some(key.clone()));
+    must("create", store.create(&v, LONG_TTL)).await;
+    assert_eq!(must("get", store.get(v.id())).await.as_ref(), Some(&v));
+    assert_eq!(must("find", store.find_by_provider_key(&key)).await.as_ref(), Some(&v));
+    assert_eq!(must("get unknown", store.get(&fresh_id())).await, None);
+    assert_eq!(must("find unknown", store.find_by_provider_key(&fresh_key())).await, None);
+}
+
+/// `create` refuses an id that is already live, and leaves the record untouched.
+pub async fn create_refuses_a_duplicate_id(h: &dyn Harness) {
+    let store = h.store();
+    let v = pending(h, None);
+    must("create", store.create(&v, LONG_TTL)).await;
+    let twin = verified(h, &v);
+    assert_eq!(store.create(&twin, LONG_TTL).await, Err(StoreError::AlreadyExists));
+    assert_eq!(must("get", store.get(v.id())).await.as_ref(), Some(&v));
+}
+
+/// `create` refuses a provider key held by another live record (mobileOK `clientTxId` reuse).
+pub async fn create_refuses_a_duplicate_provider_key(h: &dyn Harness) {
+    let store = h.store();
+    let key = fresh_key();
+    let first = pending(h, Some(key.clone()));
+    must("create", store.create(&first, LONG_TTL)).await;
+    let second = pending(h, Some(key.clone()));
+    assert_eq!(store.create(&second, LONG_TTL).await, Err(StoreError::AlreadyExists));
+    assert_eq!(must("get second", store.get(second.id())).await, None, "a refused create writes nothing");
+    assert_eq!(must("find", store.find_by_provider_key(&key)).await.map(|v| v.id().clone()), Some(first.id().clone()));
+}
+
+/// A swap from the stored version wins once; a swap from a stale version is a conflict that reports
+/// the current record and writes nothing.
+pub async fn compare_and_swap_applies_once(h: &dyn Harness) {
+    let store = h.store();
+    let v = pending(h, Some(fresh_key()));
+    must("create", store.create(&v, LONG_TTL)).await;
+    let next = verified(h, &v);
+    assert_eq!(must("cas", store.compare_and_swap(v.version(), &next, LONG_TTL)).await, CasOutcome::Swapped);
+    assert_eq!(must("get", store.get(v.id())).await.as_ref(), Some(&next));
+    let replay = verified(h, &v);
+    match must("stale cas", store.compare_and_swap(v.version(), &replay, LONG_TTL)).await {
+        CasOutcome::Conflict(Some(current)) => assert_eq!(*current, next),
+        other => panic!("a stale swap must conflict with the current record, got {other:?}"),
+    }
+    assert_eq!(must("get", store.get(v.id())).await.map(|v| v.stored_status()), Some(Status::Verified));
+}
+
+/// A swap on a record that does not exist is a conflict with nothing, and creates nothing.
+pub async fn compare_and_swap_on_a_missing_record_conflicts(h: &dyn Harness) {
+    let store = h.store();
+    let v = pending(h, None);
+    let next = verified(h, &v);
+    assert_eq!(must("cas", store.compare_and_swap(0, &next, LONG_TTL)).await, CasOutcome::Conflict(None));
+    assert_eq!(must("get", store.get(v.id())).await, None);
+}
+
+/// Of 100 concurrent swaps from the same version exactly one wins.
+pub async fn concurrent_swaps_have_exactly_one_winner(h: &dyn Harness) {
+    let store = h.store();
+    let v = pending(h, Some(fresh_key()));
+    must("create", store.create(&v, LONG_TTL)).await;
+    let tasks: Vec<_> = (0..100)
+        .map(|_| {
+            let store = store.clone();
+            let next = verified(h, &v);
+            tokio::spawn(async move { store.compare_and_swap(0, &next, LONG_TTL).await })
+        })
+        .collect();
+    let mut winners = 0;
+    for task in tasks {
+        match task.await {
+            Ok(Ok(CasOutcome::Swapped)) => winners += 1,
+            Ok(Ok(CasOutcome::Conflict(Some(current)))) => assert_eq!(current.version(), 1),
+            Ok(other) => panic!("unexpected outcome {other:?}"),
+            Err(join) => panic!("task failed: {join}"),
+        }
+    }
+    assert_eq!(winners, 1);
+    assert_eq!(must("get", store.get(v.id())).await.map(|v| v.version()), Some(1));
+}
+
+/// A swap that changes the provider key moves the index with it.
+pub async fn compare_and_swap_moves_the_provider_key(h: &dyn Harness) {
+    let store = h.store();
+    let old_key = fresh_key();
+    let v = Verification::start(fresh_id(), ProviderId::Mobileok, Method::Otp, FlowRules::mobileok(), h.clock().now())
+        .with_provider_session(Some(old_key.clone()), ProviderState::new("t1"), None);
+    must("create", store.create(&v, LONG_TTL)).await;
+    let new_key = fresh_key();
+    let next = v
+        .otp_sent(h.clock().now(), ProviderState::new("t2"), Some(new_key.clone()))
+        .unwrap_or_else(|e| panic!("transition failed: {e}"));
+    assert_eq!(must("cas", store.compare_and_swap(0, &next, LONG_TTL)).await, CasOutcome::Swapped);
+    assert_eq!(must("find old", store.find_by_provider_key(&old_key)).await, None);
+    assert_eq!(must("find new", store.find_by_provider_key(&new_key)).await.as_ref(), Some(&next));
+}
+
+/// Past its TTL a record is invisible to every read and cannot be swapped; its key is free again.
+pub async fn expired_records_are_invisible(h: &dyn Harness) {
+    let store = h.store();
+    let key = fresh_key();
+    let v = pending(h, Some(key.clone()));
+    must("create", store.create(&v, SHORT_TTL)).await;
+    assert!(must("get", store.get(v.id())).await.is_some());
+    h.advance(SHORT_TTL + Duration::from_millis(500)).await;
+    assert_eq!(must("get", store.get(v.id())).await, None);
+    assert_eq!(must("find", store.find_by_provider_key(&key)).await, None);
+    let next = verified(h, &v);
+    assert_eq!(must("cas", store.compare_and_swap(0, &next, LONG_TTL)).await, CasOutcome::Conflict(None));
+    let reuse = pending(h, Some(key.clone()));
+    must("create with the freed key", store.create(&reuse, LONG_TTL)).await;
+    assert_eq!(must("find", store.find_by_provider_key(&key)).await.map(|v| v.id().clone()), Some(reuse.id().clone()));
+}
+
+/// A swap sets a new TTL from now (e.g. a verified record is kept for its retention time).
+pub async fn compare_and_swap_sets_a_new_ttl(h: &dyn Harness) {
+    let store = h.store();
+    let v = pending(h, None);
+    must("create", store.create(&v, SHORT_TTL)).await;
+    let next = verified(h, &v);
+    assert_eq!(must("cas", store.compare_and_swap(0, &next, LONG_TTL)).await, CasOutcome::Swapped);
+    h.advance(SHORT_TTL + Duration::from_millis(500)).await;
+    assert_eq!(must("get", store.get(v.id())).await.as_ref(), Some(&next));
+}
+
+/// Delete removes the record and its key; deleting again reports nothing was there.
+pub async fn delete_removes_record_and_key(h: &dyn Harness) {
+    let store = h.store();
+    let key = fresh_key();
+    let v = pending(h, Some(key.clone()));
+    must("create", store.create(&v, LONG_TTL)).await;
+    assert!(must("delete", store.delete(v.id())).await);
+    assert_eq!(must("get", store.get(v.id())).await, None);
+    assert_eq!(must("find", store.find_by_provider_key(&key)).await, None);
+    assert!(!must("delete again", store.delete(v.id())).await);
+}
+
+/// The backend answers a ping.
+pub async fn ping_answers(h: &dyn Harness) {
+    must("ping", h.store().ping()).await;
+}
+
+/// Generates one `#[tokio::test]` per conformance check. `$harness` is evaluated anew in each test
+/// (it may `.await`) and must implement [`Harness`].
+#[macro_export]
+macro_rules! store_conformance_tests {
+    ($harness:expr) => {
+        $crate::store_conformance_tests!(@each $harness;
+            create_then_get_round_trips,
+            create_refuses_a_duplicate_id,
+            create_refuses_a_duplicate_provider_key,
+            compare_and_swap_applies_once,
+            compare_and_swap_on_a_missing_record_conflicts,
+            concurrent_swaps_have_exactly_one_winner,
+            compare_and_swap_moves_the_provider_key,
+            expired_records_are_invisible,
+            compare_and_swap_sets_a_new_ttl,
+            delete_removes_record_and_key,
+            ping_answers,
+        );
+    };
+    (@each $harness:expr; $($check:ident),* $(,)?) => {
+        $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $check() {
+                let harness = $harness;
+                $crate::conformance::$check(&harness).await;
+            }
+        )*
+    };
+}
