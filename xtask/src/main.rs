@@ -1,1 +1,45 @@
-fn main() {}
+//! Repository automation: `cargo xtask <codegen [--check] | tidy | ci>`. Never touches the network.
+#![forbid(unsafe_code)]
+#![allow(clippy::print_stdout, clippy::print_stderr)] // a command line prints
+
+mod ci;
+mod codegen;
+mod tidy;
+
+use std::{path::PathBuf, process::ExitCode};
+
+/// The workspace root (xtask lives one level below it).
+pub(crate) fn project_root() -> PathBuf {
+    let manifest = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    manifest.parent().map(PathBuf::from).unwrap_or(manifest)
+}
+
+const USAGE: &str = "usage: cargo xtask <command>
+
+commands:
+  codegen [--check]  regenerate generated files (--check: fail if any is stale)
+  tidy               check repository rules (dependency direction, no printing in libraries, ...)
+  ci                 everything CI runs: fmt, codegen --check, tidy, clippy -D warnings, all tests
+";
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let result = match args.iter().map(String::as_str).collect::<Vec<_>>().as_slice() {
+        ["codegen"] => codegen::run(codegen::Mode::Write),
+        ["codegen", "--check"] => codegen::run(codegen::Mode::Check),
+        ["tidy"] => tidy::run_all(),
+        ["ci"] => ci::run(),
+        [] | ["-h" | "--help" | "help"] => {
+            print!("{USAGE}");
+            return ExitCode::SUCCESS;
+        }
+        _ => Err(format!("unknown arguments {args:?}\n\n{USAGE}")),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("xtask: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}

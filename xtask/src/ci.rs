@@ -1,0 +1,29 @@
+//! `cargo xtask ci`: what CI runs, in order, stopping at the first failure.
+
+use std::process::Command;
+
+use crate::{codegen, project_root, tidy};
+
+fn cargo(args: &[&str]) -> Result<(), String> {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    println!("\n==> cargo {}", args.join(" "));
+    let status = Command::new(&cargo)
+        .args(args)
+        .current_dir(project_root())
+        .status()
+        .map_err(|e| format!("could not run cargo: {e}"))?;
+    if status.success() { Ok(()) } else { Err(format!("`cargo {}` failed ({status})", args.join(" "))) }
+}
+
+pub(crate) fn run() -> Result<(), String> {
+    cargo(&["fmt", "--all", "--", "--check"])?;
+    println!("\n==> codegen --check");
+    codegen::run(codegen::Mode::Check)?;
+    println!("\n==> tidy");
+    tidy::run_all()?;
+    cargo(&["clippy", "--workspace", "--all-targets", "--all-features", "--locked", "--", "-D", "warnings"])?;
+    cargo(&["test", "--workspace", "--all-targets", "--all-features", "--locked"])?;
+    cargo(&["test", "--workspace", "--doc", "--all-features", "--locked"])?;
+    println!("\nci: all checks passed");
+    Ok(())
+}

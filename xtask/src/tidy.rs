@@ -1,0 +1,346 @@
+//! Repository rules. Each is a function returning the problems it finds, run by `cargo xtask tidy`
+//! and, as a `#[test]`, by `cargo test`, so drift fails the test suite.
+
+use std::{
+    collections::{BTreeSet, HashMap},
+    fs,
+    path::{Path, PathBuf},
+    process::Command,
+};
+
+use serde_json::Value;
+
+use crate::project_root;
+
+/// Crates that do I/O or bring a runtime; `bonin-domain` must not reach any of them.
+const IO_CRATES: &[&str] = &[
+    "reqwest", "hyper", "hyper-util", "h2", "axum", "tower", "tower-http", "sqlx", "redis", "rusqlite",
+    "libsqlite3-sys", "tokio-postgres", "postgres", "deadpool", "mio", "socket2",
+];
+
+/// The `tokio` features `bonin-domain` may enable (synchronisation primitives, no runtime).
+const DOMAIN_TOKIO_FEATURES: &[&str] = &["sync"];
+
+/// Which bonin crates each bonin crate may depend on (normal dependencies; dev-dependencies are free).
+fn allowed_bonin_deps(package: &str) -> Option<&'static [&'static str]> {
+    Some(match package {
+        "bonin-domain" => &[],
+        "bonin-adapters-http" | "bonin-adapters-store" | "bonin-sandbox" => &["bonin-domain"],
+        p if p.starts_with("bonin-adapters-") => &["bonin-domain", "bonin-adapters-http"],
+        _ => return None, // bonin-app and xtask may depend on anything
+    })
+}
+
+pub(crate) fn run_all() -> Result<(), String> {
+    let metadata = cargo_metadata()?;
+    let mut problems = dependency_direction(&metadata);
+    problems.extend(domain_closure_is_pure(&cargo_tree(&["-p", "bonin-domain", "--edges", "normal"])?));
+    problems.extend(package_names(&metadata));
+    problems.extend(no_printing_in_libraries(&project_root()));
+    problems.extend(unsafe_code_forbidden(&project_root()));
+    problems.extend(dependencies_pinned_in_workspace(&project_root()));
+    problems.extend(one_version_per_pinned_crate(&project_root(), &workspace_tree()?));
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(format!("tidy found {} problem(s):\n  - {}", problems.len(), problems.join("\n  - ")))
+    }
+}
+
+fn cargo_metadata() -> Result<Value, String> {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let output = Command::new(cargo)
+        .args(["metadata", "--format-version", "1", "--locked"])
+        .current_dir(project_root())
+        .output()
+        .map_err(|e| format!("could not run cargo metadata: {e}"))?;
+    if !output.status.success() {
+        return Err(format!("cargo metadata failed: {}", String::from_utf8_lossy(&output.stderr)));
+    }
+    serde_json::from_slice(&output.stdout).map_err(|e| format!("cargo metadata output: {e}"))
+}
+
+fn str_of<'a>(value: &'a Value, key: &str) -> &'a str {
+    value.get(key).and_then(Value::as_str).unwrap_or("")
+}
+
+fn workspace_packages(metadata: &Value) -> Vec<&Value> {
+    let members: BTreeSet<&str> = metadata["workspace_members"].as_array().into_iter().flatten().filter_map(Value::as_str).collect();
+    metadata["packages"].as_array().into_iter().flatten().filter(|p| members.contains(str_of(p, "id"))).collect()
+}
+
+fn is_normal(dep: &Value) -> bool {
+    dep.get("kind").is_none_or(Value::is_null)
+}
+
+/// DESIGN.md's dependency rules, over `cargo metadata` output.
+pub(crate) fn dependency_direction(metadata: &Value) -> Vec<String> {
+    let mut problems = Vec::new();
+    for package in workspace_packages(metadata) {
+        let name = str_of(package, "name");
+        let deps = package["dependencies"].as_array().into_iter().flatten().filter(|d| is_normal(d));
+        for dep in deps {
+            let dep_name = str_of(dep, "name");
+            if dep_name.starts_with("bonin-") {
+                if let Some(allowed) = allowed_bonin_deps(name) {
+                    if !allowed.contains(&dep_name) {
+                        problems.push(format!("{name} must not depend on {dep_name} (see docs/ARCHITECTURE.md)"));
+                    }
+                }
+            }
+            if name == "bonin-domain" {
+                if IO_CRATES.contains(&dep_name) {
+                    problems.push(format!("bonin-domain must stay pure but depends on {dep_name}"));
+                }
+                if dep_name == "tokio" {
+                    let features: Vec<&str> = dep["features"].as_array().into_iter().flatten().filter_map(Value::as_str).collect();
+                    let defaults = dep["uses_default_features"].as_bool().unwrap_or(true);
+                    if defaults || features.iter().any(|f| !DOMAIN_TOKIO_FEATURES.contains(f)) {
+                        problems.push(format!(
+                            "bonin-domain may use tokio only for {DOMAIN_TOKIO_FEATURES:?} (no default features), found {features:?}"
+                        ));
+                    }
+                }
+            }
+        }
+    }
+    problems
+}
+
+/// `cargo tree` lines (`name vX.Y.Z ...`) for the host platform, features resolved for `packages`.
+fn cargo_tree(args: &[&str]) -> Result<Vec<(String, String)>, String> {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let output = Command::new(cargo)
+        .args(["tree", "--locked", "--prefix", "none", "--format", "{p}"])
+        .args(args)
+        .current_dir(project_root())
+        .output()
+        .map_err(|e| format!("could not run cargo tree: {e}"))?;
+    if !output.status.success() {
+        return Err(format!("cargo tree failed: {}", String::from_utf8_lossy(&output.stderr)));
+    }
+    Ok(String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .filter_map(|line| {
+            let mut parts = line.split_whitespace();
+            let name = parts.next()?;
+            let version = parts.next()?.trim_start_matches('v');
+            Some((name.to_owned(), version.to_owned()))
+        })
+        .collect())
+}
+
+/// Everything `bonin-domain` pulls in as a normal dependency, with features resolved for the domain
+/// alone: no I/O crate anywhere.
+pub(crate) fn domain_closure_is_pure(tree: &[(String, String)]) -> Vec<String> {
+    tree.iter()
+        .filter(|(name, _)| IO_CRATES.contains(&name.as_str()))
+        .map(|(name, _)| format!("bonin-domain reaches the I/O crate {name} through its dependencies"))
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect()
+}
+
+fn package_names(metadata: &Value) -> Vec<String> {
+    workspace_packages(metadata)
+        .into_iter()
+        .map(|p| str_of(p, "name"))
+        .filter(|n| *n != "xtask" && !n.starts_with("bonin-"))
+        .map(|n| format!("package {n} must be named bonin-*"))
+        .collect()
+}
+
+fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
+    let Ok(entries) = fs::read_dir(dir) else { return };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            rust_files(&path, out);
+        } else if path.extension().is_some_and(|e| e == "rs") {
+            out.push(path);
+        }
+    }
+}
+
+fn crate_dirs(root: &Path) -> Vec<PathBuf> {
+    let mut dirs: Vec<PathBuf> =
+        fs::read_dir(root.join("crates")).into_iter().flatten().flatten().map(|e| e.path()).filter(|p| p.is_dir()).collect();
+    dirs.sort();
+    dirs
+}
+
+fn is_binary_source(path: &Path) -> bool {
+    path.ends_with("src/main.rs") || path.components().any(|c| c.as_os_str() == "bin")
+}
+
+/// Libraries log through `tracing`; only binaries print.
+pub(crate) fn no_printing_in_libraries(root: &Path) -> Vec<String> {
+    const MACROS: &[&str] = &["println!(", "print!(", "eprintln!(", "eprint!(", "dbg!("];
+    let mut problems = Vec::new();
+    for dir in crate_dirs(root) {
+        let mut files = Vec::new();
+        rust_files(&dir.join("src"), &mut files);
+        for file in files.into_iter().filter(|f| !is_binary_source(f)) {
+            let text = fs::read_to_string(&file).unwrap_or_default();
+            for (n, line) in text.lines().enumerate() {
+                let code = line.trim_start();
+                if code.starts_with("//") {
+                    continue;
+                }
+                if let Some(m) = MACROS.iter().find(|m| code.contains(**m)) {
+                    problems.push(format!("{}:{}: `{m}` in a library crate; use tracing", file.display(), n + 1));
+                }
+            }
+        }
+    }
+    problems
+}
+
+/// Every crate root says `#![forbid(unsafe_code)]`.
+pub(crate) fn unsafe_code_forbidden(root: &Path) -> Vec<String> {
+    let mut roots: Vec<PathBuf> = crate_dirs(root).iter().flat_map(|d| [d.join("src/lib.rs"), d.join("src/main.rs")]).collect();
+    roots.push(root.join("xtask/src/main.rs"));
+    roots
+        .into_iter()
+        .filter(|p| p.exists())
+        .filter(|p| !fs::read_to_string(p).unwrap_or_default().contains("#![forbid(unsafe_code)]"))
+        .map(|p| format!("{} lacks #![forbid(unsafe_code)]", p.display()))
+        .collect()
+}
+
+/// Every dependency of every member is pinned once, in `[workspace.dependencies]`.
+pub(crate) fn dependencies_pinned_in_workspace(root: &Path) -> Vec<String> {
+    let mut manifests: Vec<PathBuf> = crate_dirs(root).iter().map(|d| d.join("Cargo.toml")).collect();
+    manifests.push(root.join("xtask/Cargo.toml"));
+    let mut problems = Vec::new();
+    for manifest in manifests {
+        let text = fs::read_to_string(&manifest).unwrap_or_default();
+        let mut in_deps = false;
+        for (n, line) in text.lines().enumerate() {
+            let line = line.trim();
+            if line.starts_with('[') {
+                in_deps = line.ends_with("dependencies]");
+                continue;
+            }
+            if !in_deps || line.is_empty() || line.starts_with('#') {
+                continue;
+            }
+            let pinned = line.contains("workspace = true") || line.contains(".workspace = true") || line.contains("path = \".\"");
+            if !pinned {
+                problems.push(format!(
+                    "{}:{}: pin this dependency in the root [workspace.dependencies] and use `workspace = true`",
+                    manifest.display(),
+                    n + 1
+                ));
+            }
+        }
+    }
+    problems
+}
+
+fn workspace_tree() -> Result<Vec<(String, String)>, String> {
+    cargo_tree(&["--workspace", "--all-features", "--edges", "normal,build,dev"])
+}
+
+/// Each external crate pinned in `[workspace.dependencies]` is built in exactly one version for the
+/// host platform (`tree` from `cargo tree --workspace`).
+pub(crate) fn one_version_per_pinned_crate(root: &Path, tree: &[(String, String)]) -> Vec<String> {
+    let manifest = fs::read_to_string(root.join("Cargo.toml")).unwrap_or_default();
+    let mut versions: HashMap<&str, BTreeSet<&str>> = HashMap::new();
+    for (name, version) in tree {
+        versions.entry(name).or_default().insert(version);
+    }
+    let mut in_pins = false;
+    let mut problems = Vec::new();
+    for line in manifest.lines() {
+        let line = line.trim();
+        if line.starts_with('[') {
+            in_pins = line == "[workspace.dependencies]";
+            continue;
+        }
+        if !in_pins || line.is_empty() || line.starts_with('#') || line.contains("path =") {
+            continue;
+        }
+        let Some(crate_name) = line.split(['=', ' ']).next() else { continue };
+        match versions.get(crate_name) {
+            Some(found) if found.len() > 1 => problems.push(format!(
+                "{crate_name} is built in several versions {found:?}; align the pin with what the other crates need"
+            )),
+            None => problems.push(format!("{crate_name} is pinned but nothing uses it")),
+            _ => {}
+        }
+    }
+    problems
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn assert_clean(problems: Vec<String>) {
+        assert!(problems.is_empty(), "tidy problems:\n{}", problems.join("\n"));
+    }
+
+    #[test]
+    fn dependency_direction_holds() {
+        assert_clean(dependency_direction(&cargo_metadata().unwrap()));
+        assert_clean(domain_closure_is_pure(&cargo_tree(&["-p", "bonin-domain", "--edges", "normal"]).unwrap()));
+    }
+
+    #[test]
+    fn packages_are_named_bonin() {
+        assert_clean(package_names(&cargo_metadata().unwrap()));
+    }
+
+    #[test]
+    fn libraries_do_not_print() {
+        assert_clean(no_printing_in_libraries(&project_root()));
+    }
+
+    #[test]
+    fn unsafe_code_is_forbidden_everywhere() {
+        assert_clean(unsafe_code_forbidden(&project_root()));
+    }
+
+    #[test]
+    fn dependencies_are_pinned_once() {
+        assert_clean(dependencies_pinned_in_workspace(&project_root()));
+        assert_clean(one_version_per_pinned_crate(&project_root(), &workspace_tree().unwrap()));
+    }
+
+    /// The rule itself must catch a violation: inject reqwest (and a runtime tokio) into the domain
+    /// and an adapter into the sandbox in real metadata.
+    #[test]
+    fn dependency_direction_catches_violations() {
+        let mut metadata = cargo_metadata().unwrap();
+        let members: Vec<String> =
+            metadata["workspace_members"].as_array().unwrap().iter().map(|v| v.as_str().unwrap().to_owned()).collect();
+        for package in metadata["packages"].as_array_mut().unwrap() {
+            if !members.iter().any(|m| m == package["id"].as_str().unwrap()) {
+                continue;
+            }
+            let name = package_name(package).to_owned();
+            let deps = package["dependencies"].as_array_mut().unwrap();
+            match name.as_str() {
+                "bonin-domain" => {
+                    deps.push(serde_json::json!({"name": "reqwest", "kind": null, "features": [], "uses_default_features": true}));
+                    for dep in deps.iter_mut().filter(|d| d["name"] == "tokio") {
+                        dep["features"] = serde_json::json!(["sync", "rt-multi-thread"]);
+                    }
+                }
+                "bonin-sandbox" => deps.push(serde_json::json!({"name": "bonin-adapters-nice", "kind": null, "features": []})),
+                _ => {}
+            }
+        }
+        let problems = dependency_direction(&metadata);
+        assert!(problems.iter().any(|p| p.contains("bonin-domain must stay pure but depends on reqwest")), "{problems:?}");
+        assert!(problems.iter().any(|p| p.contains("tokio only")), "{problems:?}");
+        assert!(problems.iter().any(|p| p.contains("bonin-sandbox must not depend on bonin-adapters-nice")), "{problems:?}");
+        let tree = vec![("time".to_owned(), "0.3.0".to_owned()), ("hyper".to_owned(), "1.0.0".to_owned())];
+        assert_eq!(domain_closure_is_pure(&tree).len(), 1);
+    }
+
+    fn package_name(package: &Value) -> &str {
+        package["name"].as_str().unwrap_or("")
+    }
+}
