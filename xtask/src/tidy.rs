@@ -14,8 +14,22 @@ use crate::project_root;
 
 /// Crates that do I/O or bring a runtime; `bonin-domain` must not reach any of them.
 const IO_CRATES: &[&str] = &[
-    "reqwest", "hyper", "hyper-util", "h2", "axum", "tower", "tower-http", "sqlx", "redis", "rusqlite",
-    "libsqlite3-sys", "tokio-postgres", "postgres", "deadpool", "mio", "socket2",
+    "reqwest",
+    "hyper",
+    "hyper-util",
+    "h2",
+    "axum",
+    "tower",
+    "tower-http",
+    "sqlx",
+    "redis",
+    "rusqlite",
+    "libsqlite3-sys",
+    "tokio-postgres",
+    "postgres",
+    "deadpool",
+    "mio",
+    "socket2",
 ];
 
 /// The `tokio` features `bonin-domain` may enable (synchronisation primitives, no runtime).
@@ -65,7 +79,8 @@ fn str_of<'a>(value: &'a Value, key: &str) -> &'a str {
 }
 
 fn workspace_packages(metadata: &Value) -> Vec<&Value> {
-    let members: BTreeSet<&str> = metadata["workspace_members"].as_array().into_iter().flatten().filter_map(Value::as_str).collect();
+    let members: BTreeSet<&str> =
+        metadata["workspace_members"].as_array().into_iter().flatten().filter_map(Value::as_str).collect();
     metadata["packages"].as_array().into_iter().flatten().filter(|p| members.contains(str_of(p, "id"))).collect()
 }
 
@@ -93,7 +108,8 @@ pub(crate) fn dependency_direction(metadata: &Value) -> Vec<String> {
                     problems.push(format!("bonin-domain must stay pure but depends on {dep_name}"));
                 }
                 if dep_name == "tokio" {
-                    let features: Vec<&str> = dep["features"].as_array().into_iter().flatten().filter_map(Value::as_str).collect();
+                    let features: Vec<&str> =
+                        dep["features"].as_array().into_iter().flatten().filter_map(Value::as_str).collect();
                     let defaults = dep["uses_default_features"].as_bool().unwrap_or(true);
                     if defaults || features.iter().any(|f| !DOMAIN_TOKIO_FEATURES.contains(f)) {
                         problems.push(format!(
@@ -163,8 +179,13 @@ fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
 }
 
 fn crate_dirs(root: &Path) -> Vec<PathBuf> {
-    let mut dirs: Vec<PathBuf> =
-        fs::read_dir(root.join("crates")).into_iter().flatten().flatten().map(|e| e.path()).filter(|p| p.is_dir()).collect();
+    let mut dirs: Vec<PathBuf> = fs::read_dir(root.join("crates"))
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.is_dir())
+        .collect();
     dirs.sort();
     dirs
 }
@@ -198,7 +219,8 @@ pub(crate) fn no_printing_in_libraries(root: &Path) -> Vec<String> {
 
 /// Every crate root says `#![forbid(unsafe_code)]`.
 pub(crate) fn unsafe_code_forbidden(root: &Path) -> Vec<String> {
-    let mut roots: Vec<PathBuf> = crate_dirs(root).iter().flat_map(|d| [d.join("src/lib.rs"), d.join("src/main.rs")]).collect();
+    let mut roots: Vec<PathBuf> =
+        crate_dirs(root).iter().flat_map(|d| [d.join("src/lib.rs"), d.join("src/main.rs")]).collect();
     roots.push(root.join("xtask/src/main.rs"));
     roots
         .into_iter()
@@ -225,7 +247,9 @@ pub(crate) fn dependencies_pinned_in_workspace(root: &Path) -> Vec<String> {
             if !in_deps || line.is_empty() || line.starts_with('#') {
                 continue;
             }
-            let pinned = line.contains("workspace = true") || line.contains(".workspace = true") || line.contains("path = \".\"");
+            let pinned = line.contains("workspace = true")
+                || line.contains(".workspace = true")
+                || line.contains("path = \".\"");
             if !pinned {
                 problems.push(format!(
                     "{}:{}: pin this dependency in the root [workspace.dependencies] and use `workspace = true`",
@@ -328,14 +352,22 @@ mod tests {
                         dep["features"] = serde_json::json!(["sync", "rt-multi-thread"]);
                     }
                 }
-                "bonin-sandbox" => deps.push(serde_json::json!({"name": "bonin-adapters-nice", "kind": null, "features": []})),
+                "bonin-sandbox" => {
+                    deps.push(serde_json::json!({"name": "bonin-adapters-nice", "kind": null, "features": []}))
+                }
                 _ => {}
             }
         }
         let problems = dependency_direction(&metadata);
-        assert!(problems.iter().any(|p| p.contains("bonin-domain must stay pure but depends on reqwest")), "{problems:?}");
+        assert!(
+            problems.iter().any(|p| p.contains("bonin-domain must stay pure but depends on reqwest")),
+            "{problems:?}"
+        );
         assert!(problems.iter().any(|p| p.contains("tokio only")), "{problems:?}");
-        assert!(problems.iter().any(|p| p.contains("bonin-sandbox must not depend on bonin-adapters-nice")), "{problems:?}");
+        assert!(
+            problems.iter().any(|p| p.contains("bonin-sandbox must not depend on bonin-adapters-nice")),
+            "{problems:?}"
+        );
         let tree = vec![("time".to_owned(), "0.3.0".to_owned()), ("hyper".to_owned(), "1.0.0".to_owned())];
         assert_eq!(domain_closure_is_pure(&tree).len(), 1);
     }
