@@ -96,12 +96,11 @@ pub(crate) fn dependency_direction(metadata: &Value) -> Vec<String> {
         let deps = package["dependencies"].as_array().into_iter().flatten().filter(|d| is_normal(d));
         for dep in deps {
             let dep_name = str_of(dep, "name");
-            if dep_name.starts_with("bonin-") {
-                if let Some(allowed) = allowed_bonin_deps(name) {
-                    if !allowed.contains(&dep_name) {
-                        problems.push(format!("{name} must not depend on {dep_name} (see docs/ARCHITECTURE.md)"));
-                    }
-                }
+            if dep_name.starts_with("bonin-")
+                && let Some(allowed) = allowed_bonin_deps(name)
+                && !allowed.contains(&dep_name)
+            {
+                problems.push(format!("{name} must not depend on {dep_name} (see docs/ARCHITECTURE.md)"));
             }
             if name == "bonin-domain" {
                 if IO_CRATES.contains(&dep_name) {
