@@ -9,7 +9,10 @@
 //!   (`bonin sandbox`), serving one or more simulator routers plus the `/_sandbox/*` control API;
 //! - [`personas`]: the synthetic people every simulator can verify;
 //! - [`Faults`]: per-endpoint fault injection (latency, HTTP status, hang, malformed or truncated
-//!   body, a chosen provider error code), switchable from tests in-process or over HTTP.
+//!   body, a chosen provider error code), switchable from tests in-process or over HTTP;
+//! - [`Recorder`]: records requests exactly and answers from a script, for request-shape tests.
+//!
+//! Simulators: [`nice`].
 //!
 //! ```
 //! # async fn run() -> std::io::Result<()> {
@@ -27,9 +30,12 @@
 #![warn(missing_docs)]
 
 mod faults;
+pub mod nice;
 pub mod personas;
+mod recorder;
 mod server;
 
 pub use faults::{Fault, Faults, InjectedProviderCode, Times};
 pub use personas::Persona;
+pub use recorder::{RecordedRequest, Recorder};
 pub use server::SandboxServer;
