@@ -25,7 +25,11 @@ pub const GATEWAY: &[(&str, Class, &str)] = &[
     ("1200", Class::Ok, "오류 없음"),
     ("1300", Class::Rejected, "request body가 비었습니다"),
     ("1400", Class::Rejected, "잘못된 요청"),
-    ("1401", Class::Misconfigured("NICE gateway 1401: authentication required; check client_id and client_secret"), "인증 필요"),
+    (
+        "1401",
+        Class::Misconfigured("NICE gateway 1401: authentication required; check client_id and client_secret"),
+        "인증 필요",
+    ),
     ("1402", Class::Misconfigured("NICE gateway 1402: this client has no permission for the API"), "권한 없음"),
     ("1403", Class::Misconfigured("NICE gateway 1403: the service is suspended for this client"), "서비스 사용 중지됨"),
     ("1404", Class::Misconfigured("NICE gateway 1404: service not found; check api_base"), "서비스를 찾을 수 없음"),
@@ -34,7 +38,11 @@ pub const GATEWAY: &[(&str, Class, &str)] = &[
     ("1502", Class::Unavailable, "보호된 서비스에서 응답이 잘못됨"),
     ("1503", Class::Unavailable, "일시적으로 사용할 수 없는 서비스"),
     ("1700", Class::Misconfigured("NICE gateway 1700: client_id not allowed"), "액세스 불허: Client ID"),
-    ("1701", Class::Misconfigured("NICE gateway 1701: service URI not allowed; check api_base"), "액세스 불허: Service URI"),
+    (
+        "1701",
+        Class::Misconfigured("NICE gateway 1701: service URI not allowed; check api_base"),
+        "액세스 불허: Service URI",
+    ),
     (
         "1702",
         Class::Misconfigured(
@@ -42,10 +50,26 @@ pub const GATEWAY: &[(&str, Class, &str)] = &[
         ),
         "액세스 불허: Client ID + Client IP",
     ),
-    ("1703", Class::Misconfigured("NICE gateway 1703: service URI not allowed for this client"), "액세스 불허: Client ID + Service URI"),
-    ("1705", Class::Misconfigured("NICE gateway 1705: this server's IP is blacklisted for the client"), "액세스 불허: Client ID + Black List Client IP"),
-    ("1706", Class::Misconfigured("NICE gateway 1706: the product is not contracted for this client; check product_id"), "액세스 불허: Client ID + Product Code"),
-    ("1707", Class::Misconfigured("NICE gateway 1707: product not allowed on this service URI"), "액세스 불허: Product Code + Service URI"),
+    (
+        "1703",
+        Class::Misconfigured("NICE gateway 1703: service URI not allowed for this client"),
+        "액세스 불허: Client ID + Service URI",
+    ),
+    (
+        "1705",
+        Class::Misconfigured("NICE gateway 1705: this server's IP is blacklisted for the client"),
+        "액세스 불허: Client ID + Black List Client IP",
+    ),
+    (
+        "1706",
+        Class::Misconfigured("NICE gateway 1706: the product is not contracted for this client; check product_id"),
+        "액세스 불허: Client ID + Product Code",
+    ),
+    (
+        "1707",
+        Class::Misconfigured("NICE gateway 1707: product not allowed on this service URI"),
+        "액세스 불허: Product Code + Service URI",
+    ),
     ("1711", Class::Rejected, "거래 제한 요일"),
     ("1712", Class::Rejected, "거래 제한 시간"),
     ("1713", Class::Rejected, "거래 제한 일자"),
@@ -54,7 +78,11 @@ pub const GATEWAY: &[(&str, Class, &str)] = &[
     ("1716", Class::Rejected, "거래 제한"),
     ("1717", Class::Rejected, "SQL 인젝션, XSS 방어"),
     ("1800", Class::TokenRejected, "잘못된 토큰 (or clock skew ≥ 3 min)"),
-    ("1801", Class::Misconfigured("NICE gateway 1801: wrong client information; check client_id"), "잘못된 클라이언트 정보"),
+    (
+        "1801",
+        Class::Misconfigured("NICE gateway 1801: wrong client information; check client_id"),
+        "잘못된 클라이언트 정보",
+    ),
     ("1900", Class::Unavailable, "초과된 연결횟수"),
     ("1901", Class::Unavailable, "초과된 토큰 조회 실패"),
     ("1902", Class::Unavailable, "초과된 토큰 체크 실패"),
@@ -69,9 +97,17 @@ pub const GATEWAY: &[(&str, Class, &str)] = &[
 /// `dataBody.rsp_cd`.
 pub const RESPONSE: &[(&str, Class, &str)] = &[
     ("P000", Class::Ok, "정상"),
-    ("P013", Class::Misconfigured("NICE rsp_cd P013: the institution's service has not been opened; contact NICE"), "이용기관 개시상태 아님"),
+    (
+        "P013",
+        Class::Misconfigured("NICE rsp_cd P013: the institution's service has not been opened; contact NICE"),
+        "이용기관 개시상태 아님",
+    ),
     ("S603", Class::Unavailable, "내부 DB 오류"),
-    ("E998", Class::Misconfigured("NICE rsp_cd E998: the contract is suspended; contact NICE"), "서비스 권한 오류 (정지된 계약)"),
+    (
+        "E998",
+        Class::Misconfigured("NICE rsp_cd E998: the contract is suspended; contact NICE"),
+        "서비스 권한 오류 (정지된 계약)",
+    ),
     ("E999", Class::Unavailable, "내부 시스템 오류"),
     ("EAPI2500", Class::Rejected, "맵핑정보 없음"),
     ("EAPI2510", Class::Rejected, "잘못된 요청"),
@@ -102,7 +138,9 @@ pub const CRYPTO_TOKEN_RESULT: &[(&str, Class, &str)] = &[
     ("0001", Class::Rejected, "필수입력값 오류"),
     (
         "0003",
-        Class::Misconfigured("NICE result_cd 0003: this institution is not eligible for crypto tokens; check the contract with NICE"),
+        Class::Misconfigured(
+            "NICE result_cd 0003: this institution is not eligible for crypto tokens; check the contract with NICE",
+        ),
         "발급 대상 회원사 아님",
     ),
     ("0099", Class::Rejected, "기타오류"),
@@ -146,7 +184,9 @@ mod tests {
     #[test]
     fn ip_not_registered_tells_the_operator_what_to_do() {
         let error = to_error("GW_RSLT_CD", "1702", classify(GATEWAY, "1702"), None);
-        assert!(matches!(&error, Error::Misconfigured { reason } if reason.contains("허용 IP") && reason.contains("egress IP")));
+        assert!(
+            matches!(&error, Error::Misconfigured { reason } if reason.contains("허용 IP") && reason.contains("egress IP"))
+        );
     }
 
     #[test]

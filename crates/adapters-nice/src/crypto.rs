@@ -78,7 +78,8 @@ impl SessionKeys {
         let failed = |_| Error::integrity("enc_data does not decrypt with this session's key");
         let key = PaddedBlockDecryptingKey::cbc_pkcs7(UnboundCipherKey::new(&AES_128, &self.key).map_err(failed)?)
             .map_err(failed)?;
-        let plaintext = key.decrypt(&mut buffer, DecryptionContext::Iv128(FixedLength::from(self.iv))).map_err(failed)?;
+        let plaintext =
+            key.decrypt(&mut buffer, DecryptionContext::Iv128(FixedLength::from(self.iv))).map_err(failed)?;
         Ok(plaintext.to_vec())
     }
 
@@ -92,7 +93,8 @@ impl SessionKeys {
     pub fn verify_integrity(&self, enc_data: &str, integrity_value: &str) -> Result<(), Error> {
         let tag = STANDARD.decode(integrity_value).map_err(|_| Error::integrity("integrity_value is not Base64"))?;
         let key = hmac::Key::new(hmac::HMAC_SHA256, &self.hmac_key);
-        hmac::verify(&key, enc_data.as_bytes(), &tag).map_err(|_| Error::integrity("integrity_value does not match enc_data"))
+        hmac::verify(&key, enc_data.as_bytes(), &tag)
+            .map_err(|_| Error::integrity("integrity_value does not match enc_data"))
     }
 }
 

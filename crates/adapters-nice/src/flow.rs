@@ -7,7 +7,9 @@ use std::{
 
 use async_trait::async_trait;
 use base64::{Engine, engine::general_purpose::STANDARD};
-use bonin_adapters_http::{HttpClient, HttpConfig, HttpRequest, HttpResponse, Idempotency, ReqwestTransport, RetryPolicy};
+use bonin_adapters_http::{
+    HttpClient, HttpConfig, HttpRequest, HttpResponse, Idempotency, ReqwestTransport, RetryPolicy,
+};
 use bonin_domain::{
     BirthDate, CallbackParams, Carrier, Ci, Clock, Completion, Dependency, Di, Display, Error, ExposeSecret, FormField,
     FormLaunch, Gender, IssuedToken, KST, Launch, Name, Nationality, PhoneNumber, ProviderId, ProviderKey,
@@ -50,7 +52,10 @@ fn envelope(response: &HttpResponse, what: &'static str) -> Result<wire::Envelop
                 reason: format!("{what}: HTTP {}", response.status).into(),
             }
         } else {
-            Error::protocol(ProviderId::Nice, format!("{what}: the reply is not a NICE envelope (HTTP {})", response.status))
+            Error::protocol(
+                ProviderId::Nice,
+                format!("{what}: the reply is not a NICE envelope (HTTP {})", response.status),
+            )
         }
     })
 }
@@ -94,7 +99,9 @@ impl TokenSource for AccessTokenSource {
         let response = self.http.send(request).await?;
         let envelope = envelope(&response, "access token")?;
         if check_gateway(&envelope)?.is_some() {
-            return Err(Error::misconfigured("NICE refused the client credentials (gateway 1800); check client_id and client_secret"));
+            return Err(Error::misconfigured(
+                "NICE refused the client credentials (gateway 1800); check client_id and client_secret",
+            ));
         }
         let token: wire::AccessTokenBody = body(envelope, "access token")?;
         if token.access_token.is_empty() || !token.expires_in.is_finite() || token.expires_in <= 0.0 {
@@ -223,7 +230,8 @@ impl NiceClient {
             header: wire::CryptoTokenRequestHeader { cnty_cd: "ko" },
             body: wire::CryptoTokenRequestBody { req_dtim, req_no, enc_mode: "1" },
         };
-        let json = serde_json::to_vec(&payload).map_err(|_| Error::misconfigured("crypto token request did not serialize"))?;
+        let json =
+            serde_json::to_vec(&payload).map_err(|_| Error::misconfigured("crypto token request did not serialize"))?;
         let request = HttpRequest::post("nice.crypto_token", format!("{}{CRYPTO_TOKEN_PATH}", self.config.api_base))
             .header("Content-Type", "application/json")
             .header("Authorization", self.signed_token_header("bearer", token))
@@ -247,7 +255,8 @@ impl NiceClient {
         if class != Class::Ok {
             return Err(codes::to_error("result_cd", &result_cd, class, None));
         }
-        let missing = |field: &'static str| Error::protocol(ProviderId::Nice, format!("crypto token: `{field}` missing"));
+        let missing =
+            |field: &'static str| Error::protocol(ProviderId::Nice, format!("crypto token: `{field}` missing"));
         let non_empty = |v: Option<String>| v.filter(|s| !s.trim().is_empty());
         let period = body.period.filter(|p| p.is_finite() && *p > 0.0).ok_or_else(|| missing("period"))?;
         Ok(CryptoAttempt::Issued(CryptoToken {
@@ -318,29 +327,38 @@ fn to_identity(result: &wire::ResultPlaintext, now: Timestamp) -> VerifiedIdenti
         .and_then(|n| tolerate("name", Name::new(n).ok()));
     identity.birth_date = present(&result.birthdate).and_then(|b| tolerate("birthdate", BirthDate::parse(b).ok()));
     identity.gender = present(&result.gender).and_then(|g| {
-        tolerate("gender", match g {
-            "1" => Some(Gender::Male),
-            "0" => Some(Gender::Female),
-            _ => None,
-        })
+        tolerate(
+            "gender",
+            match g {
+                "1" => Some(Gender::Male),
+                "0" => Some(Gender::Female),
+                _ => None,
+            },
+        )
     });
     identity.nationality = present(&result.nationalinfo).and_then(|n| {
-        tolerate("nationalinfo", match n {
-            "0" => Some(Nationality::Domestic),
-            "1" => Some(Nationality::Foreign),
-            _ => None,
-        })
+        tolerate(
+            "nationalinfo",
+            match n {
+                "0" => Some(Nationality::Domestic),
+                "1" => Some(Nationality::Foreign),
+                _ => None,
+            },
+        )
     });
     identity.carrier = present(&result.mobileco).and_then(|c| {
-        tolerate("mobileco", match c {
-            "1" => Some(Carrier::Skt),
-            "2" => Some(Carrier::Kt),
-            "3" => Some(Carrier::Lgu),
-            "5" => Some(Carrier::SktMvno),
-            "6" => Some(Carrier::KtMvno),
-            "7" => Some(Carrier::LguMvno),
-            _ => None,
-        })
+        tolerate(
+            "mobileco",
+            match c {
+                "1" => Some(Carrier::Skt),
+                "2" => Some(Carrier::Kt),
+                "3" => Some(Carrier::Lgu),
+                "5" => Some(Carrier::SktMvno),
+                "6" => Some(Carrier::KtMvno),
+                "7" => Some(Carrier::LguMvno),
+                _ => None,
+            },
+        )
     });
     identity.phone = present(&result.mobileno).and_then(|p| tolerate("mobileno", PhoneNumber::new(p).ok()));
     identity.ci = present(&result.ci).and_then(|c| tolerate("ci", Ci::new(c).ok()));
@@ -378,7 +396,8 @@ impl WindowVerifier for NiceClient {
             popupyn: Some(if request.display == Display::Popup { "Y" } else { "N" }),
             receivedata: None,
         };
-        let plaintext = serde_json::to_vec(&plaintext).map_err(|_| Error::misconfigured("window request did not serialize"))?;
+        let plaintext =
+            serde_json::to_vec(&plaintext).map_err(|_| Error::misconfigured("window request did not serialize"))?;
         let enc_data = keys.encrypt(&plaintext)?;
         let integrity_value = keys.integrity_value(&enc_data);
         let (key, iv, hmac_key) = keys.to_stored();
@@ -389,7 +408,8 @@ impl WindowVerifier for NiceClient {
             requestno: req_no.to_owned(),
             token_version_id: crypto.token_version_id.clone(),
         };
-        let state = serde_json::to_string(&state).map_err(|_| Error::misconfigured("session state did not serialize"))?;
+        let state =
+            serde_json::to_string(&state).map_err(|_| Error::misconfigured("session state did not serialize"))?;
         let field = |name: &str, value: &str| FormField { name: name.to_owned(), value: value.to_owned() };
         let launch = Launch::Form(FormLaunch {
             action: self.config.window_url.clone(),

@@ -57,7 +57,13 @@ impl std::fmt::Debug for Recorder {
     }
 }
 
-async fn record(State(script): State<Arc<Mutex<Script>>>, method: Method, uri: Uri, headers: HeaderMap, body: Bytes) -> Response {
+async fn record(
+    State(script): State<Arc<Mutex<Script>>>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     let request = RecordedRequest {
         method: method.as_str().to_owned(),
         path: uri.path().to_owned(),
@@ -100,7 +106,11 @@ impl Recorder {
 
     /// Queues an answer for the next request to `path`.
     pub fn respond(&self, path: &str, status: u16, content_type: &str, body: impl Into<String>) {
-        self.lock().responses.entry(path.to_owned()).or_default().push_back((status, content_type.to_owned(), body.into()));
+        self.lock().responses.entry(path.to_owned()).or_default().push_back((
+            status,
+            content_type.to_owned(),
+            body.into(),
+        ));
     }
 
     /// Every request so far, in order.

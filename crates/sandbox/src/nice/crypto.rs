@@ -1,7 +1,10 @@
 //! The NICE simulator's own reading of the crypto recipe (nice.md §2.4–2.6).
 
 use aws_lc_rs::{
-    cipher::{AES_128, DecryptionContext, EncryptionContext, PaddedBlockDecryptingKey, PaddedBlockEncryptingKey, UnboundCipherKey},
+    cipher::{
+        AES_128, DecryptionContext, EncryptionContext, PaddedBlockDecryptingKey, PaddedBlockEncryptingKey,
+        UnboundCipherKey,
+    },
     digest, hmac,
     iv::FixedLength,
 };
@@ -17,7 +20,8 @@ pub(crate) struct Keys {
 
 impl Keys {
     pub(crate) fn derive(req_dtim: &str, req_no: &str, token_val: &str) -> Self {
-        let text = STANDARD.encode(digest::digest(&digest::SHA256, format!("{req_dtim}{req_no}{token_val}").as_bytes()));
+        let text =
+            STANDARD.encode(digest::digest(&digest::SHA256, format!("{req_dtim}{req_no}{token_val}").as_bytes()));
         let b = text.as_bytes();
         let mut keys = Self { key: [0; 16], iv: [0; 16], mac: [0; 32] };
         keys.key.copy_from_slice(&b[..16]);

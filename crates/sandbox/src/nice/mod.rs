@@ -264,7 +264,11 @@ fn signed_token(value: &str, scheme: &str) -> Option<(String, i64, String)> {
     Some((token.to_owned(), ts.parse().ok()?, client.to_owned()))
 }
 
-async fn revoke(State(sim): State<NiceSimulator>, InjectedProviderCode(code): InjectedProviderCode, headers: HeaderMap) -> Response {
+async fn revoke(
+    State(sim): State<NiceSimulator>,
+    InjectedProviderCode(code): InjectedProviderCode,
+    headers: HeaderMap,
+) -> Response {
     if let Some(code) = code {
         return injected(&code);
     }
@@ -331,7 +335,8 @@ async fn crypto_token(
         return gw_error("1500", "서버 내부 오류");
     };
     let cnty_cd = request.header.get("CNTY_CD").and_then(Value::as_str).unwrap_or("ko").to_owned();
-    let valid_dtim = request.body.req_dtim.as_deref().is_some_and(|d| d.len() == 14 && d.bytes().all(|b| b.is_ascii_digit()));
+    let valid_dtim =
+        request.body.req_dtim.as_deref().is_some_and(|d| d.len() == 14 && d.bytes().all(|b| b.is_ascii_digit()));
     let valid_no = request.body.req_no.as_deref().is_some_and(|n| !n.is_empty() && n.len() <= 30);
     let (Some(req_dtim), Some(req_no), true, true, Some("1")) =
         (request.body.req_dtim, request.body.req_no, valid_dtim, valid_no, request.body.enc_mode.as_deref())

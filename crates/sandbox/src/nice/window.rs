@@ -149,7 +149,8 @@ impl NiceSimulator {
         let plain = keys.open(enc_data, integrity_value).ok_or(WindowError::Integrity)?;
         let request: Value = serde_json::from_slice(&plain).map_err(|_| WindowError::Malformed("request JSON"))?;
         let text = |name: &str| request.get(name).and_then(Value::as_str).map(str::to_owned);
-        let requestno = text("requestno").filter(|r| !r.is_empty() && r.len() <= 30).ok_or(WindowError::Malformed("requestno"))?;
+        let requestno =
+            text("requestno").filter(|r| !r.is_empty() && r.len() <= 30).ok_or(WindowError::Malformed("requestno"))?;
         let returnurl = text("returnurl")
             .filter(|u| (u.starts_with("https://") || u.starts_with("http://")) && u.len() <= 250)
             .ok_or(WindowError::Malformed("returnurl"))?;
@@ -212,7 +213,12 @@ impl NiceSimulator {
         result
     }
 
-    fn deliver(&self, window: &OpenWindow, persona: &Persona, overrides: &ResultOverrides) -> Result<WindowCallback, WindowError> {
+    fn deliver(
+        &self,
+        window: &OpenWindow,
+        persona: &Persona,
+        overrides: &ResultOverrides,
+    ) -> Result<WindowCallback, WindowError> {
         let json = self.result_json(window, persona, overrides).to_string();
         // The result travels as EUC-KR bytes (CP949 for syllables outside KS X 1001).
         let (bytes, _, unmappable) = encoding_rs::EUC_KR.encode(&json);
@@ -278,14 +284,20 @@ impl NiceSimulator {
     }
 }
 
-pub(super) async fn open_get(State(sim): State<NiceSimulator>, Query(params): Query<HashMap<String, String>>) -> Response {
+pub(super) async fn open_get(
+    State(sim): State<NiceSimulator>,
+    Query(params): Query<HashMap<String, String>>,
+) -> Response {
     match sim.open_window(&params) {
         Ok(window) => sim.window_page(&window, None),
         Err(error) => error_page(&error),
     }
 }
 
-pub(super) async fn open_post(State(sim): State<NiceSimulator>, Form(params): Form<HashMap<String, String>>) -> Response {
+pub(super) async fn open_post(
+    State(sim): State<NiceSimulator>,
+    Form(params): Form<HashMap<String, String>>,
+) -> Response {
     match sim.open_window(&params) {
         Ok(window) => sim.window_page(&window, None),
         Err(error) => error_page(&error),
