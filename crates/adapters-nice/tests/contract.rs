@@ -417,3 +417,73 @@ async fn errors_and_debug_output_carry_no_personal_data() {
         assert!(!text.contains(callback.get("enc_data").unwrap()));
     }
 }
+
+#[tokio::test]
+async fn the_window_refuses_tampered_or_unknown_requests() {
+    use bonin_sandbox::nice::WindowError;
+    let h = harness().await;
+    let start = h.client.start(&WindowRequest::new(new_id(), "https://shop.example/return")).await.unwrap();
+    let fields = form_fields(&start);
+    let with = |name: &str, value: &str| -> Vec<(String, String)> {
+        fields.iter().map(|(n, v)| (n.clone(), if n == name { value.to_owned() } else { v.clone() })).collect()
+    };
+    let none = ResultOverrides::default();
+    let enc = &fields[2].1;
+    let flipped = format!("{}{}", if enc.starts_with('A') { "B" } else { "A" }, &enc[1..]);
+    assert_eq!(h.sim.complete_window(&with("enc_data", &flipped), "hong", &none), Err(WindowError::Integrity));
+    assert_eq!(h.sim.complete_window(&with("token_version_id", "nope"), "hong", &none), Err(WindowError::UnknownToken));
+    assert_eq!(
+        h.sim.complete_window(&with("m", "checkplusService"), "hong", &none),
+        Err(WindowError::Malformed("m must be service"))
+    );
+    assert_eq!(h.sim.complete_window(&fields, "nobody", &none), Err(WindowError::UnknownPersona));
+    // One crypto token serves its window as often as needed within `period`.
+    h.sim.complete_window(&fields, "hong", &none).unwrap();
+    h.sim.complete_window(&fields, "wilson", &none).unwrap();
+}
+
+#[tokio::test]
+async fn clock_skew_of_three_minutes_is_a_rejected_token() {
+    let h = harness().await;
+    h.clock.advance(Duration::from_secs(181));
+    let error = start_error(&h).await;
+    assert_eq!(error, Error::rejected(ProviderId::Nice, "GW_RSLT_CD:1800", Some("잘못된 토큰".into())));
+    assert_eq!(h.sim.counters().access_token_requests.load(Ordering::SeqCst), 2, "refreshed once before giving up");
+}
+
+#[tokio::test]
+async fn an_uncontracted_product_is_misconfigured() {
+    let h = harness_with(NiceSimConfig::default(), |c| c.product_id = "2101434007".into()).await;
+    assert!(matches!(start_error(&h).await, Error::Misconfigured { reason } if reason.contains("product_id")));
+}
+
+#[tokio::test]
+async fn the_request_plaintext_carries_nice_field_names() {
+    use bonin_adapters_nice::crypto::SessionKeys;
+    let h = harness_with(NiceSimConfig::default(), |c| c.auth_type = Some("M".into())).await;
+    let mut request = WindowRequest::new(new_id(), "https://shop.example/return").with_display(Display::Page);
+    request.carrier_hint = Some(Carrier::KtMvno);
+    let start = h.client.start(&request).await.unwrap();
+    let state: serde_json::Value = serde_json::from_str(start.provider_state.expose()).unwrap();
+    let keys = SessionKeys::from_stored(
+        state["key"].as_str().unwrap(),
+        state["iv"].as_str().unwrap(),
+        state["hmac_key"].as_str().unwrap(),
+    )
+    .unwrap();
+    let fields = form_fields(&start);
+    keys.verify_integrity(&fields[2].1, &fields[3].1).unwrap();
+    let plaintext: serde_json::Value = serde_json::from_slice(&keys.decrypt(&fields[2].1).unwrap()).unwrap();
+    assert_eq!(
+        plaintext,
+        serde_json::json!({
+            "requestno": request.verification_id.as_str(),
+            "returnurl": "https://shop.example/return",
+            "sitecode": "Q0cyMzI=",
+            "authtype": "M",
+            "mobilceco": "K",
+            "methodtype": "post",
+            "popupyn": "N",
+        })
+    );
+}
