@@ -1,19 +1,35 @@
 //! bonin as a service: configuration, wiring of adapters and stores, the REST API and the `bonin`
-//! command line. This crate is the only one that knows every provider.
+//! command line. This crate is the only one that knows every provider; each adapter and the
+//! simulators are cargo features.
+//!
+//! Embedding the whole service in a host application:
+//!
+//! ```no_run
+//! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+//! let loaded = bonin_app::config::LoadedConfig::load(bonin_app::config::process_figment())?;
+//! let app = bonin_app::wiring::build(&loaded).await?;
+//! let host = axum::Router::new().nest("/identity", app.router.clone());
+//! # let _ = host; Ok(()) }
+//! ```
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
-/// The commands `bonin` understands, with a one-line description and whether this build has them.
-pub const COMMANDS: [(&str, &str, bool); 6] = [
-    ("serve", "run the REST API (sandbox profile when there is no config)", false),
-    ("sandbox", "run the provider simulators alone on fixed loopback ports", false),
-    ("verify", "run a whole sandbox verification in the terminal", false),
-    ("token", "issue or inspect a provider token with the configured credentials", false),
-    ("config", "print the effective configuration, secrets redacted, with provenance", false),
-    ("keyfile", "unlock and check a mobileOK key file without printing secrets", false),
-];
+pub mod api;
+pub mod config;
+pub mod metrics;
+pub mod openapi;
+pub mod pages;
+pub mod problem;
+pub mod service;
+pub mod wiring;
 
-/// The error codes a REST client can receive, for `bonin --help`.
-pub fn error_codes() -> impl Iterator<Item = &'static str> {
-    bonin_domain::ErrorCode::ALL.into_iter().map(bonin_domain::ErrorCode::as_str)
+/// Sets up `tracing` output as configured. Fields carry verification ids and providers, never
+/// personal data (the adapters and the service log no values).
+pub fn init_tracing(log: &config::LogConfig) {
+    let level = log.level.parse::<tracing::Level>().unwrap_or(tracing::Level::INFO);
+    let builder = tracing_subscriber::fmt().with_max_level(level).with_writer(std::io::stderr).with_target(false).with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()));
+    let _ = match log.format {
+        config::LogFormat::Json => builder.json().try_init(),
+        config::LogFormat::Text => builder.try_init(),
+    };
 }

@@ -2,35 +2,261 @@
 #![forbid(unsafe_code)]
 #![allow(clippy::print_stdout, clippy::print_stderr)] // a command line prints
 
-use std::process::ExitCode;
+use std::{path::PathBuf, process::ExitCode};
 
-fn usage() -> String {
-    let mut text = String::from("usage: bonin <command>\n\ncommands:\n");
-    for (name, about, available) in bonin_app::COMMANDS {
-        let mark = if available { "" } else { " (not in this build yet)" };
-        text.push_str(&format!("  {name:<9} {about}{mark}\n"));
-    }
-    text
+use bonin_app::config::{self, LoadedConfig, StringEnv};
+use bonin_domain::ProviderId;
+use clap::{Parser, Subcommand};
+
+/// Mobile identity verification (휴대폰 본인확인) behind one safe API.
+#[derive(Debug, Parser)]
+#[command(name = "bonin", version, about)]
+struct Cli {
+    /// Configuration file (default: $BONIN_CONFIG, else ./bonin.toml if present).
+    #[arg(long, global = true)]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
 }
 
-fn main() -> ExitCode {
-    let command = std::env::args().nth(1);
-    match command.as_deref() {
-        None | Some("-h" | "--help" | "help") => {
-            print!("{}", usage());
-            ExitCode::SUCCESS
+fn provider(text: &str) -> Result<ProviderId, String> {
+    text.parse::<ProviderId>().map_err(|e| e.to_string())
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the REST API (the sandbox profile when nothing is configured).
+    Serve,
+    /// Run the provider simulators alone on a fixed loopback port.
+    Sandbox {
+        /// Port on 127.0.0.1.
+        #[arg(long, default_value_t = 9300)]
+        port: u16,
+    },
+    /// Run a whole sandbox verification in the terminal.
+    Verify {
+        /// Provider id.
+        #[arg(long, value_parser = provider)]
+        provider: ProviderId,
+        /// Sandbox persona (hong, wilson, kim-mvno, lee-cp949).
+        #[arg(long, default_value = "hong")]
+        persona: String,
+    },
+    /// Issue a provider token with the configured credentials and show it masked.
+    Token {
+        /// Provider id.
+        #[arg(long, value_parser = provider)]
+        provider: ProviderId,
+    },
+    /// Print the effective configuration, secrets redacted, with where each value came from.
+    Config,
+    /// mobileOK key files.
+    Keyfile {
+        #[command(subcommand)]
+        action: KeyfileAction,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum KeyfileAction {
+    /// Unlock and check a key file without printing secrets.
+    Inspect {
+        /// Path to mok_keyInfo.dat.
+        path: PathBuf,
+    },
+}
+
+/// A failure with its exit code.
+struct Failure(u8, String);
+
+fn figment(cli: &Cli) -> figment::Figment {
+    let file = cli.config.clone().or_else(|| std::env::var_os("BONIN_CONFIG").map(PathBuf::from));
+    config::figment(file, StringEnv::from_process())
+}
+
+fn load(cli: &Cli) -> Result<LoadedConfig, Failure> {
+    LoadedConfig::load(figment(cli)).map_err(|e| Failure(3, format!("configuration: {e}")))
+}
+
+fn domain(error: bonin_domain::Error) -> Failure {
+    Failure(1, error.to_string())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
         }
-        Some(name) => match bonin_app::COMMANDS.iter().find(|(n, _, _)| *n == name) {
-            Some((_, about, _)) => {
-                println!("bonin {name}: {about}.");
-                println!("This build contains the domain core, the session store, the HTTP client and the");
-                println!("simulator harness; `{name}` is not in it yet. Run `cargo xtask ci` to check the workspace.");
-                ExitCode::SUCCESS
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! { () = ctrl_c => {}, () = terminate => {} }
+}
+
+async fn serve(cli: &Cli) -> Result<(), Failure> {
+    let loaded = load(cli)?;
+    bonin_app::init_tracing(&loaded.config.log);
+    let app = bonin_app::wiring::build(&loaded).await.map_err(domain)?;
+    let listener = tokio::net::TcpListener::bind(app.bind)
+        .await
+        .map_err(|e| Failure(1, format!("cannot listen on {}: {e}", app.bind)))?;
+    tracing::info!(profile = ?loaded.config.profile, bind = %app.bind, public_url = %app.public_url, "bonin listening");
+    #[cfg(feature = "sandbox")]
+    if let Some(sandbox) = &app.sandbox {
+        tracing::info!(simulators = %sandbox.server.base_url(), "sandbox simulators running");
+    }
+    if loaded.demo_enabled() {
+        tracing::info!("demo page at {}/", app.public_url);
+    }
+    app.serve(listener, shutdown_signal()).await.map_err(|e| Failure(1, format!("server error: {e}")))
+}
+
+#[cfg(feature = "sandbox")]
+async fn sandbox(cli: &Cli, port: u16) -> Result<(), Failure> {
+    let loaded = load(cli)?;
+    bonin_app::init_tracing(&loaded.config.log);
+    let addr = std::net::SocketAddr::from(([127, 0, 0, 1], port));
+    let sandbox = bonin_app::wiring::start_sandbox(&loaded, addr).await.map_err(domain)?;
+    println!("simulators on {}", sandbox.server.base_url());
+    #[cfg(feature = "nice")]
+    {
+        let (id, _) = sandbox.nice.client();
+        println!("nice: api_base = {0}, window_url = {0}{1}, client_id = {id}", sandbox.server.base_url(), bonin_sandbox::nice::WINDOW_PATH);
+    }
+    println!("personas: {}/_sandbox/personas · faults: POST {}/_sandbox/faults", sandbox.server.base_url(), sandbox.server.base_url());
+    shutdown_signal().await;
+    sandbox.server.shutdown().await;
+    Ok(())
+}
+
+#[cfg(not(feature = "sandbox"))]
+async fn sandbox(_: &Cli, _: u16) -> Result<(), Failure> {
+    Err(Failure(2, "this build has no simulators (feature `sandbox`)".into()))
+}
+
+fn mask(text: &str) -> String {
+    let chars: Vec<char> = text.chars().collect();
+    match chars.len() {
+        0 => String::new(),
+        1..=2 => "*".repeat(chars.len()),
+        n => format!("{}{}{}", chars[0], "*".repeat(n - 2), chars[n - 1]),
+    }
+}
+
+#[cfg(all(feature = "sandbox", feature = "nice"))]
+async fn verify(cli: &Cli, provider: ProviderId, persona: &str) -> Result<(), Failure> {
+    use bonin_domain::{CallbackParams, CallbackTransport, Display, Launch, Method};
+    let loaded = load(cli)?;
+    if loaded.config.profile != config::ProfileName::Sandbox {
+        return Err(Failure(2, "verify runs against the sandbox; set profile = \"sandbox\"".into()));
+    }
+    if provider != ProviderId::Nice {
+        return Err(Failure(2, format!("{provider} is not in this build")));
+    }
+    let app = bonin_app::wiring::build(&loaded).await.map_err(domain)?;
+    let sandbox = app.sandbox.as_ref().ok_or_else(|| Failure(1, "the sandbox did not start".into()))?;
+    let started = app
+        .service
+        .start(bonin_app::service::StartRequest {
+            provider: Some(provider),
+            method: Method::Window,
+            return_url: Some(format!("{}/demo/done", app.public_url)),
+            purpose: None,
+            display: Display::Page,
+            min_age: None,
+        })
+        .await
+        .map_err(domain)?;
+    let id = started.verification.id().clone();
+    println!("started {id} with {provider}");
+    let Some(Launch::Form(form)) = started.launch else { return Err(Failure(1, "unexpected launch".into())) };
+    let fields: Vec<(String, String)> = form.fields.iter().map(|f| (f.name.clone(), f.value.clone())).collect();
+    let callback = sandbox
+        .nice
+        .complete_window(&fields, persona, &bonin_sandbox::nice::ResultOverrides::default())
+        .map_err(|e| Failure(2, format!("the simulated window refused: {e}")))?;
+    println!("window completed as persona {persona}; callback by {}", callback.method);
+    let transport = if callback.method == "post" { CallbackTransport::Post } else { CallbackTransport::Get };
+    app.service.complete(&id, &CallbackParams::from_pairs(transport, callback.params)).await.map_err(domain)?;
+    let record = app.service.get(&id).await.map_err(domain)?;
+    println!("status: {:?}", record.stored_status());
+    if let Some(identity) = record.identity() {
+        let show = |label: &str, value: Option<String>| {
+            if let Some(value) = value {
+                println!("  {label:<12} {value}");
             }
-            None => {
-                eprintln!("bonin: unknown command `{name}`\n\n{}", usage());
-                ExitCode::from(2)
-            }
-        },
+        };
+        show("name", identity.name.as_ref().map(|n| mask(n.expose())));
+        show("birth_date", identity.birth_date.map(|b| format!("{}-**-**", &b.iso()[..4])));
+        show("gender", identity.gender.map(|g| format!("{g:?}").to_lowercase()));
+        show("nationality", identity.nationality.map(|n| format!("{n:?}").to_lowercase()));
+        show("phone", identity.phone.as_ref().map(|p| format!("{}-****-{}", &p.expose()[..3], &p.expose()[p.expose().len() - 4..])));
+        show("carrier", identity.carrier.map(|c| format!("{c:?}")));
+        show("ci", identity.ci.as_ref().map(|c| format!("{}…", &c.expose()[..6])));
+        show("di", identity.di.as_ref().map(|d| format!("{}…", &d.expose()[..6])));
+    }
+    Ok(())
+}
+
+#[cfg(not(all(feature = "sandbox", feature = "nice")))]
+async fn verify(_: &Cli, _: ProviderId, _: &str) -> Result<(), Failure> {
+    Err(Failure(2, "this build has no NICE simulator".into()))
+}
+
+async fn token(cli: &Cli, provider: ProviderId) -> Result<(), Failure> {
+    let loaded = load(cli)?;
+    let app = bonin_app::wiring::build(&loaded).await.map_err(domain)?;
+    match provider {
+        #[cfg(feature = "nice")]
+        ProviderId::Nice => {
+            let client = app.nice.as_ref().ok_or_else(|| Failure(2, "NICE is not configured".into()))?;
+            let token = client.access_token().await.map_err(domain)?;
+            let text = token.expose_secret();
+            let shown: String = text.chars().take(4).collect();
+            println!("nice access token: {shown}… ({} characters; NICE tokens live about 50 years)", text.chars().count());
+            Ok(())
+        }
+        other => Err(Failure(2, format!("{other} has no token in this build"))),
+    }
+}
+
+fn show_config(cli: &Cli) -> Result<(), Failure> {
+    let figment = figment(cli);
+    LoadedConfig::load(figment.clone()).map_err(|e| Failure(3, format!("configuration: {e}")))?;
+    let lines = config::describe(&figment).map_err(|e| Failure(3, e.to_string()))?;
+    let width = lines.iter().map(|(k, v, _)| k.len() + v.len() + 3).max().unwrap_or(0);
+    for (key, value, source) in lines {
+        let left = format!("{key} = {value}");
+        println!("{left:<width$}  # {source}");
+    }
+    Ok(())
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match &cli.command {
+        Command::Serve => serve(&cli).await,
+        Command::Sandbox { port } => sandbox(&cli, *port).await,
+        Command::Verify { provider, persona } => verify(&cli, *provider, persona).await,
+        Command::Token { provider } => token(&cli, *provider).await,
+        Command::Config => show_config(&cli),
+        Command::Keyfile { action: KeyfileAction::Inspect { path } } => {
+            Err(Failure(2, format!("{}: mobileOK key files are not supported in this build", path.display())))
+        }
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(Failure(code, message)) => {
+            eprintln!("bonin: {message}");
+            ExitCode::from(code)
+        }
     }
 }

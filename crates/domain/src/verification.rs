@@ -18,7 +18,7 @@ use std::{fmt, time::Duration};
 
 use serde::{Deserialize, Serialize};
 
-use crate::{Error, ErrorCode, ProviderId, Rng, Timestamp, VerifiedIdentity};
+use crate::{Display, Error, ErrorCode, ProviderId, Rng, Timestamp, VerifiedIdentity};
 
 /// bonin's id for a verification: `vf` followed by 24 lower-case base32 characters (120 random bits).
 ///
@@ -337,6 +337,8 @@ pub struct Verification {
     purpose: Option<Purpose>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     return_url: Option<String>,
+    #[serde(default)]
+    display: Display,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     provider_key: Option<ProviderKey>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -365,6 +367,7 @@ impl Verification {
             expires_at: now + rules.session_ttl,
             purpose: None,
             return_url: None,
+            display: Display::Popup,
             provider_key: None,
             provider_state: None,
             otp: None,
@@ -383,6 +386,12 @@ impl Verification {
     /// Records where the browser goes when the flow ends (validated by the caller).
     pub fn with_return_url(mut self, return_url: Option<String>) -> Self {
         self.return_url = return_url;
+        self
+    }
+
+    /// Records how the provider window is shown (decides how the browser is handed back).
+    pub fn with_display(mut self, display: Display) -> Self {
+        self.display = display;
         self
     }
 
@@ -441,6 +450,10 @@ impl Verification {
     /// Where the browser goes at the end.
     pub fn return_url(&self) -> Option<&str> {
         self.return_url.as_deref()
+    }
+    /// Popup or page.
+    pub fn display(&self) -> Display {
+        self.display
     }
     /// The provider-side lookup key.
     pub fn provider_key(&self) -> Option<&ProviderKey> {

@@ -1,0 +1,433 @@
+//! Configuration: built-in defaults < `bonin.toml` (or the file named by `BONIN_CONFIG`) <
+//! `BONIN_*` environment variables, `__` separating levels
+//! (`BONIN_PROVIDERS__NICE__CLIENT_SECRET`).
+//!
+//! Environment values are kept as strings (a secret such as `0123…` must not become a number);
+//! numbers and booleans are read from them only where a setting is numeric or boolean. Lists
+//! (`api_keys`, `allowed_return_origins`) may be given in the environment comma-separated. Every
+//! error names the key and where its value came from.
+
+use std::{fmt, net::SocketAddr, path::PathBuf};
+
+use bonin_domain::{ExposeSecret, ProviderId, SecretString};
+use figment::{
+    Figment, Metadata, Profile, Provider,
+    providers::{Format, Serialized, Toml},
+    value::{Dict, Map, Value},
+};
+use serde::{Deserialize, Deserializer};
+
+/// `sandbox` (simulated providers, loopback, demo page) or `production`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ProfileName {
+    /// Simulated providers on loopback; the default with no configuration.
+    #[default]
+    Sandbox,
+    /// Real providers; strict validation.
+    Production,
+}
+
+/// `[server]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServerConfig {
+    /// Listen address.
+    pub bind: SocketAddr,
+    /// The public base URL of this service; return URLs handed to providers are built from it.
+    /// Defaults to `http://<bind>`.
+    #[serde(default)]
+    pub public_url: Option<String>,
+    /// Bearer keys for server-to-server endpoints.
+    #[serde(default, deserialize_with = "secret_list")]
+    pub api_keys: Vec<SecretString>,
+    /// Origins (`https://shop.example`) a verification may send the browser back to.
+    #[serde(default, deserialize_with = "string_list")]
+    pub allowed_return_origins: Vec<String>,
+    /// Time allowed for one API request, in seconds.
+    pub request_timeout_secs: u64,
+    /// Largest accepted request body, in bytes.
+    pub body_limit_bytes: usize,
+    /// How long a verified identity stays readable, in seconds; it is also dropped once read.
+    pub pii_retention_secs: u64,
+    /// Serve the demo page at `/` (defaults to on in the sandbox profile, off in production).
+    #[serde(default)]
+    pub demo: Option<bool>,
+}
+
+/// `[store]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StoreConfig {
+    /// `memory:` (this build); SQLite, PostgreSQL and Redis URLs are refused until their stores exist.
+    pub url: String,
+}
+
+/// `[verification]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VerificationConfig {
+    /// The provider used when a request names none.
+    pub default_provider: ProviderId,
+}
+
+/// `[providers]`: one optional section per provider.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProvidersConfig {
+    /// `[providers.nice]`.
+    #[cfg(feature = "nice")]
+    #[serde(default)]
+    pub nice: Option<bonin_adapters_nice::NiceConfig>,
+}
+
+/// Log output format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Human-readable lines.
+    #[default]
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+/// `[log]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LogConfig {
+    /// `text` or `json`.
+    pub format: LogFormat,
+    /// `error`, `warn`, `info`, `debug` or `trace`.
+    pub level: String,
+}
+
+/// The whole configuration.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AppConfig {
+    /// `sandbox` or `production`.
+    pub profile: ProfileName,
+    /// `[server]`.
+    pub server: ServerConfig,
+    /// `[store]`.
+    pub store: StoreConfig,
+    /// `[verification]`.
+    pub verification: VerificationConfig,
+    /// `[providers]`.
+    #[serde(default)]
+    pub providers: ProvidersConfig,
+    /// `[log]`.
+    pub log: LogConfig,
+}
+
+fn split_list(text: &str) -> Vec<String> {
+    text.split(',').map(str::trim).filter(|s| !s.is_empty()).map(str::to_owned).collect()
+}
+
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum StringOrList {
+    One(String),
+    Many(Vec<String>),
+}
+
+fn string_list<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
+    Ok(match StringOrList::deserialize(d)? {
+        StringOrList::One(text) => split_list(&text),
+        StringOrList::Many(items) => items,
+    })
+}
+
+fn secret_list<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<SecretString>, D::Error> {
+    string_list(d).map(|items| items.into_iter().map(SecretString::from).collect())
+}
+
+/// The built-in defaults, the lowest layer.
+fn defaults() -> serde_json::Value {
+    serde_json::json!({
+        "profile": "sandbox",
+        "server": {
+            "bind": "127.0.0.1:8080",
+            "request_timeout_secs": 30,
+            "body_limit_bytes": 65536,
+            "pii_retention_secs": 600,
+        },
+        "store": { "url": "memory:" },
+        "verification": { "default_provider": "nice" },
+        "log": { "format": "text", "level": "info" },
+    })
+}
+
+/// `BONIN_*` variables as string values, nested by `__`.
+#[derive(Debug, Clone)]
+pub struct StringEnv {
+    vars: Vec<(String, String)>,
+}
+
+/// Variables that are not settings.
+const NOT_SETTINGS: &[&str] = &["CONFIG", "LOG"];
+
+impl StringEnv {
+    /// Reads the process environment.
+    pub fn from_process() -> Self {
+        Self::from_vars(std::env::vars())
+    }
+
+    /// Uses the given variables.
+    pub fn from_vars(vars: impl IntoIterator<Item = (String, String)>) -> Self {
+        let vars = vars
+            .into_iter()
+            .filter_map(|(k, v)| k.strip_prefix("BONIN_").map(|rest| (rest.to_owned(), v)))
+            .filter(|(k, _)| !NOT_SETTINGS.contains(&k.as_str()) && !k.starts_with("TEST_") && !k.is_empty())
+            .collect();
+        Self { vars }
+    }
+}
+
+impl Provider for StringEnv {
+    fn metadata(&self) -> Metadata {
+        Metadata::named("environment variable")
+            .interpolater(|_, keys| format!("BONIN_{}", keys.iter().map(|k| k.to_uppercase()).collect::<Vec<_>>().join("__")))
+    }
+
+    fn data(&self) -> Result<Map<Profile, Dict>, figment::Error> {
+        let mut root = Dict::new();
+        for (key, value) in &self.vars {
+            let path: Vec<String> = key.split("__").map(str::to_lowercase).collect();
+            insert(&mut root, &path, Value::from(value.clone()))?;
+        }
+        Ok(Map::from([(Profile::Default, root)]))
+    }
+}
+
+fn insert(dict: &mut Dict, path: &[String], value: Value) -> Result<(), figment::Error> {
+    match path {
+        [] => Ok(()),
+        [last] => {
+            dict.insert(last.clone(), value);
+            Ok(())
+        }
+        [head, rest @ ..] => {
+            let entry = dict.entry(head.clone()).or_insert_with(|| Value::from(Dict::new()));
+            match entry {
+                Value::Dict(_, inner) => insert(inner, rest, value),
+                _ => Err(figment::Error::from(format!("BONIN_{} conflicts with another variable", head.to_uppercase()))),
+            }
+        }
+    }
+}
+
+/// A configuration error: the key, where its value came from, what is wrong.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigError(pub String);
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+/// The loaded configuration with the figment it came from (for provenance).
+#[derive(Debug, Clone)]
+pub struct LoadedConfig {
+    /// The values.
+    pub config: AppConfig,
+    /// The layers, for provenance.
+    pub figment: Figment,
+}
+
+/// Builds the layered figment: defaults < file < environment.
+pub fn figment(file: Option<PathBuf>, env: StringEnv) -> Figment {
+    let path = file.unwrap_or_else(|| PathBuf::from("bonin.toml"));
+    Figment::new().merge(Serialized::defaults(defaults())).merge(Toml::file(path)).merge(env)
+}
+
+/// The figment for this process: `BONIN_CONFIG` or `./bonin.toml`, then `BONIN_*`.
+pub fn process_figment() -> Figment {
+    figment(std::env::var_os("BONIN_CONFIG").map(PathBuf::from), StringEnv::from_process())
+}
+
+/// Where `key` got its value, for error messages.
+pub fn source_of(figment: &Figment, key: &str) -> String {
+    match figment.find_metadata(key) {
+        Some(metadata) => {
+            let name = metadata.name.as_ref();
+            if name == "environment variable" {
+                let keys: Vec<&str> = key.split('.').collect();
+                format!("environment variable {}", metadata.interpolate(&Profile::Default, &keys))
+            } else if let Some(figment::Source::File(path)) = &metadata.source {
+                format!("file {}", path.display())
+            } else {
+                "built-in default".to_owned()
+            }
+        }
+        None => "built-in default".to_owned(),
+    }
+}
+
+fn error_at(figment: &Figment, key: &str, problem: &str) -> ConfigError {
+    ConfigError(format!("`{key}` (from {}): {problem}", source_of(figment, key)))
+}
+
+/// `scheme://host[:port]` of an absolute http(s) URL, lower-cased; `None` if it is not one.
+pub fn origin_of(url: &str) -> Option<String> {
+    let (scheme, rest) = url.split_once("://")?;
+    let scheme = scheme.to_ascii_lowercase();
+    if scheme != "http" && scheme != "https" {
+        return None;
+    }
+    let authority = rest.split(['/', '?', '#']).next()?;
+    if authority.is_empty() || authority.contains('@') || authority.contains(char::is_whitespace) {
+        return None;
+    }
+    Some(format!("{scheme}://{}", authority.to_ascii_lowercase()))
+}
+
+fn is_loopback_url(url: &str) -> bool {
+    let Some(origin) = origin_of(url) else { return false };
+    let host = origin.split_once("://").map_or("", |(_, h)| h);
+    let host = host.rsplit_once(':').filter(|(h, p)| !h.ends_with(']') || p.is_empty()).map_or(host, |(h, p)| {
+        if p.bytes().all(|b| b.is_ascii_digit()) { h } else { host }
+    });
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    host == "localhost" || host.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
+}
+
+impl LoadedConfig {
+    /// Loads and validates; errors name the key and its source.
+    pub fn load(figment: Figment) -> Result<Self, ConfigError> {
+        let config: AppConfig = figment.extract_lossy().map_err(|e| ConfigError(describe_figment_error(&e)))?;
+        let loaded = Self { config, figment };
+        loaded.validate()?;
+        Ok(loaded)
+    }
+
+    /// Whether `key` was set by the file or the environment (not a default).
+    pub fn is_explicit(&self, key: &str) -> bool {
+        self.figment
+            .find_metadata(key)
+            .is_some_and(|m| matches!(m.source, Some(figment::Source::File(_))) || m.name.as_ref() == "environment variable")
+            && self.figment.find_value(key).is_ok()
+    }
+
+    /// The public base URL, without a trailing slash.
+    pub fn public_url(&self) -> String {
+        self.config
+            .server
+            .public_url
+            .clone()
+            .unwrap_or_else(|| format!("http://{}", self.config.server.bind))
+            .trim_end_matches('/')
+            .to_owned()
+    }
+
+    /// Whether the demo page is served.
+    pub fn demo_enabled(&self) -> bool {
+        self.config.server.demo.unwrap_or(self.config.profile == ProfileName::Sandbox)
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        let f = &self.figment;
+        let c = &self.config;
+        let public_url = self.public_url();
+        if origin_of(&public_url).is_none() {
+            return Err(error_at(f, "server.public_url", "must be an absolute http(s) URL"));
+        }
+        for origin in &c.server.allowed_return_origins {
+            if origin_of(origin).as_deref() != Some(origin.trim_end_matches('/').to_ascii_lowercase().as_str()) {
+                return Err(error_at(f, "server.allowed_return_origins", "each entry must be an origin like https://shop.example (no path)"));
+            }
+        }
+        if c.server.request_timeout_secs == 0 || c.server.body_limit_bytes < 1024 {
+            return Err(error_at(f, "server.request_timeout_secs", "timeouts must be positive and body_limit_bytes at least 1024"));
+        }
+        if c.store.url != "memory:" {
+            return Err(error_at(f, "store.url", "this build has the memory store only (`memory:`)"));
+        }
+        if !c.log.level.parse::<tracing::Level>().is_ok() {
+            return Err(error_at(f, "log.level", "must be error, warn, info, debug or trace"));
+        }
+        if c.server.api_keys.iter().any(|k| k.expose_secret().len() < 16) {
+            return Err(error_at(f, "server.api_keys", "each key must be at least 16 characters"));
+        }
+        match c.profile {
+            ProfileName::Sandbox => {
+                if c.server.api_keys.is_empty() && !c.server.bind.ip().is_loopback() {
+                    return Err(error_at(f, "server.bind", "without api_keys the sandbox profile binds to loopback only"));
+                }
+            }
+            ProfileName::Production => self.validate_production()?,
+        }
+        #[cfg(feature = "nice")]
+        if let Some(nice) = &c.providers.nice {
+            nice.validate().map_err(|e| error_at(f, "providers.nice", &e.to_string()))?;
+        }
+        Ok(())
+    }
+
+    fn validate_production(&self) -> Result<(), ConfigError> {
+        let f = &self.figment;
+        let c = &self.config;
+        if c.server.api_keys.is_empty() {
+            return Err(error_at(f, "server.api_keys", "production needs at least one API key"));
+        }
+        if !self.public_url().starts_with("https://") {
+            return Err(error_at(f, "server.public_url", "production needs an https:// public URL"));
+        }
+        if c.server.allowed_return_origins.is_empty() {
+            return Err(error_at(f, "server.allowed_return_origins", "production needs at least one allowed return origin"));
+        }
+        #[cfg(feature = "nice")]
+        {
+            let Some(nice) = &c.providers.nice else {
+                if c.verification.default_provider == ProviderId::Nice {
+                    return Err(error_at(f, "providers.nice", "the default provider must be configured in production"));
+                }
+                return Ok(());
+            };
+            for (key, url) in [("providers.nice.api_base", &nice.api_base), ("providers.nice.window_url", &nice.window_url)] {
+                if !url.starts_with("https://") || is_loopback_url(url) {
+                    return Err(error_at(f, key, "production refuses sandbox or plain-http provider endpoints"));
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// figment's error, which already names the key and the source, as one line.
+fn describe_figment_error(error: &figment::Error) -> String {
+    let mut lines = Vec::new();
+    for e in error.clone() {
+        lines.push(e.to_string());
+    }
+    lines.join("; ")
+}
+
+/// Keys whose values are secrets and are never printed.
+const SECRET_KEYS: &[&str] =
+    &["client_secret", "access_token", "api_keys", "password", "key_password", "key_file_base64", "imp_secret", "api_secret"];
+
+/// The effective configuration as `key = value  # source` lines, secrets redacted.
+pub fn describe(figment: &Figment) -> Result<Vec<(String, String, String)>, ConfigError> {
+    let value: serde_json::Value = figment.extract().map_err(|e| ConfigError(describe_figment_error(&e)))?;
+    let mut out = Vec::new();
+    walk(figment, "", &value, &mut out);
+    Ok(out)
+}
+
+fn walk(figment: &Figment, prefix: &str, value: &serde_json::Value, out: &mut Vec<(String, String, String)>) {
+    if let serde_json::Value::Object(map) = value {
+        for (k, v) in map {
+            let key = if prefix.is_empty() { k.clone() } else { format!("{prefix}.{k}") };
+            walk(figment, &key, v, out);
+        }
+        return;
+    }
+    let leaf = prefix.rsplit('.').next().unwrap_or(prefix);
+    let shown = if SECRET_KEYS.contains(&leaf) { "<redacted>".to_owned() } else { value.to_string() };
+    out.push((prefix.to_owned(), shown, source_of(figment, prefix)));
+}

@@ -1,0 +1,116 @@
+//! Prometheus text metrics, kept by hand: flow counters by provider and outcome, upstream latency
+//! histograms, token cache counters.
+
+use std::{
+    collections::BTreeMap,
+    fmt::Write,
+    sync::{Mutex, PoisonError},
+    time::Duration,
+};
+
+use bonin_domain::{ProviderId, TokenCacheStats};
+
+const BUCKETS: [f64; 11] = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0];
+
+#[derive(Debug, Default, Clone)]
+struct Histogram {
+    counts: [u64; BUCKETS.len()],
+    sum: f64,
+    count: u64,
+}
+
+impl Histogram {
+    fn observe(&mut self, seconds: f64) {
+        for (bound, count) in BUCKETS.iter().zip(self.counts.iter_mut()) {
+            if seconds <= *bound {
+                *count += 1;
+            }
+        }
+        self.sum += seconds;
+        self.count += 1;
+    }
+}
+
+#[derive(Debug, Default)]
+struct Inner {
+    started: BTreeMap<&'static str, u64>,
+    completed: BTreeMap<&'static str, u64>,
+    failed: BTreeMap<(&'static str, &'static str), u64>,
+    upstream: BTreeMap<(&'static str, &'static str), Histogram>,
+}
+
+/// The metrics registry of one service.
+#[derive(Debug, Default)]
+pub struct Metrics {
+    inner: Mutex<Inner>,
+}
+
+impl Metrics {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
+        self.inner.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// A verification was started.
+    pub fn started(&self, provider: ProviderId) {
+        *self.lock().started.entry(provider.as_str()).or_default() += 1;
+    }
+
+    /// A verification reached `verified`.
+    pub fn completed(&self, provider: ProviderId) {
+        *self.lock().completed.entry(provider.as_str()).or_default() += 1;
+    }
+
+    /// A step failed with `code`.
+    pub fn failed(&self, provider: ProviderId, code: &'static str) {
+        *self.lock().failed.entry((provider.as_str(), code)).or_default() += 1;
+    }
+
+    /// One upstream operation (`start`, `complete`, `send`, …) took `elapsed`.
+    pub fn upstream(&self, provider: ProviderId, operation: &'static str, elapsed: Duration) {
+        self.lock().upstream.entry((provider.as_str(), operation)).or_default().observe(elapsed.as_secs_f64());
+    }
+
+    /// The text exposition, with the token caches' counters.
+    pub fn render(&self, tokens: &[(ProviderId, TokenCacheStats)]) -> String {
+        let inner = self.lock();
+        let mut out = String::new();
+        let _ = writeln!(out, "# HELP bonin_flows_started_total Verifications started.\n# TYPE bonin_flows_started_total counter");
+        for (provider, n) in &inner.started {
+            let _ = writeln!(out, "bonin_flows_started_total{{provider=\"{provider}\"}} {n}");
+        }
+        let _ = writeln!(out, "# HELP bonin_flows_completed_total Verifications verified.\n# TYPE bonin_flows_completed_total counter");
+        for (provider, n) in &inner.completed {
+            let _ = writeln!(out, "bonin_flows_completed_total{{provider=\"{provider}\"}} {n}");
+        }
+        let _ = writeln!(out, "# HELP bonin_flows_failed_total Failed steps by error code.\n# TYPE bonin_flows_failed_total counter");
+        for ((provider, code), n) in &inner.failed {
+            let _ = writeln!(out, "bonin_flows_failed_total{{provider=\"{provider}\",code=\"{code}\"}} {n}");
+        }
+        let _ = writeln!(
+            out,
+            "# HELP bonin_upstream_seconds Provider operation latency.\n# TYPE bonin_upstream_seconds histogram"
+        );
+        for ((provider, operation), h) in &inner.upstream {
+            let labels = format!("provider=\"{provider}\",operation=\"{operation}\"");
+            for (bound, count) in BUCKETS.iter().zip(h.counts.iter()) {
+                let _ = writeln!(out, "bonin_upstream_seconds_bucket{{{labels},le=\"{bound}\"}} {count}");
+            }
+            let _ = writeln!(out, "bonin_upstream_seconds_bucket{{{labels},le=\"+Inf\"}} {}", h.count);
+            let _ = writeln!(out, "bonin_upstream_seconds_sum{{{labels}}} {}", h.sum);
+            let _ = writeln!(out, "bonin_upstream_seconds_count{{{labels}}} {}", h.count);
+        }
+        let _ = writeln!(out, "# HELP bonin_token_cache_hits_total Token requests answered from the cache.\n# TYPE bonin_token_cache_hits_total counter");
+        for (provider, stats) in tokens {
+            let _ = writeln!(out, "bonin_token_cache_hits_total{{provider=\"{provider}\"}} {}", stats.hits);
+        }
+        let _ = writeln!(out, "# HELP bonin_token_cache_misses_total Upstream token fetches.\n# TYPE bonin_token_cache_misses_total counter");
+        for (provider, stats) in tokens {
+            let _ = writeln!(out, "bonin_token_cache_misses_total{{provider=\"{provider}\"}} {}", stats.fetches);
+        }
+        let _ = writeln!(out, "# HELP bonin_token_cache_failures_total Failed upstream token fetches.\n# TYPE bonin_token_cache_failures_total counter");
+        for (provider, stats) in tokens {
+            let _ = writeln!(out, "bonin_token_cache_failures_total{{provider=\"{provider}\"}} {}", stats.failures);
+        }
+        out
+    }
+}

@@ -1,0 +1,111 @@
+//! The OpenAPI 3.1 description of the REST API, built here next to the router (a test checks that
+//! every route is described) and written to `docs/openapi.json` by `cargo xtask codegen`.
+
+use serde_json::{Value, json};
+
+fn problem_responses(codes: &[u16]) -> Value {
+    let mut map = serde_json::Map::new();
+    for code in codes {
+        map.insert(
+            code.to_string(),
+            json!({"description": "problem", "content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}}),
+        );
+    }
+    Value::Object(map)
+}
+
+fn with(mut base: Value, extra: Value) -> Value {
+    if let (Some(b), Value::Object(e)) = (base.as_object_mut(), extra) {
+        b.extend(e);
+    }
+    base
+}
+
+fn verification_ok(status: &str) -> Value {
+    json!({status: {"description": "the verification", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Verification"}}}}})
+}
+
+fn id_param() -> Value {
+    json!([{"name": "id", "in": "path", "required": true, "schema": {"type": "string"}}])
+}
+
+fn json_body(schema: &str) -> Value {
+    json!({"required": true, "content": {"application/json": {"schema": {"$ref": format!("#/components/schemas/{schema}")}}}})
+}
+
+/// The document.
+pub fn document() -> Value {
+    let secured = json!([{"apiKey": []}]);
+    let errors = [400, 401, 404, 409, 410, 413, 422, 500, 502, 503];
+    json!({
+        "openapi": "3.1.0",
+        "info": {"title": "bonin", "version": env!("CARGO_PKG_VERSION"),
+                 "description": "Mobile identity verification (휴대폰 본인확인) behind one API."},
+        "components": {
+            "securitySchemes": {"apiKey": {"type": "http", "scheme": "bearer"}},
+            "schemas": {
+                "Problem": {"type": "object", "required": ["type", "title", "status", "code"], "properties": {
+                    "type": {"type": "string"}, "title": {"type": "string"}, "status": {"type": "integer"},
+                    "detail": {"type": "string"}, "code": {"type": "string", "enum": bonin_domain::ErrorCode::ALL.iter().map(|c| c.as_str()).collect::<Vec<_>>()},
+                    "provider_code": {"type": "string"}}},
+                "StartRequest": {"type": "object", "required": ["method"], "additionalProperties": false, "properties": {
+                    "provider": {"type": "string", "enum": ["nice", "mobileok", "portone_v1", "portone_v2", "esignon"]},
+                    "method": {"type": "string", "enum": ["window", "otp"]},
+                    "return_url": {"type": "string", "format": "uri"},
+                    "purpose": {"type": "string", "enum": ["sign_up", "change_info", "find_id", "find_password", "identity_check", "adult_check", "purchase", "other"]},
+                    "display": {"type": "string", "enum": ["popup", "page"]},
+                    "min_age": {"type": "integer", "minimum": 0, "maximum": 255}}},
+                "CompleteRequest": {"type": "object", "required": ["params"], "properties": {
+                    "params": {"type": "object", "additionalProperties": {"type": "string"}}}},
+                "OtpSendRequest": {"type": "object", "required": ["name", "phone", "birth_date", "gender", "nationality", "carrier"], "properties": {
+                    "name": {"type": "string"}, "phone": {"type": "string"}, "birth_date": {"type": "string", "format": "date"},
+                    "gender": {"type": "string", "enum": ["male", "female"]}, "nationality": {"type": "string", "enum": ["domestic", "foreign"]},
+                    "carrier": {"$ref": "#/components/schemas/Carrier"},
+                    "auth_type": {"type": "string", "enum": ["sms", "lms", "pass", "app"]},
+                    "client_ip": {"type": "string"}}},
+                "ConfirmRequest": {"type": "object", "properties": {"code": {"type": "string"}}},
+                "Carrier": {"type": "string", "enum": ["skt", "kt", "lgu", "skt_mvno", "kt_mvno", "lgu_mvno"]},
+                "Identity": {"type": "object", "required": ["provider", "verified_at"], "properties": {
+                    "name": {"type": "string"}, "birth_date": {"type": "string", "format": "date"},
+                    "gender": {"type": "string", "enum": ["male", "female"]}, "nationality": {"type": "string", "enum": ["domestic", "foreign"]},
+                    "phone": {"type": "string"}, "carrier": {"$ref": "#/components/schemas/Carrier"},
+                    "ci": {"type": "string"}, "di": {"type": "string"}, "provider": {"type": "string"},
+                    "provider_tx_id": {"type": "string"}, "verified_at": {"type": "string", "format": "date-time"}}},
+                "Launch": {"type": "object", "required": ["kind"], "properties": {
+                    "kind": {"type": "string", "enum": ["form", "mobileok", "iamport", "portone"]}},
+                    "additionalProperties": true},
+                "Verification": {"type": "object", "required": ["id", "provider", "method", "status", "expires_at"], "properties": {
+                    "id": {"type": "string"}, "provider": {"type": "string"}, "method": {"type": "string", "enum": ["window", "otp"]},
+                    "status": {"type": "string", "enum": ["pending", "otp_sent", "verified", "failed", "expired"]},
+                    "expires_at": {"type": "string", "format": "date-time"},
+                    "launch": {"$ref": "#/components/schemas/Launch"},
+                    "identity": {"$ref": "#/components/schemas/Identity"},
+                    "error": {"type": "object", "properties": {"code": {"type": "string"}, "provider_code": {"type": "string"}}},
+                    "otp_attempts_left": {"type": "integer"}}}
+            }
+        },
+        "paths": {
+            "/v1/verifications": {"post": {"summary": "Start a verification", "security": secured,
+                "requestBody": json_body("StartRequest"), "responses": with(verification_ok("201"), problem_responses(&errors))}},
+            "/v1/verifications/{id}": {"get": {"summary": "Status, and the identity the first time it is read", "security": secured,
+                "parameters": id_param(), "responses": with(verification_ok("200"), problem_responses(&errors))}},
+            "/v1/verifications/{id}/return": {
+                "get": {"summary": "Browser landing for the provider's redirect", "parameters": id_param(),
+                    "responses": {"200": {"description": "popup page"}, "303": {"description": "back to return_url with verification_id and status"}, "404": {"description": "unknown verification"}}},
+                "post": {"summary": "Browser landing for the provider's post-back", "parameters": id_param(),
+                    "responses": {"200": {"description": "popup page"}, "303": {"description": "back to return_url with verification_id and status"}, "404": {"description": "unknown verification"}}}},
+            "/v1/verifications/{id}/complete": {"post": {"summary": "Server-to-server completion with the callback parameters", "security": secured,
+                "parameters": id_param(), "requestBody": json_body("CompleteRequest"), "responses": with(verification_ok("200"), problem_responses(&errors))}},
+            "/v1/verifications/{id}/otp": {"post": {"summary": "Send the OTP", "security": secured,
+                "parameters": id_param(), "requestBody": json_body("OtpSendRequest"), "responses": with(verification_ok("200"), problem_responses(&errors))}},
+            "/v1/verifications/{id}/confirm": {"post": {"summary": "Confirm the OTP", "security": secured,
+                "parameters": id_param(), "requestBody": json_body("ConfirmRequest"), "responses": with(verification_ok("200"), problem_responses(&errors))}},
+            "/v1/verifications/{id}/resend": {"post": {"summary": "Send the OTP again", "security": secured,
+                "parameters": id_param(), "responses": with(verification_ok("200"), problem_responses(&errors))}},
+            "/healthz": {"get": {"summary": "Liveness", "responses": {"200": {"description": "ok"}}}},
+            "/readyz": {"get": {"summary": "Readiness (the session store answers)", "responses": with(json!({"200": {"description": "ready"}}), problem_responses(&[503]))}},
+            "/metrics": {"get": {"summary": "Prometheus metrics", "responses": {"200": {"description": "text exposition"}}}},
+            "/openapi.json": {"get": {"summary": "This document", "responses": {"200": {"description": "OpenAPI 3.1"}}}}
+        }
+    })
+}

@@ -1,0 +1,401 @@
+//! The wired verification service: providers, store, clock and rules together. The REST API, the
+//! CLI and embedders all call this.
+//!
+//! Call order, window: [`VerificationService::start`] → browser → [`VerificationService::complete`]
+//! (from the return landing, or server-to-server) → [`VerificationService::get`].
+//! OTP: `start` (method `otp`) → [`VerificationService::otp_send`] → [`VerificationService::otp_confirm`]
+//! (→ [`VerificationService::otp_resend`]) → `get`.
+//!
+//! Every change is a compare-and-swap on the store, so a callback or a confirm is applied at most
+//! once. A callback that fails its integrity check changes nothing (anyone can post garbage to a
+//! landing URL; that must not end a real user's verification). A provider's authenticated refusal
+//! ends the verification as `failed`.
+//!
+//! PII retention: a verified record, with its identity, is kept for `pii_retention` after
+//! completion; the identity is removed the first time [`VerificationService::get`] returns it. After
+//! the retention time the record is gone (`not_found`).
+
+use std::{collections::HashMap, net::IpAddr, sync::Arc, time::Duration};
+
+use bonin_domain::{
+    CallbackParams, CasOutcome, Clock, Display, Error, FlowRules, Launch, Method, OtpChannel, OtpCode, OtpOutcome,
+    OtpRequest, OtpSubject, OtpVerifier, ProviderId, Purpose, Rng, SessionStore, Status, Timestamp, TokenCacheStats,
+    Verification, VerificationId, WindowRequest, WindowVerifier,
+};
+
+use crate::{config::origin_of, metrics::Metrics};
+
+/// Settings of the service.
+#[derive(Debug, Clone)]
+pub struct ServiceSettings {
+    /// Base of the return URLs handed to providers (no trailing slash).
+    pub public_url: String,
+    /// Origins a verification may return the browser to.
+    pub allowed_return_origins: Vec<String>,
+    /// The provider when a request names none.
+    pub default_provider: ProviderId,
+    /// How long a completed record (and its identity) is kept.
+    pub pii_retention: Duration,
+}
+
+/// What `start` needs.
+#[derive(Debug, Clone)]
+pub struct StartRequest {
+    /// The provider, or the default.
+    pub provider: Option<ProviderId>,
+    /// Window or OTP.
+    pub method: Method,
+    /// Where the browser goes at the end (required for windows; must match an allowed origin).
+    pub return_url: Option<String>,
+    /// Why.
+    pub purpose: Option<Purpose>,
+    /// Popup or page.
+    pub display: Display,
+    /// Minimum age, where the provider supports it.
+    pub min_age: Option<u8>,
+}
+
+/// A started verification.
+#[derive(Debug, Clone)]
+pub struct Started {
+    /// The record.
+    pub verification: Verification,
+    /// What the browser opens (window flows).
+    pub launch: Option<Launch>,
+}
+
+/// A token cache to report in metrics.
+pub type TokenStatsSource = Arc<dyn Fn() -> TokenCacheStats + Send + Sync>;
+
+/// The service.
+pub struct VerificationService {
+    store: Arc<dyn SessionStore>,
+    windows: HashMap<ProviderId, Arc<dyn WindowVerifier>>,
+    otps: HashMap<ProviderId, Arc<dyn OtpVerifier>>,
+    tokens: Vec<(ProviderId, TokenStatsSource)>,
+    clock: Arc<dyn Clock>,
+    rng: Arc<dyn Rng>,
+    settings: ServiceSettings,
+    metrics: Arc<Metrics>,
+}
+
+impl std::fmt::Debug for VerificationService {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("VerificationService")
+            .field("window_providers", &self.windows.keys().collect::<Vec<_>>())
+            .field("otp_providers", &self.otps.keys().collect::<Vec<_>>())
+            .field("settings", &self.settings)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The rules each provider's sessions are held to.
+pub fn rules_for(provider: ProviderId) -> FlowRules {
+    match provider {
+        ProviderId::Nice => FlowRules::nice(),
+        ProviderId::Mobileok => FlowRules::mobileok(),
+        _ => FlowRules::new(Duration::from_secs(30 * 60)),
+    }
+}
+
+fn remaining(until: Timestamp, now: Timestamp) -> Duration {
+    let left = until - now;
+    if left.is_positive() { Duration::try_from(left).unwrap_or(Duration::ZERO) } else { Duration::ZERO }
+}
+
+impl VerificationService {
+    /// A service over `store`, with no providers yet.
+    pub fn new(
+        store: Arc<dyn SessionStore>,
+        clock: Arc<dyn Clock>,
+        rng: Arc<dyn Rng>,
+        settings: ServiceSettings,
+        metrics: Arc<Metrics>,
+    ) -> Self {
+        Self { store, windows: HashMap::new(), otps: HashMap::new(), tokens: Vec::new(), clock, rng, settings, metrics }
+    }
+
+    /// Adds a window provider.
+    pub fn with_window(mut self, verifier: Arc<dyn WindowVerifier>) -> Self {
+        self.windows.insert(verifier.provider(), verifier);
+        self
+    }
+
+    /// Adds an OTP provider.
+    pub fn with_otp(mut self, verifier: Arc<dyn OtpVerifier>) -> Self {
+        self.otps.insert(verifier.provider(), verifier);
+        self
+    }
+
+    /// Reports a provider's token cache in metrics.
+    pub fn with_token_stats(mut self, provider: ProviderId, source: TokenStatsSource) -> Self {
+        self.tokens.push((provider, source));
+        self
+    }
+
+    /// The settings.
+    pub fn settings(&self) -> &ServiceSettings {
+        &self.settings
+    }
+
+    /// The providers that run window flows, sorted.
+    pub fn window_providers(&self) -> Vec<ProviderId> {
+        let mut providers: Vec<_> = self.windows.keys().copied().collect();
+        providers.sort();
+        providers
+    }
+
+    /// The metrics text.
+    pub fn render_metrics(&self) -> String {
+        let tokens: Vec<_> = self.tokens.iter().map(|(p, source)| (*p, source())).collect();
+        self.metrics.render(&tokens)
+    }
+
+    /// Checks the store answers.
+    pub async fn ready(&self) -> Result<(), Error> {
+        self.store.ping().await.map_err(Error::from)
+    }
+
+    fn check_return_url(&self, url: &str) -> Result<(), Error> {
+        let origin = origin_of(url).ok_or_else(|| Error::invalid_input("return_url", "must be an absolute http(s) URL"))?;
+        let allowed = self.settings.allowed_return_origins.iter().any(|a| a.trim_end_matches('/').eq_ignore_ascii_case(&origin));
+        if allowed { Ok(()) } else { Err(Error::invalid_input("return_url", "its origin is not in server.allowed_return_origins")) }
+    }
+
+    fn record(&self, provider: ProviderId, error: &Error) {
+        self.metrics.failed(provider, error.code().as_str());
+    }
+
+    /// Starts a verification.
+    pub async fn start(&self, request: StartRequest) -> Result<Started, Error> {
+        let provider = request.provider.unwrap_or(self.settings.default_provider);
+        let now = self.clock.now();
+        let id = VerificationId::generate(self.rng.as_ref())?;
+        let rules = rules_for(provider);
+        let mut verification = Verification::start(id.clone(), provider, request.method, rules, now)
+            .with_purpose(request.purpose)
+            .with_display(request.display);
+        if let Some(url) = &request.return_url {
+            self.check_return_url(url)?;
+            verification = verification.with_return_url(Some(url.clone()));
+        }
+        let launch = match request.method {
+            Method::Window => {
+                let adapter = self.windows.get(&provider).ok_or_else(|| {
+                    Error::invalid_input("provider", format!("{provider} is not enabled for window verification"))
+                })?;
+                if request.return_url.is_none() {
+                    return Err(Error::invalid_input("return_url", "required for window verification"));
+                }
+                let landing = format!("{}/v1/verifications/{id}/return", self.settings.public_url);
+                let window = WindowRequest::new(id.clone(), landing)
+                    .with_display(request.display)
+                    .with_purpose(request.purpose)
+                    .with_min_age(request.min_age);
+                let began = std::time::Instant::now();
+                let start = adapter.start(&window).await;
+                self.metrics.upstream(provider, "start", began.elapsed());
+                let start = start.inspect_err(|e| self.record(provider, e))?;
+                verification = verification.with_provider_session(start.provider_key, start.provider_state, start.valid_until);
+                Some(start.launch)
+            }
+            _ => {
+                if !self.otps.contains_key(&provider) {
+                    return Err(Error::invalid_input("provider", format!("{provider} is not enabled for OTP verification")));
+                }
+                None
+            }
+        };
+        let ttl = remaining(verification.expires_at(), now) + self.settings.pii_retention;
+        self.store.create(&verification, ttl).await?;
+        self.metrics.started(provider);
+        tracing::info!(verification_id = %id, provider = %provider, "verification started");
+        Ok(Started { verification, launch })
+    }
+
+    async fn load(&self, id: &VerificationId) -> Result<Verification, Error> {
+        self.store.get(id).await?.ok_or(Error::NotFound)
+    }
+
+    /// Writes `next` over `current`; a lost race is `AlreadyCompleted` when the winner finished the
+    /// verification.
+    async fn swap(&self, current: &Verification, next: &Verification) -> Result<(), Error> {
+        let now = self.clock.now();
+        let ttl = if next.stored_status().is_final() {
+            self.settings.pii_retention
+        } else {
+            remaining(next.expires_at(), now) + self.settings.pii_retention
+        };
+        match self.store.compare_and_swap(current.version(), next, ttl).await? {
+            CasOutcome::Swapped => Ok(()),
+            CasOutcome::Conflict(Some(winner)) if winner.stored_status().is_final() => Err(Error::AlreadyCompleted),
+            CasOutcome::Conflict(Some(_)) => Err(Error::Indeterminate {
+                dependency: bonin_domain::Dependency::Store,
+                reason: "the verification changed concurrently; read its status".into(),
+            }),
+            CasOutcome::Conflict(None) => Err(Error::NotFound),
+        }
+    }
+
+    /// Persists expiry if the deadline passed; returns the open-check result.
+    async fn ensure_open(&self, current: &Verification) -> Result<(), Error> {
+        let now = self.clock.now();
+        match current.ensure_open(now) {
+            Err(Error::Expired) => {
+                if let Ok(expired) = current.expired(now) {
+                    let _ = self.swap(current, &expired).await;
+                }
+                Err(Error::Expired)
+            }
+            other => other,
+        }
+    }
+
+    /// Applies a provider callback. Returns the updated record.
+    pub async fn complete(&self, id: &VerificationId, callback: &CallbackParams) -> Result<Verification, Error> {
+        let current = self.load(id).await?;
+        let provider = current.provider();
+        let outcome = self.try_complete(&current, callback).await;
+        if let Err(error) = &outcome {
+            self.record(provider, error);
+            tracing::info!(verification_id = %id, provider = %provider, code = error.code().as_str(), "completion refused");
+        }
+        outcome
+    }
+
+    async fn try_complete(&self, current: &Verification, callback: &CallbackParams) -> Result<Verification, Error> {
+        self.ensure_open(current).await?;
+        if current.method() != Method::Window {
+            return Err(Error::invalid_input("id", "an OTP verification is completed with confirm"));
+        }
+        let adapter = self.windows.get(&current.provider()).ok_or_else(|| Error::misconfigured("the verification's provider is no longer enabled"))?;
+        let began = std::time::Instant::now();
+        let result = adapter.complete(current, callback).await;
+        self.metrics.upstream(current.provider(), "complete", began.elapsed());
+        let now = self.clock.now();
+        let checked = result.and_then(|completion| {
+            if let Some(issued_at) = completion.result_issued_at {
+                current.check_result_age(issued_at, now)?;
+            }
+            Ok(completion)
+        });
+        match checked {
+            Ok(completion) => {
+                let next = current.verified(now, completion.identity)?;
+                self.swap(current, &next).await?;
+                self.metrics.completed(current.provider());
+                tracing::info!(verification_id = %current.id(), provider = %current.provider(), "verification verified");
+                Ok(next)
+            }
+            Err(error @ (Error::Rejected { .. } | Error::Expired)) => {
+                let next = current.failed(now, &error)?;
+                self.swap(current, &next).await?;
+                Err(error)
+            }
+            Err(error) => Err(error),
+        }
+    }
+
+    /// The record as it stands, without releasing its identity (for status pages).
+    pub async fn peek(&self, id: &VerificationId) -> Result<Verification, Error> {
+        self.load(id).await
+    }
+
+    /// The record as it stands; a verified identity is handed out once and then dropped.
+    pub async fn get(&self, id: &VerificationId) -> Result<Verification, Error> {
+        let current = self.load(id).await?;
+        if current.identity().is_none() {
+            return Ok(current);
+        }
+        let released = current.without_identity();
+        match self.store.compare_and_swap(current.version(), &released, remaining_ttl(&current, self)).await? {
+            CasOutcome::Swapped => Ok(current),
+            // Another reader took the identity first.
+            CasOutcome::Conflict(Some(now)) => Ok(*now),
+            CasOutcome::Conflict(None) => Err(Error::NotFound),
+        }
+    }
+
+    fn otp_adapter(&self, current: &Verification) -> Result<&Arc<dyn OtpVerifier>, Error> {
+        if current.method() != Method::Otp {
+            return Err(Error::invalid_input("id", "this verification uses a provider window, not an OTP"));
+        }
+        self.otps.get(&current.provider()).ok_or_else(|| Error::misconfigured("the verification's provider is no longer enabled"))
+    }
+
+    /// Sends the OTP (not retried: the provider may have sent it).
+    pub async fn otp_send(
+        &self,
+        id: &VerificationId,
+        subject: OtpSubject,
+        channel: OtpChannel,
+        client_ip: Option<IpAddr>,
+    ) -> Result<Verification, Error> {
+        let current = self.load(id).await?;
+        self.ensure_open(&current).await?;
+        let adapter = self.otp_adapter(&current)?;
+        if current.stored_status() != Status::Pending {
+            return Err(Error::invalid_input("otp", "an OTP was already sent for this verification; use resend"));
+        }
+        let request = OtpRequest::new(id.clone(), subject, channel).with_purpose(current.purpose()).with_client_ip(client_ip);
+        let began = std::time::Instant::now();
+        let dispatch = adapter.send(&request).await;
+        self.metrics.upstream(current.provider(), "send", began.elapsed());
+        let dispatch = dispatch.inspect_err(|e| self.record(current.provider(), e))?;
+        let next = current.otp_sent(self.clock.now(), dispatch.provider_state, dispatch.provider_key)?;
+        self.swap(&current, &next).await?;
+        Ok(next)
+    }
+
+    /// Sends the OTP again.
+    pub async fn otp_resend(&self, id: &VerificationId) -> Result<Verification, Error> {
+        let current = self.load(id).await?;
+        self.ensure_open(&current).await?;
+        let adapter = self.otp_adapter(&current)?;
+        current.ensure_can_confirm(self.clock.now())?;
+        let dispatch = adapter.resend(&current).await.inspect_err(|e| self.record(current.provider(), e))?;
+        let next = current.otp_resent(self.clock.now(), dispatch.provider_state)?;
+        self.swap(&current, &next).await?;
+        Ok(next)
+    }
+
+    /// Confirms a code (`None` for app approval). A wrong code uses up one attempt.
+    pub async fn otp_confirm(&self, id: &VerificationId, code: Option<OtpCode>) -> Result<Verification, Error> {
+        let current = self.load(id).await?;
+        self.ensure_open(&current).await?;
+        let adapter = self.otp_adapter(&current)?;
+        current.ensure_can_confirm(self.clock.now())?;
+        let began = std::time::Instant::now();
+        let outcome = adapter.confirm(&current, code).await;
+        self.metrics.upstream(current.provider(), "confirm", began.elapsed());
+        let now = self.clock.now();
+        match outcome.inspect_err(|e| self.record(current.provider(), e))? {
+            OtpOutcome::Verified(completion) => {
+                let next = current.verified(now, completion.identity)?;
+                self.swap(&current, &next).await?;
+                self.metrics.completed(current.provider());
+                Ok(next)
+            }
+            OtpOutcome::WrongCode { retry_state, provider_code } => {
+                let next = current.otp_rejected(now, retry_state)?;
+                self.swap(&current, &next).await?;
+                let error = if next.stored_status() == Status::Failed {
+                    Error::AttemptsExhausted
+                } else {
+                    Error::rejected(current.provider(), provider_code, None)
+                };
+                self.record(current.provider(), &error);
+                Err(error)
+            }
+            _ => Err(Error::protocol(current.provider(), "unknown confirm outcome")),
+        }
+    }
+}
+
+fn remaining_ttl(current: &Verification, service: &VerificationService) -> Duration {
+    let now = service.clock.now();
+    match current.completed_at() {
+        Some(done) => remaining(done + service.settings.pii_retention, now).max(Duration::from_secs(1)),
+        None => remaining(current.expires_at(), now) + service.settings.pii_retention,
+    }
+}

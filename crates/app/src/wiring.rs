@@ -1,0 +1,180 @@
+//! Assembles the service from configuration: store, providers (pointed at the in-process
+//! simulators in the sandbox profile unless their endpoints are set explicitly), router.
+
+use std::{net::SocketAddr, sync::Arc, time::Duration};
+
+use axum::Router;
+use bonin_domain::{Clock, Error, OsRng, SessionStore, SystemClock};
+
+use crate::{
+    api::{self, ApiSettings},
+    config::{LoadedConfig, ProfileName, origin_of},
+    metrics::Metrics,
+    service::{ServiceSettings, VerificationService},
+};
+
+/// A wired bonin: the service, its router, and the simulators it started.
+pub struct App {
+    /// The service.
+    pub service: Arc<VerificationService>,
+    /// The HTTP router (nest it, or serve it with [`App::serve`]).
+    pub router: Router,
+    /// Where `serve` listens.
+    pub bind: SocketAddr,
+    /// The public base URL.
+    pub public_url: String,
+    /// The NICE client, when NICE is enabled.
+    #[cfg(feature = "nice")]
+    pub nice: Option<Arc<bonin_adapters_nice::NiceClient>>,
+    /// The in-process simulators (sandbox profile).
+    #[cfg(feature = "sandbox")]
+    pub sandbox: Option<Sandbox>,
+}
+
+impl std::fmt::Debug for App {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("App").field("bind", &self.bind).field("public_url", &self.public_url).finish_non_exhaustive()
+    }
+}
+
+/// The simulators of the sandbox profile.
+#[cfg(feature = "sandbox")]
+#[derive(Debug)]
+pub struct Sandbox {
+    /// Their server.
+    pub server: bonin_sandbox::SandboxServer,
+    /// The NICE simulator.
+    #[cfg(feature = "nice")]
+    pub nice: bonin_sandbox::nice::NiceSimulator,
+}
+
+/// Starts the simulators on `bind` (port 0 for any free port).
+#[cfg(feature = "sandbox")]
+pub async fn start_sandbox(loaded: &LoadedConfig, bind: SocketAddr) -> Result<Sandbox, Error> {
+    let simulators = Router::new();
+    #[cfg(feature = "nice")]
+    let (simulators, nice) = {
+        let mut config = bonin_sandbox::nice::NiceSimConfig::default();
+        // Credentials configured for NICE are accepted by the simulator, so a sandbox run works with them.
+        if let Some(nice) = &loaded.config.providers.nice {
+            use bonin_domain::ExposeSecret;
+            config.clients.push((nice.client_id.clone(), nice.client_secret.expose_secret().to_owned()));
+            config.product_id.clone_from(&nice.product_id);
+        }
+        let sim = bonin_sandbox::nice::NiceSimulator::new(config);
+        (simulators.merge(sim.router()), sim)
+    };
+    #[cfg(not(feature = "nice"))]
+    let _ = loaded;
+    let server = bonin_sandbox::SandboxServer::start(simulators, bind)
+        .await
+        .map_err(|e| Error::misconfigured(format!("the sandbox could not listen on {bind}: {e}")))?;
+    Ok(Sandbox {
+        server,
+        #[cfg(feature = "nice")]
+        nice,
+    })
+}
+
+fn http_client(provider: bonin_domain::ProviderId) -> Result<bonin_adapters_http::HttpClient, Error> {
+    let transport = bonin_adapters_http::ReqwestTransport::new(&bonin_adapters_http::HttpConfig::default())?;
+    Ok(bonin_adapters_http::HttpClient::new(provider, Arc::new(transport), bonin_adapters_http::RetryPolicy::default()))
+}
+
+/// Builds everything `loaded` describes. In the sandbox profile this starts the simulators.
+pub async fn build(loaded: &LoadedConfig) -> Result<App, Error> {
+    let config = &loaded.config;
+    let public_url = loaded.public_url();
+    let mut allowed = config.server.allowed_return_origins.clone();
+    if config.profile == ProfileName::Sandbox && allowed.is_empty() {
+        allowed.extend(origin_of(&public_url));
+    }
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock::new());
+    let store: Arc<dyn SessionStore> = Arc::new(bonin_adapters_store::MemoryStore::with_clock(clock.clone()));
+    let settings = ServiceSettings {
+        public_url: public_url.clone(),
+        allowed_return_origins: allowed,
+        default_provider: config.verification.default_provider,
+        pii_retention: Duration::from_secs(config.server.pii_retention_secs),
+    };
+    let mut service = VerificationService::new(store, clock.clone(), Arc::new(OsRng), settings, Arc::new(Metrics::default()));
+
+    #[cfg(feature = "sandbox")]
+    let sandbox = if config.profile == ProfileName::Sandbox {
+        Some(start_sandbox(loaded, "127.0.0.1:0".parse().map_err(|_| Error::misconfigured("sandbox address"))?).await?)
+    } else {
+        None
+    };
+
+    #[cfg(feature = "nice")]
+    let nice = {
+        let mut nice_config = config.providers.nice.clone();
+        #[cfg(feature = "sandbox")]
+        if let Some(sandbox) = &sandbox {
+            let base = sandbox.server.base_url();
+            let window = format!("{base}{}", bonin_sandbox::nice::WINDOW_PATH);
+            nice_config = Some(match nice_config {
+                None => {
+                    let (id, secret) = sandbox.nice.client();
+                    bonin_adapters_nice::NiceConfig::new(id, bonin_domain::SecretString::from(secret)).with_endpoints(base, window)
+                }
+                Some(mut explicit) => {
+                    if !loaded.is_explicit("providers.nice.api_base") {
+                        explicit.api_base = base;
+                    }
+                    if !loaded.is_explicit("providers.nice.window_url") {
+                        explicit.window_url = window;
+                    }
+                    explicit
+                }
+            });
+        }
+        match nice_config {
+            Some(nice_config) => {
+                let client = Arc::new(bonin_adapters_nice::NiceClient::new(
+                    nice_config,
+                    http_client(bonin_domain::ProviderId::Nice)?,
+                    clock.clone(),
+                )?);
+                let stats = client.clone();
+                service = service
+                    .with_window(client.clone())
+                    .with_token_stats(bonin_domain::ProviderId::Nice, Arc::new(move || stats.token_stats()));
+                Some(client)
+            }
+            None => None,
+        }
+    };
+
+    let service = Arc::new(service);
+    let router = api::router(
+        service.clone(),
+        ApiSettings {
+            api_keys: Arc::new(config.server.api_keys.clone()),
+            request_timeout: Duration::from_secs(config.server.request_timeout_secs),
+            body_limit: config.server.body_limit_bytes,
+            demo: loaded.demo_enabled(),
+        },
+    );
+    Ok(App {
+        service,
+        router,
+        bind: config.server.bind,
+        public_url,
+        #[cfg(feature = "nice")]
+        nice,
+        #[cfg(feature = "sandbox")]
+        sandbox,
+    })
+}
+
+impl App {
+    /// Serves the router on `listener` until `shutdown` resolves.
+    pub async fn serve(
+        self,
+        listener: tokio::net::TcpListener,
+        shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
+        axum::serve(listener, self.router).with_graceful_shutdown(shutdown).await
+    }
+}
