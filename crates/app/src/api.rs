@@ -21,8 +21,8 @@ use axum::{
 };
 use bonin_domain::{
     BirthDate, CallbackParams, CallbackTransport, Carrier, Dependency, Display, Error, ExposeSecret, Gender, Launch,
-    Method, Name, Nationality, OtpChannel, OtpCode, OtpSubject, PhoneNumber, ProviderId, Purpose, SecretString,
-    Status, Verification, VerificationId, VerifiedIdentity,
+    Method, Name, Nationality, OtpChannel, OtpCode, OtpSubject, PhoneNumber, ProviderId, Purpose, SecretString, Status,
+    Verification, VerificationId, VerifiedIdentity,
 };
 use serde::{Deserialize, Serialize, de::DeserializeOwned};
 
@@ -71,10 +71,16 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
         match Json::<T>::from_request(req, state).await {
             Ok(Json(value)) => Ok(Self(value)),
             Err(rejection) => {
-                let status = rejection.status();
+                let mut status = rejection.status();
                 let detail = match rejection {
-                    JsonRejection::JsonDataError(_) => "the JSON body does not have the expected fields or values",
-                    JsonRejection::JsonSyntaxError(_) => "the body is not valid JSON",
+                    JsonRejection::JsonDataError(_) => {
+                        status = StatusCode::BAD_REQUEST;
+                        "the JSON body does not have the expected fields or values"
+                    }
+                    JsonRejection::JsonSyntaxError(_) => {
+                        status = StatusCode::BAD_REQUEST;
+                        "the body is not valid JSON"
+                    }
                     JsonRejection::MissingJsonContentType(_) => "send the body as application/json",
                     _ if status == StatusCode::PAYLOAD_TOO_LARGE => "the body is too large",
                     _ => "the body could not be read",
@@ -260,10 +266,15 @@ async fn otp_resend(State(state): State<AppState>, Path(id): Path<String>) -> Re
     Ok(Json(body_of(&v, now(), None)))
 }
 
+/// Query values: everything but RFC 3986 unreserved characters is encoded.
+const QUERY_VALUE: &percent_encoding::AsciiSet =
+    &percent_encoding::NON_ALPHANUMERIC.remove(b'-').remove(b'_').remove(b'.').remove(b'~');
+
 fn redirect_with(return_url: &str, pairs: &[(&str, &str)]) -> Response {
-    use percent_encoding::{NON_ALPHANUMERIC, utf8_percent_encode};
+    use percent_encoding::utf8_percent_encode;
     let (base, fragment) = return_url.split_once('#').map_or((return_url, None), |(b, f)| (b, Some(f)));
-    let query: Vec<String> = pairs.iter().map(|(k, v)| format!("{k}={}", utf8_percent_encode(v, NON_ALPHANUMERIC))).collect();
+    let query: Vec<String> =
+        pairs.iter().map(|(k, v)| format!("{k}={}", utf8_percent_encode(v, QUERY_VALUE))).collect();
     let separator = if base.contains('?') { '&' } else { '?' };
     let mut location = format!("{base}{separator}{}", query.join("&"));
     if let Some(fragment) = fragment {
@@ -289,7 +300,13 @@ async fn landing(state: AppState, id: String, callback: CallbackParams) -> Respo
         Ok(v) => v,
         Err(_) => match state.service.peek(&id).await {
             Ok(v) => v,
-            Err(e) => return pages::error_page(StatusCode::NOT_FOUND, e.code().as_str(), "This verification does not exist."),
+            Err(e) => {
+                return pages::error_page(
+                    StatusCode::NOT_FOUND,
+                    e.code().as_str(),
+                    "This verification does not exist.",
+                );
+            }
         },
     };
     let status = serde_json::to_value(record.status_at(now()))
@@ -297,7 +314,11 @@ async fn landing(state: AppState, id: String, callback: CallbackParams) -> Respo
         .and_then(|v| v.as_str().map(str::to_owned))
         .unwrap_or_else(|| "pending".into());
     let Some(return_url) = record.return_url() else {
-        return pages::html(StatusCode::OK, "본인확인", r#"<p id="status">본인확인이 끝났습니다. 창을 닫아 주세요.</p>"#);
+        return pages::html(
+            StatusCode::OK,
+            "본인확인",
+            r#"<p id="status">본인확인이 끝났습니다. 창을 닫아 주세요.</p>"#,
+        );
     };
     let mut pairs = vec![("verification_id", id.as_str()), ("status", status.as_str())];
     if let Some(code) = error {
@@ -360,10 +381,7 @@ async fn demo_done() -> Response {
 }
 
 async fn demo_js() -> Response {
-    (
-        [(header::CONTENT_TYPE, "text/javascript; charset=utf-8"), (header::CACHE_CONTROL, "no-store")],
-        pages::DEMO_JS,
-    )
+    ([(header::CONTENT_TYPE, "text/javascript; charset=utf-8"), (header::CACHE_CONTROL, "no-store")], pages::DEMO_JS)
         .into_response()
 }
 
@@ -372,7 +390,12 @@ fn digest(key: &[u8]) -> aws_lc_rs::digest::Digest {
     aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, key)
 }
 
-async fn require_api_key(State(keys): State<Arc<Vec<SecretString>>>, headers: HeaderMap, request: Request, next: Next) -> Response {
+async fn require_api_key(
+    State(keys): State<Arc<Vec<SecretString>>>,
+    headers: HeaderMap,
+    request: Request,
+    next: Next,
+) -> Response {
     if keys.is_empty() {
         return next.run(request).await;
     }

@@ -187,21 +187,22 @@ impl StringEnv {
 
 impl Provider for StringEnv {
     fn metadata(&self) -> Metadata {
-        Metadata::named("environment variable")
-            .interpolater(|_, keys| format!("BONIN_{}", keys.iter().map(|k| k.to_uppercase()).collect::<Vec<_>>().join("__")))
+        Metadata::named("environment variable").interpolater(|_, keys| {
+            format!("BONIN_{}", keys.iter().map(|k| k.to_uppercase()).collect::<Vec<_>>().join("__"))
+        })
     }
 
     fn data(&self) -> Result<Map<Profile, Dict>, figment::Error> {
         let mut root = Dict::new();
         for (key, value) in &self.vars {
             let path: Vec<String> = key.split("__").map(str::to_lowercase).collect();
-            insert(&mut root, &path, Value::from(value.clone()))?;
+            insert(&mut root, &path, Value::from(value.clone())).map_err(figment::Error::from)?;
         }
         Ok(Map::from([(Profile::Default, root)]))
     }
 }
 
-fn insert(dict: &mut Dict, path: &[String], value: Value) -> Result<(), figment::Error> {
+fn insert(dict: &mut Dict, path: &[String], value: Value) -> Result<(), String> {
     match path {
         [] => Ok(()),
         [last] => {
@@ -212,7 +213,7 @@ fn insert(dict: &mut Dict, path: &[String], value: Value) -> Result<(), figment:
             let entry = dict.entry(head.clone()).or_insert_with(|| Value::from(Dict::new()));
             match entry {
                 Value::Dict(_, inner) => insert(inner, rest, value),
-                _ => Err(figment::Error::from(format!("BONIN_{} conflicts with another variable", head.to_uppercase()))),
+                _ => Err(format!("BONIN_{} conflicts with another variable", head.to_uppercase())),
             }
         }
     }
@@ -231,12 +232,19 @@ impl fmt::Display for ConfigError {
 impl std::error::Error for ConfigError {}
 
 /// The loaded configuration with the figment it came from (for provenance).
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct LoadedConfig {
     /// The values.
     pub config: AppConfig,
     /// The layers, for provenance.
     pub figment: Figment,
+}
+
+impl fmt::Debug for LoadedConfig {
+    // The figment holds every raw value, secrets included: it is left out.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("LoadedConfig").field("config", &self.config).finish_non_exhaustive()
+    }
 }
 
 /// Builds the layered figment: defaults < file < environment.
@@ -289,9 +297,10 @@ pub fn origin_of(url: &str) -> Option<String> {
 fn is_loopback_url(url: &str) -> bool {
     let Some(origin) = origin_of(url) else { return false };
     let host = origin.split_once("://").map_or("", |(_, h)| h);
-    let host = host.rsplit_once(':').filter(|(h, p)| !h.ends_with(']') || p.is_empty()).map_or(host, |(h, p)| {
-        if p.bytes().all(|b| b.is_ascii_digit()) { h } else { host }
-    });
+    let host = host
+        .rsplit_once(':')
+        .filter(|(h, p)| !h.ends_with(']') || p.is_empty())
+        .map_or(host, |(h, p)| if p.bytes().all(|b| b.is_ascii_digit()) { h } else { host });
     let host = host.trim_start_matches('[').trim_end_matches(']');
     host == "localhost" || host.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
 }
@@ -307,10 +316,9 @@ impl LoadedConfig {
 
     /// Whether `key` was set by the file or the environment (not a default).
     pub fn is_explicit(&self, key: &str) -> bool {
-        self.figment
-            .find_metadata(key)
-            .is_some_and(|m| matches!(m.source, Some(figment::Source::File(_))) || m.name.as_ref() == "environment variable")
-            && self.figment.find_value(key).is_ok()
+        self.figment.find_metadata(key).is_some_and(|m| {
+            matches!(m.source, Some(figment::Source::File(_))) || m.name.as_ref() == "environment variable"
+        }) && self.figment.find_value(key).is_ok()
     }
 
     /// The public base URL, without a trailing slash.
@@ -338,16 +346,24 @@ impl LoadedConfig {
         }
         for origin in &c.server.allowed_return_origins {
             if origin_of(origin).as_deref() != Some(origin.trim_end_matches('/').to_ascii_lowercase().as_str()) {
-                return Err(error_at(f, "server.allowed_return_origins", "each entry must be an origin like https://shop.example (no path)"));
+                return Err(error_at(
+                    f,
+                    "server.allowed_return_origins",
+                    "each entry must be an origin like https://shop.example (no path)",
+                ));
             }
         }
         if c.server.request_timeout_secs == 0 || c.server.body_limit_bytes < 1024 {
-            return Err(error_at(f, "server.request_timeout_secs", "timeouts must be positive and body_limit_bytes at least 1024"));
+            return Err(error_at(
+                f,
+                "server.request_timeout_secs",
+                "timeouts must be positive and body_limit_bytes at least 1024",
+            ));
         }
         if c.store.url != "memory:" {
             return Err(error_at(f, "store.url", "this build has the memory store only (`memory:`)"));
         }
-        if !c.log.level.parse::<tracing::Level>().is_ok() {
+        if c.log.level.parse::<tracing::Level>().is_err() {
             return Err(error_at(f, "log.level", "must be error, warn, info, debug or trace"));
         }
         if c.server.api_keys.iter().any(|k| k.expose_secret().len() < 16) {
@@ -356,7 +372,11 @@ impl LoadedConfig {
         match c.profile {
             ProfileName::Sandbox => {
                 if c.server.api_keys.is_empty() && !c.server.bind.ip().is_loopback() {
-                    return Err(error_at(f, "server.bind", "without api_keys the sandbox profile binds to loopback only"));
+                    return Err(error_at(
+                        f,
+                        "server.bind",
+                        "without api_keys the sandbox profile binds to loopback only",
+                    ));
                 }
             }
             ProfileName::Production => self.validate_production()?,
@@ -378,7 +398,11 @@ impl LoadedConfig {
             return Err(error_at(f, "server.public_url", "production needs an https:// public URL"));
         }
         if c.server.allowed_return_origins.is_empty() {
-            return Err(error_at(f, "server.allowed_return_origins", "production needs at least one allowed return origin"));
+            return Err(error_at(
+                f,
+                "server.allowed_return_origins",
+                "production needs at least one allowed return origin",
+            ));
         }
         #[cfg(feature = "nice")]
         {
@@ -388,7 +412,9 @@ impl LoadedConfig {
                 }
                 return Ok(());
             };
-            for (key, url) in [("providers.nice.api_base", &nice.api_base), ("providers.nice.window_url", &nice.window_url)] {
+            for (key, url) in
+                [("providers.nice.api_base", &nice.api_base), ("providers.nice.window_url", &nice.window_url)]
+            {
                 if !url.starts_with("https://") || is_loopback_url(url) {
                     return Err(error_at(f, key, "production refuses sandbox or plain-http provider endpoints"));
                 }
@@ -408,8 +434,16 @@ fn describe_figment_error(error: &figment::Error) -> String {
 }
 
 /// Keys whose values are secrets and are never printed.
-const SECRET_KEYS: &[&str] =
-    &["client_secret", "access_token", "api_keys", "password", "key_password", "key_file_base64", "imp_secret", "api_secret"];
+const SECRET_KEYS: &[&str] = &[
+    "client_secret",
+    "access_token",
+    "api_keys",
+    "password",
+    "key_password",
+    "key_file_base64",
+    "imp_secret",
+    "api_secret",
+];
 
 /// The effective configuration as `key = value  # source` lines, secrets redacted.
 pub fn describe(figment: &Figment) -> Result<Vec<(String, String, String)>, ConfigError> {
@@ -430,4 +464,137 @@ fn walk(figment: &Figment, prefix: &str, value: &serde_json::Value, out: &mut Ve
     let leaf = prefix.rsplit('.').next().unwrap_or(prefix);
     let shown = if SECRET_KEYS.contains(&leaf) { "<redacted>".to_owned() } else { value.to_string() };
     out.push((prefix.to_owned(), shown, source_of(figment, prefix)));
+}
+
+/// One documented setting: key, default, what it does.
+#[derive(Debug, Clone, Copy)]
+pub struct Setting {
+    /// Dotted key.
+    pub key: &'static str,
+    /// The default, as TOML, or `—`.
+    pub default: &'static str,
+    /// What it does.
+    pub about: &'static str,
+}
+
+/// Every setting, documented. `docs/CONFIG.md` is generated from this table.
+pub const REFERENCE: &[Setting] = &[
+    Setting {
+        key: "profile",
+        default: "\"sandbox\"",
+        about: "`sandbox` (simulated providers on loopback, demo page) or `production` (strict validation, no simulators).",
+    },
+    Setting {
+        key: "server.bind",
+        default: "\"127.0.0.1:8080\"",
+        about: "Listen address. Without `api_keys` the sandbox profile accepts loopback addresses only.",
+    },
+    Setting {
+        key: "server.public_url",
+        default: "`http://<bind>`",
+        about: "Public base URL; return URLs handed to providers are built from it. Must be `https://` in production.",
+    },
+    Setting {
+        key: "server.api_keys",
+        default: "[]",
+        about: "Bearer keys (≥ 16 characters) for server-to-server endpoints; comma-separated in the environment. Required in production; without any, the sandbox accepts unauthenticated calls.",
+    },
+    Setting {
+        key: "server.allowed_return_origins",
+        default: "[] (sandbox: the public URL's origin)",
+        about: "Origins (`https://shop.example`) a verification may send the browser back to; anything else is refused. Required in production.",
+    },
+    Setting { key: "server.request_timeout_secs", default: "30", about: "Time limit of one API request." },
+    Setting { key: "server.body_limit_bytes", default: "65536", about: "Largest accepted request body." },
+    Setting {
+        key: "server.pii_retention_secs",
+        default: "600",
+        about: "How long a completed verification and its identity are kept; the identity is also dropped the first time it is read.",
+    },
+    Setting {
+        key: "server.demo",
+        default: "true in sandbox, false in production",
+        about: "Serve the demo page at `/`.",
+    },
+    Setting {
+        key: "store.url",
+        default: "\"memory:\"",
+        about: "Session store. This build has `memory:` (one instance; sessions do not survive a restart).",
+    },
+    Setting {
+        key: "verification.default_provider",
+        default: "\"nice\"",
+        about: "Provider used when a request names none: `nice`, `mobileok`, `portone_v1`, `portone_v2`, `esignon`.",
+    },
+    Setting {
+        key: "log.format",
+        default: "\"text\"",
+        about: "`text` or `json` (one object per line). Logs carry verification ids and providers, never personal data.",
+    },
+    Setting { key: "log.level", default: "\"info\"", about: "`error`, `warn`, `info`, `debug` or `trace`." },
+    Setting { key: "providers.nice.client_id", default: "—", about: "NICE API portal client id." },
+    Setting { key: "providers.nice.client_secret", default: "—", about: "NICE client secret (secret)." },
+    Setting {
+        key: "providers.nice.product_id",
+        default: "\"2101979031\"",
+        about: "`ProductID` header (본인확인 통합형).",
+    },
+    Setting {
+        key: "providers.nice.api_base",
+        default: "\"https://svc.niceapi.co.kr:22001\"",
+        about: "Token and crypto-token API base. In the sandbox profile it points at the simulator unless set.",
+    },
+    Setting {
+        key: "providers.nice.window_url",
+        default: "\"https://nice.checkplus.co.kr/CheckPlusSafeModel/service.cb\"",
+        about: "표준창 entry. In the sandbox profile it points at the simulator unless set.",
+    },
+    Setting {
+        key: "providers.nice.access_token",
+        default: "—",
+        about: "A pre-issued institution access token (secret); replaced automatically if NICE rejects it.",
+    },
+    Setting {
+        key: "providers.nice.auth_type",
+        default: "—",
+        about: "Fixes the window's method: `M`, `C`, `X`, `U`, `F` or `S`.",
+    },
+    Setting {
+        key: "providers.nice.callback_method",
+        default: "\"post\"",
+        about: "`methodtype`: how NICE returns the result (`get` or `post`); both are accepted either way.",
+    },
+    Setting {
+        key: "providers.nice.window_form_method",
+        default: "\"get\"",
+        about: "How the browser submits the launch form to NICE.",
+    },
+    Setting {
+        key: "providers.nice.revoke_scheme",
+        default: "\"basic\"",
+        about: "Authorization scheme of the token revoke call (`basic` or `bearer`; NICE does not document which).",
+    },
+];
+
+/// `docs/CONFIG.md`.
+pub fn reference_markdown() -> String {
+    let mut out = String::from(
+        "# Configuration\n\n\
+         Layers, lowest first: built-in defaults, `bonin.toml` (or the file named by `BONIN_CONFIG` or \
+         `--config`), then environment variables `BONIN_<SECTION>__<KEY>` (`__` between levels, e.g. \
+         `BONIN_PROVIDERS__NICE__CLIENT_SECRET`). Environment values stay strings; numbers and booleans \
+         are read from them where a setting is numeric or boolean; lists may be comma-separated. \
+         `bonin config` prints the effective values, secrets redacted, with where each came from.\n\n\
+         | key | environment | default | meaning |\n|---|---|---|---|\n",
+    );
+    for s in REFERENCE {
+        let env = format!("BONIN_{}", s.key.replace('.', "__").to_uppercase());
+        out.push_str(&format!(
+            "| `{}` | `{env}` | {} | {} |\n",
+            s.key,
+            s.default.replace('|', "\\|"),
+            s.about.replace('|', "\\|")
+        ));
+    }
+    out
 }

@@ -128,9 +128,17 @@ async fn sandbox(cli: &Cli, port: u16) -> Result<(), Failure> {
     #[cfg(feature = "nice")]
     {
         let (id, _) = sandbox.nice.client();
-        println!("nice: api_base = {0}, window_url = {0}{1}, client_id = {id}", sandbox.server.base_url(), bonin_sandbox::nice::WINDOW_PATH);
+        println!(
+            "nice: api_base = {0}, window_url = {0}{1}, client_id = {id}",
+            sandbox.server.base_url(),
+            bonin_sandbox::nice::WINDOW_PATH
+        );
     }
-    println!("personas: {}/_sandbox/personas · faults: POST {}/_sandbox/faults", sandbox.server.base_url(), sandbox.server.base_url());
+    println!(
+        "personas: {}/_sandbox/personas · faults: POST {}/_sandbox/faults",
+        sandbox.server.base_url(),
+        sandbox.server.base_url()
+    );
     shutdown_signal().await;
     sandbox.server.shutdown().await;
     Ok(())
@@ -197,7 +205,13 @@ async fn verify(cli: &Cli, provider: ProviderId, persona: &str) -> Result<(), Fa
         show("birth_date", identity.birth_date.map(|b| format!("{}-**-**", &b.iso()[..4])));
         show("gender", identity.gender.map(|g| format!("{g:?}").to_lowercase()));
         show("nationality", identity.nationality.map(|n| format!("{n:?}").to_lowercase()));
-        show("phone", identity.phone.as_ref().map(|p| format!("{}-****-{}", &p.expose()[..3], &p.expose()[p.expose().len() - 4..])));
+        show(
+            "phone",
+            identity
+                .phone
+                .as_ref()
+                .map(|p| format!("{}-****-{}", &p.expose()[..3], &p.expose()[p.expose().len() - 4..])),
+        );
         show("carrier", identity.carrier.map(|c| format!("{c:?}")));
         show("ci", identity.ci.as_ref().map(|c| format!("{}…", &c.expose()[..6])));
         show("di", identity.di.as_ref().map(|d| format!("{}…", &d.expose()[..6])));
@@ -220,7 +234,10 @@ async fn token(cli: &Cli, provider: ProviderId) -> Result<(), Failure> {
             let token = client.access_token().await.map_err(domain)?;
             let text = token.expose_secret();
             let shown: String = text.chars().take(4).collect();
-            println!("nice access token: {shown}… ({} characters; NICE tokens live about 50 years)", text.chars().count());
+            println!(
+                "nice access token: {shown}… ({} characters; NICE tokens live about 50 years)",
+                text.chars().count()
+            );
             Ok(())
         }
         other => Err(Failure(2, format!("{other} has no token in this build"))),

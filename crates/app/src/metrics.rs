@@ -74,15 +74,24 @@ impl Metrics {
     pub fn render(&self, tokens: &[(ProviderId, TokenCacheStats)]) -> String {
         let inner = self.lock();
         let mut out = String::new();
-        let _ = writeln!(out, "# HELP bonin_flows_started_total Verifications started.\n# TYPE bonin_flows_started_total counter");
+        let _ = writeln!(
+            out,
+            "# HELP bonin_flows_started_total Verifications started.\n# TYPE bonin_flows_started_total counter"
+        );
         for (provider, n) in &inner.started {
             let _ = writeln!(out, "bonin_flows_started_total{{provider=\"{provider}\"}} {n}");
         }
-        let _ = writeln!(out, "# HELP bonin_flows_completed_total Verifications verified.\n# TYPE bonin_flows_completed_total counter");
+        let _ = writeln!(
+            out,
+            "# HELP bonin_flows_completed_total Verifications verified.\n# TYPE bonin_flows_completed_total counter"
+        );
         for (provider, n) in &inner.completed {
             let _ = writeln!(out, "bonin_flows_completed_total{{provider=\"{provider}\"}} {n}");
         }
-        let _ = writeln!(out, "# HELP bonin_flows_failed_total Failed steps by error code.\n# TYPE bonin_flows_failed_total counter");
+        let _ = writeln!(
+            out,
+            "# HELP bonin_flows_failed_total Failed steps by error code.\n# TYPE bonin_flows_failed_total counter"
+        );
         for ((provider, code), n) in &inner.failed {
             let _ = writeln!(out, "bonin_flows_failed_total{{provider=\"{provider}\",code=\"{code}\"}} {n}");
         }
@@ -99,15 +108,24 @@ impl Metrics {
             let _ = writeln!(out, "bonin_upstream_seconds_sum{{{labels}}} {}", h.sum);
             let _ = writeln!(out, "bonin_upstream_seconds_count{{{labels}}} {}", h.count);
         }
-        let _ = writeln!(out, "# HELP bonin_token_cache_hits_total Token requests answered from the cache.\n# TYPE bonin_token_cache_hits_total counter");
+        let _ = writeln!(
+            out,
+            "# HELP bonin_token_cache_hits_total Token requests answered from the cache.\n# TYPE bonin_token_cache_hits_total counter"
+        );
         for (provider, stats) in tokens {
             let _ = writeln!(out, "bonin_token_cache_hits_total{{provider=\"{provider}\"}} {}", stats.hits);
         }
-        let _ = writeln!(out, "# HELP bonin_token_cache_misses_total Upstream token fetches.\n# TYPE bonin_token_cache_misses_total counter");
+        let _ = writeln!(
+            out,
+            "# HELP bonin_token_cache_misses_total Upstream token fetches.\n# TYPE bonin_token_cache_misses_total counter"
+        );
         for (provider, stats) in tokens {
             let _ = writeln!(out, "bonin_token_cache_misses_total{{provider=\"{provider}\"}} {}", stats.fetches);
         }
-        let _ = writeln!(out, "# HELP bonin_token_cache_failures_total Failed upstream token fetches.\n# TYPE bonin_token_cache_failures_total counter");
+        let _ = writeln!(
+            out,
+            "# HELP bonin_token_cache_failures_total Failed upstream token fetches.\n# TYPE bonin_token_cache_failures_total counter"
+        );
         for (provider, stats) in tokens {
             let _ = writeln!(out, "bonin_token_cache_failures_total{{provider=\"{provider}\"}} {}", stats.failures);
         }

@@ -46,7 +46,13 @@ code,pre{{background:#f4f4f4;padding:.1rem .3rem}}label{{display:block;margin:.5
 }
 
 /// The popup landing: tells the opener the outcome (only at the return URL's origin) and closes.
-pub fn popup_landing(verification_id: &str, status: &str, error: Option<&str>, return_origin: &str, return_url: &str) -> Response {
+pub fn popup_landing(
+    verification_id: &str,
+    status: &str,
+    error: Option<&str>,
+    return_origin: &str,
+    return_url: &str,
+) -> Response {
     let message = serde_json::json!({
         "type": "bonin:verification",
         "verification_id": verification_id,
@@ -68,12 +74,17 @@ pub fn popup_landing(verification_id: &str, status: &str, error: Option<&str>, r
 
 /// An error page for a browser that cannot be sent back anywhere.
 pub fn error_page(status: StatusCode, code: &str, detail: &str) -> Response {
-    html(status, "본인확인 오류", &format!(r#"<h1>본인확인 오류</h1><p id="error" data-code="{}">{}</p>"#, escape(code), escape(detail)))
+    html(
+        status,
+        "본인확인 오류",
+        &format!(r#"<h1>본인확인 오류</h1><p id="error" data-code="{}">{}</p>"#, escape(code), escape(detail)),
+    )
 }
 
 /// The sandbox demo: pick a provider and run a verification through the simulated window.
 pub fn demo_index(providers: &[&str]) -> Response {
-    let options: String = providers.iter().map(|p| format!(r#"<option value="{p}">{p}</option>"#, p = escape(p))).collect();
+    let options: String =
+        providers.iter().map(|p| format!(r#"<option value="{p}">{p}</option>"#, p = escape(p))).collect();
     let body = format!(
         r#"<h1>bonin sandbox</h1>
 <p>Runs a verification against the simulated provider. Pick a persona in the provider window and type the code shown there.</p>

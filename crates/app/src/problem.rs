@@ -61,12 +61,8 @@ impl IntoResponse for ApiError {
                 problem(status, code, &error.to_string(), provider_code)
             }
             Self::Unauthorized => {
-                let mut response = problem(
-                    StatusCode::UNAUTHORIZED,
-                    ErrorCode::Unauthorized,
-                    "missing or invalid API key",
-                    None,
-                );
+                let mut response =
+                    problem(StatusCode::UNAUTHORIZED, ErrorCode::Unauthorized, "missing or invalid API key", None);
                 response.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
                 response
             }

@@ -157,9 +157,15 @@ impl VerificationService {
     }
 
     fn check_return_url(&self, url: &str) -> Result<(), Error> {
-        let origin = origin_of(url).ok_or_else(|| Error::invalid_input("return_url", "must be an absolute http(s) URL"))?;
-        let allowed = self.settings.allowed_return_origins.iter().any(|a| a.trim_end_matches('/').eq_ignore_ascii_case(&origin));
-        if allowed { Ok(()) } else { Err(Error::invalid_input("return_url", "its origin is not in server.allowed_return_origins")) }
+        let origin =
+            origin_of(url).ok_or_else(|| Error::invalid_input("return_url", "must be an absolute http(s) URL"))?;
+        let allowed =
+            self.settings.allowed_return_origins.iter().any(|a| a.trim_end_matches('/').eq_ignore_ascii_case(&origin));
+        if allowed {
+            Ok(())
+        } else {
+            Err(Error::invalid_input("return_url", "its origin is not in server.allowed_return_origins"))
+        }
     }
 
     fn record(&self, provider: ProviderId, error: &Error) {
@@ -196,12 +202,16 @@ impl VerificationService {
                 let start = adapter.start(&window).await;
                 self.metrics.upstream(provider, "start", began.elapsed());
                 let start = start.inspect_err(|e| self.record(provider, e))?;
-                verification = verification.with_provider_session(start.provider_key, start.provider_state, start.valid_until);
+                verification =
+                    verification.with_provider_session(start.provider_key, start.provider_state, start.valid_until);
                 Some(start.launch)
             }
             _ => {
                 if !self.otps.contains_key(&provider) {
-                    return Err(Error::invalid_input("provider", format!("{provider} is not enabled for OTP verification")));
+                    return Err(Error::invalid_input(
+                        "provider",
+                        format!("{provider} is not enabled for OTP verification"),
+                    ));
                 }
                 None
             }
@@ -268,7 +278,10 @@ impl VerificationService {
         if current.method() != Method::Window {
             return Err(Error::invalid_input("id", "an OTP verification is completed with confirm"));
         }
-        let adapter = self.windows.get(&current.provider()).ok_or_else(|| Error::misconfigured("the verification's provider is no longer enabled"))?;
+        let adapter = self
+            .windows
+            .get(&current.provider())
+            .ok_or_else(|| Error::misconfigured("the verification's provider is no longer enabled"))?;
         let began = std::time::Instant::now();
         let result = adapter.complete(current, callback).await;
         self.metrics.upstream(current.provider(), "complete", began.elapsed());
@@ -320,7 +333,9 @@ impl VerificationService {
         if current.method() != Method::Otp {
             return Err(Error::invalid_input("id", "this verification uses a provider window, not an OTP"));
         }
-        self.otps.get(&current.provider()).ok_or_else(|| Error::misconfigured("the verification's provider is no longer enabled"))
+        self.otps
+            .get(&current.provider())
+            .ok_or_else(|| Error::misconfigured("the verification's provider is no longer enabled"))
     }
 
     /// Sends the OTP (not retried: the provider may have sent it).
@@ -337,7 +352,8 @@ impl VerificationService {
         if current.stored_status() != Status::Pending {
             return Err(Error::invalid_input("otp", "an OTP was already sent for this verification; use resend"));
         }
-        let request = OtpRequest::new(id.clone(), subject, channel).with_purpose(current.purpose()).with_client_ip(client_ip);
+        let request =
+            OtpRequest::new(id.clone(), subject, channel).with_purpose(current.purpose()).with_client_ip(client_ip);
         let began = std::time::Instant::now();
         let dispatch = adapter.send(&request).await;
         self.metrics.upstream(current.provider(), "send", began.elapsed());

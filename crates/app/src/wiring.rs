@@ -97,7 +97,8 @@ pub async fn build(loaded: &LoadedConfig) -> Result<App, Error> {
         default_provider: config.verification.default_provider,
         pii_retention: Duration::from_secs(config.server.pii_retention_secs),
     };
-    let mut service = VerificationService::new(store, clock.clone(), Arc::new(OsRng), settings, Arc::new(Metrics::default()));
+    let mut service =
+        VerificationService::new(store, clock.clone(), Arc::new(OsRng), settings, Arc::new(Metrics::default()));
 
     #[cfg(feature = "sandbox")]
     let sandbox = if config.profile == ProfileName::Sandbox {
@@ -116,7 +117,8 @@ pub async fn build(loaded: &LoadedConfig) -> Result<App, Error> {
             nice_config = Some(match nice_config {
                 None => {
                     let (id, secret) = sandbox.nice.client();
-                    bonin_adapters_nice::NiceConfig::new(id, bonin_domain::SecretString::from(secret)).with_endpoints(base, window)
+                    bonin_adapters_nice::NiceConfig::new(id, bonin_domain::SecretString::from(secret))
+                        .with_endpoints(base, window)
                 }
                 Some(mut explicit) => {
                     if !loaded.is_explicit("providers.nice.api_base") {

@@ -1,0 +1,527 @@
+//! The REST API through its router (`oneshot`): every endpoint, every error code, the whole NICE
+//! window flow against the in-process simulator.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly on purpose
+
+use std::{sync::Arc, time::Duration};
+
+use async_trait::async_trait;
+use axum::{
+    Router,
+    body::{Body, to_bytes},
+    http::{HeaderMap, Request, StatusCode, header},
+};
+use bonin_app::{
+    api::{self, ApiSettings},
+    config::{LoadedConfig, StringEnv, figment},
+    metrics::Metrics,
+    service::{ServiceSettings, VerificationService},
+    wiring::{self, App},
+};
+use bonin_domain::*;
+use bonin_sandbox::{
+    Fault, Times,
+    nice::{CRYPTO_TOKEN_PATH, ResultOverrides},
+};
+use percent_encoding::{NON_ALPHANUMERIC, utf8_percent_encode};
+use serde_json::{Value, json};
+use tower::ServiceExt;
+
+const KEY: &str = "test-api-key-0123456789";
+
+async fn app(env: &[(&str, &str)]) -> App {
+    let vars = env.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned()));
+    let loaded = LoadedConfig::load(figment(None, StringEnv::from_vars(vars))).unwrap();
+    wiring::build(&loaded).await.unwrap()
+}
+
+async fn keyed_app() -> App {
+    app(&[("BONIN_SERVER__API_KEYS", KEY)]).await
+}
+
+struct Reply {
+    status: StatusCode,
+    headers: HeaderMap,
+    body: Vec<u8>,
+}
+
+impl Reply {
+    fn json(&self) -> Value {
+        serde_json::from_slice(&self.body).unwrap_or(Value::Null)
+    }
+    fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+    fn code(&self) -> String {
+        self.json()["code"].as_str().unwrap_or("").to_owned()
+    }
+    fn location(&self) -> String {
+        self.headers[header::LOCATION].to_str().unwrap().to_owned()
+    }
+}
+
+async fn send(router: &Router, request: Request<Body>) -> Reply {
+    let response = router.clone().oneshot(request).await.unwrap();
+    let status = response.status();
+    let headers = response.headers().clone();
+    let body = to_bytes(response.into_body(), 1 << 20).await.unwrap().to_vec();
+    Reply { status, headers, body }
+}
+
+fn post_json(path: &str, body: &Value, key: Option<&str>) -> Request<Body> {
+    let mut builder = Request::post(path).header(header::CONTENT_TYPE, "application/json");
+    if let Some(key) = key {
+        builder = builder.header(header::AUTHORIZATION, format!("Bearer {key}"));
+    }
+    builder.body(Body::from(body.to_string())).unwrap()
+}
+
+fn get(path: &str, key: Option<&str>) -> Request<Body> {
+    let mut builder = Request::get(path);
+    if let Some(key) = key {
+        builder = builder.header(header::AUTHORIZATION, format!("Bearer {key}"));
+    }
+    builder.body(Body::empty()).unwrap()
+}
+
+fn encode(pairs: &[(String, String)]) -> String {
+    pairs.iter().map(|(k, v)| format!("{k}={}", utf8_percent_encode(v, NON_ALPHANUMERIC))).collect::<Vec<_>>().join("&")
+}
+
+fn start_body(display: &str) -> Value {
+    json!({"provider": "nice", "method": "window", "return_url": "http://127.0.0.1:8080/demo/done?from=shop", "display": display})
+}
+
+/// Starts a window verification through the API; returns (id, launch fields).
+async fn start(app: &App, display: &str, key: Option<&str>) -> (String, Vec<(String, String)>) {
+    let reply = send(&app.router, post_json("/v1/verifications", &start_body(display), key)).await;
+    assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.text());
+    let body = reply.json();
+    assert_eq!(body["status"], "pending");
+    assert_eq!(body["launch"]["kind"], "form");
+    let fields = body["launch"]["fields"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| (f["name"].as_str().unwrap().to_owned(), f["value"].as_str().unwrap().to_owned()))
+        .collect();
+    (body["id"].as_str().unwrap().to_owned(), fields)
+}
+
+fn window(app: &App, fields: &[(String, String)], persona: &str, overrides: &ResultOverrides) -> Vec<(String, String)> {
+    let sandbox = app.sandbox.as_ref().unwrap();
+    let callback = sandbox.nice.complete_window(fields, persona, overrides).unwrap();
+    assert!(callback.return_url.contains("/v1/verifications/"), "NICE returns to bonin's landing");
+    callback.params
+}
+
+fn landing_post(id: &str, params: &[(String, String)]) -> Request<Body> {
+    Request::post(format!("/v1/verifications/{id}/return"))
+        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .body(Body::from(encode(params)))
+        .unwrap()
+}
+
+fn landing_get(id: &str, params: &[(String, String)]) -> Request<Body> {
+    Request::get(format!("/v1/verifications/{id}/return?{}", encode(params))).body(Body::empty()).unwrap()
+}
+
+#[tokio::test]
+async fn whole_nice_window_flow_through_the_http_api() {
+    let app = keyed_app().await;
+    let (id, fields) = start(&app, "page", Some(KEY)).await;
+    let params = window(&app, &fields, "hong", &ResultOverrides::default());
+
+    let landing = send(&app.router, landing_post(&id, &params)).await;
+    assert_eq!(landing.status, StatusCode::SEE_OTHER);
+    assert_eq!(
+        landing.location(),
+        format!("http://127.0.0.1:8080/demo/done?from=shop&verification_id={id}&status=verified")
+    );
+
+    let first = send(&app.router, get(&format!("/v1/verifications/{id}"), Some(KEY))).await;
+    assert_eq!(first.status, StatusCode::OK);
+    let body = first.json();
+    assert_eq!(body["status"], "verified");
+    let identity = &body["identity"];
+    assert_eq!(identity["name"], "홍길동");
+    assert_eq!(identity["birth_date"], "1990-02-15");
+    assert_eq!(identity["gender"], "male");
+    assert_eq!(identity["nationality"], "domestic");
+    assert_eq!(identity["phone"], "01012345678");
+    assert_eq!(identity["carrier"], "skt");
+    assert_eq!(identity["provider"], "nice");
+    assert!(identity["ci"].as_str().unwrap().len() == 88 && identity["di"].is_string());
+    assert!(body.get("launch").is_none());
+
+    // The identity is handed out once.
+    let second = send(&app.router, get(&format!("/v1/verifications/{id}"), Some(KEY))).await;
+    assert_eq!(second.json()["status"], "verified");
+    assert!(second.json().get("identity").is_none());
+
+    // A replayed callback changes nothing and says so.
+    let replay = send(&app.router, landing_get(&id, &params)).await;
+    assert!(replay.location().ends_with("&status=verified&error=already_completed"), "{}", replay.location());
+}
+
+#[tokio::test]
+async fn popup_landing_posts_to_the_opener_at_the_return_origin_only() {
+    let app = app(&[]).await;
+    let (id, fields) = start(&app, "popup", None).await;
+    let params = window(&app, &fields, "wilson", &ResultOverrides::default());
+    let landing = send(&app.router, landing_get(&id, &params)).await;
+    assert_eq!(landing.status, StatusCode::OK);
+    let html = landing.text();
+    assert!(html.contains("window.opener.postMessage"));
+    assert!(html.contains(r#""http://127.0.0.1:8080""#), "targetOrigin is the return URL's origin");
+    assert!(html.contains(r#"data-status="verified""#));
+    let csp = landing.headers[header::CONTENT_SECURITY_POLICY].to_str().unwrap();
+    assert!(csp.contains("default-src 'none'") && csp.contains("'nonce-"));
+    assert_eq!(landing.headers[header::X_FRAME_OPTIONS], "DENY");
+    assert_eq!(landing.headers[header::X_CONTENT_TYPE_OPTIONS], "nosniff");
+    assert_eq!(landing.headers[header::CACHE_CONTROL], "no-store");
+}
+
+#[tokio::test]
+async fn a_tampered_callback_changes_nothing_and_the_real_one_still_completes() {
+    let app = app(&[]).await;
+    let (id, fields) = start(&app, "page", None).await;
+    let params = window(&app, &fields, "hong", &ResultOverrides::default());
+    let tampered: Vec<(String, String)> = params
+        .iter()
+        .map(|(k, v)| (k.clone(), if k == "integrity_value" { "AAAA".into() } else { v.clone() }))
+        .collect();
+    let reply = send(&app.router, landing_post(&id, &tampered)).await;
+    assert!(reply.location().ends_with("&status=pending&error=integrity_mismatch"), "{}", reply.location());
+    let reply = send(&app.router, landing_post(&id, &params)).await;
+    assert!(reply.location().ends_with("&status=verified"));
+}
+
+#[tokio::test]
+async fn server_to_server_completion_applies_once() {
+    let app = keyed_app().await;
+    let (id, fields) = start(&app, "popup", Some(KEY)).await;
+    let params: serde_json::Map<String, Value> = window(&app, &fields, "kim-mvno", &ResultOverrides::default())
+        .into_iter()
+        .map(|(k, v)| (k, Value::String(v)))
+        .collect();
+    let path = format!("/v1/verifications/{id}/complete");
+    let first = send(&app.router, post_json(&path, &json!({"params": params}), Some(KEY))).await;
+    assert_eq!(first.status, StatusCode::OK);
+    assert_eq!(first.json()["identity"]["carrier"], "lgu_mvno");
+    let second = send(&app.router, post_json(&path, &json!({"params": params}), Some(KEY))).await;
+    assert_eq!((second.status, second.code().as_str()), (StatusCode::CONFLICT, "already_completed"));
+}
+
+#[tokio::test]
+async fn a_provider_refusal_fails_the_verification_with_the_raw_code() {
+    let app = app(&[]).await;
+    let (id, fields) = start(&app, "page", None).await;
+    let overrides = ResultOverrides { resultcode: Some("9001".into()), ..ResultOverrides::default() };
+    let params = window(&app, &fields, "hong", &overrides);
+    let reply = send(&app.router, landing_post(&id, &params)).await;
+    assert!(reply.location().ends_with("&status=failed&error=provider_rejected"));
+    let body = send(&app.router, get(&format!("/v1/verifications/{id}"), None)).await.json();
+    assert_eq!(body["status"], "failed");
+    assert_eq!(body["error"], json!({"code": "provider_rejected", "provider_code": "resultcode:9001"}));
+}
+
+#[tokio::test]
+async fn api_keys_are_required_on_server_endpoints_only() {
+    let app = keyed_app().await;
+    for request in [
+        post_json("/v1/verifications", &start_body("page"), None),
+        post_json("/v1/verifications", &start_body("page"), Some("wrong-key-wrong-key-123")),
+        get("/v1/verifications/vf000000000000000000000000", None),
+        post_json("/v1/verifications/vf000000000000000000000000/complete", &json!({"params": {}}), None),
+        post_json("/v1/verifications/vf000000000000000000000000/otp", &json!({}), None),
+        post_json("/v1/verifications/vf000000000000000000000000/confirm", &json!({}), None),
+        post_json("/v1/verifications/vf000000000000000000000000/resend", &json!({}), None),
+    ] {
+        let reply = send(&app.router, request).await;
+        assert_eq!((reply.status, reply.code().as_str()), (StatusCode::UNAUTHORIZED, "unauthorized"));
+        assert_eq!(reply.headers[header::CONTENT_TYPE], "application/problem+json");
+        assert_eq!(reply.headers[header::WWW_AUTHENTICATE], "Bearer");
+    }
+    // The browser landing needs no key.
+    let reply = send(&app.router, get("/v1/verifications/vf000000000000000000000000/return", None)).await;
+    assert_eq!(reply.status, StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn bad_requests_are_invalid_request_and_change_nothing() {
+    let app = app(&[]).await;
+    let cases = [
+        json!({"method": "window"}),
+        json!({"method": "window", "return_url": "https://evil.example/steal"}),
+        json!({"method": "window", "return_url": "javascript:alert(1)"}),
+        json!({"provider": "mobileok", "method": "window", "return_url": "http://127.0.0.1:8080/x"}),
+        json!({"provider": "nice", "method": "otp"}),
+        json!({"provider": "nowhere", "method": "window"}),
+        json!({"method": "fax"}),
+        json!({"method": "window", "unexpected": true}),
+    ];
+    for body in cases {
+        let reply = send(&app.router, post_json("/v1/verifications", &body, None)).await;
+        assert_eq!((reply.status, reply.code().as_str()), (StatusCode::BAD_REQUEST, "invalid_request"), "{body}");
+    }
+    let reply = send(
+        &app.router,
+        Request::post("/v1/verifications")
+            .header(header::CONTENT_TYPE, "application/json")
+            .body(Body::from("{not json"))
+            .unwrap(),
+    )
+    .await;
+    assert_eq!((reply.status, reply.code().as_str()), (StatusCode::BAD_REQUEST, "invalid_request"));
+    let reply = send(&app.router, Request::post("/v1/verifications").body(Body::from("{}")).unwrap()).await;
+    assert_eq!((reply.status, reply.code().as_str()), (StatusCode::UNSUPPORTED_MEDIA_TYPE, "invalid_request"));
+    let huge = json!({"method": "window", "return_url": format!("http://127.0.0.1:8080/{}", "a".repeat(70_000))});
+    let reply = send(&app.router, post_json("/v1/verifications", &huge, None)).await;
+    assert_eq!((reply.status, reply.code().as_str()), (StatusCode::PAYLOAD_TOO_LARGE, "invalid_request"));
+    assert_eq!(app.service.render_metrics().matches("bonin_flows_started_total{").count(), 0, "nothing was started");
+}
+
+#[tokio::test]
+async fn unknown_verifications_are_not_found() {
+    let app = app(&[]).await;
+    for path in
+        ["/v1/verifications/vf000000000000000000000000", "/v1/verifications/../../etc/passwd", "/v1/verifications/x"]
+    {
+        let reply = send(&app.router, get(path, None)).await;
+        assert_eq!(reply.status, StatusCode::NOT_FOUND, "{path}");
+    }
+    let reply = send(&app.router, get("/v1/verifications/vf000000000000000000000000", None)).await;
+    assert_eq!(reply.code(), "not_found");
+    let reply = send(&app.router, get("/no/such/endpoint", None)).await;
+    assert_eq!(reply.status, StatusCode::NOT_FOUND);
+    assert_eq!(reply.headers[header::CONTENT_TYPE], "application/problem+json");
+}
+
+#[tokio::test]
+async fn provider_failures_map_to_their_stable_codes() {
+    let app = app(&[]).await;
+    let faults = app.sandbox.as_ref().unwrap().server.faults().clone();
+    let cases = [
+        (Fault::status(503), Times::Always, StatusCode::SERVICE_UNAVAILABLE, "provider_unavailable"),
+        (Fault::Truncated, Times::Once, StatusCode::BAD_GATEWAY, "provider_indeterminate"),
+        (Fault::provider_code("1702"), Times::Once, StatusCode::INTERNAL_SERVER_ERROR, "misconfigured"),
+        (Fault::provider_code("0099"), Times::Once, StatusCode::UNPROCESSABLE_ENTITY, "provider_rejected"),
+    ];
+    for (fault, times, status, code) in cases {
+        faults.clear();
+        faults.inject(CRYPTO_TOKEN_PATH, fault, times);
+        let reply = send(&app.router, post_json("/v1/verifications", &start_body("page"), None)).await;
+        assert_eq!((reply.status, reply.code().as_str()), (status, code), "{}", reply.text());
+    }
+    let reply = send(&app.router, post_json("/v1/verifications", &start_body("page"), None)).await;
+    assert_eq!(reply.json()["provider_code"], Value::Null);
+    faults.clear();
+    faults.inject(CRYPTO_TOKEN_PATH, Fault::provider_code("0099"), Times::Once);
+    let reply = send(&app.router, post_json("/v1/verifications", &start_body("page"), None)).await;
+    assert_eq!(reply.json()["provider_code"], "result_cd:0099");
+    let metrics = app.service.render_metrics();
+    assert!(
+        metrics.contains(r#"bonin_flows_failed_total{provider="nice",code="provider_unavailable"} 1"#),
+        "{metrics}"
+    );
+}
+
+#[tokio::test]
+async fn a_slow_provider_hits_the_request_time_limit() {
+    let app = app(&[("BONIN_SERVER__REQUEST_TIMEOUT_SECS", "1")]).await;
+    let faults = app.sandbox.as_ref().unwrap().server.faults().clone();
+    faults.inject(CRYPTO_TOKEN_PATH, Fault::latency(Duration::from_secs(3)), Times::Once);
+    let reply = send(&app.router, post_json("/v1/verifications", &start_body("page"), None)).await;
+    assert_eq!((reply.status, reply.code().as_str()), (StatusCode::BAD_GATEWAY, "provider_indeterminate"));
+}
+
+#[tokio::test]
+async fn health_readiness_metrics_and_openapi() {
+    let app = app(&[]).await;
+    assert_eq!(send(&app.router, get("/healthz", None)).await.text(), "ok");
+    assert_eq!(send(&app.router, get("/readyz", None)).await.text(), "ready");
+    let (id, fields) = start(&app, "page", None).await;
+    let params = window(&app, &fields, "hong", &ResultOverrides::default());
+    send(&app.router, landing_post(&id, &params)).await;
+    let metrics = send(&app.router, get("/metrics", None)).await.text();
+    for line in [
+        r#"bonin_flows_started_total{provider="nice"} 1"#,
+        r#"bonin_flows_completed_total{provider="nice"} 1"#,
+        r#"bonin_upstream_seconds_count{provider="nice",operation="start"} 1"#,
+        r#"bonin_token_cache_misses_total{provider="nice"} 1"#,
+    ] {
+        assert!(metrics.contains(line), "missing {line} in\n{metrics}");
+    }
+    assert!(!metrics.contains("홍길동") && !metrics.contains(&id), "metrics carry no personal data or ids");
+    let spec = send(&app.router, get("/openapi.json", None)).await.json();
+    assert_eq!(spec["openapi"], "3.1.0");
+    for path in [
+        "/v1/verifications",
+        "/v1/verifications/{id}",
+        "/v1/verifications/{id}/return",
+        "/v1/verifications/{id}/complete",
+        "/v1/verifications/{id}/otp",
+        "/v1/verifications/{id}/confirm",
+        "/v1/verifications/{id}/resend",
+        "/healthz",
+        "/readyz",
+        "/metrics",
+        "/openapi.json",
+    ] {
+        assert!(spec["paths"][path].is_object(), "{path} is not described");
+    }
+}
+
+#[tokio::test]
+async fn the_demo_is_served_in_the_sandbox_and_not_in_production_style_configs() {
+    let app = app(&[]).await;
+    let page = send(&app.router, get("/", None)).await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(page.text().contains(r#"<option value="nice">"#));
+    assert!(page.headers[header::CONTENT_SECURITY_POLICY].to_str().unwrap().contains("script-src 'self'"));
+    assert_eq!(send(&app.router, get("/demo.js", None)).await.status, StatusCode::OK);
+    let off = app_with_demo_off().await;
+    assert_eq!(send(&off.router, get("/", None)).await.status, StatusCode::NOT_FOUND);
+}
+
+async fn app_with_demo_off() -> App {
+    app(&[("BONIN_SERVER__DEMO", "false")]).await
+}
+
+// --- Rules that need a controlled clock, and the OTP endpoints (with a stand-in OTP provider). ---
+
+/// An OTP provider stand-in: accepts `123456`.
+struct StandInOtp;
+
+#[async_trait]
+impl OtpVerifier for StandInOtp {
+    fn provider(&self) -> ProviderId {
+        ProviderId::Mobileok
+    }
+    async fn send(&self, _: &OtpRequest) -> Result<OtpDispatch, Error> {
+        Ok(OtpDispatch::new(ProviderState::new("t1")))
+    }
+    async fn resend(&self, _: &Verification) -> Result<OtpDispatch, Error> {
+        Ok(OtpDispatch::new(ProviderState::new("t1-again")))
+    }
+    async fn confirm(&self, session: &Verification, code: Option<OtpCode>) -> Result<OtpOutcome, Error> {
+        if code.as_ref().map(OtpCode::expose) == Some("123456") {
+            let mut identity = VerifiedIdentity::new(session.provider(), time::OffsetDateTime::now_utc());
+            identity.name = Some(Name::new("홍길동").unwrap());
+            Ok(OtpOutcome::Verified(Completion::new(identity)))
+        } else {
+            Ok(OtpOutcome::WrongCode { retry_state: Some(ProviderState::new("t2")), provider_code: "3001".into() })
+        }
+    }
+}
+
+fn controlled() -> (Router, Arc<ManualClock>) {
+    let clock = Arc::new(ManualClock::new(time::OffsetDateTime::now_utc()));
+    let store = Arc::new(bonin_adapters_store::MemoryStore::with_clock(clock.clone()));
+    let settings = ServiceSettings {
+        public_url: "http://127.0.0.1:8080".into(),
+        allowed_return_origins: vec!["http://127.0.0.1:8080".into()],
+        default_provider: ProviderId::Mobileok,
+        pii_retention: Duration::from_secs(600),
+    };
+    let service =
+        VerificationService::new(store, clock.clone(), Arc::new(OsRng), settings, Arc::new(Metrics::default()))
+            .with_otp(Arc::new(StandInOtp));
+    let router = api::router(
+        Arc::new(service),
+        ApiSettings {
+            api_keys: Arc::new(Vec::new()),
+            request_timeout: Duration::from_secs(5),
+            body_limit: 65536,
+            demo: false,
+        },
+    );
+    (router, clock)
+}
+
+fn subject() -> Value {
+    json!({"name": "홍길동", "phone": "010-1234-5678", "birth_date": "1990-02-15", "gender": "male",
+           "nationality": "domestic", "carrier": "skt", "auth_type": "sms"})
+}
+
+async fn otp_started(router: &Router) -> String {
+    let reply = send(router, post_json("/v1/verifications", &json!({"method": "otp"}), None)).await;
+    assert_eq!(reply.status, StatusCode::CREATED);
+    let id = reply.json()["id"].as_str().unwrap().to_owned();
+    let sent = send(router, post_json(&format!("/v1/verifications/{id}/otp"), &subject(), None)).await;
+    assert_eq!(sent.json()["status"], "otp_sent", "{}", sent.text());
+    assert_eq!(sent.json()["otp_attempts_left"], 3);
+    id
+}
+
+#[tokio::test]
+async fn otp_flow_wrong_twice_then_right() {
+    let (router, _) = controlled();
+    let id = otp_started(&router).await;
+    let confirm = format!("/v1/verifications/{id}/confirm");
+    for _ in 0..2 {
+        let reply = send(&router, post_json(&confirm, &json!({"code": "000000"}), None)).await;
+        assert_eq!((reply.status, reply.code().as_str()), (StatusCode::UNPROCESSABLE_ENTITY, "provider_rejected"));
+        assert_eq!(reply.json()["provider_code"], "3001");
+    }
+    let resent = send(&router, post_json(&format!("/v1/verifications/{id}/resend"), &json!({}), None)).await;
+    assert_eq!(resent.json()["otp_attempts_left"], 1);
+    let reply = send(&router, post_json(&confirm, &json!({"code": "123456"}), None)).await;
+    assert_eq!(reply.json()["status"], "verified");
+    let again = send(&router, post_json(&confirm, &json!({"code": "123456"}), None)).await;
+    assert_eq!((again.status, again.code().as_str()), (StatusCode::CONFLICT, "already_completed"));
+}
+
+#[tokio::test]
+async fn three_wrong_codes_exhaust_the_attempts() {
+    let (router, _) = controlled();
+    let id = otp_started(&router).await;
+    let confirm = format!("/v1/verifications/{id}/confirm");
+    send(&router, post_json(&confirm, &json!({"code": "000000"}), None)).await;
+    send(&router, post_json(&confirm, &json!({"code": "000000"}), None)).await;
+    let third = send(&router, post_json(&confirm, &json!({"code": "000000"}), None)).await;
+    assert_eq!((third.status, third.code().as_str()), (StatusCode::CONFLICT, "attempts_exhausted"));
+    let status = send(&router, get(&format!("/v1/verifications/{id}"), None)).await.json();
+    assert_eq!(status["status"], "failed");
+    assert_eq!(status["error"]["code"], "attempts_exhausted");
+}
+
+#[tokio::test]
+async fn confirming_after_seven_minutes_is_expired() {
+    let (router, clock) = controlled();
+    let id = otp_started(&router).await;
+    clock.advance(Duration::from_secs(7 * 60));
+    let reply =
+        send(&router, post_json(&format!("/v1/verifications/{id}/confirm"), &json!({"code": "123456"}), None)).await;
+    assert_eq!((reply.status, reply.code().as_str()), (StatusCode::GONE, "expired"));
+    assert_eq!(send(&router, get(&format!("/v1/verifications/{id}"), None)).await.json()["status"], "expired");
+}
+
+#[tokio::test]
+async fn otp_input_is_validated_before_anything_is_sent() {
+    let (router, _) = controlled();
+    let reply = send(&router, post_json("/v1/verifications", &json!({"method": "otp"}), None)).await;
+    let id = reply.json()["id"].as_str().unwrap().to_owned();
+    let mut bad = subject();
+    bad["phone"] = json!("02-123-4567");
+    let reply = send(&router, post_json(&format!("/v1/verifications/{id}/otp"), &bad, None)).await;
+    assert_eq!((reply.status, reply.code().as_str()), (StatusCode::BAD_REQUEST, "invalid_request"));
+    assert!(!reply.text().contains("02-123-4567"), "the value is not echoed");
+    assert_eq!(send(&router, get(&format!("/v1/verifications/{id}"), None)).await.json()["status"], "pending");
+    let reply =
+        send(&router, post_json(&format!("/v1/verifications/{id}/confirm"), &json!({"code": "123456"}), None)).await;
+    assert_eq!(reply.code(), "invalid_request", "nothing was sent yet");
+    let reply =
+        send(&router, post_json(&format!("/v1/verifications/{id}/confirm"), &json!({"code": "12"}), None)).await;
+    assert_eq!(reply.code(), "invalid_request");
+}
+
+#[tokio::test]
+async fn the_identity_is_gone_after_the_retention_time() {
+    let (router, clock) = controlled();
+    let id = otp_started(&router).await;
+    send(&router, post_json(&format!("/v1/verifications/{id}/confirm"), &json!({"code": "123456"}), None)).await;
+    clock.advance(Duration::from_secs(600));
+    let reply = send(&router, get(&format!("/v1/verifications/{id}"), None)).await;
+    assert_eq!((reply.status, reply.code().as_str()), (StatusCode::NOT_FOUND, "not_found"));
+}

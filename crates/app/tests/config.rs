@@ -1,0 +1,245 @@
+//! Configuration layering, env strings, provenance and profile rules, each in a `figment::Jail`
+//! (its own directory and environment).
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly on purpose
+#![allow(clippy::result_large_err)] // figment::Jail closures return figment::Error
+
+use bonin_app::config::{LoadedConfig, ProfileName, StringEnv, figment};
+use bonin_domain::{ExposeSecret, ProviderId};
+use figment::Jail;
+
+fn load() -> Result<LoadedConfig, String> {
+    LoadedConfig::load(figment(None, StringEnv::from_process())).map_err(|e| e.to_string())
+}
+
+#[test]
+fn no_configuration_at_all_is_the_sandbox_on_loopback() {
+    Jail::expect_with(|_| {
+        let loaded = load().unwrap();
+        assert_eq!(loaded.config.profile, ProfileName::Sandbox);
+        assert_eq!(loaded.config.server.bind.to_string(), "127.0.0.1:8080");
+        assert_eq!(loaded.public_url(), "http://127.0.0.1:8080");
+        assert_eq!(loaded.config.verification.default_provider, ProviderId::Nice);
+        assert!(loaded.demo_enabled());
+        Ok(())
+    });
+}
+
+#[test]
+fn file_overrides_defaults_and_environment_overrides_the_file() {
+    Jail::expect_with(|jail| {
+        jail.create_file(
+            "bonin.toml",
+            "[server]\nbind = \"127.0.0.1:9000\"\npii_retention_secs = 300\n[log]\nlevel = \"debug\"\n",
+        )?;
+        jail.set_env("BONIN_SERVER__PII_RETENTION_SECS", "120");
+        let loaded = load().unwrap();
+        assert_eq!(loaded.config.server.bind.port(), 9000);
+        assert_eq!(loaded.config.server.pii_retention_secs, 120, "numbers are read from env strings");
+        assert_eq!(loaded.config.log.level, "debug");
+        Ok(())
+    });
+}
+
+#[test]
+fn bonin_config_names_another_file() {
+    Jail::expect_with(|jail| {
+        jail.create_file("elsewhere.toml", "[server]\nbind = \"127.0.0.1:9100\"\n")?;
+        let loaded = LoadedConfig::load(figment(Some("elsewhere.toml".into()), StringEnv::from_process())).unwrap();
+        assert_eq!(loaded.config.server.bind.port(), 9100);
+        Ok(())
+    });
+}
+
+#[test]
+fn env_values_stay_strings() {
+    Jail::expect_with(|jail| {
+        jail.set_env("BONIN_PROVIDERS__NICE__CLIENT_ID", "0042");
+        jail.set_env("BONIN_PROVIDERS__NICE__CLIENT_SECRET", "0123456789");
+        jail.set_env("BONIN_SERVER__API_KEYS", "0000111122223333444455556666, key-two-key-two-key-two");
+        let loaded = load().unwrap();
+        let nice = loaded.config.providers.nice.as_ref().unwrap();
+        assert_eq!(nice.client_id, "0042");
+        assert_eq!(nice.client_secret.expose_secret(), "0123456789");
+        let keys: Vec<&str> = loaded.config.server.api_keys.iter().map(|k| k.expose_secret()).collect();
+        assert_eq!(keys, ["0000111122223333444455556666", "key-two-key-two-key-two"]);
+        Ok(())
+    });
+}
+
+#[test]
+fn errors_name_the_key_and_where_the_value_came_from() {
+    Jail::expect_with(|jail| {
+        jail.set_env("BONIN_SERVER__PUBLIC_URL", "ftp://nope");
+        let error = load().unwrap_err();
+        assert!(error.contains("server.public_url") && error.contains("BONIN_SERVER__PUBLIC_URL"), "{error}");
+        Ok(())
+    });
+    Jail::expect_with(|jail| {
+        jail.create_file("bonin.toml", "[server]\nallowed_return_origins = [\"https://shop.example/path\"]\n")?;
+        let error = load().unwrap_err();
+        assert!(error.contains("server.allowed_return_origins") && error.contains("bonin.toml"), "{error}");
+        Ok(())
+    });
+    Jail::expect_with(|jail| {
+        jail.set_env("BONIN_SERVER__BIND", "not an address");
+        let error = load().unwrap_err();
+        assert!(error.contains("BONIN_SERVER__BIND"), "{error}");
+        Ok(())
+    });
+    Jail::expect_with(|jail| {
+        jail.set_env("BONIN_STORE__URLL", "memory:");
+        let error = load().unwrap_err();
+        assert!(error.contains("urll") && error.contains("BONIN_STORE__URLL"), "{error}");
+        Ok(())
+    });
+}
+
+#[test]
+fn secrets_never_appear_in_errors_or_debug() {
+    Jail::expect_with(|jail| {
+        jail.set_env("BONIN_PROVIDERS__NICE__CLIENT_ID", "bad:id");
+        jail.set_env("BONIN_PROVIDERS__NICE__CLIENT_SECRET", "very-secret-value-123");
+        let error = load().unwrap_err();
+        assert!(error.contains("client_id") && !error.contains("very-secret-value-123"), "{error}");
+        Ok(())
+    });
+    Jail::expect_with(|jail| {
+        jail.set_env("BONIN_PROVIDERS__NICE__CLIENT_ID", "good-id");
+        jail.set_env("BONIN_PROVIDERS__NICE__CLIENT_SECRET", "very-secret-value-123");
+        jail.set_env("BONIN_SERVER__API_KEYS", "api-key-secret-value-0000");
+        let loaded = load().unwrap();
+        let debug = format!("{loaded:?}");
+        assert!(!debug.contains("very-secret-value-123") && !debug.contains("api-key-secret-value-0000"));
+        let described = bonin_app::config::describe(&loaded.figment).unwrap();
+        let text = format!("{described:?}");
+        assert!(!text.contains("very-secret-value-123") && !text.contains("api-key-secret-value-0000"));
+        assert!(described.iter().any(|(k, v, s)| k == "providers.nice.client_secret"
+            && v == "<redacted>"
+            && s.contains("BONIN_PROVIDERS__NICE__CLIENT_SECRET")));
+        Ok(())
+    });
+}
+
+const PRODUCTION: &str = r#"
+profile = "production"
+[server]
+bind = "0.0.0.0:8080"
+public_url = "https://id.shop.example"
+api_keys = ["a-production-key-of-enough-length"]
+allowed_return_origins = ["https://shop.example"]
+[providers.nice]
+client_id = "live-client"
+client_secret = "live-secret"
+"#;
+
+#[test]
+fn a_complete_production_config_loads() {
+    Jail::expect_with(|jail| {
+        jail.create_file("bonin.toml", PRODUCTION)?;
+        let loaded = load().unwrap();
+        assert_eq!(loaded.config.profile, ProfileName::Production);
+        assert!(!loaded.demo_enabled());
+        assert_eq!(loaded.config.providers.nice.as_ref().unwrap().api_base, "https://svc.niceapi.co.kr:22001");
+        Ok(())
+    });
+}
+
+fn production_refuses(tweak: &str, value: &str, expected_key: &str) {
+    Jail::expect_with(|jail| {
+        jail.create_file("bonin.toml", PRODUCTION)?;
+        jail.set_env(tweak, value);
+        let error = load().unwrap_err();
+        assert!(error.contains(expected_key), "{tweak}={value}: {error}");
+        assert!(error.contains(tweak), "the source is named: {error}");
+        Ok(())
+    });
+}
+
+#[test]
+fn production_refuses_empty_api_keys() {
+    production_refuses("BONIN_SERVER__API_KEYS", "", "server.api_keys");
+}
+
+#[test]
+fn production_refuses_a_non_https_public_url() {
+    production_refuses("BONIN_SERVER__PUBLIC_URL", "http://id.shop.example", "server.public_url");
+}
+
+#[test]
+fn production_refuses_empty_allowed_return_origins() {
+    production_refuses("BONIN_SERVER__ALLOWED_RETURN_ORIGINS", "", "server.allowed_return_origins");
+}
+
+#[test]
+fn production_refuses_sandbox_endpoints() {
+    production_refuses("BONIN_PROVIDERS__NICE__API_BASE", "http://127.0.0.1:9300", "providers.nice.api_base");
+    production_refuses(
+        "BONIN_PROVIDERS__NICE__WINDOW_URL",
+        "https://localhost:9300/CheckPlusSafeModel/service.cb",
+        "providers.nice.window_url",
+    );
+}
+
+#[test]
+fn production_refuses_short_api_keys() {
+    production_refuses("BONIN_SERVER__API_KEYS", "short", "server.api_keys");
+}
+
+#[test]
+fn the_sandbox_without_keys_binds_to_loopback_only() {
+    Jail::expect_with(|jail| {
+        jail.set_env("BONIN_SERVER__BIND", "0.0.0.0:8080");
+        let error = load().unwrap_err();
+        assert!(error.contains("server.bind"), "{error}");
+        jail.set_env("BONIN_SERVER__API_KEYS", "sandbox-key-long-enough-0001");
+        load().unwrap();
+        Ok(())
+    });
+}
+
+#[test]
+fn test_variables_and_the_config_path_are_not_settings() {
+    Jail::expect_with(|jail| {
+        jail.set_env("BONIN_TEST_POSTGRES_URL", "postgres://x");
+        jail.set_env("BONIN_CONFIG", "bonin.toml");
+        load().unwrap();
+        Ok(())
+    });
+}
+
+#[test]
+fn every_documented_key_is_a_real_setting() {
+    for setting in bonin_app::config::REFERENCE {
+        Jail::expect_with(|jail| {
+            let env = format!("BONIN_{}", setting.key.replace('.', "__").to_uppercase());
+            // A value of the right kind for each key; unknown keys would be refused by name.
+            let value = match setting.key {
+                "profile" => "sandbox",
+                "server.bind" => "127.0.0.1:8081",
+                "server.public_url" => "http://127.0.0.1:8081",
+                "server.api_keys" => "a-documented-key-0000",
+                "server.allowed_return_origins" => "https://shop.example",
+                "server.demo" => "true",
+                "store.url" => "memory:",
+                "verification.default_provider" => "nice",
+                "log.format" => "json",
+                "log.level" => "warn",
+                "providers.nice.auth_type" => "M",
+                "providers.nice.callback_method" => "get",
+                "providers.nice.window_form_method" => "post",
+                "providers.nice.revoke_scheme" => "bearer",
+                "providers.nice.api_base" | "providers.nice.window_url" => "https://example.test",
+                "providers.nice.product_id" => "2101979031",
+                key if key.ends_with("_secs") || key.ends_with("_bytes") => "4096",
+                _ => "documented-value",
+            };
+            jail.set_env(&env, value);
+            if setting.key.starts_with("providers.nice.") {
+                jail.set_env("BONIN_PROVIDERS__NICE__CLIENT_ID", "documented-id");
+                jail.set_env("BONIN_PROVIDERS__NICE__CLIENT_SECRET", "documented-secret");
+            }
+            load().map_err(|e| figment::Error::from(format!("{}: {e}", setting.key)))?;
+            Ok(())
+        });
+    }
+}
