@@ -205,6 +205,10 @@ async fn server_to_server_completion_applies_once() {
         .map(|(k, v)| (k, Value::String(v)))
         .collect();
     let path = format!("/v1/verifications/{id}/complete");
+    let mut tampered = params.clone();
+    tampered.insert("integrity_value".into(), json!("AAAA"));
+    let refused = send(&app.router, post_json(&path, &json!({"params": tampered}), Some(KEY))).await;
+    assert_eq!((refused.status, refused.code().as_str()), (StatusCode::UNPROCESSABLE_ENTITY, "integrity_mismatch"));
     let first = send(&app.router, post_json(&path, &json!({"params": params}), Some(KEY))).await;
     assert_eq!(first.status, StatusCode::OK);
     assert_eq!(first.json()["identity"]["carrier"], "lgu_mvno");
