@@ -10,6 +10,9 @@ use std::{
 
 use bonin_domain::{ProviderId, TokenCacheStats};
 
+/// A token-cache counter family: name, help text, which counter.
+type TokenFamily = (&'static str, &'static str, fn(&TokenCacheStats) -> u64);
+
 const BUCKETS: [f64; 11] = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0];
 
 #[derive(Debug, Default, Clone)]
@@ -108,26 +111,16 @@ impl Metrics {
             let _ = writeln!(out, "bonin_upstream_seconds_sum{{{labels}}} {}", h.sum);
             let _ = writeln!(out, "bonin_upstream_seconds_count{{{labels}}} {}", h.count);
         }
-        let _ = writeln!(
-            out,
-            "# HELP bonin_token_cache_hits_total Token requests answered from the cache.\n# TYPE bonin_token_cache_hits_total counter"
-        );
-        for (provider, stats) in tokens {
-            let _ = writeln!(out, "bonin_token_cache_hits_total{{provider=\"{provider}\"}} {}", stats.hits);
-        }
-        let _ = writeln!(
-            out,
-            "# HELP bonin_token_cache_misses_total Upstream token fetches.\n# TYPE bonin_token_cache_misses_total counter"
-        );
-        for (provider, stats) in tokens {
-            let _ = writeln!(out, "bonin_token_cache_misses_total{{provider=\"{provider}\"}} {}", stats.fetches);
-        }
-        let _ = writeln!(
-            out,
-            "# HELP bonin_token_cache_failures_total Failed upstream token fetches.\n# TYPE bonin_token_cache_failures_total counter"
-        );
-        for (provider, stats) in tokens {
-            let _ = writeln!(out, "bonin_token_cache_failures_total{{provider=\"{provider}\"}} {}", stats.failures);
+        let token_families: [TokenFamily; 3] = [
+            ("bonin_token_cache_hits_total", "Token requests answered from the cache.", |s| s.hits),
+            ("bonin_token_cache_misses_total", "Upstream token fetches.", |s| s.fetches),
+            ("bonin_token_cache_failures_total", "Failed upstream token fetches.", |s| s.failures),
+        ];
+        for (name, help, value) in token_families {
+            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter");
+            for (provider, stats) in tokens {
+                let _ = writeln!(out, "{name}{{provider=\"{provider}\"}} {}", value(stats));
+            }
         }
         out
     }

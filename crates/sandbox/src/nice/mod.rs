@@ -135,6 +135,12 @@ fn random_hex(bytes: usize) -> String {
     buf.iter().map(|b| format!("{b:02x}")).collect()
 }
 
+/// `yyyyMMddHHmmss` in KST, as NICE writes times.
+fn kst_stamp(at: Timestamp) -> String {
+    let t = at.to_offset(bonin_domain::KST);
+    format!("{:04}{:02}{:02}{:02}{:02}{:02}", t.year(), u8::from(t.month()), t.day(), t.hour(), t.minute(), t.second())
+}
+
 fn gw_error(code: &str, message: &str) -> Response {
     Json(json!({"dataHeader": {"GW_RSLT_CD": code, "GW_RSLT_MSG": message}, "dataBody": ""})).into_response()
 }
@@ -346,15 +352,9 @@ async fn crypto_token(
     let mut val = [0u8; 32];
     let _ = OsRng.fill_bytes(&mut val);
     let token_val = STANDARD.encode(val);
-    let stamp = now.to_offset(bonin_domain::KST);
     let token_version_id = format!(
-        "{:04}{:02}{:02}{:02}{:02}{:02}{}-NCCDCG232-{}-{}",
-        stamp.year(),
-        u8::from(stamp.month()),
-        stamp.day(),
-        stamp.hour(),
-        stamp.minute(),
-        stamp.second(),
+        "{}{}-NCCDCG232-{}-{}",
+        kst_stamp(now),
         &random_hex(1)[..2],
         random_hex(3)[..5].to_uppercase(),
         random_hex(5).to_uppercase()

@@ -13,7 +13,7 @@ use percent_encoding::{NON_ALPHANUMERIC, utf8_percent_encode};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use super::{NiceSimulator, ResultOverrides, crypto::Keys, mobileco, random_hex};
+use super::{NiceSimulator, ResultOverrides, crypto::Keys, kst_stamp, mobileco, random_hex};
 use crate::personas::{self, Persona};
 
 pub(super) const AUTHENTICATE_PATH: &str = "/CheckPlusSafeModel/authenticate";
@@ -173,16 +173,7 @@ impl NiceSimulator {
     }
 
     fn result_json(&self, window: &OpenWindow, persona: &Persona, overrides: &ResultOverrides) -> Value {
-        let now = time::OffsetDateTime::now_utc().to_offset(bonin_domain::KST);
-        let enctime = format!(
-            "{:04}{:02}{:02}{:02}{:02}{:02}",
-            now.year(),
-            u8::from(now.month()),
-            now.day(),
-            now.hour(),
-            now.minute(),
-            now.second()
-        );
+        let enctime = kst_stamp(time::OffsetDateTime::now_utc());
         // NICE URL-encodes utf8_name the way Java's URLEncoder does: spaces become '+'.
         let utf8_name = utf8_percent_encode(persona.name, NON_ALPHANUMERIC).to_string().replace("%20", "+");
         let mut result = json!({
