@@ -1,0 +1,107 @@
+//! Every log line written during whole verifications (success, tampering, refusal), at DEBUG and
+//! in JSON, is free of personal data, secrets and tokens, while still naming verification ids.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly on purpose
+
+use std::{
+    io::Write,
+    sync::{Arc, Mutex},
+};
+
+use axum::{
+    body::{Body, to_bytes},
+    http::{Request, header},
+};
+use bonin_app::{
+    config::{LoadedConfig, StringEnv, figment},
+    wiring,
+};
+use bonin_sandbox::{nice::ResultOverrides, personas};
+use percent_encoding::{NON_ALPHANUMERIC, utf8_percent_encode};
+use tower::ServiceExt;
+
+#[derive(Clone, Default)]
+struct Captured(Arc<Mutex<Vec<u8>>>);
+
+impl Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Captured {
+    type Writer = Captured;
+    fn make_writer(&'a self) -> Self::Writer {
+        self.clone()
+    }
+}
+
+fn encode(pairs: &[(String, String)]) -> String {
+    pairs.iter().map(|(k, v)| format!("{k}={}", utf8_percent_encode(v, NON_ALPHANUMERIC))).collect::<Vec<_>>().join("&")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn logs_name_ids_and_providers_but_never_personal_data_or_secrets() {
+    let captured = Captured::default();
+    let subscriber =
+        tracing_subscriber::fmt().json().with_max_level(tracing::Level::DEBUG).with_writer(captured.clone()).finish();
+    tracing::subscriber::set_global_default(subscriber).unwrap();
+
+    let loaded = LoadedConfig::load(figment(None, StringEnv::from_vars([]))).unwrap();
+    let app = wiring::build(&loaded).await.unwrap();
+    let sandbox = app.sandbox.as_ref().unwrap();
+    let mut secrets: Vec<String> = vec![sandbox.nice.client().1.to_owned()];
+    let mut ids = Vec::new();
+
+    for (persona, overrides, tamper) in [
+        ("hong", ResultOverrides::default(), false),
+        ("lee-cp949", ResultOverrides::default(), true),
+        ("wilson", ResultOverrides { resultcode: Some("9001".into()), ..ResultOverrides::default() }, false),
+    ] {
+        let body =
+            serde_json::json!({"method": "window", "return_url": "http://127.0.0.1:8080/done", "display": "page"});
+        let request = Request::post("/v1/verifications")
+            .header(header::CONTENT_TYPE, "application/json")
+            .body(Body::from(body.to_string()))
+            .unwrap();
+        let response = app.router.clone().oneshot(request).await.unwrap();
+        let started: serde_json::Value =
+            serde_json::from_slice(&to_bytes(response.into_body(), 1 << 20).await.unwrap()).unwrap();
+        let id = started["id"].as_str().unwrap().to_owned();
+        let fields: Vec<(String, String)> = started["launch"]["fields"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| (f["name"].as_str().unwrap().to_owned(), f["value"].as_str().unwrap().to_owned()))
+            .collect();
+        let mut params = sandbox.nice.complete_window(&fields, persona, &overrides).unwrap().params;
+        secrets.extend(params.iter().filter(|(k, _)| k != "token_version_id").map(|(_, v)| v.clone()));
+        if tamper {
+            params[1].1 = format!("A{}", &params[1].1[1..]);
+        }
+        let landing = Request::post(format!("/v1/verifications/{id}/return"))
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .body(Body::from(encode(&params)))
+            .unwrap();
+        app.router.clone().oneshot(landing).await.unwrap();
+        let read = Request::get(format!("/v1/verifications/{id}")).body(Body::empty()).unwrap();
+        app.router.clone().oneshot(read).await.unwrap();
+        ids.push(id);
+    }
+    let token = app.nice.as_ref().unwrap().access_token().await.unwrap();
+    secrets.push(token.expose_secret().to_owned());
+
+    let logs = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    assert!(logs.contains("verification started") && logs.contains(&ids[0]), "the logs are useful:\n{logs}");
+    for persona in personas::ALL {
+        for value in [persona.name, persona.phone, persona.ci, persona.di, persona.birth_date] {
+            assert!(!logs.contains(value), "a persona value reached the logs:\n{logs}");
+        }
+    }
+    for secret in secrets {
+        assert!(!logs.contains(&secret), "a secret or encrypted payload reached the logs");
+    }
+}
