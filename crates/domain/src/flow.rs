@@ -47,6 +47,9 @@ pub struct WindowRequest {
     pub min_age: Option<u8>,
     /// Preselects a carrier in the window, where the provider supports it.
     pub carrier_hint: Option<Carrier>,
+    /// Where the browser-side SDK fetches the request data from (mobileOK's request URL), served
+    /// by the caller from [`WindowVerifier::launch_data`].
+    pub launch_url: Option<String>,
 }
 
 impl WindowRequest {
@@ -59,7 +62,14 @@ impl WindowRequest {
             purpose: None,
             min_age: None,
             carrier_hint: None,
+            launch_url: None,
         }
+    }
+
+    /// Sets the launch-data URL.
+    pub fn with_launch_url(mut self, url: Option<String>) -> Self {
+        self.launch_url = url;
+        self
     }
 
     /// Sets popup or page.
@@ -349,6 +359,13 @@ pub trait WindowVerifier: Send + Sync {
     /// Verifies and decodes the callback for the stored `session`. Must not change anything: the
     /// caller applies the result with compare-and-swap, so a replay is refused there.
     async fn complete(&self, session: &Verification, callback: &CallbackParams) -> Result<Completion, Error>;
+
+    /// The data a browser SDK fetches from [`WindowRequest::launch_url`] (mobileOK's
+    /// `MOKReqClientInfo` JSON), for an open session. `None` for providers without such a step.
+    fn launch_data(&self, session: &Verification) -> Result<Option<String>, Error> {
+        let _ = session;
+        Ok(None)
+    }
 }
 
 /// How the OTP reaches the user.

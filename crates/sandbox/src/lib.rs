@@ -12,7 +12,7 @@
 //!   body, a chosen provider error code), switchable from tests in-process or over HTTP;
 //! - [`Recorder`]: records requests exactly and answers from a script, for request-shape tests.
 //!
-//! Simulators: [`nice`].
+//! Simulators: [`nice`], [`mobileok`].
 //!
 //! ```
 //! # async fn run() -> std::io::Result<()> {
@@ -30,6 +30,7 @@
 #![warn(missing_docs)]
 
 mod faults;
+pub mod mobileok;
 pub mod nice;
 pub mod personas;
 mod recorder;

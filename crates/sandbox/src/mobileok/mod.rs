@@ -1,0 +1,434 @@
+//! The mobileOK simulator: 본인확인-API (`/agent/v1|v2/token/get`, `auth/request`, `auth/resend`,
+//! `confirm/request`) and 본인확인-표준창 (SDK stand-in, window, `gui/service/v1/result/request`).
+//!
+//! Written from `shared/protocols/mobileok.md`, independently of the adapter. It generates its own
+//! RSA-2048 key pairs and writes password-protected key files of both generations
+//! ([`MobileokSimulator::key_file`]).
+//!
+//! Dream publishes only `2000`, `4101` and `5028`; the other codes below are this simulator's own,
+//! chosen so tests can tell the cases apart: `4000` malformed request, `4001` request crypto does not
+//! verify, `4003` site not registered ("등록되지 않은 사이트입니다."), `4004` reused `clientTxId`,
+//! `4010` unknown or already used token, `4011` token past its 10 minutes or the 7 minutes after
+//! auth/request, `4020` user details match no subscriber, `4030` wrong code (a new token comes with
+//! it), `4031` third wrong code (no token), `4040` unknown or expired key token.
+
+mod keys;
+mod window;
+
+use std::{
+    collections::{HashMap, HashSet},
+    sync::{
+        Arc, Mutex, PoisonError,
+        atomic::{AtomicU64, Ordering},
+    },
+    time::Duration,
+};
+
+use axum::{
+    Json, Router,
+    extract::State,
+    response::{IntoResponse, Response},
+    routing::{get, post},
+};
+use base64::{Engine, engine::general_purpose::STANDARD};
+use bonin_domain::{OsRng, Rng, Timestamp};
+use serde_json::{Value, json};
+
+use crate::{InjectedProviderCode, personas::Persona};
+
+pub use window::{WindowDelivery, WindowError};
+
+/// How the simulated mobileOK behaves.
+#[derive(Debug, Clone)]
+pub struct MobileokSimConfig {
+    /// The service id in the key files.
+    pub service_id: String,
+    /// Registered `siteUrl`s for the 본인확인-API (empty: any).
+    pub site_urls: Vec<String>,
+    /// Registered return URL prefixes for the 표준창 (empty: any); others get 5028.
+    pub return_url_prefixes: Vec<String>,
+    /// How long a 표준창 key token can be exchanged.
+    pub key_token_ttl: Duration,
+    /// Spell the result's site field `siteId` instead of `siteID`.
+    pub site_id_lower_camel: bool,
+}
+
+impl Default for MobileokSimConfig {
+    fn default() -> Self {
+        Self {
+            service_id: "a1b2c3d4-sand-box0-mobi-leok00000001".into(),
+            site_urls: Vec::new(),
+            return_url_prefixes: Vec::new(),
+            key_token_ttl: Duration::from_secs(30),
+            site_id_lower_camel: false,
+        }
+    }
+}
+
+/// Test-only changes to the next results.
+#[derive(Debug, Clone, Default)]
+pub struct ResultTweaks {
+    /// Makes `issueDate` this many seconds old.
+    pub issue_age_secs: u64,
+    /// Corrupts the integrity hash of the sealed result.
+    pub break_hash: bool,
+    /// Reports another `clientTxId`.
+    pub client_tx_id: Option<String>,
+}
+
+const TOKEN_LIFETIME: Duration = Duration::from_secs(600);
+const AUTH_WINDOW: Duration = Duration::from_secs(420);
+const MAX_ATTEMPTS: u8 = 3;
+
+#[derive(Clone)]
+struct Subscriber {
+    persona: &'static Persona,
+    auth_type: String,
+    service_type: String,
+    deadline: Timestamp,
+    attempts: u8,
+}
+
+#[derive(Clone)]
+struct TokenRecord {
+    client_tx_id: String,
+    created_at: Timestamp,
+    subscriber: Option<Subscriber>,
+}
+
+#[derive(Default)]
+struct SimState {
+    used_client_tx_ids: HashSet<String>,
+    tokens: HashMap<String, TokenRecord>,
+    key_tokens: HashMap<String, (String, Timestamp)>,
+    windows: HashMap<String, window::OpenWindow>,
+    sent_codes: Vec<(String, String)>,
+    tweaks: ResultTweaks,
+}
+
+/// Request counters.
+#[derive(Debug, Default)]
+pub struct MobileokCounters {
+    /// token/get calls.
+    pub token_requests: AtomicU64,
+    /// OTPs "sent".
+    pub codes_sent: AtomicU64,
+    /// result/request calls.
+    pub result_requests: AtomicU64,
+}
+
+/// The simulator. Clone shares state.
+#[derive(Clone)]
+pub struct MobileokSimulator {
+    config: Arc<MobileokSimConfig>,
+    client: Arc<keys::Pair>,
+    server: Arc<keys::Pair>,
+    state: Arc<Mutex<SimState>>,
+    counters: Arc<MobileokCounters>,
+}
+
+impl std::fmt::Debug for MobileokSimulator {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MobileokSimulator").field("counters", &self.counters).finish_non_exhaustive()
+    }
+}
+
+fn random_token(bytes: usize) -> String {
+    let mut buf = vec![0u8; bytes];
+    let _ = OsRng.fill_bytes(&mut buf);
+    STANDARD.encode(buf)
+}
+
+fn now() -> Timestamp {
+    time::OffsetDateTime::now_utc()
+}
+
+fn answer(code: &str, message: &str) -> Response {
+    Json(json!({"resultCode": code, "resultMsg": message})).into_response()
+}
+
+fn text(value: &Value, key: &str) -> Option<String> {
+    value.get(key).and_then(Value::as_str).map(str::to_owned)
+}
+
+impl MobileokSimulator {
+    /// A simulator with fresh key pairs. Generating RSA keys takes a moment; share one per test run
+    /// where you can.
+    pub fn new(config: MobileokSimConfig) -> Option<Self> {
+        Some(Self {
+            config: Arc::new(config),
+            client: Arc::new(keys::Pair::generate()?),
+            server: Arc::new(keys::Pair::generate()?),
+            state: Arc::default(),
+            counters: Arc::default(),
+        })
+    }
+
+    /// A password-protected key file: Gen-1 (`ServiceId`, `ClientPrivateKey`) or, with
+    /// `with_server_public_key`, Gen-2 (plus `ServerPublicKey`).
+    pub fn key_file(&self, password: &str, with_server_public_key: bool) -> Vec<u8> {
+        keys::key_file(&self.config.service_id, &self.client, with_server_public_key.then_some(&*self.server), password)
+            .unwrap_or_default()
+    }
+
+    /// Counters.
+    pub fn counters(&self) -> &MobileokCounters {
+        &self.counters
+    }
+
+    /// The codes "sent" so far, as (phone, code).
+    pub fn sent_codes(&self) -> Vec<(String, String)> {
+        self.lock().sent_codes.clone()
+    }
+
+    /// Applies `tweaks` to every result from now on.
+    pub fn set_tweaks(&self, tweaks: ResultTweaks) {
+        self.lock().tweaks = tweaks;
+    }
+
+    /// Makes every token and deadline `by` older.
+    pub fn age(&self, by: Duration) {
+        let mut state = self.lock();
+        for token in state.tokens.values_mut() {
+            token.created_at -= by;
+            if let Some(s) = token.subscriber.as_mut() {
+                s.deadline -= by;
+            }
+        }
+        for (_, created) in state.key_tokens.values_mut() {
+            *created -= by;
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, SimState> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The routes.
+    pub fn router(&self) -> Router {
+        Router::new()
+            .route("/agent/v1/token/get", post(token_v1))
+            .route("/agent/v2/token/get", post(token_v2))
+            .route("/agent/v1/auth/request", post(auth_request))
+            .route("/agent/v1/auth/resend", post(auth_resend))
+            .route("/agent/v1/confirm/request", post(confirm_request))
+            .route("/resources/js/index.js", get(window::sdk_script))
+            .route(window::WINDOW_PATH, post(window::open))
+            .route(window::AUTHENTICATE_PATH, post(window::authenticate))
+            .route("/gui/service/v1/result/request", post(window::result_request))
+            .route("/_sandbox/mobileok/complete", post(window::complete_api))
+            .with_state(self.clone())
+    }
+
+    /// Checks `encryptReqClientInfo` (Gen-1 or Gen-2) and returns its `clientTxId`; the id may not
+    /// have been used before.
+    fn verify_client_info(&self, encrypted: &str, generation: u8) -> Result<String, (&'static str, &'static str)> {
+        let client_tx_id = match generation {
+            1 => {
+                let message = keys::recover_gen1(&self.client, encrypted).ok_or(("4001", "encryptReqClientInfo 검증 실패"))?;
+                let mut parts = message.split('|');
+                match (parts.next(), parts.next(), parts.next(), parts.next()) {
+                    (Some("V2"), Some(id), Some(time), None) if time.len() == 14 => id.to_owned(),
+                    _ => return Err(("4001", "encryptReqClientInfo 형식 오류")),
+                }
+            }
+            _ => {
+                let bytes = STANDARD.decode(encrypted.trim()).map_err(|_| ("4001", "encryptReqClientInfo 형식 오류"))?;
+                let plain = keys::oaep_decrypt(&self.server, &bytes).ok_or(("4001", "encryptReqClientInfo 검증 실패"))?;
+                let json: Value = serde_json::from_slice(&plain).map_err(|_| ("4001", "encryptReqClientInfo 형식 오류"))?;
+                match (text(&json, "version").as_deref(), text(&json, "clientTxId"), text(&json, "requestTime")) {
+                    (Some("V2"), Some(id), Some(time)) if time.len() == 14 => id,
+                    _ => return Err(("4001", "encryptReqClientInfo 형식 오류")),
+                }
+            }
+        };
+        if !(20..=40).contains(&client_tx_id.len()) {
+            return Err(("4000", "clientTxId 길이 오류"));
+        }
+        if !self.lock().used_client_tx_ids.insert(client_tx_id.clone()) {
+            return Err(("4004", "이미 사용된 clientTxId 입니다."));
+        }
+        Ok(client_tx_id)
+    }
+
+    fn issue_token(&self, record: TokenRecord) -> String {
+        let token = random_token(24);
+        self.lock().tokens.insert(token.clone(), record);
+        token
+    }
+
+    /// Takes a live token (single use).
+    fn take_token(&self, token: &str) -> Result<TokenRecord, (&'static str, &'static str)> {
+        let record = self.lock().tokens.remove(token).ok_or(("4010", "유효하지 않은 토큰입니다."))?;
+        let now = now();
+        let past_auth_window = record.subscriber.as_ref().is_some_and(|s| now >= s.deadline);
+        if now >= record.created_at + TOKEN_LIFETIME || past_auth_window {
+            return Err(("4011", "토큰 유효시간이 지났습니다."));
+        }
+        Ok(record)
+    }
+
+    fn result_json(&self, client_tx_id: &str, persona: &Persona, auth_type: &str, service_type: &str) -> Value {
+        let tweaks = self.lock().tweaks.clone();
+        let issued = now() - Duration::from_secs(tweaks.issue_age_secs);
+        let kst = issued.to_offset(bonin_domain::KST);
+        let stamp = format!(
+            "{:04}-{:02}-{:02} {:02}:{:02}:{:02}",
+            kst.year(),
+            u8::from(kst.month()),
+            kst.day(),
+            kst.hour(),
+            kst.minute(),
+            kst.second()
+        );
+        let site_field = if self.config.site_id_lower_camel { "siteId" } else { "siteID" };
+        json!({
+            site_field: self.config.service_id,
+            "clientTxId": tweaks.client_tx_id.unwrap_or_else(|| client_tx_id.to_owned()),
+            "txId": random_token(12).replace(['+', '/', '='], "A"),
+            "providerId": window::provider_id(persona),
+            "serviceType": service_type,
+            "ci": persona.ci,
+            "di": persona.di,
+            "userName": persona.name,
+            "userPhone": persona.phone,
+            "userBirthday": persona.birth_date,
+            "userGender": if persona.gender == bonin_domain::Gender::Male { "1" } else { "2" },
+            "userNation": if persona.nationality == bonin_domain::Nationality::Foreign { "1" } else { "0" },
+            "reqAuthType": auth_type,
+            "reqDate": stamp,
+            "issuer": "bonin-sandbox",
+            "issueDate": stamp,
+        })
+    }
+
+    fn seal(&self, result: &Value) -> Option<String> {
+        let break_hash = self.lock().tweaks.break_hash;
+        keys::seal_result(&self.client, result.to_string().as_bytes(), break_hash)
+    }
+}
+
+async fn token(sim: MobileokSimulator, code: Option<String>, body: Value, generation: u8) -> Response {
+    sim.counters.token_requests.fetch_add(1, Ordering::Relaxed);
+    if let Some(code) = code {
+        return answer(&code, "injected");
+    }
+    let (Some(service_id), Some(encrypted)) = (text(&body, "serviceId"), text(&body, "encryptReqClientInfo")) else {
+        return answer("4000", "필수값 누락");
+    };
+    if service_id != sim.config.service_id {
+        return answer("4001", "등록되지 않은 서비스입니다.");
+    }
+    let site_url = text(&body, "siteUrl").unwrap_or_default();
+    if !sim.config.site_urls.is_empty() && !sim.config.site_urls.contains(&site_url) {
+        return answer("4003", "등록되지 않은 사이트입니다.");
+    }
+    let client_tx_id = match sim.verify_client_info(&encrypted, generation) {
+        Ok(id) => id,
+        Err((code, message)) => return answer(code, message),
+    };
+    let token = sim.issue_token(TokenRecord { client_tx_id, created_at: now(), subscriber: None });
+    Json(json!({"resultCode": "2000", "resultMsg": "성공", "encryptMOKToken": token, "publicKey": STANDARD.encode(&sim.server.spki)}))
+        .into_response()
+}
+
+async fn token_v1(State(sim): State<MobileokSimulator>, InjectedProviderCode(code): InjectedProviderCode, Json(body): Json<Value>) -> Response {
+    token(sim, code, body, 1).await
+}
+
+async fn token_v2(State(sim): State<MobileokSimulator>, InjectedProviderCode(code): InjectedProviderCode, Json(body): Json<Value>) -> Response {
+    token(sim, code, body, 2).await
+}
+
+async fn auth_request(State(sim): State<MobileokSimulator>, InjectedProviderCode(code): InjectedProviderCode, Json(body): Json<Value>) -> Response {
+    if let Some(code) = code {
+        return answer(&code, "injected");
+    }
+    let record = match sim.take_token(&text(&body, "encryptMOKToken").unwrap_or_default()) {
+        Ok(r) if r.subscriber.is_none() => r,
+        Ok(_) => return answer("4010", "유효하지 않은 토큰입니다."),
+        Err((code, message)) => return answer(code, message),
+    };
+    let Some(info) = text(&body, "encryptMOKAuthInfo").and_then(|v| keys::open_envelope(&sim.server, &v)) else {
+        return answer("4001", "encryptMOKAuthInfo 검증 실패");
+    };
+    let Ok(info) = serde_json::from_slice::<Value>(&info) else { return answer("4000", "encryptMOKAuthInfo 형식 오류") };
+    let auth_type = text(&info, "reqAuthType").unwrap_or_default();
+    if !matches!(auth_type.as_str(), "SMS" | "LMS" | "PASS") {
+        return answer("4000", "reqAuthType 오류");
+    }
+    let persona = crate::personas::by_phone(&text(&info, "userPhone").unwrap_or_default()).filter(|p| {
+        text(&info, "userName").as_deref() == Some(p.name)
+            && text(&info, "providerId").as_deref() == Some(window::provider_id(p))
+            && (auth_type == "PASS" || text(&info, "userBirthday").as_deref() == Some(p.birth_date))
+    });
+    let Some(persona) = persona else { return answer("4020", "본인확인 정보가 일치하지 않습니다.") };
+    if auth_type != "PASS" {
+        sim.lock().sent_codes.push((persona.phone.to_owned(), persona.otp.to_owned()));
+        sim.counters.codes_sent.fetch_add(1, Ordering::Relaxed);
+    }
+    let subscriber = Subscriber {
+        persona,
+        auth_type,
+        service_type: text(&info, "serviceType").unwrap_or_else(|| "telcoAuth".into()),
+        deadline: now() + AUTH_WINDOW,
+        attempts: 0,
+    };
+    let token = sim.issue_token(TokenRecord { subscriber: Some(subscriber), ..record });
+    Json(json!({"resultCode": "2000", "resultMsg": "성공", "encryptMOKToken": token})).into_response()
+}
+
+async fn auth_resend(State(sim): State<MobileokSimulator>, InjectedProviderCode(code): InjectedProviderCode, Json(body): Json<Value>) -> Response {
+    if let Some(code) = code {
+        return answer(&code, "injected");
+    }
+    let record = match sim.take_token(&text(&body, "encryptMOKToken").unwrap_or_default()) {
+        Ok(r) if r.subscriber.is_some() => r,
+        Ok(_) => return answer("4010", "유효하지 않은 토큰입니다."),
+        Err((code, message)) => return answer(code, message),
+    };
+    if let Some(s) = &record.subscriber
+        && s.auth_type != "PASS"
+    {
+        sim.lock().sent_codes.push((s.persona.phone.to_owned(), s.persona.otp.to_owned()));
+        sim.counters.codes_sent.fetch_add(1, Ordering::Relaxed);
+    }
+    let token = sim.issue_token(record);
+    Json(json!({"resultCode": "2000", "resultMsg": "성공", "encryptMOKToken": token})).into_response()
+}
+
+async fn confirm_request(State(sim): State<MobileokSimulator>, InjectedProviderCode(code): InjectedProviderCode, Json(body): Json<Value>) -> Response {
+    if let Some(code) = code {
+        return answer(&code, "injected");
+    }
+    let mut record = match sim.take_token(&text(&body, "encryptMOKToken").unwrap_or_default()) {
+        Ok(r) if r.subscriber.is_some() => r,
+        Ok(_) => return answer("4010", "유효하지 않은 토큰입니다."),
+        Err((code, message)) => return answer(code, message),
+    };
+    let Some(subscriber) = record.subscriber.clone() else { return answer("4010", "유효하지 않은 토큰입니다.") };
+    let accepted = if subscriber.auth_type == "PASS" {
+        // The PASS approval is scripted: the persona always approves.
+        true
+    } else {
+        let code = text(&body, "encryptMOKVerifyInfo")
+            .and_then(|v| keys::open_envelope(&sim.server, &v))
+            .and_then(|plain| serde_json::from_slice::<Value>(&plain).ok())
+            .and_then(|json| text(&json, "authNumber"));
+        code.as_deref() == Some(subscriber.persona.otp)
+    };
+    if !accepted {
+        let attempts = subscriber.attempts + 1;
+        if attempts >= MAX_ATTEMPTS {
+            return answer("4031", "인증번호 입력 횟수를 초과했습니다.");
+        }
+        record.subscriber = Some(Subscriber { attempts, ..subscriber });
+        let token = sim.issue_token(record);
+        return Json(json!({"resultCode": "4030", "resultMsg": "인증번호가 일치하지 않습니다.", "encryptMOKToken": token})).into_response();
+    }
+    let result = sim.result_json(&record.client_tx_id, subscriber.persona, &subscriber.auth_type, &subscriber.service_type);
+    match sim.seal(&result) {
+        Some(sealed) => Json(json!({"resultCode": "2000", "resultMsg": "성공", "encryptMOKResult": sealed})).into_response(),
+        None => answer("5000", "내부 오류"),
+    }
+}
