@@ -78,7 +78,9 @@ impl MobileokConfig {
 
     /// Checks the values that can be checked without the network.
     pub fn validate(&self) -> Result<(), Error> {
-        for (key, url) in [("providers.mobileok.api_base", &self.api_base), ("providers.mobileok.window_base", &self.window_base)] {
+        for (key, url) in
+            [("providers.mobileok.api_base", &self.api_base), ("providers.mobileok.window_base", &self.window_base)]
+        {
             if !(url.starts_with("https://") || url.starts_with("http://")) {
                 return Err(Error::misconfigured(format!("{key} must be an http(s) URL")));
             }

@@ -67,7 +67,8 @@ pub fn encrypt_req_client_info(
             let server = key_file.server_public().ok_or_else(|| {
                 Error::misconfigured("providers.mobileok.crypto = \"v2\" needs a key file with a ServerPublicKey")
             })?;
-            let json = serde_json::json!({"version": "V2", "clientTxId": client_tx_id, "requestTime": time}).to_string();
+            let json =
+                serde_json::json!({"version": "V2", "clientTxId": client_tx_id, "requestTime": time}).to_string();
             oaep_encrypt(server, json.as_bytes()).map(|c| STANDARD.encode(c))
         }
     }
@@ -75,7 +76,8 @@ pub fn encrypt_req_client_info(
 
 fn oaep_encrypt(key: &OaepPublicEncryptingKey, plaintext: &[u8]) -> Result<Vec<u8>, Error> {
     let mut out = vec![0u8; key.ciphertext_size()];
-    let written = key.encrypt(&OAEP_SHA256_MGF1SHA256, plaintext, &mut out, None).map_err(|_| failed("RSA-OAEP encryption"))?;
+    let written =
+        key.encrypt(&OAEP_SHA256_MGF1SHA256, plaintext, &mut out, None).map_err(|_| failed("RSA-OAEP encryption"))?;
     Ok(written.to_vec())
 }
 
@@ -96,8 +98,9 @@ pub fn server_encrypt(server_key: &OaepPublicEncryptingKey, plaintext: &[u8], rn
     let mut key_iv = [0u8; 48];
     rng.fill_bytes(&mut key_iv)?;
     let (key, iv) = key_iv.split_at(32);
-    let cipher = PaddedBlockEncryptingKey::cbc_pkcs7(UnboundCipherKey::new(&AES_256, key).map_err(|_| failed("AES key"))?)
-        .map_err(|_| failed("AES key"))?;
+    let cipher =
+        PaddedBlockEncryptingKey::cbc_pkcs7(UnboundCipherKey::new(&AES_256, key).map_err(|_| failed("AES key"))?)
+            .map_err(|_| failed("AES key"))?;
     let mut data = plaintext.to_vec();
     let iv: [u8; 16] = iv.try_into().map_err(|_| failed("IV"))?;
     cipher.less_safe_encrypt(&mut data, EncryptionContext::Iv128(FixedLength::from(iv))).map_err(|_| failed("AES"))?;
@@ -116,8 +119,10 @@ pub fn decrypt_result(key_file: &KeyFile, value: &str) -> Result<Vec<u8>, Error>
     let key_iv_hash = private
         .decrypt(&OAEP_SHA256_MGF1SHA256, &enc_key, &mut out, None)
         .map_err(|_| mismatch("encryptMOKResult was not encrypted to this key file"))?;
-    let key_iv_hash = std::str::from_utf8(key_iv_hash).map_err(|_| mismatch("encryptMOKResult key part is not text"))?;
-    let (key_iv, hash) = key_iv_hash.split_once('|').ok_or_else(|| mismatch("encryptMOKResult key part has no hash"))?;
+    let key_iv_hash =
+        std::str::from_utf8(key_iv_hash).map_err(|_| mismatch("encryptMOKResult key part is not text"))?;
+    let (key_iv, hash) =
+        key_iv_hash.split_once('|').ok_or_else(|| mismatch("encryptMOKResult key part has no hash"))?;
     let key_iv = STANDARD.decode(key_iv).map_err(|_| mismatch("encryptMOKResult key is not Base64"))?;
     if key_iv.len() != 48 {
         return Err(mismatch("encryptMOKResult key is not 32 + 16 bytes"));

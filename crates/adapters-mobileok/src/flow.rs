@@ -47,7 +47,10 @@ pub struct MobileokClient {
 
 impl std::fmt::Debug for MobileokClient {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("MobileokClient").field("config", &self.config).field("key_file", &self.key_file).finish_non_exhaustive()
+        f.debug_struct("MobileokClient")
+            .field("config", &self.config)
+            .field("key_file", &self.key_file)
+            .finish_non_exhaustive()
     }
 }
 
@@ -101,7 +104,10 @@ fn reply(response: &HttpResponse, what: &'static str) -> Result<Value, Error> {
             dependency: Dependency::Provider(ProviderId::Mobileok),
             reason: format!("{what}: HTTP {}", response.status).into(),
         }),
-        _ => Err(Error::protocol(ProviderId::Mobileok, format!("{what}: the reply is not JSON (HTTP {})", response.status))),
+        _ => Err(Error::protocol(
+            ProviderId::Mobileok,
+            format!("{what}: the reply is not JSON (HTTP {})", response.status),
+        )),
     }
 }
 
@@ -136,7 +142,8 @@ fn to_completion(result: &Value, client_tx_id: &str, now: time::OffsetDateTime) 
         return Err(Error::integrity("clientTxId does not match this session"));
     }
     let issued_at = text(result, "issueDate").and_then(|d| parse_issue_date(&d));
-    let mut identity = VerifiedIdentity::new(ProviderId::Mobileok, issued_at.map_or(now, |t| t.to_offset(time::UtcOffset::UTC)));
+    let mut identity =
+        VerifiedIdentity::new(ProviderId::Mobileok, issued_at.map_or(now, |t| t.to_offset(time::UtcOffset::UTC)));
     identity.name = text(result, "userName").and_then(|n| Name::new(n).ok());
     identity.phone = text(result, "userPhone").and_then(|p| PhoneNumber::new(p).ok());
     identity.birth_date = text(result, "userBirthday").and_then(|b| BirthDate::parse(&b).ok());
@@ -162,7 +169,10 @@ fn to_completion(result: &Value, client_tx_id: &str, now: time::OffsetDateTime) 
 }
 
 fn state_error() -> Error {
-    Error::Indeterminate { dependency: Dependency::Store, reason: "the stored mobileOK session state could not be read".into() }
+    Error::Indeterminate {
+        dependency: Dependency::Store,
+        reason: "the stored mobileOK session state could not be read".into(),
+    }
 }
 
 /// Undoes the URL encoding that remains after the form layer (the `data` field is URL-encoded JSON).
@@ -176,11 +186,18 @@ fn decode_data_field(value: &str) -> Result<Value, Error> {
 
 impl MobileokClient {
     /// A client: unlocks the key file now, so a wrong password fails at start-up.
-    pub fn new(config: MobileokConfig, http: HttpClient, clock: Arc<dyn Clock>, rng: Arc<dyn Rng>) -> Result<Self, Error> {
+    pub fn new(
+        config: MobileokConfig,
+        http: HttpClient,
+        clock: Arc<dyn Clock>,
+        rng: Arc<dyn Rng>,
+    ) -> Result<Self, Error> {
         config.validate()?;
         let key_file = config.load_key_file()?;
         if config.crypto == CryptoGeneration::V2 && !key_file.has_server_public_key() {
-            return Err(Error::misconfigured("providers.mobileok.crypto = \"v2\" needs a key file with a ServerPublicKey"));
+            return Err(Error::misconfigured(
+                "providers.mobileok.crypto = \"v2\" needs a key file with a ServerPublicKey",
+            ));
         }
         Ok(Self { config, key_file, http, clock, rng })
     }
@@ -268,13 +285,13 @@ impl WindowVerifier for MobileokClient {
         if !request.return_url.starts_with("https://") && !request.return_url.starts_with("http://") {
             return Err(Error::invalid_input("return_url", "must be an absolute http(s) URL"));
         }
-        let request_url = request
-            .launch_url
-            .clone()
-            .ok_or_else(|| Error::invalid_input("launch_url", "mobileOK's SDK needs a request URL to fetch its request data"))?;
+        let request_url = request.launch_url.clone().ok_or_else(|| {
+            Error::invalid_input("launch_url", "mobileOK's SDK needs a request URL to fetch its request data")
+        })?;
         let client_tx_id = request.verification_id.as_str().to_owned();
         let request_info = self.request_info(&client_tx_id, &request.return_url, request.purpose)?;
-        let state = serde_json::to_string(&WindowState { client_tx_id: client_tx_id.clone(), request_info }).map_err(|_| state_error())?;
+        let state = serde_json::to_string(&WindowState { client_tx_id: client_tx_id.clone(), request_info })
+            .map_err(|_| state_error())?;
         let launch = Launch::Mobileok(MobileokLaunch {
             script_url: format!("{}/resources/js/index.js", self.config.window_base),
             request_url,
@@ -316,7 +333,8 @@ impl WindowVerifier for MobileokClient {
             }
             // MOKResult mode passes the result through the browser; the clientTxId and single-use
             // checks below make replays harmless.
-            None => text(&data, "encryptMOKResult").ok_or_else(|| Error::invalid_input("data", "has neither encryptMOKKeyToken nor encryptMOKResult"))?,
+            None => text(&data, "encryptMOKResult")
+                .ok_or_else(|| Error::invalid_input("data", "has neither encryptMOKKeyToken nor encryptMOKResult"))?,
         };
         let plaintext = decrypt_result(&self.key_file, &encrypted_result)?;
         let result: Value = serde_json::from_slice(&plaintext)
@@ -373,7 +391,11 @@ impl OtpVerifier for MobileokClient {
     async fn resend(&self, session: &Verification) -> Result<OtpDispatch, Error> {
         let mut state = Self::otp_state(session)?;
         let reply = self
-            .post("mobileok.auth_resend", format!("{}/agent/v1/auth/resend", self.config.api_base), &json!({"encryptMOKToken": state.token}))
+            .post(
+                "mobileok.auth_resend",
+                format!("{}/agent/v1/auth/resend", self.config.api_base),
+                &json!({"encryptMOKToken": state.token}),
+            )
             .await?;
         ensure_success(&reply)?;
         state.token = required(&reply, "encryptMOKToken", "auth/resend")?;
@@ -385,19 +407,24 @@ impl OtpVerifier for MobileokClient {
         let mut body = json!({"encryptMOKToken": state.token});
         if state.auth_type != "PASS" {
             let code = code.ok_or_else(|| Error::invalid_input("code", "required for SMS and LMS"))?;
-            body["encryptMOKVerifyInfo"] = json!(self.encrypt_for(&state.public_key, &json!({"authNumber": code.expose()}))?);
+            body["encryptMOKVerifyInfo"] =
+                json!(self.encrypt_for(&state.public_key, &json!({"authNumber": code.expose()}))?);
         }
-        let reply = self.post("mobileok.confirm", format!("{}/agent/v1/confirm/request", self.config.api_base), &body).await?;
+        let reply =
+            self.post("mobileok.confirm", format!("{}/agent/v1/confirm/request", self.config.api_base), &body).await?;
         let result_code = result_code(&reply);
         if result_code != codes::SUCCESS {
-            // A failed confirm that hands out a new token may be retried with it.
-            return match text(&reply, "encryptMOKToken") {
+            // mobileOK publishes no confirm codes, so every refused confirm counts as one attempt.
+            // The new token it hands out (on all but the last attempt) is kept for the next one.
+            let retry_state = match text(&reply, "encryptMOKToken") {
                 Some(token) => {
                     state.token = token;
-                    Ok(OtpOutcome::WrongCode { retry_state: Some(Self::state_of(&state)?), provider_code: result_code })
+                    Some(Self::state_of(&state)?)
                 }
-                None => Err(codes::to_error(&result_code, text(&reply, "resultMsg").as_deref())),
+                None => None,
             };
+            let provider_code = if result_code.is_empty() { "(none)".to_owned() } else { result_code };
+            return Ok(OtpOutcome::WrongCode { retry_state, provider_code });
         }
         let plaintext = decrypt_result(&self.key_file, &required(&reply, "encryptMOKResult", "confirm/request")?)?;
         let result: Value = serde_json::from_slice(&plaintext)

@@ -62,20 +62,26 @@ fn password_key(password: &[u8]) -> ([u8; 32], [u8; 16]) {
 }
 
 fn bad_file() -> Error {
-    Error::misconfigured("the mobileOK key file could not be unlocked: wrong key_password, or not a mok_keyInfo.dat file")
+    Error::misconfigured(
+        "the mobileOK key file could not be unlocked: wrong key_password, or not a mok_keyInfo.dat file",
+    )
 }
 
 impl KeyFile {
     /// Unlocks key-file bytes.
     pub fn unlock(bytes: &[u8], password: &SecretString) -> Result<Self, Error> {
-        if bytes.is_empty() || bytes.len() % 16 != 0 {
-            return Err(Error::misconfigured("the mobileOK key file is empty or truncated (not a multiple of 16 bytes)"));
+        if bytes.is_empty() || !bytes.len().is_multiple_of(16) {
+            return Err(Error::misconfigured(
+                "the mobileOK key file is empty or truncated (not a multiple of 16 bytes)",
+            ));
         }
         let (key, iv) = password_key(password.expose_secret().as_bytes());
-        let cipher = PaddedBlockDecryptingKey::cbc_pkcs7(UnboundCipherKey::new(&AES_256, &key).map_err(|_| bad_file())?)
-            .map_err(|_| bad_file())?;
+        let cipher =
+            PaddedBlockDecryptingKey::cbc_pkcs7(UnboundCipherKey::new(&AES_256, &key).map_err(|_| bad_file())?)
+                .map_err(|_| bad_file())?;
         let mut buffer = bytes.to_vec();
-        let plaintext = cipher.decrypt(&mut buffer, DecryptionContext::Iv128(FixedLength::from(iv))).map_err(|_| bad_file())?;
+        let plaintext =
+            cipher.decrypt(&mut buffer, DecryptionContext::Iv128(FixedLength::from(iv))).map_err(|_| bad_file())?;
         let json: KeyFileJson = serde_json::from_slice(plaintext).map_err(|_| bad_file())?;
         Self::from_parts(&json.service_id, &json.client_private_key, json.server_public_key.as_deref())
     }
@@ -111,9 +117,14 @@ impl KeyFile {
         let server_public = match server_public.filter(|s| !s.trim().is_empty()) {
             None => None,
             Some(text) => {
-                let bad = || Error::misconfigured("the mobileOK key file's ServerPublicKey is not an RSA SubjectPublicKeyInfo");
+                let bad = || {
+                    Error::misconfigured("the mobileOK key file's ServerPublicKey is not an RSA SubjectPublicKeyInfo")
+                };
                 let der = STANDARD.decode(text).map_err(|_| bad())?;
-                Some(OaepPublicEncryptingKey::new(PublicEncryptingKey::from_der(&der).map_err(|_| bad())?).map_err(|_| bad())?)
+                Some(
+                    OaepPublicEncryptingKey::new(PublicEncryptingKey::from_der(&der).map_err(|_| bad())?)
+                        .map_err(|_| bad())?,
+                )
             }
         };
         Ok(Self { service_id: service_id.to_owned(), decrypting, signing, server_public })

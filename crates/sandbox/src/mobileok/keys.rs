@@ -1,11 +1,17 @@
 //! The simulator's keys and its own reading of the mobileOK crypto (protocol §2–§3).
 
 use aws_lc_rs::{
-    cipher::{AES_256, DecryptionContext, EncryptionContext, PaddedBlockDecryptingKey, PaddedBlockEncryptingKey, UnboundCipherKey},
+    cipher::{
+        AES_256, DecryptionContext, EncryptionContext, PaddedBlockDecryptingKey, PaddedBlockEncryptingKey,
+        UnboundCipherKey,
+    },
     digest,
     encoding::AsDer,
     iv::FixedLength,
-    rsa::{KeySize, OAEP_SHA256_MGF1SHA256, OaepPrivateDecryptingKey, OaepPublicEncryptingKey, PrivateDecryptingKey, PublicEncryptingKey},
+    rsa::{
+        KeySize, OAEP_SHA256_MGF1SHA256, OaepPrivateDecryptingKey, OaepPublicEncryptingKey, PrivateDecryptingKey,
+        PublicEncryptingKey,
+    },
 };
 use base64::{Engine, engine::general_purpose::STANDARD};
 use bonin_domain::{OsRng, Rng};

@@ -133,10 +133,12 @@ impl std::fmt::Debug for MobileokSimulator {
     }
 }
 
+/// An opaque token. Always contains a `+`, so every run exercises the URL-encoding pitfalls.
 fn random_token(bytes: usize) -> String {
     let mut buf = vec![0u8; bytes];
     let _ = OsRng.fill_bytes(&mut buf);
-    STANDARD.encode(buf)
+    let text = STANDARD.encode(buf);
+    format!("{}+{}", &text[..text.len() / 2], &text[text.len() / 2..])
 }
 
 fn now() -> Timestamp {
@@ -162,6 +164,18 @@ impl MobileokSimulator {
             state: Arc::default(),
             counters: Arc::default(),
         })
+    }
+
+    /// A simulator with the same key pairs (so existing key files still fit) but fresh state and
+    /// `config`.
+    pub fn fresh(&self, config: MobileokSimConfig) -> Self {
+        Self {
+            config: Arc::new(config),
+            client: self.client.clone(),
+            server: self.server.clone(),
+            state: Arc::default(),
+            counters: Arc::default(),
+        }
     }
 
     /// A password-protected key file: Gen-1 (`ServiceId`, `ClientPrivateKey`) or, with
@@ -225,7 +239,8 @@ impl MobileokSimulator {
     fn verify_client_info(&self, encrypted: &str, generation: u8) -> Result<String, (&'static str, &'static str)> {
         let client_tx_id = match generation {
             1 => {
-                let message = keys::recover_gen1(&self.client, encrypted).ok_or(("4001", "encryptReqClientInfo 검증 실패"))?;
+                let message =
+                    keys::recover_gen1(&self.client, encrypted).ok_or(("4001", "encryptReqClientInfo 검증 실패"))?;
                 let mut parts = message.split('|');
                 match (parts.next(), parts.next(), parts.next(), parts.next()) {
                     (Some("V2"), Some(id), Some(time), None) if time.len() == 14 => id.to_owned(),
@@ -233,9 +248,12 @@ impl MobileokSimulator {
                 }
             }
             _ => {
-                let bytes = STANDARD.decode(encrypted.trim()).map_err(|_| ("4001", "encryptReqClientInfo 형식 오류"))?;
-                let plain = keys::oaep_decrypt(&self.server, &bytes).ok_or(("4001", "encryptReqClientInfo 검증 실패"))?;
-                let json: Value = serde_json::from_slice(&plain).map_err(|_| ("4001", "encryptReqClientInfo 형식 오류"))?;
+                let bytes =
+                    STANDARD.decode(encrypted.trim()).map_err(|_| ("4001", "encryptReqClientInfo 형식 오류"))?;
+                let plain =
+                    keys::oaep_decrypt(&self.server, &bytes).ok_or(("4001", "encryptReqClientInfo 검증 실패"))?;
+                let json: Value =
+                    serde_json::from_slice(&plain).map_err(|_| ("4001", "encryptReqClientInfo 형식 오류"))?;
                 match (text(&json, "version").as_deref(), text(&json, "clientTxId"), text(&json, "requestTime")) {
                     (Some("V2"), Some(id), Some(time)) if time.len() == 14 => id,
                     _ => return Err(("4001", "encryptReqClientInfo 형식 오류")),
@@ -332,15 +350,27 @@ async fn token(sim: MobileokSimulator, code: Option<String>, body: Value, genera
         .into_response()
 }
 
-async fn token_v1(State(sim): State<MobileokSimulator>, InjectedProviderCode(code): InjectedProviderCode, Json(body): Json<Value>) -> Response {
+async fn token_v1(
+    State(sim): State<MobileokSimulator>,
+    InjectedProviderCode(code): InjectedProviderCode,
+    Json(body): Json<Value>,
+) -> Response {
     token(sim, code, body, 1).await
 }
 
-async fn token_v2(State(sim): State<MobileokSimulator>, InjectedProviderCode(code): InjectedProviderCode, Json(body): Json<Value>) -> Response {
+async fn token_v2(
+    State(sim): State<MobileokSimulator>,
+    InjectedProviderCode(code): InjectedProviderCode,
+    Json(body): Json<Value>,
+) -> Response {
     token(sim, code, body, 2).await
 }
 
-async fn auth_request(State(sim): State<MobileokSimulator>, InjectedProviderCode(code): InjectedProviderCode, Json(body): Json<Value>) -> Response {
+async fn auth_request(
+    State(sim): State<MobileokSimulator>,
+    InjectedProviderCode(code): InjectedProviderCode,
+    Json(body): Json<Value>,
+) -> Response {
     if let Some(code) = code {
         return answer(&code, "injected");
     }
@@ -352,7 +382,9 @@ async fn auth_request(State(sim): State<MobileokSimulator>, InjectedProviderCode
     let Some(info) = text(&body, "encryptMOKAuthInfo").and_then(|v| keys::open_envelope(&sim.server, &v)) else {
         return answer("4001", "encryptMOKAuthInfo 검증 실패");
     };
-    let Ok(info) = serde_json::from_slice::<Value>(&info) else { return answer("4000", "encryptMOKAuthInfo 형식 오류") };
+    let Ok(info) = serde_json::from_slice::<Value>(&info) else {
+        return answer("4000", "encryptMOKAuthInfo 형식 오류");
+    };
     let auth_type = text(&info, "reqAuthType").unwrap_or_default();
     if !matches!(auth_type.as_str(), "SMS" | "LMS" | "PASS") {
         return answer("4000", "reqAuthType 오류");
@@ -378,7 +410,11 @@ async fn auth_request(State(sim): State<MobileokSimulator>, InjectedProviderCode
     Json(json!({"resultCode": "2000", "resultMsg": "성공", "encryptMOKToken": token})).into_response()
 }
 
-async fn auth_resend(State(sim): State<MobileokSimulator>, InjectedProviderCode(code): InjectedProviderCode, Json(body): Json<Value>) -> Response {
+async fn auth_resend(
+    State(sim): State<MobileokSimulator>,
+    InjectedProviderCode(code): InjectedProviderCode,
+    Json(body): Json<Value>,
+) -> Response {
     if let Some(code) = code {
         return answer(&code, "injected");
     }
@@ -397,7 +433,11 @@ async fn auth_resend(State(sim): State<MobileokSimulator>, InjectedProviderCode(
     Json(json!({"resultCode": "2000", "resultMsg": "성공", "encryptMOKToken": token})).into_response()
 }
 
-async fn confirm_request(State(sim): State<MobileokSimulator>, InjectedProviderCode(code): InjectedProviderCode, Json(body): Json<Value>) -> Response {
+async fn confirm_request(
+    State(sim): State<MobileokSimulator>,
+    InjectedProviderCode(code): InjectedProviderCode,
+    Json(body): Json<Value>,
+) -> Response {
     if let Some(code) = code {
         return answer(&code, "injected");
     }
@@ -406,7 +446,9 @@ async fn confirm_request(State(sim): State<MobileokSimulator>, InjectedProviderC
         Ok(_) => return answer("4010", "유효하지 않은 토큰입니다."),
         Err((code, message)) => return answer(code, message),
     };
-    let Some(subscriber) = record.subscriber.clone() else { return answer("4010", "유효하지 않은 토큰입니다.") };
+    let Some(subscriber) = record.subscriber.clone() else {
+        return answer("4010", "유효하지 않은 토큰입니다.");
+    };
     let accepted = if subscriber.auth_type == "PASS" {
         // The PASS approval is scripted: the persona always approves.
         true
@@ -424,11 +466,17 @@ async fn confirm_request(State(sim): State<MobileokSimulator>, InjectedProviderC
         }
         record.subscriber = Some(Subscriber { attempts, ..subscriber });
         let token = sim.issue_token(record);
-        return Json(json!({"resultCode": "4030", "resultMsg": "인증번호가 일치하지 않습니다.", "encryptMOKToken": token})).into_response();
+        return Json(
+            json!({"resultCode": "4030", "resultMsg": "인증번호가 일치하지 않습니다.", "encryptMOKToken": token}),
+        )
+        .into_response();
     }
-    let result = sim.result_json(&record.client_tx_id, subscriber.persona, &subscriber.auth_type, &subscriber.service_type);
+    let result =
+        sim.result_json(&record.client_tx_id, subscriber.persona, &subscriber.auth_type, &subscriber.service_type);
     match sim.seal(&result) {
-        Some(sealed) => Json(json!({"resultCode": "2000", "resultMsg": "성공", "encryptMOKResult": sealed})).into_response(),
+        Some(sealed) => {
+            Json(json!({"resultCode": "2000", "resultMsg": "성공", "encryptMOKResult": sealed})).into_response()
+        }
         None => answer("5000", "내부 오류"),
     }
 }

@@ -95,7 +95,8 @@ fn page(title: &str, body: &str) -> Response {
 
 impl MobileokSimulator {
     fn open_window(&self, info: &str) -> Result<OpenWindow, WindowError> {
-        let info: Value = serde_json::from_str(info).map_err(|_| WindowError::Code("4101", "요청 정보가 올바르지 않습니다."))?;
+        let info: Value =
+            serde_json::from_str(info).map_err(|_| WindowError::Code("4101", "요청 정보가 올바르지 않습니다."))?;
         if text(&info, "serviceId").as_deref() != Some(self.config.service_id.as_str()) {
             return Err(WindowError::Code("4001", "등록되지 않은 서비스입니다."));
         }
@@ -267,7 +268,8 @@ pub(super) async fn result_request(
     Json(body): Json<Value>,
 ) -> Response {
     sim.counters.result_requests.fetch_add(1, Ordering::Relaxed);
-    let answer = |value: Value| ([(header::CONTENT_TYPE, "text/plain;charset=UTF-8")], value.to_string()).into_response();
+    let answer =
+        |value: Value| ([(header::CONTENT_TYPE, "text/plain;charset=UTF-8")], value.to_string()).into_response();
     if let Some(code) = code {
         return answer(json!({"resultCode": code, "resultMsg": "injected"}));
     }
@@ -288,7 +290,10 @@ pub(super) struct CompleteRequest {
     persona: Option<String>,
 }
 
-pub(super) async fn complete_api(State(sim): State<MobileokSimulator>, Json(request): Json<CompleteRequest>) -> Response {
+pub(super) async fn complete_api(
+    State(sim): State<MobileokSimulator>,
+    Json(request): Json<CompleteRequest>,
+) -> Response {
     match sim.complete_window(&request.request_info, request.persona.as_deref()) {
         Ok(delivery) => Json(delivery).into_response(),
         Err(error) => (StatusCode::BAD_REQUEST, Json(json!({"error": error.to_string()}))).into_response(),

@@ -1,0 +1,511 @@
+//! The mobileOK adapter against the mobileOK simulator: key files, both request-crypto
+//! generations, the 표준창 and the 본인확인-API with their rules and failure cases.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly on purpose
+
+use std::{
+    sync::{Arc, OnceLock},
+    time::Duration,
+};
+
+use base64::{Engine, engine::general_purpose::STANDARD};
+use bonin_adapters_http::{HttpClient, HttpConfig, ReqwestTransport, RetryPolicy};
+use bonin_adapters_mobileok::{CryptoGeneration, KeyFile, MobileokClient, MobileokConfig};
+use bonin_domain::*;
+use bonin_sandbox::{
+    Fault, SandboxServer, Times,
+    mobileok::{MobileokSimConfig, MobileokSimulator, ResultTweaks, WindowError},
+    personas,
+};
+
+const PASSWORD: &str = "sandbox-key-password";
+
+/// Key generation is slow in debug builds: one set of key pairs for the whole test binary.
+fn keys() -> &'static MobileokSimulator {
+    static SIM: OnceLock<MobileokSimulator> = OnceLock::new();
+    SIM.get_or_init(|| MobileokSimulator::new(MobileokSimConfig::default()).expect("key generation"))
+}
+
+struct Harness {
+    sim: MobileokSimulator,
+    server: SandboxServer,
+    client: MobileokClient,
+    clock: Arc<ManualClock>,
+}
+
+async fn harness_with(generation: CryptoGeneration, sim_config: MobileokSimConfig) -> Harness {
+    let sim = keys().fresh(sim_config);
+    let server = SandboxServer::start(sim.router(), "127.0.0.1:0".parse().unwrap()).await.unwrap();
+    let key_file = sim.key_file(PASSWORD, generation == CryptoGeneration::V2);
+    let config = MobileokConfig {
+        key_file: None,
+        key_file_base64: Some(SecretString::from(STANDARD.encode(key_file))),
+        key_password: SecretString::from(PASSWORD),
+        site_url: "shop.example".into(),
+        api_base: server.base_url(),
+        window_base: server.base_url(),
+        crypto: generation,
+        usage_code: "01005".into(),
+    };
+    let http = HttpClient::new(
+        ProviderId::Mobileok,
+        Arc::new(
+            ReqwestTransport::new(&HttpConfig { timeout: Duration::from_secs(2), ..HttpConfig::default() }).unwrap(),
+        ),
+        RetryPolicy::NONE,
+    );
+    let clock = Arc::new(ManualClock::new(time::OffsetDateTime::now_utc()));
+    let client = MobileokClient::new(config, http, clock.clone(), Arc::new(OsRng)).unwrap();
+    Harness { sim, server, client, clock }
+}
+
+async fn harness(generation: CryptoGeneration) -> Harness {
+    harness_with(generation, MobileokSimConfig::default()).await
+}
+
+fn new_id() -> VerificationId {
+    VerificationId::generate(&OsRng).unwrap()
+}
+
+// --- key files ---
+
+#[test]
+fn key_files_of_both_generations_unlock_with_the_right_password() {
+    let sim = keys();
+    let gen1 = KeyFile::unlock(&sim.key_file(PASSWORD, false), &SecretString::from(PASSWORD)).unwrap();
+    assert!(!gen1.has_server_public_key());
+    assert_eq!(gen1.client_key_bits(), 2048);
+    let gen2 = KeyFile::unlock(&sim.key_file(PASSWORD, true), &SecretString::from(PASSWORD)).unwrap();
+    assert!(gen2.has_server_public_key());
+    assert_eq!(gen1.service_id(), gen2.service_id());
+}
+
+#[test]
+fn a_wrong_password_or_a_damaged_file_is_misconfigured_without_key_material() {
+    let sim = keys();
+    let file = sim.key_file(PASSWORD, true);
+    let texts: Vec<String> = [
+        KeyFile::unlock(&file, &SecretString::from("wrong-password")).unwrap_err(),
+        KeyFile::unlock(&file[..file.len() - 7], &SecretString::from(PASSWORD)).unwrap_err(),
+        KeyFile::unlock(&file[..file.len() - 16], &SecretString::from(PASSWORD)).unwrap_err(),
+        KeyFile::unlock(&[], &SecretString::from(PASSWORD)).unwrap_err(),
+        KeyFile::from_base64("not base64 !", &SecretString::from(PASSWORD)).unwrap_err(),
+    ]
+    .iter()
+    .map(|e| {
+        assert!(matches!(e, Error::Misconfigured { .. }), "{e:?}");
+        format!("{e} {e:?}")
+    })
+    .collect();
+    let unlocked = KeyFile::unlock(&file, &SecretString::from(PASSWORD)).unwrap();
+    let debug = format!("{unlocked:?}");
+    for text in texts.iter().chain([&debug]) {
+        assert!(!text.contains(PASSWORD) && !text.contains("MII"), "key material leaked: {text}");
+    }
+}
+
+#[test]
+fn key_files_load_from_a_path_and_several_live_in_one_process() {
+    let dir = std::env::temp_dir().join(format!("bonin-keyfile-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("mok_keyInfo.dat");
+    std::fs::write(&path, keys().key_file(PASSWORD, false)).unwrap();
+    let dev = KeyFile::from_path(&path, &SecretString::from(PASSWORD)).unwrap();
+    let other = MobileokSimulator::new(MobileokSimConfig {
+        service_id: "another-service-id-0000000000000000000".into(),
+        ..MobileokSimConfig::default()
+    })
+    .unwrap();
+    let prod = KeyFile::unlock(&other.key_file("prod-password", true), &SecretString::from("prod-password")).unwrap();
+    assert_ne!(dev.service_id(), prod.service_id());
+    assert!(matches!(
+        KeyFile::from_path(&dir.join("missing.dat"), &SecretString::from(PASSWORD)),
+        Err(Error::Misconfigured { .. })
+    ));
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[tokio::test]
+async fn gen2_crypto_with_a_gen1_key_file_is_refused_at_start_up() {
+    let sim = keys();
+    let config = MobileokConfig {
+        key_file: None,
+        key_file_base64: Some(SecretString::from(STANDARD.encode(sim.key_file(PASSWORD, false)))),
+        key_password: SecretString::from(PASSWORD),
+        site_url: "shop.example".into(),
+        api_base: "http://127.0.0.1:9".into(),
+        window_base: "http://127.0.0.1:9".into(),
+        crypto: CryptoGeneration::V2,
+        usage_code: "01005".into(),
+    };
+    assert!(matches!(MobileokClient::from_config(config), Err(Error::Misconfigured { .. })));
+}
+
+// --- 표준창 ---
+
+async fn window_session(h: &Harness, id: &VerificationId) -> (Verification, String) {
+    let request = WindowRequest::new(id.clone(), "http://127.0.0.1:8080/v1/verifications/x/return")
+        .with_launch_url(Some("http://127.0.0.1:8080/v1/verifications/x/launch".into()));
+    let start = h.client.start(&request).await.unwrap();
+    match &start.launch {
+        Launch::Mobileok(launch) => {
+            assert!(launch.script_url.ends_with("/resources/js/index.js"));
+            assert_eq!(launch.request_url, "http://127.0.0.1:8080/v1/verifications/x/launch");
+        }
+        other => panic!("mobileOK launches its SDK, got {other:?}"),
+    }
+    assert_eq!(start.provider_key.as_ref().unwrap().value, id.as_str());
+    let session =
+        Verification::start(id.clone(), ProviderId::Mobileok, Method::Window, FlowRules::mobileok(), h.clock.now())
+            .with_provider_session(start.provider_key.clone(), start.provider_state.clone(), start.valid_until);
+    let info = h.client.launch_data(&session).unwrap().unwrap();
+    (session, info)
+}
+
+/// The form layer's decoding of `application/x-www-form-urlencoded` (what axum's `Form` does).
+fn form_decode(body: &str) -> Vec<(String, String)> {
+    body.split('&')
+        .filter_map(|pair| pair.split_once('='))
+        .map(|(k, v)| {
+            let decode = |s: &str| {
+                percent_encoding::percent_decode_str(&s.replace('+', " ")).decode_utf8().unwrap().into_owned()
+            };
+            (decode(k), decode(v))
+        })
+        .collect()
+}
+
+fn callback_from(body: &str) -> CallbackParams {
+    CallbackParams::from_pairs(CallbackTransport::Post, form_decode(body))
+}
+
+#[tokio::test]
+async fn window_happy_path_for_every_persona_in_both_generations() {
+    for generation in [CryptoGeneration::V1, CryptoGeneration::V2] {
+        let h = harness(generation).await;
+        for persona in personas::ALL {
+            let id = new_id();
+            let (session, info) = window_session(&h, &id).await;
+            let request: serde_json::Value = serde_json::from_str(&info).unwrap();
+            assert_eq!(request["retTransferType"], "MOKToken");
+            assert_eq!(request["encryptVersion"].as_str(), (generation == CryptoGeneration::V2).then_some("V2"));
+            let delivery = h.sim.complete_window(&info, Some(persona.key)).unwrap();
+            // The raw body is double-encoded and the key token contains '+'.
+            assert!(delivery.form_body().contains("%252B"), "{}", delivery.form_body());
+            let completion = h.client.complete(&session, &callback_from(&delivery.form_body())).await.unwrap();
+            let identity = &completion.identity;
+            assert_eq!(identity.name.as_ref().unwrap().expose(), persona.name);
+            assert_eq!(identity.phone.as_ref().unwrap().expose(), persona.phone);
+            assert_eq!(identity.birth_date.unwrap().yyyymmdd(), persona.birth_date);
+            assert_eq!(
+                (identity.gender, identity.nationality, identity.carrier),
+                (Some(persona.gender), Some(persona.nationality), Some(persona.carrier))
+            );
+            assert_eq!(identity.ci.as_ref().unwrap().expose(), persona.ci);
+            assert_eq!(identity.di.as_ref().unwrap().expose(), persona.di);
+            let issued = completion.result_issued_at.unwrap();
+            session.check_result_age(issued, time::OffsetDateTime::now_utc()).unwrap();
+        }
+    }
+}
+
+#[tokio::test]
+async fn both_spellings_of_the_site_field_are_accepted() {
+    let h = harness_with(
+        CryptoGeneration::V1,
+        MobileokSimConfig { site_id_lower_camel: true, ..MobileokSimConfig::default() },
+    )
+    .await;
+    let (session, info) = window_session(&h, &new_id()).await;
+    let delivery = h.sim.complete_window(&info, Some("wilson")).unwrap();
+    h.client.complete(&session, &callback_from(&delivery.form_body())).await.unwrap();
+}
+
+#[tokio::test]
+async fn a_replayed_key_token_is_refused() {
+    let h = harness(CryptoGeneration::V1).await;
+    let (session, info) = window_session(&h, &new_id()).await;
+    let callback = callback_from(&h.sim.complete_window(&info, Some("hong")).unwrap().form_body());
+    h.client.complete(&session, &callback).await.unwrap();
+    let error = h.client.complete(&session, &callback).await.unwrap_err();
+    assert_eq!(error, Error::rejected(ProviderId::Mobileok, "4040", Some("유효하지 않은 키 토큰입니다.".into())));
+}
+
+#[tokio::test]
+async fn a_key_token_must_be_exchanged_at_once() {
+    let h = harness(CryptoGeneration::V1).await;
+    let (session, info) = window_session(&h, &new_id()).await;
+    let callback = callback_from(&h.sim.complete_window(&info, Some("hong")).unwrap().form_body());
+    h.sim.age(Duration::from_secs(31));
+    assert!(
+        matches!(h.client.complete(&session, &callback).await, Err(Error::Rejected { code, .. }) if code == "4040")
+    );
+}
+
+#[tokio::test]
+async fn a_tampered_result_fails_the_hash_check() {
+    let h = harness(CryptoGeneration::V2).await;
+    h.sim.set_tweaks(ResultTweaks { break_hash: true, ..ResultTweaks::default() });
+    let (session, info) = window_session(&h, &new_id()).await;
+    let callback = callback_from(&h.sim.complete_window(&info, Some("hong")).unwrap().form_body());
+    assert!(matches!(h.client.complete(&session, &callback).await, Err(Error::IntegrityMismatch { .. })));
+}
+
+#[tokio::test]
+async fn a_result_for_another_transaction_is_an_integrity_mismatch() {
+    let h = harness(CryptoGeneration::V1).await;
+    h.sim.set_tweaks(ResultTweaks {
+        client_tx_id: Some("vf0000000000000000000000someoneelse".into()),
+        ..ResultTweaks::default()
+    });
+    let (session, info) = window_session(&h, &new_id()).await;
+    let callback = callback_from(&h.sim.complete_window(&info, Some("hong")).unwrap().form_body());
+    assert!(matches!(h.client.complete(&session, &callback).await, Err(Error::IntegrityMismatch { .. })));
+}
+
+#[tokio::test]
+async fn a_result_issued_601_seconds_ago_is_expired() {
+    let h = harness(CryptoGeneration::V1).await;
+    let (session, info) = window_session(&h, &new_id()).await;
+    h.sim.set_tweaks(ResultTweaks { issue_age_secs: 601, ..ResultTweaks::default() });
+    let callback = callback_from(&h.sim.complete_window(&info, Some("hong")).unwrap().form_body());
+    let completion = h.client.complete(&session, &callback).await.unwrap();
+    let issued = completion.result_issued_at.unwrap();
+    assert_eq!(session.check_result_age(issued, time::OffsetDateTime::now_utc()), Err(Error::Expired));
+    h.sim.set_tweaks(ResultTweaks { issue_age_secs: 590, ..ResultTweaks::default() });
+    let (session, info) = window_session(&h, &new_id()).await;
+    let callback = callback_from(&h.sim.complete_window(&info, Some("hong")).unwrap().form_body());
+    let issued = h.client.complete(&session, &callback).await.unwrap().result_issued_at.unwrap();
+    session.check_result_age(issued, time::OffsetDateTime::now_utc()).unwrap();
+}
+
+#[tokio::test]
+async fn a_cancelled_window_is_rejected_with_its_code() {
+    let h = harness(CryptoGeneration::V1).await;
+    let (session, info) = window_session(&h, &new_id()).await;
+    let callback = callback_from(&h.sim.complete_window(&info, None).unwrap().form_body());
+    assert!(
+        matches!(h.client.complete(&session, &callback).await, Err(Error::Rejected { code, .. }) if code == "3100")
+    );
+}
+
+#[tokio::test]
+async fn the_window_refuses_unregistered_return_urls_and_reused_transactions() {
+    let h = harness_with(
+        CryptoGeneration::V1,
+        MobileokSimConfig {
+            return_url_prefixes: vec!["https://registered.example/".into()],
+            ..MobileokSimConfig::default()
+        },
+    )
+    .await;
+    let (_, info) = window_session(&h, &new_id()).await;
+    assert_eq!(
+        h.sim.complete_window(&info, Some("hong")).unwrap_err(),
+        WindowError::Code("5028", "등록되지 않은 returnUrl 입니다.")
+    );
+    let open = harness(CryptoGeneration::V1).await;
+    let (_, info) = window_session(&open, &new_id()).await;
+    open.sim.complete_window(&info, Some("hong")).unwrap();
+    assert!(matches!(open.sim.complete_window(&info, Some("hong")), Err(WindowError::Code("4004", _))));
+}
+
+#[tokio::test]
+async fn malformed_callbacks_are_invalid_input() {
+    let h = harness(CryptoGeneration::V1).await;
+    let (session, _) = window_session(&h, &new_id()).await;
+    for body in ["", "data=not%20json", "data=%7B%7D", "other=1"] {
+        let error = h.client.complete(&session, &callback_from(body)).await.unwrap_err();
+        assert!(matches!(error, Error::InvalidInput { .. }), "{body}: {error:?}");
+    }
+    let twice = CallbackParams::new(CallbackTransport::Post).with("data", "a").with("data", "b");
+    assert!(matches!(h.client.complete(&session, &twice).await, Err(Error::IntegrityMismatch { .. })));
+}
+
+// --- 본인확인-API ---
+
+fn subject_of(key: &str) -> OtpSubject {
+    let p = personas::by_key(key).unwrap();
+    OtpSubject {
+        name: Name::new(p.name).unwrap(),
+        phone: PhoneNumber::new(p.phone).unwrap(),
+        birth_date: BirthDate::parse(p.birth_date).unwrap(),
+        gender: p.gender,
+        nationality: p.nationality,
+        carrier: p.carrier,
+    }
+}
+
+async fn otp_session(h: &Harness, key: &str, channel: OtpChannel) -> Verification {
+    let id = new_id();
+    let dispatch = h.client.send(&OtpRequest::new(id.clone(), subject_of(key), channel)).await.unwrap();
+    assert_eq!(dispatch.provider_key.as_ref().unwrap().value, id.as_str());
+    Verification::start(id, ProviderId::Mobileok, Method::Otp, FlowRules::mobileok(), h.clock.now())
+        .otp_sent(h.clock.now(), dispatch.provider_state, dispatch.provider_key)
+        .unwrap()
+}
+
+fn code_of(key: &str) -> OtpCode {
+    OtpCode::new(personas::by_key(key).unwrap().otp).unwrap()
+}
+
+async fn confirm(h: &Harness, session: &Verification, code: Option<OtpCode>) -> Result<OtpOutcome, Error> {
+    session.ensure_can_confirm(h.clock.now())?;
+    h.client.confirm(session, code).await
+}
+
+#[tokio::test]
+async fn otp_happy_path_for_every_persona_in_both_generations() {
+    for generation in [CryptoGeneration::V1, CryptoGeneration::V2] {
+        let h = harness(generation).await;
+        for persona in personas::ALL {
+            let session = otp_session(&h, persona.key, OtpChannel::Sms).await;
+            assert!(h.sim.sent_codes().contains(&(persona.phone.to_owned(), persona.otp.to_owned())));
+            match confirm(&h, &session, Some(code_of(persona.key))).await.unwrap() {
+                OtpOutcome::Verified(completion) => {
+                    assert_eq!(completion.identity.name.unwrap().expose(), persona.name);
+                    assert_eq!(completion.identity.carrier, Some(persona.carrier));
+                }
+                other => panic!("{other:?}"),
+            }
+        }
+    }
+}
+
+#[tokio::test]
+async fn lms_and_pass_are_supported() {
+    let h = harness(CryptoGeneration::V1).await;
+    let session = otp_session(&h, "hong", OtpChannel::Lms).await;
+    assert!(matches!(confirm(&h, &session, Some(code_of("hong"))).await.unwrap(), OtpOutcome::Verified(_)));
+    let session = otp_session(&h, "wilson", OtpChannel::Pass).await;
+    assert!(matches!(confirm(&h, &session, None).await.unwrap(), OtpOutcome::Verified(_)));
+    let error = h.client.send(&OtpRequest::new(new_id(), subject_of("hong"), OtpChannel::App)).await.unwrap_err();
+    assert!(matches!(error, Error::InvalidInput { .. }));
+}
+
+#[tokio::test]
+async fn wrong_code_twice_then_right_uses_each_retry_token() {
+    let h = harness(CryptoGeneration::V2).await;
+    let mut session = otp_session(&h, "kim-mvno", OtpChannel::Sms).await;
+    for _ in 0..2 {
+        match confirm(&h, &session, Some(OtpCode::new("000000").unwrap())).await.unwrap() {
+            OtpOutcome::WrongCode { retry_state, provider_code } => {
+                assert_eq!(provider_code, "4030");
+                session = session.otp_rejected(h.clock.now(), retry_state).unwrap();
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+    assert!(matches!(confirm(&h, &session, Some(code_of("kim-mvno"))).await.unwrap(), OtpOutcome::Verified(_)));
+}
+
+#[tokio::test]
+async fn three_wrong_codes_exhaust_the_attempts() {
+    let h = harness(CryptoGeneration::V1).await;
+    let mut session = otp_session(&h, "hong", OtpChannel::Sms).await;
+    let mut codes = Vec::new();
+    for _ in 0..3 {
+        match confirm(&h, &session, Some(OtpCode::new("000000").unwrap())).await.unwrap() {
+            OtpOutcome::WrongCode { retry_state, provider_code } => {
+                codes.push((provider_code, retry_state.is_some()));
+                session = session.otp_rejected(h.clock.now(), retry_state).unwrap();
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+    assert_eq!(codes, [("4030".to_owned(), true), ("4030".to_owned(), true), ("4031".to_owned(), false)]);
+    assert_eq!(session.stored_status(), Status::Failed);
+    assert_eq!(confirm(&h, &session, Some(code_of("hong"))).await.unwrap_err(), Error::AlreadyCompleted);
+    assert_eq!(session.failure().unwrap().code, ErrorCode::AttemptsExhausted);
+}
+
+#[tokio::test]
+async fn confirming_after_seven_minutes_is_expired() {
+    let h = harness(CryptoGeneration::V1).await;
+    let session = otp_session(&h, "hong", OtpChannel::Sms).await;
+    h.clock.advance(Duration::from_secs(7 * 60));
+    assert_eq!(confirm(&h, &session, Some(code_of("hong"))).await.unwrap_err(), Error::Expired);
+    // The provider holds the same line.
+    h.sim.age(Duration::from_secs(7 * 60));
+    assert!(
+        matches!(h.client.confirm(&session, Some(code_of("hong"))).await, Ok(OtpOutcome::WrongCode { provider_code, .. }) if provider_code == "4011")
+    );
+}
+
+#[tokio::test]
+async fn a_used_token_is_refused() {
+    let h = harness(CryptoGeneration::V1).await;
+    let session = otp_session(&h, "hong", OtpChannel::Sms).await;
+    assert!(matches!(confirm(&h, &session, Some(code_of("hong"))).await.unwrap(), OtpOutcome::Verified(_)));
+    // The same (stale) token again: mobileOK tokens are single use.
+    assert!(
+        matches!(h.client.confirm(&session, Some(code_of("hong"))).await, Ok(OtpOutcome::WrongCode { retry_state: None, provider_code }) if provider_code == "4010")
+    );
+}
+
+#[tokio::test]
+async fn resend_rotates_the_token() {
+    let h = harness(CryptoGeneration::V1).await;
+    let session = otp_session(&h, "hong", OtpChannel::Sms).await;
+    let dispatch = h.client.resend(&session).await.unwrap();
+    let resent = session.otp_resent(h.clock.now(), dispatch.provider_state).unwrap();
+    assert_eq!(h.sim.sent_codes().iter().filter(|(p, _)| p == "01012345678").count(), 2);
+    assert!(
+        matches!(
+            h.client.confirm(&session, Some(code_of("hong"))).await,
+            Ok(OtpOutcome::WrongCode { retry_state: None, .. })
+        ),
+        "the old token is spent"
+    );
+    assert!(matches!(confirm(&h, &resent, Some(code_of("hong"))).await.unwrap(), OtpOutcome::Verified(_)));
+}
+
+#[tokio::test]
+async fn details_that_match_no_subscriber_are_rejected() {
+    let h = harness(CryptoGeneration::V1).await;
+    let mut subject = subject_of("hong");
+    subject.birth_date = BirthDate::parse("19900216").unwrap();
+    let error = h.client.send(&OtpRequest::new(new_id(), subject, OtpChannel::Sms)).await.unwrap_err();
+    assert!(matches!(error, Error::Rejected { code, .. } if code == "4020"));
+}
+
+#[tokio::test]
+async fn an_unregistered_site_is_misconfigured_and_unknown_codes_are_kept() {
+    let h = harness_with(
+        CryptoGeneration::V1,
+        MobileokSimConfig { site_urls: vec!["other.example".into()], ..MobileokSimConfig::default() },
+    )
+    .await;
+    let error = h.client.send(&OtpRequest::new(new_id(), subject_of("hong"), OtpChannel::Sms)).await.unwrap_err();
+    assert!(matches!(error, Error::Misconfigured { reason } if reason.contains("not registered")));
+    let h = harness(CryptoGeneration::V1).await;
+    h.server.faults().inject("/agent/v1/token/get", Fault::provider_code("9876"), Times::Once);
+    let error = h.client.send(&OtpRequest::new(new_id(), subject_of("hong"), OtpChannel::Sms)).await.unwrap_err();
+    assert_eq!(error, Error::rejected(ProviderId::Mobileok, "9876", Some("injected".into())));
+    h.server.faults().inject("/agent/v1/auth/request", Fault::status(502), Times::Once);
+    let error = h.client.send(&OtpRequest::new(new_id(), subject_of("hong"), OtpChannel::Sms)).await.unwrap_err();
+    assert!(matches!(error, Error::Unavailable { .. }), "{error:?}");
+    h.server.faults().inject("/agent/v1/auth/request", Fault::Hang, Times::Once);
+    let error = h.client.send(&OtpRequest::new(new_id(), subject_of("hong"), OtpChannel::Sms)).await.unwrap_err();
+    assert!(matches!(error, Error::Indeterminate { .. }), "an OTP send that timed out may have been sent: {error:?}");
+    h.server.faults().inject("/gui/service/v1/result/request", Fault::Truncated, Times::Once);
+    let (session, info) = window_session(&h, &new_id()).await;
+    let callback = callback_from(&h.sim.complete_window(&info, Some("hong")).unwrap().form_body());
+    assert!(matches!(h.client.complete(&session, &callback).await, Err(Error::Protocol { .. })));
+}
+
+#[tokio::test]
+async fn nothing_personal_reaches_errors_or_debug_output() {
+    let h = harness(CryptoGeneration::V1).await;
+    let session = otp_session(&h, "hong", OtpChannel::Sms).await;
+    let outcome = confirm(&h, &session, Some(code_of("hong"))).await.unwrap();
+    let wrong = otp_session(&h, "wilson", OtpChannel::Sms).await;
+    let failed = confirm(&h, &wrong, Some(OtpCode::new("000000").unwrap())).await.unwrap();
+    for text in [format!("{outcome:?}"), format!("{failed:?}"), format!("{session:?}"), format!("{:?}", h.client)] {
+        for persona in personas::ALL {
+            for value in [persona.name, persona.phone, persona.ci, persona.di, persona.birth_date, persona.otp] {
+                assert!(!text.contains(value), "leak in {text}");
+            }
+        }
+        assert!(!text.contains(PASSWORD));
+    }
+}
