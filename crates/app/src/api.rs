@@ -326,6 +326,12 @@ async fn landing(state: AppState, id: String, callback: CallbackParams) -> Respo
     }
     match record.display() {
         Display::Page => redirect_with(return_url, &pairs),
+        // mobileOK's SDK hands the landing's body to the page's callback and follows no redirect.
+        Display::Popup if record.provider() == ProviderId::Mobileok => {
+            let body = serde_json::json!({"verification_id": id.as_str(), "status": status, "error": error});
+            ([(header::CONTENT_TYPE, "application/json"), (header::CACHE_CONTROL, "no-store")], body.to_string())
+                .into_response()
+        }
         Display::Popup => {
             let origin = crate::config::origin_of(return_url).unwrap_or_default();
             let url = {
@@ -351,6 +357,27 @@ async fn landing_post(
     Form(pairs): Form<Vec<(String, String)>>,
 ) -> Response {
     landing(state, id, CallbackParams::from_pairs(CallbackTransport::Post, pairs)).await
+}
+
+/// `GET|POST /v1/verifications/{id}/launch`: the data a provider SDK fetches (mobileOK posts here
+/// from the merchant's page, possibly cross-origin: allowed return origins get CORS).
+async fn launch(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let id = parse_id(&id)?;
+    let data = state.service.launch_data(&id).await?;
+    let mut response =
+        ([(header::CONTENT_TYPE, "application/json"), (header::CACHE_CONTROL, "no-store")], data).into_response();
+    if let Some(origin) = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok())
+        && state.service.is_allowed_origin(origin)
+        && let Ok(value) = HeaderValue::from_str(origin)
+    {
+        response.headers_mut().insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, value);
+        response.headers_mut().insert(header::VARY, HeaderValue::from_static("Origin"));
+    }
+    Ok(response)
 }
 
 async fn healthz() -> &'static str {
@@ -442,6 +469,7 @@ pub fn router(service: Arc<VerificationService>, settings: ApiSettings) -> Route
         .route_layer(middleware::from_fn_with_state(settings.api_keys.clone(), require_api_key));
     let mut open = Router::new()
         .route("/v1/verifications/{id}/return", get(landing_get).post(landing_post))
+        .route("/v1/verifications/{id}/launch", get(launch).post(launch))
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))

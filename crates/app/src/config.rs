@@ -79,6 +79,10 @@ pub struct ProvidersConfig {
     #[cfg(feature = "nice")]
     #[serde(default)]
     pub nice: Option<bonin_adapters_nice::NiceConfig>,
+    /// `[providers.mobileok]`.
+    #[cfg(feature = "mobileok")]
+    #[serde(default)]
+    pub mobileok: Option<bonin_adapters_mobileok::MobileokConfig>,
 }
 
 /// Log output format.
@@ -166,7 +170,7 @@ pub struct StringEnv {
 }
 
 /// Variables that are not settings.
-const NOT_SETTINGS: &[&str] = &["CONFIG", "LOG"];
+const NOT_SETTINGS: &[&str] = &["CONFIG", "LOG", "KEYFILE_PASSWORD"];
 
 impl StringEnv {
     /// Reads the process environment.
@@ -385,6 +389,10 @@ impl LoadedConfig {
         if let Some(nice) = &c.providers.nice {
             nice.validate().map_err(|e| error_at(f, "providers.nice", &e.to_string()))?;
         }
+        #[cfg(feature = "mobileok")]
+        if let Some(mobileok) = &c.providers.mobileok {
+            mobileok.validate().map_err(|e| error_at(f, "providers.mobileok", &e.to_string()))?;
+        }
         Ok(())
     }
 
@@ -568,6 +576,42 @@ pub const REFERENCE: &[Setting] = &[
         key: "providers.nice.window_form_method",
         default: "\"get\"",
         about: "How the browser submits the launch form to NICE.",
+    },
+    Setting {
+        key: "providers.mobileok.key_file",
+        default: "—",
+        about: "Path of `mok_keyInfo.dat` (separate files for dev and prod).",
+    },
+    Setting {
+        key: "providers.mobileok.key_file_base64",
+        default: "—",
+        about: "The key file as Base64, for containers (secret); used when `key_file` is absent.",
+    },
+    Setting { key: "providers.mobileok.key_password", default: "—", about: "The key file's password (secret)." },
+    Setting {
+        key: "providers.mobileok.site_url",
+        default: "\"\"",
+        about: "The `siteUrl` registered with Dream for the 본인확인-API, exactly as registered.",
+    },
+    Setting {
+        key: "providers.mobileok.api_base",
+        default: "\"https://cert-dir.mobile-ok.com\"",
+        about: "본인확인-API host (dev: `https://scert-dir.mobile-ok.com`). The simulator in the sandbox profile unless set.",
+    },
+    Setting {
+        key: "providers.mobileok.window_base",
+        default: "\"https://cert.mobile-ok.com\"",
+        about: "표준창 host (dev: `https://scert.mobile-ok.com`). The simulator in the sandbox profile unless set.",
+    },
+    Setting {
+        key: "providers.mobileok.crypto",
+        default: "\"v1\"",
+        about: "`encryptReqClientInfo` generation: `v1` (client private key) or `v2` (needs a key file with `ServerPublicKey`).",
+    },
+    Setting {
+        key: "providers.mobileok.usage_code",
+        default: "\"01005\"",
+        about: "`usageCode` when a request gives no purpose.",
     },
     Setting {
         key: "providers.nice.revoke_scheme",

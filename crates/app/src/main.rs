@@ -61,7 +61,7 @@ enum Command {
 enum KeyfileAction {
     /// Unlock and check a key file without printing secrets.
     Inspect {
-        /// Path to mok_keyInfo.dat.
+        /// Path to mok_keyInfo.dat (password in BONIN_KEYFILE_PASSWORD).
         path: PathBuf,
     },
 }
@@ -134,6 +134,18 @@ async fn sandbox(cli: &Cli, port: u16) -> Result<(), Failure> {
             bonin_sandbox::nice::WINDOW_PATH
         );
     }
+    #[cfg(feature = "mobileok")]
+    {
+        let path = std::env::temp_dir().join("bonin-sandbox-mok_keyInfo.dat");
+        std::fs::write(&path, sandbox.mobileok.key_file(bonin_app::wiring::SANDBOX_KEY_PASSWORD, true))
+            .map_err(|e| Failure(1, format!("cannot write the sandbox key file: {e}")))?;
+        println!(
+            "mobileok: api_base = window_base = {}, key_file = {} (password \"{}\", crypto v1 or v2)",
+            sandbox.server.base_url(),
+            path.display(),
+            bonin_app::wiring::SANDBOX_KEY_PASSWORD
+        );
+    }
     println!(
         "personas: {}/_sandbox/personas · faults: POST {}/_sandbox/faults",
         sandbox.server.base_url(),
@@ -165,9 +177,6 @@ async fn verify(cli: &Cli, provider: ProviderId, persona: &str) -> Result<(), Fa
     if loaded.config.profile != config::ProfileName::Sandbox {
         return Err(Failure(2, "verify runs against the sandbox; set profile = \"sandbox\"".into()));
     }
-    if provider != ProviderId::Nice {
-        return Err(Failure(2, format!("{provider} is not in this build")));
-    }
     let app = bonin_app::wiring::build(&loaded).await.map_err(domain)?;
     let sandbox = app.sandbox.as_ref().ok_or_else(|| Failure(1, "the sandbox did not start".into()))?;
     let started = app
@@ -184,15 +193,30 @@ async fn verify(cli: &Cli, provider: ProviderId, persona: &str) -> Result<(), Fa
         .map_err(domain)?;
     let id = started.verification.id().clone();
     println!("started {id} with {provider}");
-    let Some(Launch::Form(form)) = started.launch else { return Err(Failure(1, "unexpected launch".into())) };
-    let fields: Vec<(String, String)> = form.fields.iter().map(|f| (f.name.clone(), f.value.clone())).collect();
-    let callback = sandbox
-        .nice
-        .complete_window(&fields, persona, &bonin_sandbox::nice::ResultOverrides::default())
-        .map_err(|e| Failure(2, format!("the simulated window refused: {e}")))?;
-    println!("window completed as persona {persona}; callback by {}", callback.method);
-    let transport = if callback.method == "post" { CallbackTransport::Post } else { CallbackTransport::Get };
-    app.service.complete(&id, &CallbackParams::from_pairs(transport, callback.params)).await.map_err(domain)?;
+    let callback = match started.launch {
+        Some(Launch::Form(form)) => {
+            let fields: Vec<(String, String)> = form.fields.iter().map(|f| (f.name.clone(), f.value.clone())).collect();
+            let callback = sandbox
+                .nice
+                .complete_window(&fields, persona, &bonin_sandbox::nice::ResultOverrides::default())
+                .map_err(|e| Failure(2, format!("the simulated window refused: {e}")))?;
+            let transport = if callback.method == "post" { CallbackTransport::Post } else { CallbackTransport::Get };
+            CallbackParams::from_pairs(transport, callback.params)
+        }
+        #[cfg(feature = "mobileok")]
+        Some(Launch::Mobileok(_)) => {
+            let info = app.service.launch_data(&id).await.map_err(domain)?;
+            let delivery = sandbox
+                .mobileok
+                .complete_window(&info, Some(persona))
+                .map_err(|e| Failure(2, format!("the simulated window refused: {e}")))?;
+            // `data` as the form layer hands it over: still URL-encoded JSON.
+            CallbackParams::from_pairs(CallbackTransport::Post, [("data".to_owned(), delivery.data)])
+        }
+        _ => return Err(Failure(2, format!("{provider} has no window flow in this build"))),
+    };
+    println!("window completed as persona {persona}");
+    app.service.complete(&id, &callback).await.map_err(domain)?;
     let record = app.service.get(&id).await.map_err(domain)?;
     println!("status: {:?}", record.stored_status());
     if let Some(identity) = record.identity() {
@@ -256,6 +280,29 @@ fn show_config(cli: &Cli) -> Result<(), Failure> {
     Ok(())
 }
 
+#[cfg(feature = "mobileok")]
+fn inspect_key_file(path: &std::path::Path) -> Result<(), Failure> {
+    let password = std::env::var("BONIN_KEYFILE_PASSWORD")
+        .map_err(|_| Failure(2, "set BONIN_KEYFILE_PASSWORD to the key file's password".into()))?;
+    let key_file = bonin_adapters_mobileok::KeyFile::from_path(path, &bonin_domain::SecretString::from(password))
+        .map_err(|e| Failure(1, e.to_string()))?;
+    println!("{}: unlocked", path.display());
+    println!("  ServiceId          {}", key_file.service_id());
+    println!("  ClientPrivateKey   RSA-{} (PKCS#8)", key_file.client_key_bits());
+    let generations = if key_file.has_server_public_key() {
+        "present: crypto = \"v1\" or \"v2\""
+    } else {
+        "absent: crypto = \"v1\" only"
+    };
+    println!("  ServerPublicKey    {generations}");
+    Ok(())
+}
+
+#[cfg(not(feature = "mobileok"))]
+fn inspect_key_file(path: &std::path::Path) -> Result<(), Failure> {
+    Err(Failure(2, format!("{}: this build has no mobileOK support", path.display())))
+}
+
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -265,9 +312,7 @@ async fn main() -> ExitCode {
         Command::Verify { provider, persona } => verify(&cli, *provider, persona).await,
         Command::Token { provider } => token(&cli, *provider).await,
         Command::Config => show_config(&cli),
-        Command::Keyfile { action: KeyfileAction::Inspect { path } } => {
-            Err(Failure(2, format!("{}: mobileOK key files are not supported in this build", path.display())))
-        }
+        Command::Keyfile { action: KeyfileAction::Inspect { path } } => inspect_key_file(path),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

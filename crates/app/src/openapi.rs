@@ -94,6 +94,11 @@ pub fn document() -> Value {
                     "responses": {"200": {"description": "popup page"}, "303": {"description": "back to return_url with verification_id and status"}, "404": {"description": "unknown verification"}}},
                 "post": {"summary": "Browser landing for the provider's post-back", "parameters": id_param(),
                     "responses": {"200": {"description": "popup page"}, "303": {"description": "back to return_url with verification_id and status"}, "404": {"description": "unknown verification"}}}},
+            "/v1/verifications/{id}/launch": {
+                "get": {"summary": "Data a provider's browser SDK fetches (mobileOK request info)", "parameters": id_param(),
+                    "responses": with(json!({"200": {"description": "provider-defined JSON"}}), problem_responses(&[404, 409, 410]))},
+                "post": {"summary": "Data a provider's browser SDK fetches (mobileOK request info)", "parameters": id_param(),
+                    "responses": with(json!({"200": {"description": "provider-defined JSON"}}), problem_responses(&[404, 409, 410]))}},
             "/v1/verifications/{id}/complete": {"post": {"summary": "Server-to-server completion with the callback parameters", "security": secured,
                 "parameters": id_param(), "requestBody": json_body("CompleteRequest"), "responses": with(verification_ok("200"), problem_responses(&errors))}},
             "/v1/verifications/{id}/otp": {"post": {"summary": "Send the OTP", "security": secured,

@@ -21,6 +21,11 @@ fn nonce() -> String {
 
 /// An HTML response with the security headers; `body` may use `{nonce}` on its `<script>` tags.
 pub fn html(status: StatusCode, title: &str, body: &str) -> Response {
+    html_with_scripts(status, title, body, "")
+}
+
+/// [`html`], also allowing scripts from `script_sources` (CSP source expressions).
+fn html_with_scripts(status: StatusCode, title: &str, body: &str, script_sources: &str) -> Response {
     let nonce = nonce();
     let page = format!(
         r#"<!doctype html><html lang="ko"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width">
@@ -30,7 +35,7 @@ code,pre{{background:#f4f4f4;padding:.1rem .3rem}}label{{display:block;margin:.5
         body = body.replace("{nonce}", &nonce),
     );
     let csp = format!(
-        "default-src 'none'; script-src 'self' 'nonce-{nonce}'; style-src 'nonce-{nonce}'; connect-src 'self'; img-src 'self'; base-uri 'none'; frame-ancestors 'none'"
+        "default-src 'none'; script-src 'self' 'nonce-{nonce}'{script_sources}; style-src 'nonce-{nonce}'; connect-src 'self'; img-src 'self'; base-uri 'none'; frame-ancestors 'none'"
     );
     let mut response = (status, page).into_response();
     let headers = response.headers_mut();
@@ -94,8 +99,11 @@ pub fn demo_index(providers: &[&str]) -> Response {
 <p id="message" role="status"></p>
 <script src="/demo.js"></script>"#
     );
-    html(StatusCode::OK, "bonin sandbox", &body)
+    html_with_scripts(StatusCode::OK, "bonin sandbox", &body, SANDBOX_SCRIPTS)
 }
+
+/// Provider SDK stand-ins are served by the simulators on loopback (demo pages only).
+const SANDBOX_SCRIPTS: &str = " http://127.0.0.1:* http://localhost:*";
 
 /// Where the demo's verification returns.
 pub fn demo_done() -> Response {
@@ -104,7 +112,7 @@ pub fn demo_done() -> Response {
 <dl id="identity"></dl>
 <p><a href="/">Verify again</a></p>
 <script src="/demo.js"></script>"#;
-    html(StatusCode::OK, "bonin sandbox — result", body)
+    html_with_scripts(StatusCode::OK, "bonin sandbox — result", body, SANDBOX_SCRIPTS)
 }
 
 /// The demo's script (served from `'self'`, so the policy allows it without a nonce).
@@ -118,7 +126,14 @@ function mask(key, value) {
   return value;
 }
 function submitLaunch(launch) {
-  if (launch.kind !== "form") { throw new Error("the demo drives form launches only"); }
+  if (launch.kind === "mobileok") {
+    var sdk = document.createElement("script");
+    sdk.src = launch.script_url;
+    sdk.onload = function () { window.MOBILEOK.process(launch.request_url, "MB", ""); };
+    document.body.appendChild(sdk);
+    return;
+  }
+  if (launch.kind !== "form") { throw new Error("the demo drives form and mobileok launches only"); }
   var form = document.createElement("form");
   form.method = launch.method; form.action = launch.action;
   launch.fields.forEach(function (f) {

@@ -194,7 +194,9 @@ impl VerificationService {
                     return Err(Error::invalid_input("return_url", "required for window verification"));
                 }
                 let landing = format!("{}/v1/verifications/{id}/return", self.settings.public_url);
+                let launch_url = format!("{}/v1/verifications/{id}/launch", self.settings.public_url);
                 let window = WindowRequest::new(id.clone(), landing)
+                    .with_launch_url(Some(launch_url))
                     .with_display(request.display)
                     .with_purpose(request.purpose)
                     .with_min_age(request.min_age);
@@ -307,6 +309,20 @@ impl VerificationService {
             }
             Err(error) => Err(error),
         }
+    }
+
+    /// What the provider's browser SDK fetches for an open window verification (mobileOK's
+    /// request info). `NotFound` when the provider has no such step.
+    pub async fn launch_data(&self, id: &VerificationId) -> Result<String, Error> {
+        let current = self.load(id).await?;
+        current.ensure_open(self.clock.now())?;
+        let adapter = self.windows.get(&current.provider()).ok_or(Error::NotFound)?;
+        adapter.launch_data(&current)?.ok_or(Error::NotFound)
+    }
+
+    /// Whether `origin` may receive the browser back (and call browser-facing endpoints).
+    pub fn is_allowed_origin(&self, origin: &str) -> bool {
+        self.settings.allowed_return_origins.iter().any(|a| a.trim_end_matches('/').eq_ignore_ascii_case(origin))
     }
 
     /// The record as it stands, without releasing its identity (for status pages).

@@ -26,6 +26,9 @@ pub struct App {
     /// The NICE client, when NICE is enabled.
     #[cfg(feature = "nice")]
     pub nice: Option<Arc<bonin_adapters_nice::NiceClient>>,
+    /// The mobileOK client, when mobileOK is enabled.
+    #[cfg(feature = "mobileok")]
+    pub mobileok: Option<Arc<bonin_adapters_mobileok::MobileokClient>>,
     /// The in-process simulators (sandbox profile).
     #[cfg(feature = "sandbox")]
     pub sandbox: Option<Sandbox>,
@@ -46,7 +49,14 @@ pub struct Sandbox {
     /// The NICE simulator.
     #[cfg(feature = "nice")]
     pub nice: bonin_sandbox::nice::NiceSimulator,
+    /// The mobileOK simulator.
+    #[cfg(feature = "mobileok")]
+    pub mobileok: bonin_sandbox::mobileok::MobileokSimulator,
 }
+
+/// The password of the key file the mobileOK simulator hands to bonin in the sandbox profile.
+#[cfg(all(feature = "sandbox", feature = "mobileok"))]
+pub const SANDBOX_KEY_PASSWORD: &str = "bonin-sandbox";
 
 /// Starts the simulators on `bind` (port 0 for any free port).
 #[cfg(feature = "sandbox")]
@@ -64,6 +74,17 @@ pub async fn start_sandbox(loaded: &LoadedConfig, bind: SocketAddr) -> Result<Sa
         let sim = bonin_sandbox::nice::NiceSimulator::new(config);
         (simulators.merge(sim.router()), sim)
     };
+    #[cfg(feature = "mobileok")]
+    let (simulators, mobileok) = {
+        let config = bonin_sandbox::mobileok::MobileokSimConfig {
+            // The 표준창 returns only to this bonin.
+            return_url_prefixes: vec![format!("{}/v1/verifications/", loaded.public_url())],
+            ..bonin_sandbox::mobileok::MobileokSimConfig::default()
+        };
+        let sim = bonin_sandbox::mobileok::MobileokSimulator::new(config)
+            .ok_or_else(|| Error::misconfigured("the mobileOK simulator could not generate its keys"))?;
+        (simulators.merge(sim.router()), sim)
+    };
     #[cfg(not(feature = "nice"))]
     let _ = loaded;
     let server = bonin_sandbox::SandboxServer::start(simulators, bind)
@@ -73,6 +94,8 @@ pub async fn start_sandbox(loaded: &LoadedConfig, bind: SocketAddr) -> Result<Sa
         server,
         #[cfg(feature = "nice")]
         nice,
+        #[cfg(feature = "mobileok")]
+        mobileok,
     })
 }
 
@@ -148,6 +171,48 @@ pub async fn build(loaded: &LoadedConfig) -> Result<App, Error> {
         }
     };
 
+    #[cfg(feature = "mobileok")]
+    let mobileok = {
+        let mut mobileok_config = config.providers.mobileok.clone();
+        #[cfg(feature = "sandbox")]
+        if let Some(sandbox) = &sandbox {
+            let explicit = loaded.is_explicit("providers.mobileok.api_base")
+                || loaded.is_explicit("providers.mobileok.window_base");
+            if !explicit {
+                // The simulator has its own keys, so it hands bonin a key file that fits them.
+                use base64::Engine;
+                let key_file = sandbox.mobileok.key_file(SANDBOX_KEY_PASSWORD, true);
+                let mut sim_config = mobileok_config.unwrap_or_else(|| {
+                    bonin_adapters_mobileok::MobileokConfig::new(
+                        std::path::PathBuf::new(),
+                        bonin_domain::SecretString::from(SANDBOX_KEY_PASSWORD),
+                        "sandbox.bonin.local",
+                    )
+                });
+                sim_config.key_file = None;
+                sim_config.key_file_base64 =
+                    Some(bonin_domain::SecretString::from(base64::engine::general_purpose::STANDARD.encode(key_file)));
+                sim_config.key_password = bonin_domain::SecretString::from(SANDBOX_KEY_PASSWORD);
+                sim_config.api_base = sandbox.server.base_url();
+                sim_config.window_base = sandbox.server.base_url();
+                mobileok_config = Some(sim_config);
+            }
+        }
+        match mobileok_config {
+            Some(mobileok_config) => {
+                let client = Arc::new(bonin_adapters_mobileok::MobileokClient::new(
+                    mobileok_config,
+                    http_client(bonin_domain::ProviderId::Mobileok)?,
+                    clock.clone(),
+                    Arc::new(OsRng),
+                )?);
+                service = service.with_window(client.clone()).with_otp(client.clone());
+                Some(client)
+            }
+            None => None,
+        }
+    };
+
     let service = Arc::new(service);
     let router = api::router(
         service.clone(),
@@ -165,6 +230,8 @@ pub async fn build(loaded: &LoadedConfig) -> Result<App, Error> {
         public_url,
         #[cfg(feature = "nice")]
         nice,
+        #[cfg(feature = "mobileok")]
+        mobileok,
         #[cfg(feature = "sandbox")]
         sandbox,
     })

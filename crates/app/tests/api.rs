@@ -258,7 +258,7 @@ async fn bad_requests_are_invalid_request_and_change_nothing() {
         json!({"method": "window"}),
         json!({"method": "window", "return_url": "https://evil.example/steal"}),
         json!({"method": "window", "return_url": "javascript:alert(1)"}),
-        json!({"provider": "mobileok", "method": "window", "return_url": "http://127.0.0.1:8080/x"}),
+        json!({"provider": "portone_v1", "method": "window", "return_url": "http://127.0.0.1:8080/x"}),
         json!({"provider": "nice", "method": "otp"}),
         json!({"provider": "nowhere", "method": "window"}),
         json!({"method": "fax"}),
@@ -363,6 +363,7 @@ async fn health_readiness_metrics_and_openapi() {
         "/v1/verifications",
         "/v1/verifications/{id}",
         "/v1/verifications/{id}/return",
+        "/v1/verifications/{id}/launch",
         "/v1/verifications/{id}/complete",
         "/v1/verifications/{id}/otp",
         "/v1/verifications/{id}/confirm",
@@ -528,4 +529,95 @@ async fn the_identity_is_gone_after_the_retention_time() {
     clock.advance(Duration::from_secs(600));
     let reply = send(&router, get(&format!("/v1/verifications/{id}"), None)).await;
     assert_eq!((reply.status, reply.code().as_str()), (StatusCode::NOT_FOUND, "not_found"));
+}
+
+// --- mobileOK through the API, against its simulator ---
+
+async fn mobileok_window(app: &App, display: &str) -> (String, String) {
+    let body = json!({"provider": "mobileok", "method": "window", "return_url": "http://127.0.0.1:8080/demo/done", "display": display});
+    let reply = send(&app.router, post_json("/v1/verifications", &body, None)).await;
+    assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.text());
+    let started = reply.json();
+    assert_eq!(started["launch"]["kind"], "mobileok");
+    let id = started["id"].as_str().unwrap().to_owned();
+    assert_eq!(started["launch"]["request_url"], format!("http://127.0.0.1:8080/v1/verifications/{id}/launch"));
+    // The SDK posts to the request URL from the merchant's page.
+    let request = Request::post(format!("/v1/verifications/{id}/launch"))
+        .header(header::ORIGIN, "http://127.0.0.1:8080")
+        .body(Body::empty())
+        .unwrap();
+    let info = send(&app.router, request).await;
+    assert_eq!(info.status, StatusCode::OK);
+    assert_eq!(info.headers[header::ACCESS_CONTROL_ALLOW_ORIGIN], "http://127.0.0.1:8080");
+    assert_eq!(info.json()["retTransferType"], "MOKToken");
+    (id, info.text())
+}
+
+#[tokio::test]
+async fn mobileok_window_flow_through_the_http_api() {
+    let app = app(&[]).await;
+    let (id, info) = mobileok_window(&app, "page").await;
+    let sandbox = app.sandbox.as_ref().unwrap();
+    let delivery = sandbox.mobileok.complete_window(&info, Some("kim-mvno")).unwrap();
+    assert_eq!(delivery.return_url, format!("http://127.0.0.1:8080/v1/verifications/{id}/return"));
+    let landing = Request::post(format!("/v1/verifications/{id}/return"))
+        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .body(Body::from(delivery.form_body()))
+        .unwrap();
+    let reply = send(&app.router, landing).await;
+    assert!(reply.location().ends_with("&status=verified"), "{}", reply.location());
+    let body = send(&app.router, get(&format!("/v1/verifications/{id}"), None)).await.json();
+    assert_eq!(body["identity"]["name"], "김알뜰");
+    assert_eq!(body["identity"]["carrier"], "lgu_mvno");
+    // Once used, the request info is no longer served, and other origins get no CORS grant.
+    let again =
+        send(&app.router, Request::post(format!("/v1/verifications/{id}/launch")).body(Body::empty()).unwrap()).await;
+    assert_eq!(again.code(), "already_completed");
+}
+
+#[tokio::test]
+async fn mobileok_popup_landing_answers_200_with_a_body_never_a_redirect() {
+    let app = app(&[]).await;
+    let (id, info) = mobileok_window(&app, "popup").await;
+    let delivery = app.sandbox.as_ref().unwrap().mobileok.complete_window(&info, Some("hong")).unwrap();
+    let landing = Request::post(format!("/v1/verifications/{id}/return"))
+        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .body(Body::from(delivery.form_body()))
+        .unwrap();
+    let reply = send(&app.router, landing).await;
+    assert_eq!(reply.status, StatusCode::OK);
+    assert_eq!(reply.json(), json!({"verification_id": id, "status": "verified", "error": null}));
+    let foreign = Request::post(format!("/v1/verifications/{id}/launch"))
+        .header(header::ORIGIN, "https://evil.example")
+        .body(Body::empty())
+        .unwrap();
+    let reply = send(&app.router, foreign).await;
+    assert!(!reply.headers.contains_key(header::ACCESS_CONTROL_ALLOW_ORIGIN));
+}
+
+#[tokio::test]
+async fn mobileok_otp_flow_through_the_http_api() {
+    let app = app(&[]).await;
+    let reply = send(
+        &app.router,
+        post_json("/v1/verifications", &json!({"provider": "mobileok", "method": "otp", "purpose": "sign_up"}), None),
+    )
+    .await;
+    assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.text());
+    let id = reply.json()["id"].as_str().unwrap().to_owned();
+    let subject = json!({"name": "EMMA WILSON", "phone": "01098761234", "birth_date": "1995-07-21", "gender": "female",
+                         "nationality": "foreign", "carrier": "kt", "auth_type": "sms"});
+    let sent = send(&app.router, post_json(&format!("/v1/verifications/{id}/otp"), &subject, None)).await;
+    assert_eq!(sent.json()["status"], "otp_sent", "{}", sent.text());
+    let wrong =
+        send(&app.router, post_json(&format!("/v1/verifications/{id}/confirm"), &json!({"code": "111111"}), None))
+            .await;
+    assert_eq!((wrong.code().as_str(), wrong.json()["provider_code"].as_str()), ("provider_rejected", Some("4030")));
+    let resent = send(&app.router, post_json(&format!("/v1/verifications/{id}/resend"), &json!({}), None)).await;
+    assert_eq!(resent.json()["otp_attempts_left"], 2);
+    let done =
+        send(&app.router, post_json(&format!("/v1/verifications/{id}/confirm"), &json!({"code": "234567"}), None))
+            .await;
+    assert_eq!(done.json()["status"], "verified", "{}", done.text());
+    assert_eq!(done.json()["identity"]["nationality"], "foreign");
 }

@@ -1,5 +1,5 @@
-//! The demo page in a real headless Chromium: choose NICE, pick a persona in the simulated window,
-//! type its code, and see the verified, masked identity. Driven over WebDriver (chromedriver).
+//! The demo page in a real headless Chromium: choose a provider (NICE, then mobileOK), pick a
+//! persona in the simulated window, type its code, and see the verified, masked identity. Driven over WebDriver (chromedriver).
 //!
 //! Needs `chromium` and `chromedriver` (Debian: `chromium`, `chromium-driver`; `.ci/run` installs
 //! them). Without them the test says so and passes locally, but fails under `CI=true`.
@@ -140,34 +140,41 @@ async fn the_demo_page_verifies_a_persona_in_headless_chromium() {
     let session = created["value"]["sessionId"].as_str().unwrap_or_else(|| panic!("no session: {created}")).to_owned();
     let driver = Driver { http, base, session };
 
-    // The person's clicks.
-    driver.call(reqwest::Method::POST, "/url", Some(json!({"url": format!("http://{addr}/")}))).await;
-    driver.click("#verify").await;
-    driver.click(r#"input[name="persona"][value="kim-mvno"]"#).await;
-    driver.type_into("#otp", "345678").await;
-    driver.click("#confirm").await;
+    // The person's clicks, once per provider.
+    for (provider, persona, code, name, phone, carrier, birth) in [
+        ("nice", "kim-mvno", "345678", "김*뜰", "010-****-6666", "lgu_mvno", "2001-**-**"),
+        ("mobileok", "wilson", "234567", "E*********N", "010-****-1234", "kt", "1995-**-**"),
+    ] {
+        driver.call(reqwest::Method::POST, "/url", Some(json!({"url": format!("http://{addr}/")}))).await;
+        driver.click(&format!(r#"#provider option[value="{provider}"]"#)).await;
+        driver.click("#verify").await;
+        driver.click(&format!(r#"input[name="persona"][value="{persona}"]"#)).await;
+        driver.type_into("#otp", code).await;
+        driver.click("#confirm").await;
 
-    // Back on bonin's result page.
-    let mut status = String::new();
-    for _ in 0..100 {
-        status = driver.text("#status").await;
-        if status == "verified" {
-            break;
+        // Back on bonin's result page.
+        let mut status = String::new();
+        for _ in 0..100 {
+            status = driver.text("#status").await;
+            if status == "verified" {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
         }
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-    let shot = driver.call(reqwest::Method::GET, "/screenshot", None).await;
-    if let Some(png) = shot.as_str() {
-        use base64::Engine;
-        if let Ok(bytes) = base64::engine::general_purpose::STANDARD.decode(png) {
-            let _ = std::fs::write(std::env::temp_dir().join("bonin-demo-result.png"), bytes);
+        let shot = driver.call(reqwest::Method::GET, "/screenshot", None).await;
+        if let Some(png) = shot.as_str() {
+            use base64::Engine;
+            if let Ok(bytes) = base64::engine::general_purpose::STANDARD.decode(png) {
+                let _ = std::fs::write(std::env::temp_dir().join(format!("bonin-demo-{provider}.png")), bytes);
+            }
         }
+        assert_eq!(status, "verified", "{provider}");
+        assert_eq!(driver.text("#identity-name").await, name);
+        assert_eq!(driver.text("#identity-phone").await, phone);
+        assert_eq!(driver.text("#identity-carrier").await, carrier);
+        assert_eq!(driver.text("#identity-birth_date").await, birth);
+        assert_eq!(driver.text("#identity-provider").await, provider);
     }
-    assert_eq!(status, "verified");
-    assert_eq!(driver.text("#identity-name").await, "김*뜰");
-    assert_eq!(driver.text("#identity-phone").await, "010-****-6666");
-    assert_eq!(driver.text("#identity-carrier").await, "lgu_mvno");
-    assert_eq!(driver.text("#identity-birth_date").await, "2001-**-**");
 
     driver.call(reqwest::Method::DELETE, "", None).await;
     let _ = driver_process.kill().await;

@@ -229,11 +229,17 @@ fn every_documented_key_is_a_real_setting() {
                 "providers.nice.window_form_method" => "post",
                 "providers.nice.revoke_scheme" => "bearer",
                 "providers.nice.api_base" | "providers.nice.window_url" => "https://example.test",
+                "providers.mobileok.api_base" | "providers.mobileok.window_base" => "https://example.test",
+                "providers.mobileok.crypto" => "v2",
+                "providers.mobileok.usage_code" => "01001",
                 "providers.nice.product_id" => "2101979031",
                 key if key.ends_with("_secs") || key.ends_with("_bytes") => "4096",
                 _ => "documented-value",
             };
             jail.set_env(&env, value);
+            if setting.key.starts_with("providers.mobileok.") && setting.key != "providers.mobileok.key_password" {
+                jail.set_env("BONIN_PROVIDERS__MOBILEOK__KEY_PASSWORD", "documented-password");
+            }
             if setting.key.starts_with("providers.nice.") {
                 jail.set_env("BONIN_PROVIDERS__NICE__CLIENT_ID", "documented-id");
                 jail.set_env("BONIN_PROVIDERS__NICE__CLIENT_SECRET", "documented-secret");
