@@ -24,6 +24,8 @@ pub(crate) fn run() -> Result<(), String> {
     cargo(&["clippy", "--workspace", "--all-targets", "--all-features", "--locked", "--", "-D", "warnings"])?;
     cargo(&["test", "--workspace", "--all-targets", "--all-features", "--locked"])?;
     cargo(&["test", "--workspace", "--doc", "--all-features", "--locked"])?;
+    println!("\n==> bench --quick");
+    crate::bench::run(true)?;
     println!("\nci: all checks passed");
     Ok(())
 }

@@ -2,6 +2,7 @@
 #![forbid(unsafe_code)]
 #![allow(clippy::print_stdout, clippy::print_stderr)] // a command line prints
 
+mod bench;
 mod ci;
 mod codegen;
 mod tidy;
@@ -19,7 +20,8 @@ const USAGE: &str = "usage: cargo xtask <command>
 commands:
   codegen [--check]  regenerate generated files (--check: fail if any is stale)
   tidy               check repository rules (dependency direction, no printing in libraries, ...)
-  ci                 everything CI runs: fmt, codegen --check, tidy, clippy -D warnings, all tests
+  ci                 everything CI runs: fmt, codegen --check, tidy, clippy -D warnings, all tests, bench --quick
+  bench [--quick]    measurements for docs/PERFORMANCE.md (release build; --quick: a smoke run that writes nothing)
 ";
 
 fn main() -> ExitCode {
@@ -29,6 +31,9 @@ fn main() -> ExitCode {
         ["codegen", "--check"] => codegen::run(codegen::Mode::Check),
         ["tidy"] => tidy::run_all(),
         ["ci"] => ci::run(),
+        ["bench"] => bench::run(false),
+        ["bench", "--quick"] => bench::run(true),
+        ["bench-in-process"] => bench::run_in_process(false),
         [] | ["-h" | "--help" | "help"] => {
             print!("{USAGE}");
             return ExitCode::SUCCESS;

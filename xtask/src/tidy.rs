@@ -193,6 +193,12 @@ fn is_binary_source(path: &Path) -> bool {
     path.ends_with("src/main.rs") || path.components().any(|c| c.as_os_str() == "bin")
 }
 
+/// Test-support modules, compiled only into test builds, where a skipped check must be visible in
+/// the test output.
+fn is_test_support(path: &Path) -> bool {
+    path.ends_with("adapters-store/src/conformance.rs")
+}
+
 /// Libraries log through `tracing`; only binaries print.
 pub(crate) fn no_printing_in_libraries(root: &Path) -> Vec<String> {
     const MACROS: &[&str] = &["println!(", "print!(", "eprintln!(", "eprint!(", "dbg!("];
@@ -200,7 +206,7 @@ pub(crate) fn no_printing_in_libraries(root: &Path) -> Vec<String> {
     for dir in crate_dirs(root) {
         let mut files = Vec::new();
         rust_files(&dir.join("src"), &mut files);
-        for file in files.into_iter().filter(|f| !is_binary_source(f)) {
+        for file in files.into_iter().filter(|f| !is_binary_source(f) && !is_test_support(f)) {
             let text = fs::read_to_string(&file).unwrap_or_default();
             for (n, line) in text.lines().enumerate() {
                 let code = line.trim_start();
@@ -261,6 +267,11 @@ pub(crate) fn dependencies_pinned_in_workspace(root: &Path) -> Vec<String> {
     problems
 }
 
+/// Duplicates that no pin of ours can remove, each with the reason. Revisit when the named crates
+/// move.
+const FORCED_DUPLICATES: &[(&str, &str)] =
+    &[("base64", "postgres-protocol 0.6 needs base64 0.22; hyper-util (reqwest's client-proxy) needs 0.23")];
+
 fn workspace_tree() -> Result<Vec<(String, String)>, String> {
     cargo_tree(&["--workspace", "--all-features", "--edges", "normal,build,dev"])
 }
@@ -286,6 +297,7 @@ pub(crate) fn one_version_per_pinned_crate(root: &Path, tree: &[(String, String)
         }
         let Some(crate_name) = line.split(['=', ' ']).next() else { continue };
         match versions.get(crate_name) {
+            Some(found) if found.len() > 1 && FORCED_DUPLICATES.iter().any(|(name, _)| *name == crate_name) => {}
             Some(found) if found.len() > 1 => problems.push(format!(
                 "{crate_name} is built in several versions {found:?}; align the pin with what the other crates need"
             )),

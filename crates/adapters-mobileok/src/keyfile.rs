@@ -28,6 +28,7 @@ pub struct KeyFile {
     /// For the Gen-1 `encryptReqClientInfo` (PKCS#1 v1.5 private-key operation).
     signing: rsa::PrivateKey,
     server_public: Option<OaepPublicEncryptingKey>,
+    client_public_spki: Vec<u8>,
 }
 
 impl fmt::Debug for KeyFile {
@@ -111,8 +112,12 @@ impl KeyFile {
             .decode(private_key)
             .map_err(|_| Error::misconfigured("the mobileOK key file's ClientPrivateKey is not Base64"))?;
         let bad_key = || Error::misconfigured("the mobileOK key file's ClientPrivateKey is not an RSA PKCS#8 key");
-        let decrypting = OaepPrivateDecryptingKey::new(PrivateDecryptingKey::from_pkcs8(&der).map_err(|_| bad_key())?)
-            .map_err(|_| bad_key())?;
+        let private = PrivateDecryptingKey::from_pkcs8(&der).map_err(|_| bad_key())?;
+        let client_public_spki = {
+            use aws_lc_rs::encoding::AsDer;
+            private.public_key().as_der().map_err(|_| bad_key())?.as_ref().to_vec()
+        };
+        let decrypting = OaepPrivateDecryptingKey::new(private).map_err(|_| bad_key())?;
         let signing = rsa::PrivateKey::from_pkcs8_der(&der).map_err(|_| bad_key())?;
         let server_public = match server_public.filter(|s| !s.trim().is_empty()) {
             None => None,
@@ -127,7 +132,7 @@ impl KeyFile {
                 )
             }
         };
-        Ok(Self { service_id: service_id.to_owned(), decrypting, signing, server_public })
+        Ok(Self { service_id: service_id.to_owned(), decrypting, signing, server_public, client_public_spki })
     }
 
     /// `ServiceId`.
@@ -150,6 +155,11 @@ impl KeyFile {
 
     pub(crate) fn server_public(&self) -> Option<&OaepPublicEncryptingKey> {
         self.server_public.as_ref()
+    }
+
+    /// The client's public key (SubjectPublicKeyInfo DER), for checking what the provider encrypts to.
+    pub fn client_public_key_der(&self) -> &[u8] {
+        &self.client_public_spki
     }
 
     /// RSA modulus size in bits (for `bonin keyfile inspect`).

@@ -198,10 +198,54 @@ pub async fn ping_answers(h: &dyn Harness) {
     must("ping", h.store().ping()).await;
 }
 
+/// The backend URL in `variable`. When it is unset the test says so loudly and is skipped, except
+/// under `CI=true`, where it fails.
+pub fn backend_url(variable: &str) -> Option<String> {
+    match std::env::var(variable) {
+        Ok(url) if !url.is_empty() => Some(url),
+        _ => {
+            let message = format!("{variable} is not set: this store's conformance tests cannot run");
+            assert!(std::env::var("CI").as_deref() != Ok("true"), "{message} (required under CI=true)");
+            tracing_free_warning(&message);
+            None
+        }
+    }
+}
+
+#[allow(clippy::print_stderr)] // a skipped suite must be visible in the test output
+fn tracing_free_warning(message: &str) {
+    eprintln!("SKIPPED: {message}");
+}
+
 /// Generates one `#[tokio::test]` per conformance check. `$harness` is evaluated anew in each test
-/// (it may `.await`) and must implement [`Harness`].
+/// (it may `.await`) and must implement [`Harness`]. With `optional:`, `$harness` yields an
+/// `Option` and a `None` skips the check (see [`backend_url`]).
 #[macro_export]
 macro_rules! store_conformance_tests {
+    (optional: $harness:expr) => {
+        $crate::store_conformance_tests!(@optional $harness;
+            create_then_get_round_trips,
+            create_refuses_a_duplicate_id,
+            create_refuses_a_duplicate_provider_key,
+            compare_and_swap_applies_once,
+            compare_and_swap_on_a_missing_record_conflicts,
+            concurrent_swaps_have_exactly_one_winner,
+            compare_and_swap_moves_the_provider_key,
+            expired_records_are_invisible,
+            compare_and_swap_sets_a_new_ttl,
+            delete_removes_record_and_key,
+            ping_answers,
+        );
+    };
+    (@optional $harness:expr; $($check:ident),* $(,)?) => {
+        $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $check() {
+                let Some(harness) = $harness else { return };
+                $crate::conformance::$check(&harness).await;
+            }
+        )*
+    };
     ($harness:expr) => {
         $crate::store_conformance_tests!(@each $harness;
             create_then_get_round_trips,

@@ -1,9 +1,15 @@
 //! [`SessionStore`](bonin_domain::SessionStore) implementations, each behind a cargo feature, and the
 //! conformance suite they all pass.
 //!
-//! | feature | store | use it for |
-//! |---|---|---|
-//! | `memory` (default) | [`MemoryStore`] | tests, the sandbox, one instance that may lose sessions on restart |
+//! | feature | store | `store.url` | use it for |
+//! |---|---|---|---|
+//! | `memory` (default) | [`MemoryStore`] | `memory:` | tests; one instance that may lose sessions on restart |
+//! | `sqlite` | `SqliteStore` | `sqlite://bonin.db` | the sandbox and single-instance deployments |
+//! | `postgres` | `PostgresStore` | `postgres://…` | several instances sharing sessions |
+//! | `redis` | `RedisStore` | `redis://…` | several instances sharing sessions, TTL-native |
+//!
+//! The persistent stores seal every record with AES-256-GCM ([`RecordCipher`]), so a database dump
+//! holds neither personal data nor provider keys. [`open`] picks the implementation from a URL.
 //!
 //! A new store proves itself by running the suite:
 //!
@@ -13,10 +19,100 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+#[cfg(feature = "encryption")]
+mod cipher;
 #[cfg(feature = "conformance")]
 pub mod conformance;
 #[cfg(feature = "memory")]
 mod memory;
+#[cfg(feature = "postgres")]
+mod postgres;
+#[cfg(feature = "encryption")]
+mod record;
+#[cfg(feature = "redis")]
+mod redis_store;
+#[cfg(feature = "sqlite")]
+mod sqlite;
 
+use std::{sync::Arc, time::Duration};
+
+use bonin_domain::{Clock, Error, SecretString, SessionStore};
+
+#[cfg(feature = "encryption")]
+pub use cipher::RecordCipher;
 #[cfg(feature = "memory")]
 pub use memory::MemoryStore;
+#[cfg(feature = "postgres")]
+pub use postgres::PostgresStore;
+#[cfg(feature = "redis")]
+pub use redis_store::RedisStore;
+#[cfg(feature = "sqlite")]
+pub use sqlite::SqliteStore;
+
+/// Settings for [`open`].
+#[derive(Debug, Clone)]
+pub struct StoreOptions {
+    /// Encryption keys (`ID:BASE64`, the first seals) for the persistent stores.
+    pub encryption_keys: Vec<SecretString>,
+    /// PostgreSQL pool size.
+    pub pool_size: usize,
+    /// How often expired rows are deleted (SQLite, PostgreSQL).
+    pub purge_every: Duration,
+}
+
+impl Default for StoreOptions {
+    fn default() -> Self {
+        Self { encryption_keys: Vec::new(), pool_size: 16, purge_every: Duration::from_secs(60) }
+    }
+}
+
+#[cfg(not(all(feature = "memory", feature = "sqlite", feature = "postgres", feature = "redis")))]
+fn unsupported(what: &str) -> Error {
+    Error::misconfigured(format!("store.url: {what} is not in this build (enable its cargo feature)"))
+}
+
+/// Opens the store `url` names: `memory:`, `sqlite://PATH`, `postgres://…`, `redis://…`.
+pub async fn open(url: &str, options: &StoreOptions, clock: Arc<dyn Clock>) -> Result<Arc<dyn SessionStore>, Error> {
+    let _ = (options, &clock);
+    if url == "memory:" {
+        #[cfg(feature = "memory")]
+        return Ok(Arc::new(MemoryStore::with_clock(clock)));
+        #[cfg(not(feature = "memory"))]
+        return Err(unsupported("the memory store"));
+    }
+    if let Some(path) = url.strip_prefix("sqlite://") {
+        #[cfg(feature = "sqlite")]
+        {
+            if path.is_empty() {
+                return Err(Error::misconfigured("store.url: sqlite:// needs a file path (sqlite://bonin.db)"));
+            }
+            let cipher = Arc::new(RecordCipher::from_config(&options.encryption_keys)?);
+            let store = Arc::new(SqliteStore::open(std::path::Path::new(path), cipher, clock)?);
+            store.spawn_purger(options.purge_every);
+            return Ok(store);
+        }
+        #[cfg(not(feature = "sqlite"))]
+        return Err(unsupported(&format!("SQLite ({path})")));
+    }
+    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        #[cfg(feature = "postgres")]
+        {
+            let cipher = Arc::new(RecordCipher::from_config(&options.encryption_keys)?);
+            let store = Arc::new(PostgresStore::connect(url, options.pool_size, cipher, clock).await?);
+            store.spawn_purger(options.purge_every);
+            return Ok(store);
+        }
+        #[cfg(not(feature = "postgres"))]
+        return Err(unsupported("PostgreSQL"));
+    }
+    if url.starts_with("redis://") {
+        #[cfg(feature = "redis")]
+        {
+            let cipher = Arc::new(RecordCipher::from_config(&options.encryption_keys)?);
+            return Ok(Arc::new(RedisStore::connect(url, cipher).await?));
+        }
+        #[cfg(not(feature = "redis"))]
+        return Err(unsupported("Redis"));
+    }
+    Err(Error::misconfigured("store.url must be memory:, sqlite://PATH, postgres://… or redis://…"))
+}

@@ -59,9 +59,18 @@ pub struct ServerConfig {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct StoreConfig {
-    /// `memory:` (this build); SQLite, PostgreSQL and Redis URLs are refused until their stores exist.
+    /// `memory:`, `sqlite://PATH`, `postgres://…` or `redis://…`.
     pub url: String,
+    /// Keys that seal stored sessions (`ID:BASE64`, 32 bytes; the first seals, all open).
+    #[serde(default, deserialize_with = "secret_list")]
+    pub encryption_keys: Vec<SecretString>,
+    /// PostgreSQL connections.
+    pub pool_size: usize,
 }
+
+/// The fixed key the sandbox profile seals with when none is configured. Not a secret: sandbox
+/// data is synthetic.
+pub const SANDBOX_STORE_KEY: &str = "0:Ym9uaW4tc2FuZGJveC1ub3QtYS1zZWNyZXQtMDAwMDA=";
 
 /// `[verification]`.
 #[derive(Debug, Clone, Deserialize)]
@@ -157,7 +166,7 @@ fn defaults() -> serde_json::Value {
             "body_limit_bytes": 65536,
             "pii_retention_secs": 600,
         },
-        "store": { "url": "memory:" },
+        "store": { "url": "sqlite://bonin.db", "pool_size": 16 },
         "verification": { "default_provider": "nice" },
         "log": { "format": "text", "level": "info" },
     })
@@ -364,8 +373,9 @@ impl LoadedConfig {
                 "timeouts must be positive and body_limit_bytes at least 1024",
             ));
         }
-        if c.store.url != "memory:" {
-            return Err(error_at(f, "store.url", "this build has the memory store only (`memory:`)"));
+        let known = ["memory:", "sqlite://", "postgres://", "postgresql://", "redis://"];
+        if !known.iter().any(|p| c.store.url.starts_with(p)) {
+            return Err(error_at(f, "store.url", "must be memory:, sqlite://PATH, postgres://… or redis://…"));
         }
         if c.log.level.parse::<tracing::Level>().is_err() {
             return Err(error_at(f, "log.level", "must be error, warn, info, debug or trace"));
@@ -401,6 +411,13 @@ impl LoadedConfig {
         let c = &self.config;
         if c.server.api_keys.is_empty() {
             return Err(error_at(f, "server.api_keys", "production needs at least one API key"));
+        }
+        if c.store.url != "memory:" && c.store.encryption_keys.is_empty() {
+            return Err(error_at(
+                f,
+                "store.encryption_keys",
+                "production seals stored sessions: configure at least one key",
+            ));
         }
         if !self.public_url().starts_with("https://") {
             return Err(error_at(f, "server.public_url", "production needs an https:// public URL"));
@@ -526,9 +543,15 @@ pub const REFERENCE: &[Setting] = &[
     },
     Setting {
         key: "store.url",
-        default: "\"memory:\"",
-        about: "Session store. This build has `memory:` (one instance; sessions do not survive a restart).",
+        default: "\"sqlite://bonin.db\"",
+        about: "Session store: `memory:` (one instance, lost on restart), `sqlite://PATH` (one instance, survives restarts), `postgres://…` or `redis://…` (shared by several instances).",
     },
+    Setting {
+        key: "store.encryption_keys",
+        default: "[] (sandbox: a fixed, public key)",
+        about: "Keys sealing stored sessions, `ID:BASE64` of 32 bytes (`1:$(openssl rand -base64 32)`); the first seals, all open. Rotate by putting a new key first and dropping the old one after the retention time. Required in production for persistent stores (secret).",
+    },
+    Setting { key: "store.pool_size", default: "16", about: "PostgreSQL connections per instance." },
     Setting {
         key: "verification.default_provider",
         default: "\"nice\"",

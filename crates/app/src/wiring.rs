@@ -113,7 +113,16 @@ pub async fn build(loaded: &LoadedConfig) -> Result<App, Error> {
         allowed.extend(origin_of(&public_url));
     }
     let clock: Arc<dyn Clock> = Arc::new(SystemClock::new());
-    let store: Arc<dyn SessionStore> = Arc::new(bonin_adapters_store::MemoryStore::with_clock(clock.clone()));
+    let mut encryption_keys = config.store.encryption_keys.clone();
+    if encryption_keys.is_empty() && config.profile == ProfileName::Sandbox {
+        encryption_keys.push(bonin_domain::SecretString::from(crate::config::SANDBOX_STORE_KEY));
+    }
+    let options = bonin_adapters_store::StoreOptions {
+        encryption_keys,
+        pool_size: config.store.pool_size,
+        ..bonin_adapters_store::StoreOptions::default()
+    };
+    let store: Arc<dyn SessionStore> = bonin_adapters_store::open(&config.store.url, &options, clock.clone()).await?;
     let settings = ServiceSettings {
         public_url: public_url.clone(),
         allowed_return_origins: allowed,

@@ -29,7 +29,7 @@ use tower::ServiceExt;
 const KEY: &str = "test-api-key-0123456789";
 
 async fn app(env: &[(&str, &str)]) -> App {
-    let vars = env.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned()));
+    let vars = [("BONIN_STORE__URL", "memory:")].iter().chain(env).map(|(k, v)| ((*k).to_owned(), (*v).to_owned()));
     let loaded = LoadedConfig::load(figment(None, StringEnv::from_vars(vars))).unwrap();
     wiring::build(&loaded).await.unwrap()
 }

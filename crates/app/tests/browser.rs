@@ -92,7 +92,8 @@ async fn the_demo_page_verifies_a_persona_in_headless_chromium() {
     // bonin in the sandbox profile on a real port.
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
-    let vars = [("BONIN_SERVER__BIND".to_owned(), addr.to_string())];
+    let vars =
+        [("BONIN_SERVER__BIND".to_owned(), addr.to_string()), ("BONIN_STORE__URL".to_owned(), "memory:".to_owned())];
     let loaded = LoadedConfig::load(figment(None, StringEnv::from_vars(vars))).unwrap();
     let app = wiring::build(&loaded).await.unwrap();
     let sandbox_keepalive = app.sandbox.as_ref().map(|s| s.server.base_url());

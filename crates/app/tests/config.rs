@@ -19,6 +19,7 @@ fn no_configuration_at_all_is_the_sandbox_on_loopback() {
         assert_eq!(loaded.config.server.bind.to_string(), "127.0.0.1:8080");
         assert_eq!(loaded.public_url(), "http://127.0.0.1:8080");
         assert_eq!(loaded.config.verification.default_provider, ProviderId::Nice);
+        assert_eq!(loaded.config.store.url, "sqlite://bonin.db");
         assert!(loaded.demo_enabled());
         Ok(())
     });
@@ -127,6 +128,9 @@ bind = "0.0.0.0:8080"
 public_url = "https://id.shop.example"
 api_keys = ["a-production-key-of-enough-length"]
 allowed_return_origins = ["https://shop.example"]
+[store]
+url = "postgres://bonin@db.internal/bonin"
+encryption_keys = ["1:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="]
 [providers.nice]
 client_id = "live-client"
 client_secret = "live-secret"
@@ -181,6 +185,11 @@ fn production_refuses_sandbox_endpoints() {
 }
 
 #[test]
+fn production_refuses_a_persistent_store_without_encryption_keys() {
+    production_refuses("BONIN_STORE__ENCRYPTION_KEYS", "", "store.encryption_keys");
+}
+
+#[test]
 fn production_refuses_short_api_keys() {
     production_refuses("BONIN_SERVER__API_KEYS", "short", "server.api_keys");
 }
@@ -221,6 +230,8 @@ fn every_documented_key_is_a_real_setting() {
                 "server.allowed_return_origins" => "https://shop.example",
                 "server.demo" => "true",
                 "store.url" => "memory:",
+                "store.pool_size" => "8",
+                "store.encryption_keys" => "1:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=",
                 "verification.default_provider" => "nice",
                 "log.format" => "json",
                 "log.level" => "warn",

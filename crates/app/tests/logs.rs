@@ -50,7 +50,11 @@ async fn logs_name_ids_and_providers_but_never_personal_data_or_secrets() {
         tracing_subscriber::fmt().json().with_max_level(tracing::Level::DEBUG).with_writer(captured.clone()).finish();
     tracing::subscriber::set_global_default(subscriber).unwrap();
 
-    let loaded = LoadedConfig::load(figment(None, StringEnv::from_vars([]))).unwrap();
+    let loaded = LoadedConfig::load(figment(
+        None,
+        StringEnv::from_vars([("BONIN_STORE__URL".to_owned(), "memory:".to_owned())]),
+    ))
+    .unwrap();
     let app = wiring::build(&loaded).await.unwrap();
     let sandbox = app.sandbox.as_ref().unwrap();
     let mut secrets: Vec<String> = vec![sandbox.nice.client().1.to_owned()];

@@ -1,0 +1,227 @@
+//! The SQLite store: the embedded default for the sandbox and single-instance deployments.
+
+use std::{
+    path::Path,
+    sync::{Arc, Mutex, PoisonError},
+    time::Duration,
+};
+
+use async_trait::async_trait;
+use bonin_domain::{CasOutcome, Clock, ProviderKey, SessionStore, StoreError, Verification, VerificationId};
+use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
+
+use crate::{
+    RecordCipher,
+    record::{self, dead_at, key_column, now_ms},
+};
+
+/// Schema versions, applied in order at start-up (tracked in `PRAGMA user_version`).
+const MIGRATIONS: &[&str] = &["CREATE TABLE verifications (
+        id TEXT PRIMARY KEY NOT NULL,
+        provider_key TEXT UNIQUE,
+        version INTEGER NOT NULL,
+        dead_at INTEGER NOT NULL,
+        record BLOB NOT NULL
+    );
+    CREATE INDEX verifications_dead_at ON verifications (dead_at);"];
+
+/// Sessions in one SQLite file (WAL mode). Every operation runs on the blocking pool through one
+/// connection, so compare-and-swap is a serialized transaction.
+pub struct SqliteStore {
+    conn: Arc<Mutex<Connection>>,
+    clock: Arc<dyn Clock>,
+    cipher: Arc<RecordCipher>,
+}
+
+impl std::fmt::Debug for SqliteStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SqliteStore").field("cipher", &self.cipher).finish_non_exhaustive()
+    }
+}
+
+fn unavailable(error: &rusqlite::Error) -> StoreError {
+    StoreError::Unavailable(
+        format!("sqlite: {}", error.sqlite_error_code().map_or("error".into(), |c| format!("{c:?}"))).into(),
+    )
+}
+
+fn is_unique_violation(error: &rusqlite::Error) -> bool {
+    error.sqlite_error_code() == Some(rusqlite::ErrorCode::ConstraintViolation)
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) the database at `path` and applies the migrations.
+    pub fn open(path: &Path, cipher: Arc<RecordCipher>, clock: Arc<dyn Clock>) -> Result<Self, StoreError> {
+        let conn = Connection::open(path).map_err(|e| unavailable(&e))?;
+        conn.busy_timeout(Duration::from_secs(5)).map_err(|e| unavailable(&e))?;
+        conn.pragma_update(None, "journal_mode", "WAL").map_err(|e| unavailable(&e))?;
+        conn.pragma_update(None, "synchronous", "NORMAL").map_err(|e| unavailable(&e))?;
+        let applied: usize =
+            conn.pragma_query_value(None, "user_version", |r| r.get(0)).map_err(|e| unavailable(&e))?;
+        for (index, migration) in MIGRATIONS.iter().enumerate().skip(applied) {
+            conn.execute_batch(&format!("BEGIN; {migration}; PRAGMA user_version = {}; COMMIT;", index + 1))
+                .map_err(|e| unavailable(&e))?;
+        }
+        Ok(Self { conn: Arc::new(Mutex::new(conn)), clock, cipher })
+    }
+
+    async fn run<T: Send + 'static>(
+        &self,
+        work: impl FnOnce(&mut Connection, &dyn Clock, &RecordCipher) -> Result<T, StoreError> + Send + 'static,
+    ) -> Result<T, StoreError> {
+        let (conn, clock, cipher) = (self.conn.clone(), self.clock.clone(), self.cipher.clone());
+        tokio::task::spawn_blocking(move || {
+            let mut conn = conn.lock().unwrap_or_else(PoisonError::into_inner);
+            work(&mut conn, clock.as_ref(), &cipher)
+        })
+        .await
+        .map_err(|_| StoreError::Unavailable("sqlite worker stopped".into()))?
+    }
+
+    /// Deletes expired records; returns how many.
+    pub async fn purge_expired(&self) -> Result<usize, StoreError> {
+        self.run(|conn, clock, _| {
+            conn.execute("DELETE FROM verifications WHERE dead_at <= ?1", params![now_ms(clock)])
+                .map_err(|e| unavailable(&e))
+        })
+        .await
+    }
+
+    /// Purges expired records every `every` until the returned handle is aborted.
+    pub fn spawn_purger(self: &Arc<Self>, every: Duration) -> tokio::task::JoinHandle<()> {
+        let store = Arc::downgrade(self);
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(every).await;
+                let Some(store) = store.upgrade() else { return };
+                if let Err(error) = store.purge_expired().await {
+                    tracing::warn!(%error, "purging expired sessions failed");
+                }
+            }
+        })
+    }
+}
+
+fn live(
+    conn: &Connection,
+    cipher: &RecordCipher,
+    now: i64,
+    column: &str,
+    value: &str,
+) -> Result<Option<Verification>, StoreError> {
+    let sql = format!("SELECT id, record FROM verifications WHERE {column} = ?1 AND dead_at > ?2");
+    let row: Option<(String, Vec<u8>)> = conn
+        .query_row(&sql, params![value, now], |r| Ok((r.get(0)?, r.get(1)?)))
+        .optional()
+        .map_err(|e| unavailable(&e))?;
+    row.map(|(id, sealed)| record::open(cipher, &id, &sealed)).transpose()
+}
+
+#[async_trait]
+impl SessionStore for SqliteStore {
+    async fn create(&self, verification: &Verification, ttl: Duration) -> Result<(), StoreError> {
+        let verification = verification.clone();
+        self.run(move |conn, clock, cipher| {
+            let sealed = record::seal(cipher, &verification)?;
+            let id = verification.id().as_str().to_owned();
+            let key = verification.provider_key().map(key_column);
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(|e| unavailable(&e))?;
+            // Dead rows with the same id or key make way.
+            tx.execute(
+                "DELETE FROM verifications WHERE (id = ?1 OR provider_key = ?2) AND dead_at <= ?3",
+                params![id, key, now_ms(clock)],
+            )
+            .map_err(|e| unavailable(&e))?;
+            let inserted = tx.execute(
+                "INSERT INTO verifications (id, provider_key, version, dead_at, record) VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![
+                    id,
+                    key,
+                    i64::try_from(verification.version()).unwrap_or(i64::MAX),
+                    dead_at(clock, ttl),
+                    sealed
+                ],
+            );
+            match inserted {
+                Ok(_) => tx.commit().map_err(|e| unavailable(&e)),
+                Err(e) if is_unique_violation(&e) => Err(StoreError::AlreadyExists),
+                Err(e) => Err(unavailable(&e)),
+            }
+        })
+        .await
+    }
+
+    async fn get(&self, id: &VerificationId) -> Result<Option<Verification>, StoreError> {
+        let id = id.as_str().to_owned();
+        self.run(move |conn, clock, cipher| live(conn, cipher, now_ms(clock), "id", &id)).await
+    }
+
+    async fn find_by_provider_key(&self, key: &ProviderKey) -> Result<Option<Verification>, StoreError> {
+        let key = key_column(key);
+        self.run(move |conn, clock, cipher| live(conn, cipher, now_ms(clock), "provider_key", &key)).await
+    }
+
+    async fn compare_and_swap(
+        &self,
+        expected_version: u64,
+        next: &Verification,
+        ttl: Duration,
+    ) -> Result<CasOutcome, StoreError> {
+        let next = next.clone();
+        self.run(move |conn, clock, cipher| {
+            let sealed = record::seal(cipher, &next)?;
+            let id = next.id().as_str().to_owned();
+            let key = next.provider_key().map(key_column);
+            let now = now_ms(clock);
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(|e| unavailable(&e))?;
+            if let Some(key) = &key {
+                tx.execute(
+                    "DELETE FROM verifications WHERE provider_key = ?1 AND id <> ?2 AND dead_at <= ?3",
+                    params![key, id, now],
+                )
+                .map_err(|e| unavailable(&e))?;
+            }
+            let expected = i64::try_from(expected_version).unwrap_or(i64::MAX);
+            let updated = tx.execute(
+                "UPDATE verifications SET provider_key = ?1, version = ?2, dead_at = ?3, record = ?4
+                 WHERE id = ?5 AND version = ?6 AND dead_at > ?7",
+                params![
+                    key,
+                    i64::try_from(next.version()).unwrap_or(i64::MAX),
+                    dead_at(clock, ttl),
+                    sealed,
+                    id,
+                    expected,
+                    now
+                ],
+            );
+            let outcome = match updated {
+                Ok(1) => CasOutcome::Swapped,
+                Ok(_) => CasOutcome::Conflict(live(&tx, cipher, now, "id", &id)?.map(Box::new)),
+                Err(e) if is_unique_violation(&e) => return Err(StoreError::AlreadyExists),
+                Err(e) => return Err(unavailable(&e)),
+            };
+            tx.commit().map_err(|e| unavailable(&e))?;
+            Ok(outcome)
+        })
+        .await
+    }
+
+    async fn delete(&self, id: &VerificationId) -> Result<bool, StoreError> {
+        let id = id.as_str().to_owned();
+        self.run(move |conn, clock, _| {
+            let tx = conn.transaction().map_err(|e| unavailable(&e))?;
+            let live = tx
+                .execute("DELETE FROM verifications WHERE id = ?1 AND dead_at > ?2", params![id, now_ms(clock)])
+                .map_err(|e| unavailable(&e))?;
+            tx.execute("DELETE FROM verifications WHERE id = ?1", params![id]).map_err(|e| unavailable(&e))?;
+            tx.commit().map_err(|e| unavailable(&e))?;
+            Ok(live > 0)
+        })
+        .await
+    }
+
+    async fn ping(&self) -> Result<(), StoreError> {
+        self.run(|conn, _, _| conn.query_row("SELECT 1", [], |_| Ok(())).map_err(|e| unavailable(&e))).await
+    }
+}

@@ -1,0 +1,78 @@
+//! The SQLite store against the conformance suite, plus what only a file can show.
+#![allow(clippy::unwrap_used)] // tests fail loudly on purpose
+
+mod support;
+
+use std::{path::PathBuf, sync::Arc, time::Duration};
+
+use bonin_adapters_store::SqliteStore;
+use bonin_domain::*;
+use support::{ManualHarness, cipher, manual_clock};
+
+fn temp_db() -> PathBuf {
+    let id = VerificationId::generate(&OsRng).unwrap();
+    std::env::temp_dir().join(format!("bonin-test-{id}.db"))
+}
+
+async fn harness() -> ManualHarness {
+    let clock = manual_clock();
+    let store = SqliteStore::open(&temp_db(), cipher(), clock.clone()).unwrap();
+    ManualHarness { store: Arc::new(store), clock }
+}
+
+bonin_adapters_store::store_conformance_tests!(harness().await);
+
+fn verified_record(clock: &ManualClock) -> Verification {
+    let id = VerificationId::generate(&OsRng).unwrap();
+    let mut identity = VerifiedIdentity::new(ProviderId::Nice, clock.now());
+    identity.name = Some(Name::new("홍길동").unwrap());
+    identity.phone = Some(PhoneNumber::new("01012345678").unwrap());
+    Verification::start(id, ProviderId::Nice, Method::Window, FlowRules::nice(), clock.now()).with_provider_session(
+        Some(ProviderKey::new(ProviderId::Nice, "tvid-at-rest")),
+        ProviderState::new(r#"{"key":"KEYMATERIAL-0123"}"#),
+        None,
+    )
+}
+
+#[tokio::test]
+async fn sessions_survive_a_reopen_and_nothing_readable_is_on_disk() {
+    let path = temp_db();
+    let clock = manual_clock();
+    let record = verified_record(&clock);
+    {
+        let store = SqliteStore::open(&path, cipher(), clock.clone()).unwrap();
+        store.create(&record, Duration::from_secs(600)).await.unwrap();
+    }
+    let reopened = SqliteStore::open(&path, cipher(), clock.clone()).unwrap();
+    assert_eq!(reopened.get(record.id()).await.unwrap().as_ref(), Some(&record));
+    drop(reopened);
+    let mut bytes = std::fs::read(&path).unwrap();
+    for extra in ["-wal", "-shm"] {
+        let mut name = path.clone().into_os_string();
+        name.push(extra);
+        bytes.extend(std::fs::read(PathBuf::from(name)).unwrap_or_default());
+    }
+    for needle in ["KEYMATERIAL-0123".as_bytes(), "홍길동".as_bytes(), b"01012345678"] {
+        assert!(!bytes.windows(needle.len()).any(|w| w == needle), "plaintext found on disk");
+    }
+}
+
+#[tokio::test]
+async fn a_wrong_key_cannot_read_and_expired_rows_are_purged() {
+    let path = temp_db();
+    let clock = manual_clock();
+    let store = SqliteStore::open(&path, cipher(), clock.clone()).unwrap();
+    let record = verified_record(&clock);
+    store.create(&record, Duration::from_secs(60)).await.unwrap();
+    let other_key = Arc::new(
+        bonin_adapters_store::RecordCipher::from_config(&[SecretString::from(format!(
+            "1:{}",
+            base64::Engine::encode(&base64::engine::general_purpose::STANDARD, [7u8; 32])
+        ))])
+        .unwrap(),
+    );
+    let stranger = SqliteStore::open(&path, other_key, clock.clone()).unwrap();
+    assert!(matches!(stranger.get(record.id()).await, Err(StoreError::Corrupt(_))));
+    clock.advance(Duration::from_secs(61));
+    assert_eq!(store.purge_expired().await.unwrap(), 1);
+}
