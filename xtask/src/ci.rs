@@ -5,10 +5,15 @@ use std::process::Command;
 use crate::{codegen, project_root, tidy};
 
 fn cargo(args: &[&str]) -> Result<(), String> {
+    cargo_with_env(args, &[])
+}
+
+fn cargo_with_env(args: &[&str], env: &[(&str, &str)]) -> Result<(), String> {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     println!("\n==> cargo {}", args.join(" "));
     let status = Command::new(&cargo)
         .args(args)
+        .envs(env.iter().copied())
         .current_dir(project_root())
         .status()
         .map_err(|e| format!("could not run cargo: {e}"))?;
@@ -24,6 +29,13 @@ pub(crate) fn run() -> Result<(), String> {
     cargo(&["clippy", "--workspace", "--all-targets", "--all-features", "--locked", "--", "-D", "warnings"])?;
     cargo(&["test", "--workspace", "--all-targets", "--all-features", "--locked"])?;
     cargo(&["test", "--workspace", "--doc", "--all-features", "--locked"])?;
+    cargo_with_env(
+        &["doc", "--workspace", "--no-deps", "--all-features", "--locked"],
+        &[("RUSTDOCFLAGS", "-D warnings")],
+    )?;
+    for example in ["embed_nice_adapter", "nest_router", "swap_provider"] {
+        cargo(&["run", "--quiet", "--locked", "-p", "bonin-examples", "--example", example])?;
+    }
     println!("\n==> bench --quick");
     crate::bench::run(true)?;
     println!("\nci: all checks passed");

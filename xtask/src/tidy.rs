@@ -239,6 +239,7 @@ pub(crate) fn unsafe_code_forbidden(root: &Path) -> Vec<String> {
 pub(crate) fn dependencies_pinned_in_workspace(root: &Path) -> Vec<String> {
     let mut manifests: Vec<PathBuf> = crate_dirs(root).iter().map(|d| d.join("Cargo.toml")).collect();
     manifests.push(root.join("xtask/Cargo.toml"));
+    manifests.push(root.join("examples/Cargo.toml"));
     let mut problems = Vec::new();
     for manifest in manifests {
         let text = fs::read_to_string(&manifest).unwrap_or_default();

@@ -1,4 +1,4 @@
-//! [`SessionStore`](bonin_domain::SessionStore) implementations, each behind a cargo feature, and the
+//! `bonin_domain::SessionStore` implementations, each behind a cargo feature, and the
 //! conformance suite they all pass.
 //!
 //! | feature | store | `store.url` | use it for |

@@ -157,6 +157,10 @@ fn secret_list<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<SecretString>, D::
 }
 
 /// The built-in defaults, the lowest layer.
+pub fn default_values() -> serde_json::Value {
+    defaults()
+}
+
 fn defaults() -> serde_json::Value {
     serde_json::json!({
         "profile": "sandbox",
@@ -318,7 +322,27 @@ fn is_loopback_url(url: &str) -> bool {
     host == "localhost" || host.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
 }
 
+impl AppConfig {
+    /// The built-in defaults (the sandbox profile) as typed values, for embedders who assemble the
+    /// configuration in code.
+    pub fn sandbox_defaults() -> Result<Self, ConfigError> {
+        Figment::new()
+            .merge(Serialized::defaults(defaults()))
+            .extract()
+            .map_err(|e| ConfigError(describe_figment_error(&e)))
+    }
+}
+
 impl LoadedConfig {
+    /// Validates a configuration assembled in code. Without a figment there is no provenance, and
+    /// no endpoint counts as explicitly set (in the sandbox profile every provider points at the
+    /// simulators).
+    pub fn from_config(config: AppConfig) -> Result<Self, ConfigError> {
+        let loaded = Self { config, figment: Figment::new() };
+        loaded.validate()?;
+        Ok(loaded)
+    }
+
     /// Loads and validates; errors name the key and its source.
     pub fn load(figment: Figment) -> Result<Self, ConfigError> {
         let config: AppConfig = figment.extract_lossy().map_err(|e| ConfigError(describe_figment_error(&e)))?;

@@ -13,10 +13,45 @@ use crate::{
     service::{ServiceSettings, VerificationService},
 };
 
+/// Why a service could not be built.
+#[derive(Debug)]
+pub enum BuildError {
+    /// The configuration is invalid (the message names the key and its source).
+    Config(crate::config::ConfigError),
+    /// A provider, the store or the sandbox could not be set up.
+    Setup(Error),
+}
+
+impl std::fmt::Display for BuildError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Config(e) => write!(f, "configuration: {e}"),
+            Self::Setup(e) => e.fmt(f),
+        }
+    }
+}
+
+impl std::error::Error for BuildError {}
+
 /// A wired bonin: the service, its router, and the simulators it started.
+///
+/// ```no_run
+/// # async fn run() -> Result<(), bonin_app::wiring::BuildError> {
+/// use figment::{Figment, providers::Serialized};
+/// // From the host's own figment (here: the sandbox with an in-memory store)…
+/// let app = bonin_app::wiring::App::from_figment(Figment::from(Serialized::defaults(
+///     serde_json::json!({"store": {"url": "memory:"}, "server": {"public_url": "http://127.0.0.1:3000/identity"}}),
+/// ))).await?;
+/// // …nested under a prefix of the host's router (public_url carries the prefix).
+/// let host: axum::Router = axum::Router::new().nest("/identity", app.router.clone());
+/// # let _ = host; Ok(()) }
+/// ```
 pub struct App {
-    /// The service.
+    /// The service: `start`, `complete`, `get`, `otp_send`, `otp_confirm`, `otp_resend`.
     pub service: Arc<VerificationService>,
+    /// The metrics registry (share one between several services; append `render` output to the
+    /// host's own exposition).
+    pub metrics: Arc<Metrics>,
     /// The HTTP router (nest it, or serve it with [`App::serve`]).
     pub router: Router,
     /// Where `serve` listens.
@@ -104,8 +139,30 @@ fn http_client(provider: bonin_domain::ProviderId) -> Result<bonin_adapters_http
     Ok(bonin_adapters_http::HttpClient::new(provider, Arc::new(transport), bonin_adapters_http::RetryPolicy::default()))
 }
 
+impl App {
+    /// Loads configuration from `figment` (defaults are merged in below it) and builds.
+    pub async fn from_figment(figment: figment::Figment) -> Result<Self, BuildError> {
+        let figment = figment::Figment::new()
+            .merge(figment::providers::Serialized::defaults(crate::config::default_values()))
+            .merge(figment);
+        let loaded = LoadedConfig::load(figment).map_err(BuildError::Config)?;
+        build(&loaded).await.map_err(BuildError::Setup)
+    }
+
+    /// Builds from a configuration assembled in code (see [`AppConfig::sandbox_defaults`](crate::config::AppConfig::sandbox_defaults)).
+    pub async fn from_config(config: crate::config::AppConfig) -> Result<Self, BuildError> {
+        let loaded = LoadedConfig::from_config(config).map_err(BuildError::Config)?;
+        build(&loaded).await.map_err(BuildError::Setup)
+    }
+}
+
 /// Builds everything `loaded` describes. In the sandbox profile this starts the simulators.
 pub async fn build(loaded: &LoadedConfig) -> Result<App, Error> {
+    build_with_metrics(loaded, Arc::new(Metrics::default())).await
+}
+
+/// [`build`], recording into `metrics` (shared with other services of the host).
+pub async fn build_with_metrics(loaded: &LoadedConfig, metrics: Arc<Metrics>) -> Result<App, Error> {
     let config = &loaded.config;
     let public_url = loaded.public_url();
     let mut allowed = config.server.allowed_return_origins.clone();
@@ -234,6 +291,7 @@ pub async fn build(loaded: &LoadedConfig) -> Result<App, Error> {
     );
     Ok(App {
         service,
+        metrics,
         router,
         bind: config.server.bind,
         public_url,
