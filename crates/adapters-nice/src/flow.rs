@@ -13,8 +13,9 @@ use bonin_adapters_http::{
 use bonin_domain::{
     BirthDate, CallbackParams, Carrier, Ci, Clock, Completion, Dependency, Di, Display, Error, ExposeSecret, FormField,
     FormLaunch, Gender, IssuedToken, KST, Launch, Name, Nationality, PhoneNumber, ProviderId, ProviderKey,
-    ProviderState, ProviderTxId, RefreshPolicy, SecretString, SystemClock, Timestamp, Token, TokenCache,
-    TokenCacheStats, TokenSource, Verification, VerifiedIdentity, WindowRequest, WindowStart, WindowVerifier,
+    ProviderState, ProviderTxId, RefreshPolicy, SecretString, SharedTokenSource, SharedTokens, SystemClock, Timestamp,
+    Token, TokenCache, TokenCacheStats, TokenSource, Verification, VerifiedIdentity, WindowRequest, WindowStart,
+    WindowVerifier,
 };
 use serde::{Deserialize, Serialize};
 use time::{PrimitiveDateTime, format_description::BorrowedFormatItem, macros::format_description};
@@ -141,7 +142,7 @@ struct StoredState {
 pub struct NiceClient {
     config: Arc<NiceConfig>,
     http: HttpClient,
-    tokens: TokenCache<AccessTokenSource>,
+    tokens: TokenCache<Arc<dyn TokenSource>>,
     clock: Arc<dyn Clock>,
 }
 
@@ -154,12 +155,36 @@ impl std::fmt::Debug for NiceClient {
 impl NiceClient {
     /// A client over `http` (which must speak for [`ProviderId::Nice`]) on `clock`.
     pub fn new(config: NiceConfig, http: HttpClient, clock: Arc<dyn Clock>) -> Result<Self, Error> {
+        Self::build(config, http, clock, None)
+    }
+
+    /// [`NiceClient::new`], with the access token shared between the instances of a deployment
+    /// (see [`SharedTokens`]) under the name `nice:<client_id>`.
+    pub fn with_shared_tokens(
+        config: NiceConfig,
+        http: HttpClient,
+        clock: Arc<dyn Clock>,
+        shared: Arc<dyn SharedTokens>,
+    ) -> Result<Self, Error> {
+        Self::build(config, http, clock, Some(shared))
+    }
+
+    fn build(
+        config: NiceConfig,
+        http: HttpClient,
+        clock: Arc<dyn Clock>,
+        shared: Option<Arc<dyn SharedTokens>>,
+    ) -> Result<Self, Error> {
         config.validate()?;
         let config = Arc::new(config);
         let source = AccessTokenSource {
             config: config.clone(),
             http: http.clone(),
             preissued: Mutex::new(config.access_token.clone()),
+        };
+        let source: Arc<dyn TokenSource> = match shared {
+            Some(shared) => Arc::new(SharedTokenSource::new(source, shared, format!("nice:{}", config.client_id))),
+            None => Arc::new(source),
         };
         let tokens = TokenCache::new(source, clock.clone(), RefreshPolicy::default());
         Ok(Self { config, http, tokens, clock })

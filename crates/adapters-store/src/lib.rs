@@ -31,6 +31,8 @@ mod postgres;
 mod record;
 #[cfg(feature = "redis")]
 mod redis_store;
+#[cfg(any(feature = "redis", feature = "postgres"))]
+mod shared_tokens;
 #[cfg(feature = "sqlite")]
 mod sqlite;
 
@@ -46,6 +48,8 @@ pub use memory::MemoryStore;
 pub use postgres::PostgresStore;
 #[cfg(feature = "redis")]
 pub use redis_store::RedisStore;
+#[cfg(any(feature = "redis", feature = "postgres"))]
+pub use shared_tokens::SharedTokenStore;
 #[cfg(feature = "sqlite")]
 pub use sqlite::SqliteStore;
 

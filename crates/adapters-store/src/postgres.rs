@@ -14,20 +14,59 @@ use crate::{
 
 /// Schema versions, applied in order at start-up under an advisory lock (several instances may
 /// start at once).
-const MIGRATIONS: &[&str] = &["CREATE TABLE bonin_verifications (
+const MIGRATIONS: &[&str] = &[
+    "CREATE TABLE bonin_verifications (
         id TEXT PRIMARY KEY NOT NULL,
         provider_key TEXT UNIQUE,
         version BIGINT NOT NULL,
         dead_at BIGINT NOT NULL,
         record BYTEA NOT NULL
     );
-    CREATE INDEX bonin_verifications_dead_at ON bonin_verifications (dead_at);"];
+    CREATE INDEX bonin_verifications_dead_at ON bonin_verifications (dead_at);",
+    "CREATE TABLE bonin_tokens (name TEXT PRIMARY KEY NOT NULL, sealed BYTEA NOT NULL, expires_at BIGINT NOT NULL);
+    CREATE TABLE bonin_token_locks (name TEXT PRIMARY KEY NOT NULL, holder TEXT NOT NULL, until BIGINT NOT NULL);",
+];
 
 /// Lock id for migrations ("bonin" in ASCII).
 const MIGRATION_LOCK: i64 = 0x0062_6f6e_696e;
 
 /// Time allowed for one store operation, including waiting for a pooled connection.
 const OPERATION_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// A pool of `pool_size` to `url` with the migrations applied (plain TCP: put TLS termination in
+/// front of the database or on its network).
+pub(crate) async fn pool(url: &str, pool_size: usize) -> Result<Pool, StoreError> {
+    let mut config = tokio_postgres::Config::from_str(url)
+        .map_err(|_| StoreError::Unavailable("store.url is not a valid postgres:// URL".into()))?;
+    config.connect_timeout(OPERATION_TIMEOUT);
+    let manager = Manager::from_config(config, NoTls, ManagerConfig { recycling_method: RecyclingMethod::Fast });
+    let pool = Pool::builder(manager)
+        .max_size(pool_size.max(1))
+        .runtime(Runtime::Tokio1)
+        .wait_timeout(Some(OPERATION_TIMEOUT))
+        .create_timeout(Some(OPERATION_TIMEOUT))
+        .recycle_timeout(Some(OPERATION_TIMEOUT))
+        .build()
+        .map_err(|_| StoreError::Unavailable("postgres pool could not be built".into()))?;
+    let mut client = pool.get().await.map_err(|_| StoreError::Unavailable("postgres: no connection".into()))?;
+    let tx = client.transaction().await.map_err(|e| db_error(&e))?;
+    tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK]).await.map_err(|e| db_error(&e))?;
+    tx.batch_execute("CREATE TABLE IF NOT EXISTS bonin_migrations (version INTEGER PRIMARY KEY)")
+        .await
+        .map_err(|e| db_error(&e))?;
+    let applied: i64 =
+        tx.query_one("SELECT COUNT(*) FROM bonin_migrations", &[]).await.map_err(|e| db_error(&e))?.get(0);
+    for (index, migration) in MIGRATIONS.iter().enumerate().skip(usize::try_from(applied).unwrap_or(0)) {
+        tx.batch_execute(migration).await.map_err(|e| db_error(&e))?;
+        let version = i32::try_from(index + 1).unwrap_or(i32::MAX);
+        tx.execute("INSERT INTO bonin_migrations (version) VALUES ($1)", &[&version])
+            .await
+            .map_err(|e| db_error(&e))?;
+    }
+    tx.commit().await.map_err(|e| db_error(&e))?;
+    drop(client);
+    Ok(pool)
+}
 
 /// Sessions in PostgreSQL. Compare-and-swap is one conditional `UPDATE … WHERE version = $expected`.
 pub struct PostgresStore {
@@ -62,44 +101,11 @@ impl PostgresStore {
         cipher: Arc<RecordCipher>,
         clock: Arc<dyn Clock>,
     ) -> Result<Self, StoreError> {
-        let mut config = tokio_postgres::Config::from_str(url)
-            .map_err(|_| StoreError::Unavailable("store.url is not a valid postgres:// URL".into()))?;
-        config.connect_timeout(OPERATION_TIMEOUT);
-        let manager = Manager::from_config(config, NoTls, ManagerConfig { recycling_method: RecyclingMethod::Fast });
-        let pool = Pool::builder(manager)
-            .max_size(pool_size.max(1))
-            .runtime(Runtime::Tokio1)
-            .wait_timeout(Some(OPERATION_TIMEOUT))
-            .create_timeout(Some(OPERATION_TIMEOUT))
-            .recycle_timeout(Some(OPERATION_TIMEOUT))
-            .build()
-            .map_err(|_| StoreError::Unavailable("postgres pool could not be built".into()))?;
-        let store = Self { pool, clock, cipher };
-        store.migrate().await?;
-        Ok(store)
+        Ok(Self { pool: pool(url, pool_size).await?, clock, cipher })
     }
 
     async fn client(&self) -> Result<deadpool_postgres::Object, StoreError> {
         self.pool.get().await.map_err(|_| StoreError::Unavailable("postgres: no connection".into()))
-    }
-
-    async fn migrate(&self) -> Result<(), StoreError> {
-        let mut client = self.client().await?;
-        let tx = client.transaction().await.map_err(|e| db_error(&e))?;
-        tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK]).await.map_err(|e| db_error(&e))?;
-        tx.batch_execute("CREATE TABLE IF NOT EXISTS bonin_migrations (version INTEGER PRIMARY KEY)")
-            .await
-            .map_err(|e| db_error(&e))?;
-        let applied: i64 =
-            tx.query_one("SELECT COUNT(*) FROM bonin_migrations", &[]).await.map_err(|e| db_error(&e))?.get(0);
-        for (index, migration) in MIGRATIONS.iter().enumerate().skip(usize::try_from(applied).unwrap_or(0)) {
-            tx.batch_execute(migration).await.map_err(|e| db_error(&e))?;
-            let version = i32::try_from(index + 1).unwrap_or(i32::MAX);
-            tx.execute("INSERT INTO bonin_migrations (version) VALUES ($1)", &[&version])
-                .await
-                .map_err(|e| db_error(&e))?;
-        }
-        tx.commit().await.map_err(|e| db_error(&e))
     }
 
     async fn timed<T>(&self, work: impl std::future::Future<Output = Result<T, StoreError>>) -> Result<T, StoreError> {

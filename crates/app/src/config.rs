@@ -66,6 +66,10 @@ pub struct StoreConfig {
     pub encryption_keys: Vec<SecretString>,
     /// PostgreSQL connections.
     pub pool_size: usize,
+    /// Share provider access tokens between instances through the store (Redis or PostgreSQL), so
+    /// a cluster logs in once instead of once per instance.
+    #[serde(default)]
+    pub share_tokens: bool,
 }
 
 /// The fixed key the sandbox profile seals with when none is configured. Not a secret: sandbox
@@ -397,6 +401,14 @@ impl LoadedConfig {
                 "timeouts must be positive and body_limit_bytes at least 1024",
             ));
         }
+        let shared_store = ["postgres://", "postgresql://", "redis://"].iter().any(|p| c.store.url.starts_with(p));
+        if c.store.share_tokens && !shared_store {
+            return Err(error_at(
+                f,
+                "store.share_tokens",
+                "needs store.url to be a shared store (redis://… or postgres://…)",
+            ));
+        }
         let known = ["memory:", "sqlite://", "postgres://", "postgresql://", "redis://"];
         if !known.iter().any(|p| c.store.url.starts_with(p)) {
             return Err(error_at(f, "store.url", "must be memory:, sqlite://PATH, postgres://… or redis://…"));
@@ -576,6 +588,11 @@ pub const REFERENCE: &[Setting] = &[
         about: "Keys sealing stored sessions, `ID:BASE64` of 32 bytes (`1:$(openssl rand -base64 32)`); the first seals, all open. Rotate by putting a new key first and dropping the old one after the retention time. Required in production for persistent stores (secret).",
     },
     Setting { key: "store.pool_size", default: "16", about: "PostgreSQL connections per instance." },
+    Setting {
+        key: "store.share_tokens",
+        default: "false",
+        about: "Share provider access tokens between instances through the store (Redis or PostgreSQL): one instance logs in under a short lock, the others read the sealed token.",
+    },
     Setting {
         key: "verification.default_provider",
         default: "\"nice\"",

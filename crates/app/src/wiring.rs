@@ -174,6 +174,12 @@ pub async fn build_with_metrics(loaded: &LoadedConfig, metrics: Arc<Metrics>) ->
     if encryption_keys.is_empty() && config.profile == ProfileName::Sandbox {
         encryption_keys.push(bonin_domain::SecretString::from(crate::config::SANDBOX_STORE_KEY));
     }
+    let shared_tokens: Option<Arc<dyn bonin_domain::SharedTokens>> = if config.store.share_tokens {
+        let cipher = Arc::new(bonin_adapters_store::RecordCipher::from_config(&encryption_keys)?);
+        Some(Arc::new(bonin_adapters_store::SharedTokenStore::open(&config.store.url, cipher, clock.clone()).await?))
+    } else {
+        None
+    };
     let options = bonin_adapters_store::StoreOptions {
         encryption_keys,
         pool_size: config.store.pool_size,
@@ -222,11 +228,16 @@ pub async fn build_with_metrics(loaded: &LoadedConfig, metrics: Arc<Metrics>) ->
         }
         match nice_config {
             Some(nice_config) => {
-                let client = Arc::new(bonin_adapters_nice::NiceClient::new(
-                    nice_config,
-                    http_client(bonin_domain::ProviderId::Nice)?,
-                    clock.clone(),
-                )?);
+                let http = http_client(bonin_domain::ProviderId::Nice)?;
+                let client = Arc::new(match &shared_tokens {
+                    Some(shared) => bonin_adapters_nice::NiceClient::with_shared_tokens(
+                        nice_config,
+                        http,
+                        clock.clone(),
+                        shared.clone(),
+                    )?,
+                    None => bonin_adapters_nice::NiceClient::new(nice_config, http, clock.clone())?,
+                });
                 let stats = client.clone();
                 service = service
                     .with_window(client.clone())

@@ -43,6 +43,7 @@ async fn instance(store_url: &str, nice: &(NiceSimulator, SandboxServer)) -> Soc
         ("BONIN_SERVER__PUBLIC_URL", "http://127.0.0.1:8080".to_owned()),
         ("BONIN_STORE__URL", store_url.to_owned()),
         ("BONIN_STORE__ENCRYPTION_KEYS", STORE_KEY.to_owned()),
+        ("BONIN_STORE__SHARE_TOKENS", "true".to_owned()),
         ("BONIN_PROVIDERS__NICE__CLIENT_ID", id.to_owned()),
         ("BONIN_PROVIDERS__NICE__CLIENT_SECRET", secret.to_owned()),
         ("BONIN_PROVIDERS__NICE__API_BASE", base.clone()),
@@ -120,6 +121,8 @@ async fn duplicates_across_two_instances(store_url: &str) {
     let body: Value = serde_json::from_slice(&read.bytes().await.unwrap()).unwrap();
     assert_eq!(body["status"], "verified");
     assert_eq!(body["identity"]["name"], "홍길동");
+    // Both instances started verifications; the cluster logged in to NICE once.
+    assert_eq!(nice.0.counters().access_token_requests.load(std::sync::atomic::Ordering::SeqCst), 1);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -190,6 +190,17 @@ fn production_refuses_a_persistent_store_without_encryption_keys() {
 }
 
 #[test]
+fn sharing_tokens_needs_a_shared_store() {
+    Jail::expect_with(|jail| {
+        jail.set_env("BONIN_STORE__URL", "sqlite://bonin.db");
+        jail.set_env("BONIN_STORE__SHARE_TOKENS", "true");
+        let error = load().unwrap_err();
+        assert!(error.contains("store.share_tokens"), "{error}");
+        Ok(())
+    });
+}
+
+#[test]
 fn production_refuses_short_api_keys() {
     production_refuses("BONIN_SERVER__API_KEYS", "short", "server.api_keys");
 }
@@ -231,6 +242,7 @@ fn every_documented_key_is_a_real_setting() {
                 "server.demo" => "true",
                 "store.url" => "memory:",
                 "store.pool_size" => "8",
+                "store.share_tokens" => "false",
                 "store.encryption_keys" => "1:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=",
                 "verification.default_provider" => "nice",
                 "log.format" => "json",

@@ -66,7 +66,9 @@ pub use store::MockSessionStore;
 pub use store::{CasOutcome, SessionStore, StoreError};
 #[cfg(feature = "mock")]
 pub use token::MockTokenSource;
-pub use token::{IssuedToken, RefreshPolicy, Token, TokenCache, TokenCacheStats, TokenSource};
+pub use token::{
+    IssuedToken, RefreshPolicy, SharedTokenSource, SharedTokens, Token, TokenCache, TokenCacheStats, TokenSource,
+};
 pub use verification::{
     Failure, FlowRules, MAX_RESULT_CLOCK_SKEW, Method, OtpProgress, ProviderKey, ProviderState, Purpose, Status,
     Verification, VerificationId,

@@ -264,3 +264,41 @@ impl<T: TokenSource + ?Sized> TokenSource for Arc<T> {
         (**self).fetch().await
     }
 }
+
+/// Shares provider tokens between the instances of a deployment (through their common store),
+/// so N instances do not each log in. Implementations hold a short cross-instance lock while one
+/// instance fetches, and hand the stored token to the others.
+#[async_trait]
+pub trait SharedTokens: Send + Sync {
+    /// A token for `name`: the shared one while it has life left and this instance has not been
+    /// handed it before (a second request for the same token means it was rejected or is due for
+    /// refresh); otherwise one fetched from `source` by exactly one instance and shared.
+    async fn fetch_shared(&self, name: &str, source: &dyn TokenSource) -> Result<IssuedToken, Error>;
+}
+
+/// A [`TokenSource`] that goes through [`SharedTokens`]: put it under an instance's [`TokenCache`].
+pub struct SharedTokenSource<S> {
+    inner: S,
+    shared: Arc<dyn SharedTokens>,
+    name: String,
+}
+
+impl<S> fmt::Debug for SharedTokenSource<S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SharedTokenSource").field("name", &self.name).finish_non_exhaustive()
+    }
+}
+
+impl<S: TokenSource> SharedTokenSource<S> {
+    /// Shares `inner`'s tokens under `name` (unique per credential set, e.g. `nice:<client_id>`).
+    pub fn new(inner: S, shared: Arc<dyn SharedTokens>, name: impl Into<String>) -> Self {
+        Self { inner, shared, name: name.into() }
+    }
+}
+
+#[async_trait]
+impl<S: TokenSource> TokenSource for SharedTokenSource<S> {
+    async fn fetch(&self) -> Result<IssuedToken, Error> {
+        self.shared.fetch_shared(&self.name, &self.inner).await
+    }
+}
