@@ -223,19 +223,10 @@ fn tracing_free_warning(message: &str) {
 #[macro_export]
 macro_rules! store_conformance_tests {
     (optional: $harness:expr) => {
-        $crate::store_conformance_tests!(@optional $harness;
-            create_then_get_round_trips,
-            create_refuses_a_duplicate_id,
-            create_refuses_a_duplicate_provider_key,
-            compare_and_swap_applies_once,
-            compare_and_swap_on_a_missing_record_conflicts,
-            concurrent_swaps_have_exactly_one_winner,
-            compare_and_swap_moves_the_provider_key,
-            expired_records_are_invisible,
-            compare_and_swap_sets_a_new_ttl,
-            delete_removes_record_and_key,
-            ping_answers,
-        );
+        $crate::__every_conformance_check!(@optional $harness);
+    };
+    ($harness:expr) => {
+        $crate::__every_conformance_check!(@each $harness);
     };
     (@optional $harness:expr; $($check:ident),* $(,)?) => {
         $(
@@ -246,8 +237,23 @@ macro_rules! store_conformance_tests {
             }
         )*
     };
-    ($harness:expr) => {
-        $crate::store_conformance_tests!(@each $harness;
+    (@each $harness:expr; $($check:ident),* $(,)?) => {
+        $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $check() {
+                let harness = $harness;
+                $crate::conformance::$check(&harness).await;
+            }
+        )*
+    };
+}
+
+/// The list of checks, once, for both forms of [`store_conformance_tests!`].
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __every_conformance_check {
+    (@$form:ident $harness:expr) => {
+        $crate::store_conformance_tests!(@$form $harness;
             create_then_get_round_trips,
             create_refuses_a_duplicate_id,
             create_refuses_a_duplicate_provider_key,
@@ -260,14 +266,5 @@ macro_rules! store_conformance_tests {
             delete_removes_record_and_key,
             ping_answers,
         );
-    };
-    (@each $harness:expr; $($check:ident),* $(,)?) => {
-        $(
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn $check() {
-                let harness = $harness;
-                $crate::conformance::$check(&harness).await;
-            }
-        )*
     };
 }

@@ -70,6 +70,26 @@ impl Default for StoreOptions {
     }
 }
 
+/// Runs `purge` on `store` every `every` until the store is dropped.
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+pub(crate) fn spawn_purger<S, F, Fut>(store: &Arc<S>, every: Duration, purge: F) -> tokio::task::JoinHandle<()>
+where
+    S: Send + Sync + 'static,
+    F: Fn(Arc<S>) -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = Result<(), bonin_domain::StoreError>> + Send,
+{
+    let store = Arc::downgrade(store);
+    tokio::spawn(async move {
+        loop {
+            tokio::time::sleep(every).await;
+            let Some(store) = store.upgrade() else { return };
+            if let Err(error) = purge(store).await {
+                tracing::warn!(%error, "purging expired sessions failed");
+            }
+        }
+    })
+}
+
 #[cfg(not(all(feature = "memory", feature = "sqlite", feature = "postgres", feature = "redis")))]
 fn unsupported(what: &str) -> Error {
     Error::misconfigured(format!("store.url: {what} is not in this build (enable its cargo feature)"))

@@ -87,18 +87,9 @@ impl SqliteStore {
         .await
     }
 
-    /// Purges expired records every `every` until the returned handle is aborted.
+    /// Purges expired records every `every` while the store is alive.
     pub fn spawn_purger(self: &Arc<Self>, every: Duration) -> tokio::task::JoinHandle<()> {
-        let store = Arc::downgrade(self);
-        tokio::spawn(async move {
-            loop {
-                tokio::time::sleep(every).await;
-                let Some(store) = store.upgrade() else { return };
-                if let Err(error) = store.purge_expired().await {
-                    tracing::warn!(%error, "purging expired sessions failed");
-                }
-            }
-        })
+        crate::spawn_purger(self, every, |store| async move { store.purge_expired().await.map(|_| ()) })
     }
 }
 

@@ -1,35 +1,34 @@
 //! The memory store against the conformance suite, on a manual clock.
 #![allow(clippy::unwrap_used)] // tests fail loudly on purpose
 
+mod support;
+
 use std::{sync::Arc, time::Duration};
 
-use bonin_adapters_store::{MemoryStore, conformance::Harness};
-use bonin_domain::{Clock, ManualClock, SessionStore};
+use bonin_adapters_store::MemoryStore;
+use bonin_domain::{Clock, SessionStore};
+use support::{ManualHarness, manual_clock};
 
+/// The suite's harness plus the concrete store, for the purge check.
 struct MemoryHarness {
-    clock: Arc<ManualClock>,
+    inner: ManualHarness,
     store: Arc<MemoryStore>,
 }
 
+impl std::ops::Deref for MemoryHarness {
+    type Target = ManualHarness;
+    fn deref(&self) -> &ManualHarness {
+        &self.inner
+    }
+}
+
 fn harness() -> MemoryHarness {
-    let clock = Arc::new(ManualClock::new(time::OffsetDateTime::now_utc()));
-    MemoryHarness { store: Arc::new(MemoryStore::with_clock(clock.clone())), clock }
+    let clock = manual_clock();
+    let store = Arc::new(MemoryStore::with_clock(clock.clone()));
+    MemoryHarness { inner: ManualHarness { store: store.clone(), clock }, store }
 }
 
-#[async_trait::async_trait]
-impl Harness for MemoryHarness {
-    fn store(&self) -> Arc<dyn SessionStore> {
-        self.store.clone()
-    }
-    fn clock(&self) -> Arc<dyn Clock> {
-        self.clock.clone()
-    }
-    async fn advance(&self, by: Duration) {
-        self.clock.advance(by);
-    }
-}
-
-bonin_adapters_store::store_conformance_tests!(harness());
+bonin_adapters_store::store_conformance_tests!(harness().inner);
 
 #[tokio::test]
 async fn expired_records_are_purged_and_their_keys_dropped() {
