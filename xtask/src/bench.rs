@@ -178,6 +178,27 @@ pub(crate) fn run_in_process(quick: bool) -> Result<(), String> {
         let _ = writeln!(table, "| {} | {} | {} |", row.name, human(row.per_op), row.iterations);
     }
     println!("{table}");
+    let service = crate::bench_service::measure(quick)?;
+    let service_table = format!(
+        "| measurement | result |\n|---|---|\n\
+         | cold start, sandbox profile, to `/readyz` = 200 | {} |\n\
+         | resident memory per pending verification, memory store ({} pending) | {:.0} bytes |\n\
+         | resident memory per pending verification, SQLite store ({} pending) | {:.0} bytes |\n\
+         | SQLite file size per pending verification | {:.0} bytes |\n\
+         | NICE access-token requests for {} window flows | {} |\n\
+         | NICE crypto-token requests for {} window flows | {} (one per verification, by design) |\n",
+        human(service.cold_start),
+        service.pending,
+        service.memory_bytes_per_pending,
+        service.pending,
+        service.sqlite_bytes_per_pending,
+        service.sqlite_file_bytes_per_pending,
+        service.flows,
+        service.access_token_requests,
+        service.flows,
+        service.crypto_token_requests,
+    );
+    println!("{service_table}");
     if quick {
         println!("bench --quick: every case ran; nothing written");
         return Ok(());
@@ -198,6 +219,10 @@ pub(crate) fn run_in_process(quick: bool) -> Result<(), String> {
          Every figure here was produced by one run of `cargo xtask bench` (release build) and is rewritten \
          by the next; no test asserts a time.\n\n\
          Machine: {}.\n\n\
+         ## The service as a process\n\n\
+         `bonin serve` (release build) started by the bench; pending verifications are mobileOK OTP \
+         sessions created through the REST API (stored, no provider call yet); memory is the growth of \
+         the process's resident set while they were created.\n\n{service_table}\n\
          ## Crypto\n\n\
          Median time per operation over five batches.\n\n{table}\n\
          Reference, `openssl speed -seconds 2 rsa2048` on the same machine:\n\n```\n{reference}\n```\n\n\

@@ -1,0 +1,234 @@
+//! `bonin serve` measured as a process: cold start, resident memory per pending verification, and
+//! the token economy (provider logins per flow).
+
+use std::{
+    net::TcpListener,
+    path::{Path, PathBuf},
+    process::{Child, Command, Stdio},
+    sync::atomic::Ordering,
+    time::{Duration, Instant},
+};
+
+use bonin_sandbox::{
+    SandboxServer,
+    nice::{NiceSimConfig, NiceSimulator, WINDOW_PATH},
+};
+
+use crate::project_root;
+
+/// What the service measurements found.
+pub(crate) struct ServiceFigures {
+    pub cold_start: Duration,
+    pub memory_bytes_per_pending: f64,
+    pub sqlite_bytes_per_pending: f64,
+    pub sqlite_file_bytes_per_pending: f64,
+    pub pending: usize,
+    pub flows: usize,
+    pub access_token_requests: u64,
+    pub crypto_token_requests: u64,
+}
+
+/// Builds the `bonin` binary (release for the full run) and returns its path.
+fn binary(release: bool) -> Result<PathBuf, String> {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let mut args = vec!["build", "-q", "-p", "bonin-app", "--bin", "bonin"];
+    if release {
+        args.push("--release");
+    }
+    let status =
+        Command::new(cargo).args(&args).current_dir(project_root()).status().map_err(|e| format!("cargo: {e}"))?;
+    if !status.success() {
+        return Err("building bonin failed".into());
+    }
+    let target = std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| project_root().join("target"), PathBuf::from);
+    Ok(target.join(if release { "release" } else { "debug" }).join("bonin"))
+}
+
+fn free_port() -> Result<u16, String> {
+    let listener = TcpListener::bind("127.0.0.1:0").map_err(|e| e.to_string())?;
+    listener.local_addr().map(|a| a.port()).map_err(|e| e.to_string())
+}
+
+/// A running `bonin serve` that is killed when dropped.
+struct Serve {
+    child: Child,
+    port: u16,
+}
+
+impl Drop for Serve {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn spawn(bin: &Path, env: &[(&str, String)]) -> Result<Serve, String> {
+    let port = free_port()?;
+    let child = Command::new(bin)
+        .arg("serve")
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("BONIN_SERVER__BIND", format!("127.0.0.1:{port}"))
+        .env("BONIN_LOG__LEVEL", "error")
+        .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .map_err(|e| format!("starting bonin: {e}"))?;
+    Ok(Serve { child, port })
+}
+
+async fn wait_ready(client: &reqwest::Client, port: u16) -> Result<(), String> {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while Instant::now() < deadline {
+        if let Ok(response) = client.get(format!("http://127.0.0.1:{port}/readyz")).send().await
+            && response.status().as_u16() == 200
+        {
+            return Ok(());
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    Err("bonin did not become ready within 60 s".into())
+}
+
+fn rss_bytes(pid: u32) -> Result<f64, String> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).map_err(|e| format!("reading RSS: {e}"))?;
+    let kb: f64 = status
+        .lines()
+        .find(|l| l.starts_with("VmRSS:"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|v| v.parse().ok())
+        .ok_or("no VmRSS")?;
+    Ok(kb * 1024.0)
+}
+
+/// Creates `count` pending verifications (mobileOK OTP sessions: stored, no provider call yet).
+async fn create_pending(client: &reqwest::Client, port: u16, count: usize) -> Result<(), String> {
+    let workers = 32.min(count.max(1));
+    let mut tasks = Vec::new();
+    for worker in 0..workers {
+        let client = client.clone();
+        let share = count / workers + usize::from(worker < count % workers);
+        tasks.push(tokio::spawn(async move {
+            for _ in 0..share {
+                let response = client
+                    .post(format!("http://127.0.0.1:{port}/v1/verifications"))
+                    .header("content-type", "application/json")
+                    .body(r#"{"provider":"mobileok","method":"otp"}"#)
+                    .send()
+                    .await
+                    .map_err(|e| e.to_string())?;
+                if response.status().as_u16() != 201 {
+                    return Err(format!("start answered {}", response.status()));
+                }
+            }
+            Ok::<(), String>(())
+        }));
+    }
+    for task in tasks {
+        task.await.map_err(|e| e.to_string())??;
+    }
+    Ok(())
+}
+
+async fn memory_per_pending(
+    bin: &Path,
+    client: &reqwest::Client,
+    store: &str,
+    count: usize,
+) -> Result<(f64, f64), String> {
+    let serve = spawn(bin, &[("BONIN_STORE__URL", store.to_owned())])?;
+    wait_ready(client, serve.port).await?;
+    // One warm-up request so connection and code paths are in place before the baseline.
+    create_pending(client, serve.port, 1).await?;
+    let before = rss_bytes(serve.child.id())?;
+    create_pending(client, serve.port, count).await?;
+    let after = rss_bytes(serve.child.id())?;
+    #[allow(clippy::cast_precision_loss)]
+    let per = (after - before).max(0.0) / count as f64;
+    let file = store.strip_prefix("sqlite://").map_or(0.0, |path| {
+        #[allow(clippy::cast_precision_loss)]
+        let size =
+            ["", "-wal"].iter().map(|s| std::fs::metadata(format!("{path}{s}")).map_or(0, |m| m.len())).sum::<u64>()
+                as f64;
+        size / count as f64
+    });
+    Ok((per, file))
+}
+
+/// Runs every service measurement; `quick` keeps the counts small.
+pub(crate) fn measure(quick: bool) -> Result<ServiceFigures, String> {
+    let bin = binary(!quick)?;
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(|e| e.to_string())?;
+    runtime.block_on(async {
+        let client = reqwest::Client::builder().timeout(Duration::from_secs(30)).build().map_err(|e| e.to_string())?;
+        let (pending, flows) = if quick { (300, 50) } else { (100_000, 10_000) };
+
+        // Cold start: the sandbox profile (simulators included) to /readyz = 200.
+        let started = Instant::now();
+        let serve = spawn(&bin, &[("BONIN_STORE__URL", "memory:".to_owned())])?;
+        wait_ready(&client, serve.port).await?;
+        let cold_start = started.elapsed();
+        drop(serve);
+
+        let (memory_bytes_per_pending, _) = memory_per_pending(&bin, &client, "memory:", pending).await?;
+        let db = std::env::temp_dir().join(format!("bonin-bench-{}.db", std::process::id()));
+        let (sqlite_bytes_per_pending, sqlite_file_bytes_per_pending) =
+            memory_per_pending(&bin, &client, &format!("sqlite://{}", db.display()), pending).await?;
+        for suffix in ["", "-wal", "-shm"] {
+            let _ = std::fs::remove_file(format!("{}{suffix}", db.display()));
+        }
+
+        // Token economy: NICE flows against a simulator in this process, which counts logins.
+        let simulator = NiceSimulator::new(NiceSimConfig::default());
+        let server = SandboxServer::start(simulator.router(), "127.0.0.1:0".parse().map_err(|_| "address")?).await.map_err(|e| e.to_string())?;
+        let (id, secret) = simulator.client();
+        let serve = spawn(
+            &bin,
+            &[
+                ("BONIN_STORE__URL", "memory:".to_owned()),
+                ("BONIN_PROVIDERS__NICE__CLIENT_ID", id.to_owned()),
+                ("BONIN_PROVIDERS__NICE__CLIENT_SECRET", secret.to_owned()),
+                ("BONIN_PROVIDERS__NICE__API_BASE", server.base_url()),
+                ("BONIN_PROVIDERS__NICE__WINDOW_URL", format!("{}{WINDOW_PATH}", server.base_url())),
+            ],
+        )?;
+        wait_ready(&client, serve.port).await?;
+        let workers = 16;
+        let mut tasks = Vec::new();
+        for worker in 0..workers {
+            let client = client.clone();
+            let port = serve.port;
+            let share = flows / workers + usize::from(worker < flows % workers);
+            tasks.push(tokio::spawn(async move {
+                for _ in 0..share {
+                    let response = client
+                        .post(format!("http://127.0.0.1:{port}/v1/verifications"))
+                        .header("content-type", "application/json")
+                        .body(format!(r#"{{"provider":"nice","method":"window","return_url":"http://127.0.0.1:{port}/demo/done"}}"#))
+                        .send()
+                        .await
+                        .map_err(|e| e.to_string())?;
+                    if response.status().as_u16() != 201 {
+                        return Err(format!("start answered {}", response.status()));
+                    }
+                }
+                Ok::<(), String>(())
+            }));
+        }
+        for task in tasks {
+            task.await.map_err(|e| e.to_string())??;
+        }
+        let counters = simulator.counters();
+        Ok(ServiceFigures {
+            cold_start,
+            memory_bytes_per_pending,
+            sqlite_bytes_per_pending,
+            sqlite_file_bytes_per_pending,
+            pending,
+            flows,
+            access_token_requests: counters.access_token_requests.load(Ordering::SeqCst),
+            crypto_token_requests: counters.crypto_token_requests.load(Ordering::SeqCst),
+        })
+    })
+}
