@@ -62,11 +62,14 @@ pub struct StoreOptions {
     pub pool_size: usize,
     /// How often expired rows are deleted (SQLite, PostgreSQL).
     pub purge_every: Duration,
+    /// CA certificates (PEM) PostgreSQL's certificate is checked against with `sslmode=require`;
+    /// the system's roots when absent.
+    pub tls_ca_file: Option<std::path::PathBuf>,
 }
 
 impl Default for StoreOptions {
     fn default() -> Self {
-        Self { encryption_keys: Vec::new(), pool_size: 16, purge_every: Duration::from_secs(60) }
+        Self { encryption_keys: Vec::new(), pool_size: 16, purge_every: Duration::from_secs(60), tls_ca_file: None }
     }
 }
 
@@ -122,7 +125,10 @@ pub async fn open(url: &str, options: &StoreOptions, clock: Arc<dyn Clock>) -> R
         #[cfg(feature = "postgres")]
         {
             let cipher = Arc::new(RecordCipher::from_config(&options.encryption_keys)?);
-            let store = Arc::new(PostgresStore::connect(url, options.pool_size, cipher, clock).await?);
+            let store = Arc::new(
+                PostgresStore::connect_with_ca(url, options.pool_size, options.tls_ca_file.as_deref(), cipher, clock)
+                    .await?,
+            );
             store.spawn_purger(options.purge_every);
             return Ok(store);
         }

@@ -33,13 +33,47 @@ const MIGRATION_LOCK: i64 = 0x0062_6f6e_696e;
 /// Time allowed for one store operation, including waiting for a pooled connection.
 const OPERATION_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// A pool of `pool_size` to `url` with the migrations applied (plain TCP: put TLS termination in
-/// front of the database or on its network).
-pub(crate) async fn pool(url: &str, pool_size: usize) -> Result<Pool, StoreError> {
+/// The rustls client for `sslmode=require`: the server's certificate and name are always verified,
+/// against `ca_file` (PEM) when given, else the system's roots.
+fn tls(ca_file: Option<&std::path::Path>) -> Result<tokio_postgres_rustls::MakeRustlsConnect, StoreError> {
+    use rustls::pki_types::{CertificateDer, pem::PemObject};
+    let bad = |what: &'static str| StoreError::Unavailable(what.into());
+    let mut roots = rustls::RootCertStore::empty();
+    match ca_file {
+        Some(path) => {
+            for cert in CertificateDer::pem_file_iter(path).map_err(|_| bad("store.tls_ca_file could not be read"))? {
+                roots
+                    .add(cert.map_err(|_| bad("store.tls_ca_file is not PEM"))?)
+                    .map_err(|_| bad("store.tls_ca_file holds an unusable certificate"))?;
+            }
+        }
+        None => {
+            for cert in rustls_native_certs::load_native_certs().certs {
+                let _ = roots.add(cert);
+            }
+        }
+    }
+    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|_| bad("TLS could not be configured"))?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    Ok(tokio_postgres_rustls::MakeRustlsConnect::new(config))
+}
+
+/// A pool of `pool_size` to `url` with the migrations applied. `sslmode=require` in the URL means
+/// TLS with a verified certificate (see [`tls`]); otherwise plain TCP.
+pub(crate) async fn pool(url: &str, pool_size: usize, ca_file: Option<&std::path::Path>) -> Result<Pool, StoreError> {
     let mut config = tokio_postgres::Config::from_str(url)
         .map_err(|_| StoreError::Unavailable("store.url is not a valid postgres:// URL".into()))?;
     config.connect_timeout(OPERATION_TIMEOUT);
-    let manager = Manager::from_config(config, NoTls, ManagerConfig { recycling_method: RecyclingMethod::Fast });
+    let manager_config = ManagerConfig { recycling_method: RecyclingMethod::Fast };
+    let manager = if config.get_ssl_mode() == tokio_postgres::config::SslMode::Require {
+        Manager::from_config(config, tls(ca_file)?, manager_config)
+    } else {
+        Manager::from_config(config, NoTls, manager_config)
+    };
     let pool = Pool::builder(manager)
         .max_size(pool_size.max(1))
         .runtime(Runtime::Tokio1)
@@ -93,15 +127,27 @@ fn is_unique_violation(error: &tokio_postgres::Error) -> bool {
 }
 
 impl PostgresStore {
-    /// Connects a pool of `pool_size` to `url` (plain TCP; put TLS termination in front of the
-    /// database or on its network) and applies the migrations.
+    /// Connects a pool of `pool_size` to `url` and applies the migrations. Add `sslmode=require`
+    /// to the URL for TLS (the certificate and host name are verified against the system's roots).
     pub async fn connect(
         url: &str,
         pool_size: usize,
         cipher: Arc<RecordCipher>,
         clock: Arc<dyn Clock>,
     ) -> Result<Self, StoreError> {
-        Ok(Self { pool: pool(url, pool_size).await?, clock, cipher })
+        Self::connect_with_ca(url, pool_size, None, cipher, clock).await
+    }
+
+    /// [`PostgresStore::connect`], trusting the CA certificates in `ca_file` (PEM) for
+    /// `sslmode=require`.
+    pub async fn connect_with_ca(
+        url: &str,
+        pool_size: usize,
+        ca_file: Option<&std::path::Path>,
+        cipher: Arc<RecordCipher>,
+        clock: Arc<dyn Clock>,
+    ) -> Result<Self, StoreError> {
+        Ok(Self { pool: pool(url, pool_size, ca_file).await?, clock, cipher })
     }
 
     async fn client(&self) -> Result<deadpool_postgres::Object, StoreError> {

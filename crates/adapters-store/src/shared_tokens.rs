@@ -56,8 +56,15 @@ fn unavailable(error: StoreError) -> Error {
 }
 
 impl SharedTokenStore {
-    /// Shares tokens through the store at `url` (`redis://…` or `postgres://…`).
-    pub async fn open(url: &str, cipher: Arc<RecordCipher>, clock: Arc<dyn Clock>) -> Result<Self, Error> {
+    /// Shares tokens through the store at `url` (`redis://…` or `postgres://…`; `tls_ca_file` as
+    /// for the session store).
+    pub async fn open(
+        url: &str,
+        tls_ca_file: Option<&std::path::Path>,
+        cipher: Arc<RecordCipher>,
+        clock: Arc<dyn Clock>,
+    ) -> Result<Self, Error> {
+        let _ = tls_ca_file;
         let backend: Box<dyn Backend> = if url.starts_with("redis://") {
             #[cfg(feature = "redis")]
             {
@@ -68,7 +75,7 @@ impl SharedTokenStore {
         } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
             #[cfg(feature = "postgres")]
             {
-                Box::new(PostgresTokens { pool: crate::postgres::pool(url, 2).await? })
+                Box::new(PostgresTokens { pool: crate::postgres::pool(url, 2, tls_ca_file).await? })
             }
             #[cfg(not(feature = "postgres"))]
             return Err(Error::misconfigured("store.share_tokens: PostgreSQL is not in this build"));

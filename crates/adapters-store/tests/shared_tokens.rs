@@ -45,7 +45,8 @@ type Cache = Arc<TokenCache<SharedTokenSource<Arc<Upstream>>>>;
 /// One instance: its own shared-token client and local cache, the same upstream and backend.
 async fn instance(url: &str, upstream: &Arc<Upstream>, name: &str) -> Cache {
     let clock: Arc<dyn Clock> = Arc::new(SystemClock::new());
-    let shared: Arc<dyn SharedTokens> = Arc::new(SharedTokenStore::open(url, cipher(), clock.clone()).await.unwrap());
+    let shared: Arc<dyn SharedTokens> =
+        Arc::new(SharedTokenStore::open(url, None, cipher(), clock.clone()).await.unwrap());
     Arc::new(TokenCache::new(SharedTokenSource::new(upstream.clone(), shared, name), clock, RefreshPolicy::default()))
 }
 

@@ -70,6 +70,10 @@ pub struct StoreConfig {
     /// a cluster logs in once instead of once per instance.
     #[serde(default)]
     pub share_tokens: bool,
+    /// CA certificates (PEM) a PostgreSQL server's certificate is verified against when `store.url`
+    /// has `sslmode=require`; the system's roots when absent.
+    #[serde(default)]
+    pub tls_ca_file: Option<PathBuf>,
 }
 
 /// The fixed key the sandbox profile seals with when none is configured. Not a secret: sandbox
@@ -588,6 +592,11 @@ pub const REFERENCE: &[Setting] = &[
         about: "Keys sealing stored sessions, `ID:BASE64` of 32 bytes (`1:$(openssl rand -base64 32)`); the first seals, all open. Rotate by putting a new key first and dropping the old one after the retention time. Required in production for persistent stores (secret).",
     },
     Setting { key: "store.pool_size", default: "16", about: "PostgreSQL connections per instance." },
+    Setting {
+        key: "store.tls_ca_file",
+        default: "—",
+        about: "PEM CA certificates for PostgreSQL over TLS (`?sslmode=require` in `store.url`, which always verifies the certificate and host name); the system's roots when absent.",
+    },
     Setting {
         key: "store.share_tokens",
         default: "false",

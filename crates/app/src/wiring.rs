@@ -176,13 +176,22 @@ pub async fn build_with_metrics(loaded: &LoadedConfig, metrics: Arc<Metrics>) ->
     }
     let shared_tokens: Option<Arc<dyn bonin_domain::SharedTokens>> = if config.store.share_tokens {
         let cipher = Arc::new(bonin_adapters_store::RecordCipher::from_config(&encryption_keys)?);
-        Some(Arc::new(bonin_adapters_store::SharedTokenStore::open(&config.store.url, cipher, clock.clone()).await?))
+        Some(Arc::new(
+            bonin_adapters_store::SharedTokenStore::open(
+                &config.store.url,
+                config.store.tls_ca_file.as_deref(),
+                cipher,
+                clock.clone(),
+            )
+            .await?,
+        ))
     } else {
         None
     };
     let options = bonin_adapters_store::StoreOptions {
         encryption_keys,
         pool_size: config.store.pool_size,
+        tls_ca_file: config.store.tls_ca_file.clone(),
         ..bonin_adapters_store::StoreOptions::default()
     };
     let store: Arc<dyn SessionStore> = bonin_adapters_store::open(&config.store.url, &options, clock.clone()).await?;

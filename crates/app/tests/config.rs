@@ -243,6 +243,7 @@ fn every_documented_key_is_a_real_setting() {
                 "store.url" => "memory:",
                 "store.pool_size" => "8",
                 "store.share_tokens" => "false",
+                "store.tls_ca_file" => "/etc/ssl/certs/ca-certificates.crt",
                 "store.encryption_keys" => "1:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=",
                 "verification.default_provider" => "nice",
                 "log.format" => "json",
