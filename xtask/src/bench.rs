@@ -49,7 +49,7 @@ fn measure(name: &'static str, budget: Duration, mut f: impl FnMut()) -> Row {
     Row { name, per_op: samples[2], iterations: batch * 5 }
 }
 
-fn human(d: Duration) -> String {
+pub(crate) fn human(d: Duration) -> String {
     let ns = d.as_nanos();
     if ns >= 1_000_000 {
         format!("{:.2} ms", ns as f64 / 1e6)
@@ -199,6 +199,9 @@ pub(crate) fn run_in_process(quick: bool) -> Result<(), String> {
         service.crypto_token_requests,
     );
     println!("{service_table}");
+    let bin = crate::bench_service::binary(!quick)?;
+    let flows = crate::bench_flows::render(&crate::bench_flows::measure(quick, &bin)?);
+    println!("{flows}");
     if quick {
         println!("bench --quick: every case ran; nothing written");
         return Ok(());
@@ -219,6 +222,13 @@ pub(crate) fn run_in_process(quick: bool) -> Result<(), String> {
          Every figure here was produced by one run of `cargo xtask bench` (release build) and is rewritten \
          by the next; no test asserts a time.\n\n\
          Machine: {}.\n\n\
+         ## Whole flows, and the raw floor\n\n\
+         Each flow: start through the REST API, the simulated window (the simulators run as a separate \
+         `bonin sandbox` process), the return landing, the identity read. `bonin` rows charge the CPU \
+         time of the `bonin serve` process; `floor` rows are a minimal client doing the same provider \
+         exchanges with plain reqwest and the crypto (no service, no store), charged with its own CPU \
+         time. PostgreSQL and Redis rows appear when `BONIN_TEST_POSTGRES_URL` / `BONIN_TEST_REDIS_URL` \
+         are set.\n\n{flows}\n\
          ## The service as a process\n\n\
          `bonin serve` (release build) started by the bench; pending verifications are mobileOK OTP \
          sessions created through the REST API (stored, no provider call yet); memory is the growth of \

@@ -29,7 +29,7 @@ pub(crate) struct ServiceFigures {
 }
 
 /// Builds the `bonin` binary (release for the full run) and returns its path.
-fn binary(release: bool) -> Result<PathBuf, String> {
+pub(crate) fn binary(release: bool) -> Result<PathBuf, String> {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let mut args = vec!["build", "-q", "-p", "bonin-app", "--bin", "bonin"];
     if release {
@@ -44,7 +44,7 @@ fn binary(release: bool) -> Result<PathBuf, String> {
     Ok(target.join(if release { "release" } else { "debug" }).join("bonin"))
 }
 
-fn free_port() -> Result<u16, String> {
+pub(crate) fn free_port() -> Result<u16, String> {
     let listener = TcpListener::bind("127.0.0.1:0").map_err(|e| e.to_string())?;
     listener.local_addr().map(|a| a.port()).map_err(|e| e.to_string())
 }

@@ -3,6 +3,7 @@
 #![allow(clippy::print_stdout, clippy::print_stderr)] // a command line prints
 
 mod bench;
+mod bench_flows;
 mod bench_service;
 mod ci;
 mod codegen;
