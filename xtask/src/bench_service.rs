@@ -102,19 +102,26 @@ fn rss_bytes(pid: u32) -> Result<f64, String> {
     Ok(kb * 1024.0)
 }
 
-/// Creates `count` pending verifications (mobileOK OTP sessions: stored, no provider call yet).
-async fn create_pending(client: &reqwest::Client, port: u16, count: usize) -> Result<(), String> {
-    let workers = 32.min(count.max(1));
+/// Posts `body` to `/v1/verifications` `count` times from `workers` concurrent workers; every
+/// answer must be 201.
+async fn start_many(
+    client: &reqwest::Client,
+    port: u16,
+    count: usize,
+    workers: usize,
+    body: String,
+) -> Result<(), String> {
+    let workers = workers.min(count.max(1));
     let mut tasks = Vec::new();
     for worker in 0..workers {
-        let client = client.clone();
+        let (client, body) = (client.clone(), body.clone());
         let share = count / workers + usize::from(worker < count % workers);
         tasks.push(tokio::spawn(async move {
             for _ in 0..share {
                 let response = client
                     .post(format!("http://127.0.0.1:{port}/v1/verifications"))
                     .header("content-type", "application/json")
-                    .body(r#"{"provider":"mobileok","method":"otp"}"#)
+                    .body(body.clone())
                     .send()
                     .await
                     .map_err(|e| e.to_string())?;
@@ -129,6 +136,11 @@ async fn create_pending(client: &reqwest::Client, port: u16, count: usize) -> Re
         task.await.map_err(|e| e.to_string())??;
     }
     Ok(())
+}
+
+/// Creates `count` pending verifications (mobileOK OTP sessions: stored, no provider call yet).
+async fn create_pending(client: &reqwest::Client, port: u16, count: usize) -> Result<(), String> {
+    start_many(client, port, count, 32, r#"{"provider":"mobileok","method":"otp"}"#.to_owned()).await
 }
 
 async fn memory_per_pending(
@@ -181,7 +193,9 @@ pub(crate) fn measure(quick: bool) -> Result<ServiceFigures, String> {
 
         // Token economy: NICE flows against a simulator in this process, which counts logins.
         let simulator = NiceSimulator::new(NiceSimConfig::default());
-        let server = SandboxServer::start(simulator.router(), "127.0.0.1:0".parse().map_err(|_| "address")?).await.map_err(|e| e.to_string())?;
+        let server = SandboxServer::start(simulator.router(), "127.0.0.1:0".parse().map_err(|_| "address")?)
+            .await
+            .map_err(|e| e.to_string())?;
         let (id, secret) = simulator.client();
         let serve = spawn(
             &bin,
@@ -194,31 +208,11 @@ pub(crate) fn measure(quick: bool) -> Result<ServiceFigures, String> {
             ],
         )?;
         wait_ready(&client, serve.port).await?;
-        let workers = 16;
-        let mut tasks = Vec::new();
-        for worker in 0..workers {
-            let client = client.clone();
-            let port = serve.port;
-            let share = flows / workers + usize::from(worker < flows % workers);
-            tasks.push(tokio::spawn(async move {
-                for _ in 0..share {
-                    let response = client
-                        .post(format!("http://127.0.0.1:{port}/v1/verifications"))
-                        .header("content-type", "application/json")
-                        .body(format!(r#"{{"provider":"nice","method":"window","return_url":"http://127.0.0.1:{port}/demo/done"}}"#))
-                        .send()
-                        .await
-                        .map_err(|e| e.to_string())?;
-                    if response.status().as_u16() != 201 {
-                        return Err(format!("start answered {}", response.status()));
-                    }
-                }
-                Ok::<(), String>(())
-            }));
-        }
-        for task in tasks {
-            task.await.map_err(|e| e.to_string())??;
-        }
+        let body = format!(
+            r#"{{"provider":"nice","method":"window","return_url":"http://127.0.0.1:{}/demo/done"}}"#,
+            serve.port
+        );
+        start_many(&client, serve.port, flows, 16, body).await?;
         let counters = simulator.counters();
         Ok(ServiceFigures {
             cold_start,

@@ -35,6 +35,7 @@ pub mod nice;
 pub mod personas;
 mod recorder;
 mod server;
+mod window_page;
 
 pub use faults::{Fault, Faults, InjectedProviderCode, Times};
 pub use personas::Persona;

@@ -275,13 +275,19 @@ impl MobileokSimulator {
         token
     }
 
-    /// Takes a live token (single use).
-    fn take_token(&self, token: &str) -> Result<TokenRecord, (&'static str, &'static str)> {
-        let record = self.lock().tokens.remove(token).ok_or(("4010", "유효하지 않은 토큰입니다."))?;
+    /// Takes a live token (single use) of the right stage: before auth/request (`after_auth` false)
+    /// or after it.
+    fn take_token(&self, body: &Value, after_auth: bool) -> Result<TokenRecord, (&'static str, &'static str)> {
+        const INVALID: (&str, &str) = ("4010", "유효하지 않은 토큰입니다.");
+        let token = text(body, "encryptMOKToken").unwrap_or_default();
+        let record = self.lock().tokens.remove(&token).ok_or(INVALID)?;
         let now = now();
         let past_auth_window = record.subscriber.as_ref().is_some_and(|s| now >= s.deadline);
         if now >= record.created_at + TOKEN_LIFETIME || past_auth_window {
             return Err(("4011", "토큰 유효시간이 지났습니다."));
+        }
+        if record.subscriber.is_some() != after_auth {
+            return Err(INVALID);
         }
         Ok(record)
     }
@@ -374,9 +380,8 @@ async fn auth_request(
     if let Some(code) = code {
         return answer(&code, "injected");
     }
-    let record = match sim.take_token(&text(&body, "encryptMOKToken").unwrap_or_default()) {
-        Ok(r) if r.subscriber.is_none() => r,
-        Ok(_) => return answer("4010", "유효하지 않은 토큰입니다."),
+    let record = match sim.take_token(&body, false) {
+        Ok(r) => r,
         Err((code, message)) => return answer(code, message),
     };
     let Some(info) = text(&body, "encryptMOKAuthInfo").and_then(|v| keys::open_envelope(&sim.server, &v)) else {
@@ -418,9 +423,8 @@ async fn auth_resend(
     if let Some(code) = code {
         return answer(&code, "injected");
     }
-    let record = match sim.take_token(&text(&body, "encryptMOKToken").unwrap_or_default()) {
-        Ok(r) if r.subscriber.is_some() => r,
-        Ok(_) => return answer("4010", "유효하지 않은 토큰입니다."),
+    let record = match sim.take_token(&body, true) {
+        Ok(r) => r,
         Err((code, message)) => return answer(code, message),
     };
     if let Some(s) = &record.subscriber
@@ -441,9 +445,8 @@ async fn confirm_request(
     if let Some(code) = code {
         return answer(&code, "injected");
     }
-    let mut record = match sim.take_token(&text(&body, "encryptMOKToken").unwrap_or_default()) {
-        Ok(r) if r.subscriber.is_some() => r,
-        Ok(_) => return answer("4010", "유효하지 않은 토큰입니다."),
+    let mut record = match sim.take_token(&body, true) {
+        Ok(r) => r,
         Err((code, message)) => return answer(code, message),
     };
     let Some(subscriber) = record.subscriber.clone() else {

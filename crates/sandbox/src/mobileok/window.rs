@@ -8,7 +8,7 @@ use axum::{
     Form, Json,
     extract::State,
     http::{StatusCode, header},
-    response::{Html, IntoResponse, Response},
+    response::{IntoResponse, Response},
 };
 use percent_encoding::{NON_ALPHANUMERIC, utf8_percent_encode};
 use serde::{Deserialize, Serialize};
@@ -18,6 +18,7 @@ use super::{MobileokSimulator, now, random_token, text};
 use crate::{
     InjectedProviderCode,
     personas::{self, Persona},
+    window_page::{AuthenticateForm, escape, page},
 };
 
 pub(super) const WINDOW_PATH: &str = "/gui/service/v1/window";
@@ -79,18 +80,6 @@ pub(super) struct OpenWindow {
     return_url: String,
     service_type: String,
     mok_result: bool,
-}
-
-fn escape(text: &str) -> String {
-    text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;").replace('\'', "&#39;")
-}
-
-fn page(title: &str, body: &str) -> Response {
-    Html(format!(
-        r#"<!doctype html><html lang="ko"><head><meta charset="utf-8"><title>{title}</title>
-<style>body{{font-family:sans-serif;max-width:28rem;margin:2rem auto}}label{{display:block;margin:.4rem 0}}</style></head><body><h1>{title}</h1>{body}</body></html>"#
-    ))
-    .into_response()
 }
 
 impl MobileokSimulator {
@@ -229,17 +218,6 @@ pub(super) async fn open(State(sim): State<MobileokSimulator>, Form(form): Form<
             response
         }
     }
-}
-
-#[derive(Deserialize)]
-pub(super) struct AuthenticateForm {
-    window: String,
-    #[serde(default)]
-    persona: String,
-    #[serde(default)]
-    otp: String,
-    #[serde(default)]
-    cancel: Option<String>,
 }
 
 pub(super) async fn authenticate(State(sim): State<MobileokSimulator>, Form(form): Form<AuthenticateForm>) -> Response {

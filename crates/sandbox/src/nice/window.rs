@@ -7,7 +7,7 @@ use axum::{
     Form, Json,
     extract::{Query, State},
     http::{StatusCode, header},
-    response::{Html, IntoResponse, Response},
+    response::{IntoResponse, Response},
 };
 use percent_encoding::{NON_ALPHANUMERIC, utf8_percent_encode};
 use serde::{Deserialize, Serialize};
@@ -15,6 +15,7 @@ use serde_json::{Value, json};
 
 use super::{NiceSimulator, ResultOverrides, crypto::Keys, kst_stamp, mobileco, random_hex};
 use crate::personas::{self, Persona};
+use crate::window_page::{AuthenticateForm, escape, page};
 
 pub(super) const AUTHENTICATE_PATH: &str = "/CheckPlusSafeModel/authenticate";
 
@@ -111,19 +112,6 @@ pub(super) struct OpenWindow {
     methodtype: String,
     receivedata: Option<String>,
     authtype: String,
-}
-
-fn escape(text: &str) -> String {
-    text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;").replace('\'', "&#39;")
-}
-
-fn page(title: &str, body: &str) -> Response {
-    let html = format!(
-        r#"<!doctype html><html lang="ko"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width">
-<title>{title}</title><style>body{{font-family:sans-serif;max-width:28rem;margin:2rem auto}}label{{display:block;margin:.4rem 0}}</style></head>
-<body><h1>{title}</h1>{body}</body></html>"#
-    );
-    Html(html).into_response()
 }
 
 fn error_page(error: &WindowError) -> Response {
@@ -293,17 +281,6 @@ pub(super) async fn open_post(
         Ok(window) => sim.window_page(&window, None),
         Err(error) => error_page(&error),
     }
-}
-
-#[derive(Deserialize)]
-pub(super) struct AuthenticateForm {
-    window: String,
-    #[serde(default)]
-    persona: String,
-    #[serde(default)]
-    otp: String,
-    #[serde(default)]
-    cancel: Option<String>,
 }
 
 pub(super) async fn authenticate(State(sim): State<NiceSimulator>, Form(form): Form<AuthenticateForm>) -> Response {
