@@ -12,7 +12,7 @@
 //!   body, a chosen provider error code), switchable from tests in-process or over HTTP;
 //! - [`Recorder`]: records requests exactly and answers from a script, for request-shape tests.
 //!
-//! Simulators: [`nice`], [`mobileok`].
+//! Simulators: [`nice`], [`mobileok`], [`portone`].
 //!
 //! ```
 //! # async fn run() -> std::io::Result<()> {
@@ -32,6 +32,7 @@
 mod faults;
 pub mod mobileok;
 pub mod nice;
+pub mod portone;
 pub mod personas;
 mod recorder;
 mod server;

@@ -1,0 +1,84 @@
+//! What V1 and V2 share: JSON field readers, carrier names, path encoding, stored-state helpers.
+
+use bonin_domain::{Carrier, Dependency, Error, ProviderId, ProviderState, Verification};
+use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
+use serde::{Serialize, de::DeserializeOwned};
+use serde_json::Value;
+
+/// Unreserved characters stay; everything else in a path segment or query value is encoded
+/// (`encodeURIComponent`).
+const COMPONENT: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'_').remove(b'.').remove(b'~');
+
+pub(crate) fn encode(text: &str) -> String {
+    utf8_percent_encode(text, COMPONENT).to_string()
+}
+
+pub(crate) fn text(value: &Value, key: &str) -> Option<String> {
+    match value.get(key) {
+        Some(Value::String(s)) => Some(s.trim().to_owned()).filter(|s| !s.is_empty()),
+        Some(Value::Number(n)) => Some(n.to_string()),
+        _ => None,
+    }
+}
+
+pub(crate) fn state_error(provider: ProviderId) -> Error {
+    Error::Indeterminate {
+        dependency: Dependency::Store,
+        reason: format!("the stored {provider} session state could not be read").into(),
+    }
+}
+
+pub(crate) fn read_state<T: DeserializeOwned>(provider: ProviderId, session: &Verification) -> Result<T, Error> {
+    let state = session.provider_state().ok_or(Error::AlreadyCompleted)?;
+    serde_json::from_str(state.expose()).map_err(|_| state_error(provider))
+}
+
+pub(crate) fn write_state<T: Serialize>(provider: ProviderId, state: &T) -> Result<ProviderState, Error> {
+    serde_json::to_string(state).map(ProviderState::new).map_err(|_| state_error(provider))
+}
+
+/// The carrier as PortOne spells it: `LGT` in V1, `LGU` in V2.
+pub(crate) fn carrier_name(carrier: Carrier, lg: &str) -> String {
+    let base = match carrier {
+        Carrier::Skt | Carrier::SktMvno => "SKT",
+        Carrier::Kt | Carrier::KtMvno => "KT",
+        _ => lg,
+    };
+    if carrier.is_mvno() { format!("{base}_MVNO") } else { base.to_owned() }
+}
+
+/// Reads `SKT`, `KT`, `LGT`/`LGU` and their `_MVNO` forms (both generations' spellings).
+pub(crate) fn parse_carrier(name: &str) -> Option<Carrier> {
+    Some(match name.trim().to_ascii_uppercase().as_str() {
+        "SKT" => Carrier::Skt,
+        "KT" | "KTF" => Carrier::Kt,
+        "LGT" | "LGU" => Carrier::Lgu,
+        "SKT_MVNO" => Carrier::SktMvno,
+        "KT_MVNO" => Carrier::KtMvno,
+        "LGT_MVNO" | "LGU_MVNO" => Carrier::LguMvno,
+        _ => return None,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn carriers_round_trip_in_both_spellings() {
+        for carrier in [Carrier::Skt, Carrier::Kt, Carrier::Lgu, Carrier::SktMvno, Carrier::KtMvno, Carrier::LguMvno] {
+            assert_eq!(parse_carrier(&carrier_name(carrier, "LGT")), Some(carrier));
+            assert_eq!(parse_carrier(&carrier_name(carrier, "LGU")), Some(carrier));
+        }
+        assert_eq!(carrier_name(Carrier::LguMvno, "LGT"), "LGT_MVNO");
+        assert_eq!(carrier_name(Carrier::Lgu, "LGU"), "LGU");
+        assert_eq!(parse_carrier("MVNO"), None);
+    }
+
+    #[test]
+    fn path_segments_are_encoded_like_encode_uri_component() {
+        assert_eq!(encode("vf abc/../x?y"), "vf%20abc%2F..%2Fx%3Fy");
+        assert_eq!(encode("imp_123-4.5~"), "imp_123-4.5~");
+    }
+}

@@ -1,0 +1,39 @@
+//! PortOne (포트원) 본인인증 for bonin: V1 ("iamport", including Danal) certifications and V2
+//! identity verifications, each as a window flow and a server-driven OTP flow, plus a Standard
+//! Webhooks verifier for PortOne's payment webhooks.
+//!
+//! PortOne has no identity-verification sandbox and no identity-verification webhook: the result is
+//! always read back from PortOne's API after the browser returns. Tests run against
+//! `bonin-sandbox`'s PortOne simulator.
+//!
+//! # V1 ([`PortoneV1Client`])
+//!
+//! Every call carries one shared access token from `POST /users/getToken`, cached with its
+//! server-relative lifetime (`expired_at − now`) and refreshed only in its last minute (getToken
+//! returns the same token before that); a 401 forces one refresh and one retry. Window: `start` →
+//! `iamport` launch (`IMP.init(merchant_code)`, `IMP.certification(params)`, `merchant_uid` = the
+//! verification id, `m_redirect_url` = the return URL) → the browser comes back with `imp_uid` →
+//! `complete` reads `GET /certifications/{imp_uid}`, requires `certified` and our `merchant_uid`,
+//! then deletes the record at PortOne (`delete_after_read`). OTP: `send` (`otp/request`) →
+//! `confirm` (`otp/confirm/{imp_uid}`); V1 has no resend.
+//!
+//! # V2 ([`PortoneV2Client`])
+//!
+//! `Authorization: PortOne <secret>` on every call, 60 s read timeout by default. Window: `start` →
+//! `portone` launch (`PortOne.requestIdentityVerification`, `identityVerificationId` = the
+//! verification id) → `complete` reads `GET /identity-verifications/{id}` and requires `VERIFIED`.
+//! OTP: `send` → `confirm` (→ `resend`), each with an `Idempotency-Key` derived from the session, so
+//! a call retried after a timeout is replayed by PortOne, not repeated.
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+mod common;
+mod config;
+mod v1;
+mod v2;
+mod webhook;
+
+pub use config::{PortoneV1Config, PortoneV2Config};
+pub use v1::{Certification, Envelope, PortoneV1Client, V1Error};
+pub use v2::{IdentityVerification, PortoneV2Client, V2Error, V2ErrorType, idempotency_key};
+pub use webhook::{TOLERANCE_SECS, WebhookError, WebhookVerifier};

@@ -1,0 +1,366 @@
+//! Window stand-ins for `IMP.certification` (V1) and `PortOne.requestIdentityVerification` (V2),
+//! their browserless completion, and the Standard Webhooks signer.
+
+use std::{collections::HashMap, fmt};
+
+use aws_lc_rs::hmac;
+use axum::{
+    Form, Json,
+    body::Bytes,
+    extract::{Query, State},
+    http::{StatusCode, header},
+    response::{IntoResponse, Redirect, Response},
+};
+use base64::{Engine, engine::general_purpose::STANDARD};
+use percent_encoding::{NON_ALPHANUMERIC, utf8_percent_encode};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::{PortoneSimulator, age, random_id};
+use crate::{
+    personas::{self, Persona},
+    window_page::{AuthenticateForm, escape, page},
+};
+
+pub(super) const V1_WINDOW_PATH: &str = "/_sandbox/portone/v1/window";
+pub(super) const V2_WINDOW_PATH: &str = "/_sandbox/portone/v2/window";
+
+/// Why a window refused to open or finish.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum WindowError {
+    /// The parameters are unusable (the text says which).
+    BadRequest(&'static str),
+    /// No such persona.
+    UnknownPersona,
+    /// No open window with that id.
+    UnknownWindow,
+}
+
+impl fmt::Display for WindowError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::BadRequest(reason) => f.write_str(reason),
+            Self::UnknownPersona => f.write_str("unknown persona"),
+            Self::UnknownWindow => f.write_str("this window is no longer open"),
+        }
+    }
+}
+
+#[derive(Clone)]
+pub(super) enum OpenWindow {
+    V1 { merchant_uid: String, redirect: Option<String>, min_age: Option<i32> },
+    V2 { store: String, id: String, channel_key: String, redirect: Option<String> },
+}
+
+fn text(value: &Value, key: &str) -> Option<String> {
+    value.get(key).and_then(Value::as_str).map(str::trim).filter(|s| !s.is_empty()).map(str::to_owned)
+}
+
+fn with_query(url: &str, pairs: &[(&str, String)]) -> String {
+    let query: Vec<String> =
+        pairs.iter().map(|(k, v)| format!("{k}={}", utf8_percent_encode(v, NON_ALPHANUMERIC))).collect();
+    let separator = if url.contains('?') { '&' } else { '?' };
+    format!("{url}{separator}{}", query.join("&"))
+}
+
+/// How a finished window reports back: a redirect URL, or (V1 without `m_redirect_url`) the
+/// callback's `rsp` object for the opener.
+#[derive(Debug, Clone, PartialEq)]
+pub enum WindowOutcome {
+    /// The browser is sent here.
+    Redirect(String),
+    /// `IMP.certification`'s callback is called with this object.
+    Callback(Value),
+}
+
+impl PortoneSimulator {
+    fn open_v1(&self, merchant_code: &str, params: &Value) -> Result<OpenWindow, WindowError> {
+        if !self.config.merchant_codes.iter().any(|c| c == merchant_code) {
+            return Err(WindowError::BadRequest("IMP.init: unknown merchant code"));
+        }
+        let channel_ok = match (text(params, "channelKey"), text(params, "pg")) {
+            (Some(key), _) => self.config.v1_channel_keys.contains(&key),
+            (None, Some(pg)) => pg.starts_with("danal") || pg.starts_with("inicis"),
+            (None, None) => false,
+        };
+        if !channel_ok {
+            return Err(WindowError::BadRequest("IMP.certification: unknown channelKey or pg"));
+        }
+        let merchant_uid = text(params, "merchant_uid").ok_or(WindowError::BadRequest("merchant_uid missing"))?;
+        let min_age = params.get("min_age").and_then(Value::as_i64).and_then(|a| i32::try_from(a).ok());
+        Ok(OpenWindow::V1 { merchant_uid, redirect: text(params, "m_redirect_url"), min_age })
+    }
+
+    fn open_v2(&self, params: &Value) -> Result<OpenWindow, WindowError> {
+        let store = text(params, "storeId").ok_or(WindowError::BadRequest("storeId missing"))?;
+        if !self.config.v2_secrets.iter().any(|(_, stores)| stores.contains(&store)) {
+            return Err(WindowError::BadRequest("unknown storeId"));
+        }
+        let channel_key = text(params, "channelKey").ok_or(WindowError::BadRequest("channelKey missing"))?;
+        if !self.config.v2_channel_keys.contains(&channel_key) {
+            return Err(WindowError::BadRequest("unknown channelKey"));
+        }
+        let id = text(params, "identityVerificationId").ok_or(WindowError::BadRequest("identityVerificationId missing"))?;
+        if self.v2_record(&store, &id).is_some_and(|r| r.json()["status"] == "VERIFIED") {
+            return Err(WindowError::BadRequest("identityVerificationId is already verified"));
+        }
+        Ok(OpenWindow::V2 { store, id, channel_key, redirect: text(params, "redirectUrl") })
+    }
+
+    fn finish(&self, window: &OpenWindow, persona: Option<&'static Persona>) -> Result<WindowOutcome, WindowError> {
+        match window {
+            OpenWindow::V1 { merchant_uid, redirect, min_age } => {
+                let today = self.now().to_offset(bonin_domain::KST).date();
+                let too_young = persona.zip(*min_age).is_some_and(|(p, min)| age(p.birth_date, today).is_none_or(|a| a < min));
+                let certified = persona.is_some() && !too_young;
+                let imp_uid =
+                    self.create_certification(merchant_uid, persona.unwrap_or_else(personas::default_persona), certified);
+                let mut fields = vec![("imp_uid", imp_uid), ("merchant_uid", merchant_uid.clone()), ("success", certified.to_string())];
+                if !certified {
+                    let message = if too_young { "최소 연령 미달입니다." } else { "SIM0301 사용자가 본인인증을 취소했습니다." };
+                    fields.push(("error_code", "F0000".into()));
+                    fields.push(("error_msg", message.into()));
+                }
+                Ok(match redirect {
+                    Some(url) => WindowOutcome::Redirect(with_query(url, &fields)),
+                    None => WindowOutcome::Callback(Value::Object(
+                        fields
+                            .into_iter()
+                            .map(|(k, v)| (k.to_owned(), if k == "success" { json!(v == "true") } else { json!(v) }))
+                            .collect(),
+                    )),
+                })
+            }
+            OpenWindow::V2 { store, id, channel_key, redirect } => {
+                self.v2_window_result(store, id, channel_key, persona).map_err(WindowError::BadRequest)?;
+                let mut fields = vec![
+                    ("transactionType", "IDENTITY_VERIFICATION".to_owned()),
+                    ("identityVerificationId", id.clone()),
+                    ("identityVerificationTxId", random_id("sim_tx_", 14)),
+                ];
+                if persona.is_none() {
+                    fields.push(("code", "FAILURE_TYPE_PG".into()));
+                    fields.push(("message", "SIM0301 사용자가 본인인증을 취소했습니다.".into()));
+                    fields.push(("pgCode", "SIM0301".into()));
+                }
+                Ok(match redirect {
+                    Some(url) => WindowOutcome::Redirect(with_query(url, &fields)),
+                    None => WindowOutcome::Callback(Value::Object(
+                        fields.into_iter().map(|(k, v)| (k.to_owned(), json!(v))).collect(),
+                    )),
+                })
+            }
+        }
+    }
+
+    /// Completes a V1 window without a browser: `merchant_code` and `params` as `IMP.init` and
+    /// `IMP.certification` got them; `persona` a persona key, or `None` for a user who cancels.
+    pub fn complete_v1_window(&self, merchant_code: &str, params: &Value, persona: Option<&str>) -> Result<WindowOutcome, WindowError> {
+        let window = self.open_v1(merchant_code, params)?;
+        self.finish(&window, persona_of(persona)?)
+    }
+
+    /// Completes a V2 window without a browser: `params` as `requestIdentityVerification` got them.
+    pub fn complete_v2_window(&self, params: &Value, persona: Option<&str>) -> Result<WindowOutcome, WindowError> {
+        let window = self.open_v2(params)?;
+        self.finish(&window, persona_of(persona)?)
+    }
+
+    fn window_page(&self, window: OpenWindow, action: &str, title: &str, error: Option<&str>) -> Response {
+        let id = random_id("w", 18);
+        self.lock().windows.insert(id.clone(), window);
+        let choices: String = personas::ALL
+            .iter()
+            .enumerate()
+            .map(|(i, p)| {
+                format!(
+                    r#"<label><input type="radio" name="persona" value="{}"{}> {} · {} · 인증번호 {}</label>"#,
+                    escape(p.key),
+                    if i == 0 { " checked" } else { "" },
+                    escape(p.name),
+                    escape(p.birth_date),
+                    p.otp
+                )
+            })
+            .collect();
+        let error = error.map(|e| format!(r#"<p id="error" role="alert">{}</p>"#, escape(e))).unwrap_or_default();
+        page(
+            title,
+            &format!(
+                r#"<p>Simulated PortOne window. Choose a test persona and enter its code.</p>{error}
+<form method="post" action="{action}"><input type="hidden" name="window" value="{id}">{choices}
+<label>인증번호 <input id="otp" name="otp" inputmode="numeric"></label>
+<button id="confirm" type="submit">확인</button> <button id="cancel" type="submit" name="cancel" value="1">취소</button></form>"#
+            ),
+        )
+    }
+}
+
+fn persona_of(key: Option<&str>) -> Result<Option<&'static Persona>, WindowError> {
+    match key {
+        Some(key) => Ok(Some(personas::by_key(key).ok_or(WindowError::UnknownPersona)?)),
+        None => Ok(None),
+    }
+}
+
+fn error_page(error: &WindowError) -> Response {
+    let mut response = page("PortOne 오류", &format!(r#"<p id="error">{}</p>"#, escape(&error.to_string())));
+    *response.status_mut() = StatusCode::BAD_REQUEST;
+    response
+}
+
+fn deliver(outcome: WindowOutcome) -> Response {
+    match outcome {
+        WindowOutcome::Redirect(url) => Redirect::to(&url).into_response(),
+        // The real SDK calls the callback in the page that called IMP.certification.
+        WindowOutcome::Callback(rsp) => page(
+            "PortOne",
+            &format!(
+                r#"<script>var rsp = {}; if (window.opener) {{ window.opener.postMessage({{source: "portone-sandbox", rsp: rsp}}, "*"); window.close(); }}</script>"#,
+                rsp.to_string().replace('<', "\\u003c")
+            ),
+        ),
+    }
+}
+
+fn script(body: String) -> Response {
+    ([(header::CONTENT_TYPE, "text/javascript; charset=utf-8")], body).into_response()
+}
+
+pub(super) async fn v1_script() -> Response {
+    script(format!(
+        r#""use strict";
+(function () {{
+  var origin = new URL(document.currentScript.src).origin;
+  var merchantCode = null;
+  window.IMP = {{
+    init: function (code) {{ merchantCode = code; }},
+    certification: function (params, callback) {{
+      var url = new URL(origin + "{V1_WINDOW_PATH}");
+      url.searchParams.set("merchant_code", merchantCode || "");
+      url.searchParams.set("params", JSON.stringify(params || {{}}));
+      if (params && params.popup && !params.m_redirect_url) {{
+        window.addEventListener("message", function handler(event) {{
+          if (event.origin !== origin || !event.data || event.data.source !== "portone-sandbox") {{ return; }}
+          window.removeEventListener("message", handler);
+          if (typeof callback === "function") {{ callback(event.data.rsp); }}
+        }});
+        window.open(url.toString(), "portone_window", "width=440,height=640");
+      }} else {{
+        window.location.href = url.toString();
+      }}
+    }}
+  }};
+}})();
+"#
+    ))
+}
+
+pub(super) async fn v2_script() -> Response {
+    script(format!(
+        r#""use strict";
+(function () {{
+  var origin = new URL(document.currentScript.src).origin;
+  window.PortOne = {{
+    requestIdentityVerification: function (params) {{
+      var url = new URL(origin + "{V2_WINDOW_PATH}");
+      url.searchParams.set("params", JSON.stringify(params || {{}}));
+      window.location.href = url.toString();
+      return new Promise(function () {{}});
+    }}
+  }};
+}})();
+"#
+    ))
+}
+
+fn params_of(query: &HashMap<String, String>) -> Result<Value, WindowError> {
+    query
+        .get("params")
+        .and_then(|p| serde_json::from_str::<Value>(p).ok())
+        .filter(Value::is_object)
+        .ok_or(WindowError::BadRequest("params is not a JSON object"))
+}
+
+pub(super) async fn v1_window(State(sim): State<PortoneSimulator>, Query(query): Query<HashMap<String, String>>) -> Response {
+    let opened = params_of(&query)
+        .and_then(|params| sim.open_v1(query.get("merchant_code").map_or("", String::as_str), &params));
+    match opened {
+        Ok(window) => sim.window_page(window, V1_WINDOW_PATH, "다날 휴대폰 본인인증 (PortOne V1 sandbox)", None),
+        Err(error) => error_page(&error),
+    }
+}
+
+pub(super) async fn v2_window(State(sim): State<PortoneSimulator>, Query(query): Query<HashMap<String, String>>) -> Response {
+    match params_of(&query).and_then(|params| sim.open_v2(&params)) {
+        Ok(window) => sim.window_page(window, V2_WINDOW_PATH, "본인인증 (PortOne V2 sandbox)", None),
+        Err(error) => error_page(&error),
+    }
+}
+
+async fn authenticate(sim: PortoneSimulator, form: AuthenticateForm, action: &str) -> Response {
+    let Some(window) = sim.lock().windows.remove(&form.window) else {
+        return error_page(&WindowError::UnknownWindow);
+    };
+    let persona = if form.cancel.is_some() {
+        None
+    } else {
+        match personas::by_key(&form.persona) {
+            Some(p) if form.otp.trim() == p.otp => Some(p),
+            _ => return sim.window_page(window, action, "PortOne 본인인증 (sandbox)", Some("인증번호가 일치하지 않습니다.")),
+        }
+    };
+    match sim.finish(&window, persona) {
+        Ok(outcome) => deliver(outcome),
+        Err(error) => error_page(&error),
+    }
+}
+
+pub(super) async fn v1_authenticate(State(sim): State<PortoneSimulator>, Form(form): Form<AuthenticateForm>) -> Response {
+    authenticate(sim, form, V1_WINDOW_PATH).await
+}
+
+pub(super) async fn v2_authenticate(State(sim): State<PortoneSimulator>, Form(form): Form<AuthenticateForm>) -> Response {
+    authenticate(sim, form, V2_WINDOW_PATH).await
+}
+
+#[derive(Deserialize)]
+pub(super) struct CompleteRequest {
+    params: Value,
+    #[serde(default)]
+    merchant_code: Option<String>,
+    #[serde(default)]
+    persona: Option<String>,
+}
+
+/// `POST /_sandbox/portone/complete`: `{params, merchant_code?, persona?}` → `{redirect_url}` or
+/// `{callback}`. A `merchant_code` selects V1.
+pub(super) async fn complete_api(State(sim): State<PortoneSimulator>, Json(request): Json<CompleteRequest>) -> Response {
+    let outcome = match &request.merchant_code {
+        Some(code) => sim.complete_v1_window(code, &request.params, request.persona.as_deref()),
+        None => sim.complete_v2_window(&request.params, request.persona.as_deref()),
+    };
+    match outcome {
+        Ok(WindowOutcome::Redirect(url)) => Json(json!({"redirect_url": url})).into_response(),
+        Ok(WindowOutcome::Callback(rsp)) => Json(json!({"callback": rsp})).into_response(),
+        Err(error) => (StatusCode::BAD_REQUEST, Json(json!({"error": error.to_string()}))).into_response(),
+    }
+}
+
+/// `POST /_sandbox/portone/webhook`: signs the posted body with the simulator's webhook secret and
+/// answers `{secret, headers, body}`, for checking webhook receivers.
+pub(super) async fn webhook_api(State(sim): State<PortoneSimulator>, body: Bytes) -> Response {
+    let (headers, body) = sim.signed_webhook(&String::from_utf8_lossy(&body));
+    let headers: serde_json::Map<String, Value> = headers.into_iter().map(|(k, v)| (k, json!(v))).collect();
+    Json(json!({"secret": sim.config.webhook_secret, "headers": headers, "body": body})).into_response()
+}
+
+/// `v1,<base64 HMAC-SHA256(key, id.timestamp.body)>` with the key from a `whsec_` secret.
+pub(super) fn sign_webhook(secret: &str, id: &str, timestamp: i64, body: &[u8]) -> String {
+    let key = STANDARD.decode(secret.trim_start_matches("whsec_")).unwrap_or_default();
+    let key = hmac::Key::new(hmac::HMAC_SHA256, &key);
+    let mut signed = format!("{id}.{timestamp}.").into_bytes();
+    signed.extend_from_slice(body);
+    format!("v1,{}", STANDARD.encode(hmac::sign(&key, &signed)))
+}
