@@ -102,7 +102,9 @@ impl V1Error {
     /// that was not 2xx (`http400:1`).
     pub fn provider_code(&self) -> String {
         match self {
-            Self::Unauthorized { body } => format!("http401:{}", body.as_ref().map_or(String::new(), |b| b.code.to_string())),
+            Self::Unauthorized { body } => {
+                format!("http401:{}", body.as_ref().map_or(String::new(), |b| b.code.to_string()))
+            }
             Self::NotFound { .. } => "http404:-1".into(),
             Self::Http { status, code, .. } => {
                 format!("http{status}:{}", code.map_or(String::new(), |c| c.to_string()))
@@ -304,7 +306,10 @@ pub struct PortoneV1Client {
 
 impl fmt::Debug for PortoneV1Client {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("PortoneV1Client").field("config", &self.config).field("tokens", &self.tokens).finish_non_exhaustive()
+        f.debug_struct("PortoneV1Client")
+            .field("config", &self.config)
+            .field("tokens", &self.tokens)
+            .finish_non_exhaustive()
     }
 }
 
@@ -335,9 +340,7 @@ impl PortoneV1Client {
         let config = Arc::new(config);
         let source = GetToken { config: config.clone(), http: http.clone() };
         let source: Arc<dyn TokenSource> = match shared {
-            Some(shared) => {
-                Arc::new(SharedTokenSource::new(source, shared, format!("portone_v1:{}", config.imp_key)))
-            }
+            Some(shared) => Arc::new(SharedTokenSource::new(source, shared, format!("portone_v1:{}", config.imp_key))),
             None => Arc::new(source),
         };
         // getToken extends a token only inside its last minute; asking earlier returns the same one.
@@ -372,7 +375,14 @@ impl PortoneV1Client {
         ProviderKey::new(PROVIDER, imp_uid)
     }
 
-    fn request(&self, label: &'static str, method: HttpMethod, path: &str, body: Option<&Value>, token: &Token) -> HttpRequest {
+    fn request(
+        &self,
+        label: &'static str,
+        method: HttpMethod,
+        path: &str,
+        body: Option<&Value>,
+        token: &Token,
+    ) -> HttpRequest {
         let mut request = HttpRequest::new(label, method, format!("{}{path}", self.config.api_base))
             .header("Authorization", format!("Bearer {}", token.expose_secret()))
             .timeout(self.config.timeout());
@@ -382,7 +392,11 @@ impl PortoneV1Client {
         if let Some(body) = body {
             request = request.header("Content-Type", "application/json").body(body.to_string().into_bytes());
         }
-        request.idempotency(if method == HttpMethod::Get { Idempotency::Idempotent } else { Idempotency::NotIdempotent })
+        request.idempotency(if method == HttpMethod::Get {
+            Idempotency::Idempotent
+        } else {
+            Idempotency::NotIdempotent
+        })
     }
 
     /// One authenticated call; a 401 forces one token refresh and one retry (the call was refused
@@ -506,10 +520,10 @@ impl WindowVerifier for PortoneV1Client {
         if !certification.certified {
             // The window ended without a verified person (cancelled, failed, or under `min_age`:
             // PortOne does not tell these apart). Keep the browser's error_code when it sent one.
-            let code = callback.get("error_code").filter(|c| !c.is_empty()).map_or_else(
-                || "certified:false".to_owned(),
-                |c| format!("error_code:{c}"),
-            );
+            let code = callback
+                .get("error_code")
+                .filter(|c| !c.is_empty())
+                .map_or_else(|| "certified:false".to_owned(), |c| format!("error_code:{c}"));
             return Err(Error::rejected(PROVIDER, code, callback.get("error_msg").map(str::to_owned)));
         }
         self.accept(&certification, &state.merchant_uid).await

@@ -10,8 +10,8 @@ use bonin_adapters_http::{
 use bonin_domain::{
     BirthDate, CallbackParams, Ci, Clock, Completion, Dependency, Di, Error, ExposeSecret, Gender, Launch, Name,
     Nationality, OtpChannel, OtpCode, OtpDispatch, OtpOutcome, OtpRequest, OtpVerifier, PhoneNumber, PortoneLaunch,
-    PortoneParams, PortoneWindowType, ProviderId, ProviderKey, ProviderTxId, SystemClock, Verification,
-    VerificationId, VerifiedIdentity, WindowRequest, WindowStart, WindowVerifier,
+    PortoneParams, PortoneWindowType, ProviderId, ProviderKey, ProviderTxId, SystemClock, Verification, VerificationId,
+    VerifiedIdentity, WindowRequest, WindowStart, WindowVerifier,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -134,15 +134,15 @@ impl V2Error {
     pub fn into_error(self) -> Error {
         let code = self.provider_code();
         match self.kind {
-            V2ErrorType::Unauthorized => {
-                Error::misconfigured("PortOne V2 refused the API secret (UNAUTHORIZED); check providers.portone_v2.api_secret")
-            }
+            V2ErrorType::Unauthorized => Error::misconfigured(
+                "PortOne V2 refused the API secret (UNAUTHORIZED); check providers.portone_v2.api_secret",
+            ),
             V2ErrorType::Forbidden => Error::misconfigured(
                 "PortOne V2 refused access to the store (FORBIDDEN); check providers.portone_v2.store_id",
             ),
-            V2ErrorType::ChannelNotFound => {
-                Error::misconfigured("PortOne V2 does not know the channel (CHANNEL_NOT_FOUND); check providers.portone_v2.channel_key")
-            }
+            V2ErrorType::ChannelNotFound => Error::misconfigured(
+                "PortOne V2 does not know the channel (CHANNEL_NOT_FOUND); check providers.portone_v2.channel_key",
+            ),
             V2ErrorType::IdentityVerificationAlreadyVerified => Error::AlreadyCompleted,
             V2ErrorType::IdempotencyOutstandingRequest => Error::Indeterminate {
                 dependency: Dependency::Provider(PROVIDER),
@@ -193,7 +193,8 @@ impl fmt::Debug for IdentityVerification {
 impl IdentityVerification {
     /// Reads the object PortOne returns. Every `verifiedCustomer` field but `name` is optional.
     pub fn from_json(value: &Value, now: bonin_domain::Timestamp) -> Result<Self, Error> {
-        let status = text(value, "status").ok_or_else(|| Error::protocol(PROVIDER, "identity verification: no status"))?;
+        let status =
+            text(value, "status").ok_or_else(|| Error::protocol(PROVIDER, "identity verification: no status"))?;
         Ok(match status.as_str() {
             "READY" => Self::Ready,
             "FAILED" => {
@@ -205,9 +206,9 @@ impl IdentityVerification {
                 }
             }
             "VERIFIED" => {
-                let customer = value
-                    .get("verifiedCustomer")
-                    .ok_or_else(|| Error::protocol(PROVIDER, "identity verification: VERIFIED without verifiedCustomer"))?;
+                let customer = value.get("verifiedCustomer").ok_or_else(|| {
+                    Error::protocol(PROVIDER, "identity verification: VERIFIED without verifiedCustomer")
+                })?;
                 let verified_at = text(value, "verifiedAt")
                     .and_then(|t| time::OffsetDateTime::parse(&t, &time::format_description::well_known::Rfc3339).ok())
                     .unwrap_or(now);
@@ -299,13 +300,25 @@ impl PortoneV2Client {
 
     fn path(&self, id: &str, action: Option<&str>) -> String {
         let action = action.map_or(String::new(), |a| format!("/{a}"));
-        format!("{}/identity-verifications/{}{action}?storeId={}", self.config.api_base, encode(id), encode(&self.config.store_id))
+        format!(
+            "{}/identity-verifications/{}{action}?storeId={}",
+            self.config.api_base,
+            encode(id),
+            encode(&self.config.store_id)
+        )
     }
 
     /// One call. A POST carries `key`, so after a timeout, or while PortOne reports the key as still
     /// in flight, it is sent again with the same key: PortOne replays the first answer instead of
     /// repeating the operation.
-    async fn call(&self, label: &'static str, method: HttpMethod, url: String, body: Option<Vec<u8>>, key: Option<String>) -> Result<Answer, Error> {
+    async fn call(
+        &self,
+        label: &'static str,
+        method: HttpMethod,
+        url: String,
+        body: Option<Vec<u8>>,
+        key: Option<String>,
+    ) -> Result<Answer, Error> {
         let mut request = HttpRequest::new(label, method, url)
             .header("Authorization", format!("PortOne {}", self.config.api_secret.expose_secret()))
             .timeout(self.config.timeout());
@@ -323,7 +336,10 @@ impl PortoneV2Client {
             let again = match &outcome {
                 Err(Error::Indeterminate { .. }) => keyed,
                 Ok(response) if response.status == 409 => {
-                    matches!(V2Error::parse(response), Some(V2Error { kind: V2ErrorType::IdempotencyOutstandingRequest, .. }))
+                    matches!(
+                        V2Error::parse(response),
+                        Some(V2Error { kind: V2ErrorType::IdempotencyOutstandingRequest, .. })
+                    )
                 }
                 _ => false,
             };
@@ -359,9 +375,9 @@ impl PortoneV2Client {
     pub async fn identity_verification(&self, id: &str) -> Result<IdentityVerification, Error> {
         match self.call("portone_v2.get", HttpMethod::Get, self.path(id, None), None, None).await? {
             Answer::Ok(value) => IdentityVerification::from_json(&value, self.clock.now()),
-            Answer::Refused(V2Error { kind: V2ErrorType::IdentityVerificationNotFound, .. }) => Err(
-                Error::invalid_input("identityVerificationId", "PortOne has no identity verification with this id"),
-            ),
+            Answer::Refused(V2Error { kind: V2ErrorType::IdentityVerificationNotFound, .. }) => {
+                Err(Error::invalid_input("identityVerificationId", "PortOne has no identity verification with this id"))
+            }
             Answer::Refused(error) => Err(error.into_error()),
         }
     }
@@ -439,11 +455,9 @@ impl WindowVerifier for PortoneV2Client {
                 Err(Error::rejected(PROVIDER, code, pg_message.or(reason)))
             }
             IdentityVerification::Ready => match callback.get("code").filter(|c| !c.is_empty()) {
-                Some(code) => Err(Error::rejected(
-                    PROVIDER,
-                    format!("window:{code}"),
-                    callback.get("message").map(str::to_owned),
-                )),
+                Some(code) => {
+                    Err(Error::rejected(PROVIDER, format!("window:{code}"), callback.get("message").map(str::to_owned)))
+                }
                 None => Err(not_yet("READY")),
             },
             IdentityVerification::Unknown(status) => Err(not_yet(&status)),
@@ -487,7 +501,10 @@ impl OtpVerifier for PortoneV2Client {
         .to_string()
         .into_bytes();
         let key = idempotency_key(&request.verification_id, "send", 0, &body);
-        match self.call("portone_v2.send", HttpMethod::Post, self.path(&id, Some("send")), Some(body), Some(key)).await? {
+        match self
+            .call("portone_v2.send", HttpMethod::Post, self.path(&id, Some("send")), Some(body), Some(key))
+            .await?
+        {
             Answer::Ok(_) => Ok(OtpDispatch::new(write_state(PROVIDER, &SessionState { id: id.clone() })?)
                 .with_provider_key(Self::provider_key(&id))),
             Answer::Refused(error) => Err(error.into_error()),
@@ -497,7 +514,10 @@ impl OtpVerifier for PortoneV2Client {
     async fn resend(&self, session: &Verification) -> Result<OtpDispatch, Error> {
         let state: SessionState = read_state(PROVIDER, session)?;
         let key = idempotency_key(session.id(), "resend", session.version(), b"");
-        match self.call("portone_v2.resend", HttpMethod::Post, self.path(&state.id, Some("resend")), None, Some(key)).await? {
+        match self
+            .call("portone_v2.resend", HttpMethod::Post, self.path(&state.id, Some("resend")), None, Some(key))
+            .await?
+        {
             Answer::Ok(_) => Ok(OtpDispatch::new(write_state(PROVIDER, &state)?)),
             Answer::Refused(error) => Err(error.into_error()),
         }
@@ -514,8 +534,9 @@ impl OtpVerifier for PortoneV2Client {
         }
         let body = body.to_string().into_bytes();
         let key = idempotency_key(session.id(), "confirm", session.version(), &body);
-        let answer =
-            self.call("portone_v2.confirm", HttpMethod::Post, self.path(&state.id, Some("confirm")), Some(body), Some(key)).await?;
+        let answer = self
+            .call("portone_v2.confirm", HttpMethod::Post, self.path(&state.id, Some("confirm")), Some(body), Some(key))
+            .await?;
         match answer {
             Answer::Ok(value) => {
                 let record = value

@@ -172,16 +172,37 @@ mod tests {
         let mut twice = with_sig(ok("msg_1", "1000"), sig);
         twice.push(("webhook-id", "msg_2"));
         assert_eq!(verifier.verify(twice, body, at(1000)), Err(WebhookError::MissingHeaders));
-        assert_eq!(verifier.verify(with_sig(ok("msg_1", "x"), sig), body, at(1000)), Err(WebhookError::InvalidTimestamp));
-        assert_eq!(verifier.verify(with_sig(ok("msg_1", "1000"), sig), body, at(1301)), Err(WebhookError::TimestampTooOld));
-        assert_eq!(verifier.verify(with_sig(ok("msg_1", "1000"), sig), body, at(699)), Err(WebhookError::TimestampTooNew));
+        assert_eq!(
+            verifier.verify(with_sig(ok("msg_1", "x"), sig), body, at(1000)),
+            Err(WebhookError::InvalidTimestamp)
+        );
+        assert_eq!(
+            verifier.verify(with_sig(ok("msg_1", "1000"), sig), body, at(1301)),
+            Err(WebhookError::TimestampTooOld)
+        );
+        assert_eq!(
+            verifier.verify(with_sig(ok("msg_1", "1000"), sig), body, at(699)),
+            Err(WebhookError::TimestampTooNew)
+        );
         assert_eq!(verifier.verify(with_sig(ok("msg_1", "1000"), sig), body, at(1300)), Ok(()));
-        assert_eq!(verifier.verify(with_sig(ok("msg_2", "1000"), sig), body, at(1000)), Err(WebhookError::InvalidSignature));
-        assert_eq!(verifier.verify(with_sig(ok("msg_1", "1000"), sig), b"{ }", at(1000)), Err(WebhookError::InvalidSignature));
+        assert_eq!(
+            verifier.verify(with_sig(ok("msg_2", "1000"), sig), body, at(1000)),
+            Err(WebhookError::InvalidSignature)
+        );
+        assert_eq!(
+            verifier.verify(with_sig(ok("msg_1", "1000"), sig), b"{ }", at(1000)),
+            Err(WebhookError::InvalidSignature)
+        );
         let v2_only: &'static str = Box::leak(sig.replacen("v1,", "v2,", 1).into_boxed_str());
-        assert_eq!(verifier.verify(with_sig(ok("msg_1", "1000"), v2_only), body, at(1000)), Err(WebhookError::InvalidSignature));
+        assert_eq!(
+            verifier.verify(with_sig(ok("msg_1", "1000"), v2_only), body, at(1000)),
+            Err(WebhookError::InvalidSignature)
+        );
         let other = WebhookVerifier::new("b3RoZXI=").unwrap();
-        assert_eq!(other.verify(with_sig(ok("msg_1", "1000"), sig), body, at(1000)), Err(WebhookError::InvalidSignature));
+        assert_eq!(
+            other.verify(with_sig(ok("msg_1", "1000"), sig), body, at(1000)),
+            Err(WebhookError::InvalidSignature)
+        );
         assert_eq!(WebhookVerifier::new("whsec_").unwrap_err(), WebhookError::InvalidSecret);
         assert_eq!(WebhookVerifier::new("not base64!").unwrap_err(), WebhookError::InvalidSecret);
         assert_eq!(format!("{verifier:?}"), "WebhookVerifier(<secret>)");

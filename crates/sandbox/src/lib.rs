@@ -32,8 +32,8 @@
 mod faults;
 pub mod mobileok;
 pub mod nice;
-pub mod portone;
 pub mod personas;
+pub mod portone;
 mod recorder;
 mod server;
 mod window_page;

@@ -83,9 +83,8 @@ fn fields(body: &Bytes) -> HashMap<String, String> {
     text.split('&')
         .filter_map(|pair| pair.split_once('='))
         .map(|(k, v)| {
-            let decode = |s: &str| {
-                percent_encoding::percent_decode_str(&s.replace('+', " ")).decode_utf8_lossy().into_owned()
-            };
+            let decode =
+                |s: &str| percent_encoding::percent_decode_str(&s.replace('+', " ")).decode_utf8_lossy().into_owned();
             (decode(k), decode(v))
         })
         .collect()
@@ -149,7 +148,12 @@ impl PortoneSimulator {
     }
 
     /// Records a window certification (certified or not) and returns its `imp_uid`.
-    pub(super) fn create_certification(&self, merchant_uid: &str, persona: &'static Persona, certified: bool) -> String {
+    pub(super) fn create_certification(
+        &self,
+        merchant_uid: &str,
+        persona: &'static Persona,
+        certified: bool,
+    ) -> String {
         let imp_uid = random_id("imp_", 12);
         let certification = Certification {
             imp_uid: imp_uid.clone(),
@@ -285,7 +289,9 @@ pub(super) async fn otp_request(
             && carrier_code(p.carrier) == carrier_name
             && gender_digit == expected_gender_digit(p)
     });
-    let Some(persona) = persona else { return sim.business_error("SIM0101 본인확인 정보가 일치하지 않습니다.") };
+    let Some(persona) = persona else {
+        return sim.business_error("SIM0101 본인확인 정보가 일치하지 않습니다.");
+    };
     let imp_uid = sim.create_certification(&get("merchant_uid").unwrap_or_default(), persona, false);
     let needs_otp = get("verification_method").as_deref() != Some("APP");
     if let Some(c) = sim.lock().v1.certifications.get_mut(&imp_uid) {

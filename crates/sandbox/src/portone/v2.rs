@@ -1,10 +1,6 @@
 //! V2 handlers: identity verifications, idempotency, the list endpoint.
 
-use std::{
-    collections::HashMap,
-    sync::atomic::Ordering,
-    time::Duration,
-};
+use std::{collections::HashMap, sync::atomic::Ordering, time::Duration};
 
 use axum::{
     Json,
@@ -220,7 +216,13 @@ impl PortoneSimulator {
     }
 
     /// Finishes a window attempt: verified for `persona`, or left READY (cancel).
-    pub(super) fn v2_window_result(&self, store: &str, id: &str, channel_key: &str, persona: Option<&'static Persona>) -> Result<(), &'static str> {
+    pub(super) fn v2_window_result(
+        &self,
+        store: &str,
+        id: &str,
+        channel_key: &str,
+        persona: Option<&'static Persona>,
+    ) -> Result<(), &'static str> {
         let now = self.now();
         let mut state = self.lock();
         let record = state
@@ -250,7 +252,10 @@ impl PortoneSimulator {
                 // RFC 8941 sf-string: a quoted string of 16–256 ASCII characters.
                 let inner = raw.strip_prefix('"').and_then(|r| r.strip_suffix('"'));
                 match inner {
-                    Some(inner) if (16..=256).contains(&inner.len()) && inner.bytes().all(|b| (0x20..0x7f).contains(&b) && b != b'"' && b != b'\\') => {
+                    Some(inner)
+                        if (16..=256).contains(&inner.len())
+                            && inner.bytes().all(|b| (0x20..0x7f).contains(&b) && b != b'"' && b != b'\\') =>
+                    {
                         Some((caller.secret.clone(), format!("{path}\n{inner}")))
                     }
                     _ => {
@@ -337,7 +342,11 @@ pub(super) async fn get_one(
     }
     match sim.v2_record(&caller.store, &id) {
         Some(record) => respond((StatusCode::OK, record.json())),
-        None => respond(error(StatusCode::NOT_FOUND, "IDENTITY_VERIFICATION_NOT_FOUND", "요청된 본인인증 건이 존재하지 않는 경우")),
+        None => respond(error(
+            StatusCode::NOT_FOUND,
+            "IDENTITY_VERIFICATION_NOT_FOUND",
+            "요청된 본인인증 건이 존재하지 않는 경우",
+        )),
     }
 }
 
@@ -349,7 +358,9 @@ pub(super) async fn list(
     let request = match query.get("requestBody") {
         Some(raw) => match serde_json::from_str::<Value>(raw) {
             Ok(value) => value,
-            Err(_) => return respond(error(StatusCode::BAD_REQUEST, "INVALID_REQUEST", "requestBody 가 JSON 이 아닙니다.")),
+            Err(_) => {
+                return respond(error(StatusCode::BAD_REQUEST, "INVALID_REQUEST", "requestBody 가 JSON 이 아닙니다."));
+            }
         },
         None => json!({}),
     };
@@ -377,7 +388,9 @@ pub(super) async fn list(
         statuses.is_empty() || statuses.contains(&status)
     });
     let ascending = request.pointer("/sort/order").and_then(Value::as_str) == Some("ASC");
-    items.sort_by(|a, b| if ascending { a.requested_at.cmp(&b.requested_at) } else { b.requested_at.cmp(&a.requested_at) });
+    items.sort_by(
+        |a, b| if ascending { a.requested_at.cmp(&b.requested_at) } else { b.requested_at.cmp(&a.requested_at) },
+    );
     let total = items.len();
     let page: Vec<Value> = items
         .iter()
@@ -447,13 +460,25 @@ fn send_now(sim: &PortoneSimulator, store: &str, id: &str, body: &Value) -> Answ
         .entry((store.to_owned(), id.to_owned()))
         .or_insert_with(|| Record::new(id, store, channel_key, now));
     if record.status == Status::Verified {
-        return error(StatusCode::CONFLICT, "IDENTITY_VERIFICATION_ALREADY_VERIFIED", "본인인증 건이 이미 인증 완료된 상태인 경우");
+        return error(
+            StatusCode::CONFLICT,
+            "IDENTITY_VERIFICATION_ALREADY_VERIFIED",
+            "본인인증 건이 이미 인증 완료된 상태인 경우",
+        );
     }
     if record.sent.is_some() {
-        return error(StatusCode::CONFLICT, "IDENTITY_VERIFICATION_ALREADY_SENT", "본인인증 건이 이미 API로 요청된 상태인 경우");
+        return error(
+            StatusCode::CONFLICT,
+            "IDENTITY_VERIFICATION_ALREADY_SENT",
+            "본인인증 건이 이미 API로 요청된 상태인 경우",
+        );
     }
     if record.sends >= sim.config.max_sends {
-        return error(StatusCode::BAD_REQUEST, "MAX_TRANSACTION_COUNT_REACHED", "파라미터로 주어진 최대 시도 횟수를 초과한 경우");
+        return error(
+            StatusCode::BAD_REQUEST,
+            "MAX_TRANSACTION_COUNT_REACHED",
+            "파라미터로 주어진 최대 시도 횟수를 초과한 경우",
+        );
     }
     record.sends += 1;
     record.requested_name = Some(name.to_owned());

@@ -101,7 +101,8 @@ impl PortoneSimulator {
         if !self.config.v2_channel_keys.contains(&channel_key) {
             return Err(WindowError::BadRequest("unknown channelKey"));
         }
-        let id = text(params, "identityVerificationId").ok_or(WindowError::BadRequest("identityVerificationId missing"))?;
+        let id =
+            text(params, "identityVerificationId").ok_or(WindowError::BadRequest("identityVerificationId missing"))?;
         if self.v2_record(&store, &id).is_some_and(|r| r.json()["status"] == "VERIFIED") {
             return Err(WindowError::BadRequest("identityVerificationId is already verified"));
         }
@@ -112,13 +113,25 @@ impl PortoneSimulator {
         match window {
             OpenWindow::V1 { merchant_uid, redirect, min_age } => {
                 let today = self.now().to_offset(bonin_domain::KST).date();
-                let too_young = persona.zip(*min_age).is_some_and(|(p, min)| age(p.birth_date, today).is_none_or(|a| a < min));
+                let too_young =
+                    persona.zip(*min_age).is_some_and(|(p, min)| age(p.birth_date, today).is_none_or(|a| a < min));
                 let certified = persona.is_some() && !too_young;
-                let imp_uid =
-                    self.create_certification(merchant_uid, persona.unwrap_or_else(personas::default_persona), certified);
-                let mut fields = vec![("imp_uid", imp_uid), ("merchant_uid", merchant_uid.clone()), ("success", certified.to_string())];
+                let imp_uid = self.create_certification(
+                    merchant_uid,
+                    persona.unwrap_or_else(personas::default_persona),
+                    certified,
+                );
+                let mut fields = vec![
+                    ("imp_uid", imp_uid),
+                    ("merchant_uid", merchant_uid.clone()),
+                    ("success", certified.to_string()),
+                ];
                 if !certified {
-                    let message = if too_young { "최소 연령 미달입니다." } else { "SIM0301 사용자가 본인인증을 취소했습니다." };
+                    let message = if too_young {
+                        "최소 연령 미달입니다."
+                    } else {
+                        "SIM0301 사용자가 본인인증을 취소했습니다."
+                    };
                     fields.push(("error_code", "F0000".into()));
                     fields.push(("error_msg", message.into()));
                 }
@@ -156,7 +169,12 @@ impl PortoneSimulator {
 
     /// Completes a V1 window without a browser: `merchant_code` and `params` as `IMP.init` and
     /// `IMP.certification` got them; `persona` a persona key, or `None` for a user who cancels.
-    pub fn complete_v1_window(&self, merchant_code: &str, params: &Value, persona: Option<&str>) -> Result<WindowOutcome, WindowError> {
+    pub fn complete_v1_window(
+        &self,
+        merchant_code: &str,
+        params: &Value,
+        persona: Option<&str>,
+    ) -> Result<WindowOutcome, WindowError> {
         let window = self.open_v1(merchant_code, params)?;
         self.finish(&window, persona_of(persona)?)
     }
@@ -283,7 +301,10 @@ fn params_of(query: &HashMap<String, String>) -> Result<Value, WindowError> {
         .ok_or(WindowError::BadRequest("params is not a JSON object"))
 }
 
-pub(super) async fn v1_window(State(sim): State<PortoneSimulator>, Query(query): Query<HashMap<String, String>>) -> Response {
+pub(super) async fn v1_window(
+    State(sim): State<PortoneSimulator>,
+    Query(query): Query<HashMap<String, String>>,
+) -> Response {
     let opened = params_of(&query)
         .and_then(|params| sim.open_v1(query.get("merchant_code").map_or("", String::as_str), &params));
     match opened {
@@ -292,7 +313,10 @@ pub(super) async fn v1_window(State(sim): State<PortoneSimulator>, Query(query):
     }
 }
 
-pub(super) async fn v2_window(State(sim): State<PortoneSimulator>, Query(query): Query<HashMap<String, String>>) -> Response {
+pub(super) async fn v2_window(
+    State(sim): State<PortoneSimulator>,
+    Query(query): Query<HashMap<String, String>>,
+) -> Response {
     match params_of(&query).and_then(|params| sim.open_v2(&params)) {
         Ok(window) => sim.window_page(window, V2_WINDOW_PATH, "본인인증 (PortOne V2 sandbox)", None),
         Err(error) => error_page(&error),
@@ -308,7 +332,14 @@ async fn authenticate(sim: PortoneSimulator, form: AuthenticateForm, action: &st
     } else {
         match personas::by_key(&form.persona) {
             Some(p) if form.otp.trim() == p.otp => Some(p),
-            _ => return sim.window_page(window, action, "PortOne 본인인증 (sandbox)", Some("인증번호가 일치하지 않습니다.")),
+            _ => {
+                return sim.window_page(
+                    window,
+                    action,
+                    "PortOne 본인인증 (sandbox)",
+                    Some("인증번호가 일치하지 않습니다."),
+                );
+            }
         }
     };
     match sim.finish(&window, persona) {
@@ -317,11 +348,17 @@ async fn authenticate(sim: PortoneSimulator, form: AuthenticateForm, action: &st
     }
 }
 
-pub(super) async fn v1_authenticate(State(sim): State<PortoneSimulator>, Form(form): Form<AuthenticateForm>) -> Response {
+pub(super) async fn v1_authenticate(
+    State(sim): State<PortoneSimulator>,
+    Form(form): Form<AuthenticateForm>,
+) -> Response {
     authenticate(sim, form, V1_WINDOW_PATH).await
 }
 
-pub(super) async fn v2_authenticate(State(sim): State<PortoneSimulator>, Form(form): Form<AuthenticateForm>) -> Response {
+pub(super) async fn v2_authenticate(
+    State(sim): State<PortoneSimulator>,
+    Form(form): Form<AuthenticateForm>,
+) -> Response {
     authenticate(sim, form, V2_WINDOW_PATH).await
 }
 
@@ -336,7 +373,10 @@ pub(super) struct CompleteRequest {
 
 /// `POST /_sandbox/portone/complete`: `{params, merchant_code?, persona?}` → `{redirect_url}` or
 /// `{callback}`. A `merchant_code` selects V1.
-pub(super) async fn complete_api(State(sim): State<PortoneSimulator>, Json(request): Json<CompleteRequest>) -> Response {
+pub(super) async fn complete_api(
+    State(sim): State<PortoneSimulator>,
+    Json(request): Json<CompleteRequest>,
+) -> Response {
     let outcome = match &request.merchant_code {
         Some(code) => sim.complete_v1_window(code, &request.params, request.persona.as_deref()),
         None => sim.complete_v2_window(&request.params, request.persona.as_deref()),

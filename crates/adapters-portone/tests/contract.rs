@@ -1,0 +1,675 @@
+//! The PortOne adapter against the PortOne simulator: V1 tokens, certifications and OTP; V2 identity
+//! verifications, errors and idempotency.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly on purpose
+
+use std::{sync::Arc, time::Duration};
+
+use bonin_adapters_http::{HttpClient, HttpConfig, HttpResponse, ReqwestTransport, RetryPolicy};
+use bonin_adapters_portone::*;
+use bonin_domain::*;
+use bonin_sandbox::{
+    Fault, SandboxServer, Times,
+    personas::{self, Persona},
+    portone::{self as sim, PortoneCounters, PortoneSimConfig, PortoneSimulator, WindowOutcome},
+};
+use serde_json::{Value, json};
+
+struct Harness {
+    sim: PortoneSimulator,
+    server: SandboxServer,
+    clock: Arc<ManualClock>,
+}
+
+async fn harness_with(config: PortoneSimConfig) -> Harness {
+    let sim = PortoneSimulator::new(config);
+    let server = SandboxServer::start(sim.router(), "127.0.0.1:0".parse().unwrap()).await.unwrap();
+    Harness { sim, server, clock: Arc::new(ManualClock::new(time::OffsetDateTime::now_utc())) }
+}
+
+async fn harness() -> Harness {
+    harness_with(PortoneSimConfig::default()).await
+}
+
+fn http(provider: ProviderId, retry: RetryPolicy) -> HttpClient {
+    HttpClient::new(provider, Arc::new(ReqwestTransport::new(&HttpConfig::default()).unwrap()), retry)
+}
+
+impl Harness {
+    fn v1_config(&self) -> PortoneV1Config {
+        let mut config = PortoneV1Config::new(
+            sim::SANDBOX_IMP_KEY,
+            SecretString::from(sim::SANDBOX_IMP_SECRET),
+            sim::SANDBOX_MERCHANT_CODE,
+        )
+        .with_endpoints(self.server.base_url(), format!("{}{}", self.server.base_url(), sim::V1_SCRIPT_PATH));
+        config.channel_key = Some(sim::SANDBOX_V1_CHANNEL_KEY.into());
+        config.timeout_secs = 5;
+        config
+    }
+
+    fn v1(&self) -> PortoneV1Client {
+        self.v1_with(self.v1_config())
+    }
+
+    fn v1_with(&self, config: PortoneV1Config) -> PortoneV1Client {
+        PortoneV1Client::new(config, http(ProviderId::PortoneV1, RetryPolicy::NONE), self.clock.clone()).unwrap()
+    }
+
+    fn v2_config(&self) -> PortoneV2Config {
+        PortoneV2Config::new(
+            SecretString::from(sim::SANDBOX_V2_SECRET),
+            sim::SANDBOX_STORE_ID,
+            sim::SANDBOX_V2_CHANNEL_KEY,
+        )
+        .with_endpoints(self.server.base_url(), format!("{}{}", self.server.base_url(), sim::V2_SCRIPT_PATH))
+    }
+
+    fn v2(&self) -> PortoneV2Client {
+        self.v2_with(self.v2_config())
+    }
+
+    fn v2_with(&self, config: PortoneV2Config) -> PortoneV2Client {
+        PortoneV2Client::new(config, http(ProviderId::PortoneV2, RetryPolicy::NONE), self.clock.clone()).unwrap()
+    }
+
+    fn window_session(&self, provider: ProviderId, id: &VerificationId, start: &WindowStart) -> Verification {
+        Verification::start(
+            id.clone(),
+            provider,
+            Method::Window,
+            FlowRules::new(Duration::from_secs(1800)),
+            self.clock.now(),
+        )
+        .with_provider_session(start.provider_key.clone(), start.provider_state.clone(), start.valid_until)
+    }
+
+    fn otp_session(&self, provider: ProviderId, id: &VerificationId, dispatch: OtpDispatch) -> Verification {
+        Verification::start(
+            id.clone(),
+            provider,
+            Method::Otp,
+            FlowRules::new(Duration::from_secs(1800)),
+            self.clock.now(),
+        )
+        .otp_sent(self.clock.now(), dispatch.provider_state, dispatch.provider_key)
+        .unwrap()
+    }
+
+    async fn v1_window(&self, client: &PortoneV1Client, persona: Option<&str>) -> (Verification, CallbackParams) {
+        let id = new_id();
+        let start = client.start(&WindowRequest::new(id.clone(), "https://shop.example/return")).await.unwrap();
+        let Launch::Iamport(launch) = &start.launch else { panic!("not an iamport launch") };
+        let params = serde_json::to_value(&launch.params).unwrap();
+        let outcome = self.sim.complete_v1_window(&launch.merchant_code, &params, persona).unwrap();
+        (self.window_session(ProviderId::PortoneV1, &id, &start), callback_of(outcome))
+    }
+
+    async fn v2_window(&self, client: &PortoneV2Client, persona: Option<&str>) -> (Verification, CallbackParams) {
+        let id = new_id();
+        let start = client.start(&WindowRequest::new(id.clone(), "https://shop.example/return")).await.unwrap();
+        let Launch::Portone(launch) = &start.launch else { panic!("not a portone launch") };
+        let params = serde_json::to_value(&launch.params).unwrap();
+        let outcome = self.sim.complete_v2_window(&params, persona).unwrap();
+        (self.window_session(ProviderId::PortoneV2, &id, &start), callback_of(outcome))
+    }
+}
+
+fn new_id() -> VerificationId {
+    VerificationId::generate(&OsRng).unwrap()
+}
+
+/// The query of a redirect, decoded once (as the form layer would).
+fn callback_of(outcome: WindowOutcome) -> CallbackParams {
+    let WindowOutcome::Redirect(url) = outcome else { panic!("expected a redirect") };
+    let query = url.split_once('?').unwrap().1;
+    CallbackParams::from_pairs(
+        CallbackTransport::Get,
+        query.split('&').map(|pair| {
+            let (k, v) = pair.split_once('=').unwrap();
+            (k.to_owned(), percent_encoding::percent_decode_str(v).decode_utf8().unwrap().into_owned())
+        }),
+    )
+}
+
+fn subject(persona: &Persona) -> OtpSubject {
+    OtpSubject {
+        name: Name::new(persona.name).unwrap(),
+        phone: PhoneNumber::new(persona.phone).unwrap(),
+        birth_date: BirthDate::parse(persona.birth_date).unwrap(),
+        gender: persona.gender,
+        nationality: persona.nationality,
+        carrier: persona.carrier,
+    }
+}
+
+fn assert_identity(identity: &VerifiedIdentity, persona: &Persona, provider: ProviderId) {
+    assert_eq!(identity.provider, provider);
+    assert_eq!(identity.name.as_ref().unwrap().expose(), persona.name);
+    assert_eq!(identity.birth_date.as_ref().unwrap().yyyymmdd(), persona.birth_date);
+    assert_eq!(identity.gender, Some(persona.gender));
+    assert_eq!(identity.nationality, Some(persona.nationality));
+    assert_eq!(identity.phone.as_ref().unwrap().expose(), persona.phone);
+    assert_eq!(identity.carrier, Some(persona.carrier));
+    assert_eq!(identity.ci.as_ref().unwrap().expose(), persona.ci);
+    assert_eq!(identity.di.as_ref().unwrap().expose(), persona.di);
+    assert!(identity.provider_tx_id.is_some());
+}
+
+fn count(counter: &std::sync::atomic::AtomicU64) -> u64 {
+    PortoneCounters::get(counter)
+}
+
+// --- V1 window ---
+
+#[tokio::test]
+async fn v1_window_verifies_every_persona_and_deletes_the_record_after_reading() {
+    let h = harness().await;
+    let client = h.v1();
+    for persona in personas::ALL.iter() {
+        let (session, callback) = h.v1_window(&client, Some(persona.key)).await;
+        assert_eq!(callback.get("success"), Some("true"));
+        let completion = client.complete(&session, &callback).await.unwrap();
+        assert_identity(&completion.identity, persona, ProviderId::PortoneV1);
+        // Read once, then gone at PortOne.
+        let again = client.certification(callback.get("imp_uid").unwrap()).await.unwrap_err();
+        assert!(matches!(again, Error::InvalidInput { .. }), "{again:?}");
+    }
+    assert_eq!(count(&h.sim.counters().tokens_issued), 1, "one token for every call");
+}
+
+#[tokio::test]
+async fn v1_keeps_the_record_when_deletion_is_off_and_tolerates_missing_contract_fields() {
+    let h = harness_with(PortoneSimConfig {
+        carrier_approval: false,
+        foreigner_contract: false,
+        legacy_birth: true,
+        ..PortoneSimConfig::default()
+    })
+    .await;
+    let client = h.v1_with(PortoneV1Config { delete_after_read: false, ..h.v1_config() });
+    let (session, callback) = h.v1_window(&client, Some("wilson")).await;
+    let identity = client.complete(&session, &callback).await.unwrap().identity;
+    assert_eq!(identity.name.as_ref().unwrap().expose(), "EMMA WILSON");
+    assert!(identity.phone.is_none() && identity.carrier.is_none(), "absent without carrier approval");
+    assert_eq!(identity.nationality, None, "foreigner: false without foreigner_v2 means not contracted");
+    assert!(client.certification(callback.get("imp_uid").unwrap()).await.unwrap().certified);
+}
+
+#[test]
+fn v1_reads_the_legacy_birth_when_birthday_is_absent() {
+    let certification: Certification = serde_json::from_value(json!({
+        "imp_uid": "imp_1", "merchant_uid": "m", "certified": true, "name": "홍길동",
+        // 1990-02-15 00:00 KST
+        "birth": 635_007_600, "foreigner": true, "foreigner_v2": null, "carrier": "LGT_MVNO"
+    }))
+    .unwrap();
+    let identity = certification.identity(time::OffsetDateTime::now_utc());
+    assert_eq!(identity.birth_date.unwrap().yyyymmdd(), "19900215");
+    assert_eq!(identity.nationality, Some(Nationality::Foreign));
+    assert_eq!(identity.carrier, Some(Carrier::LguMvno));
+    let debug = format!("{certification:?}");
+    assert!(!debug.contains("홍길동") && !debug.contains("635007600"), "{debug}");
+}
+
+#[tokio::test]
+async fn v1_refuses_a_certification_made_for_another_session() {
+    let h = harness().await;
+    let client = h.v1();
+    let (session, _) = h.v1_window(&client, Some("hong")).await;
+    let (_, other_callback) = h.v1_window(&client, Some("hong")).await;
+    // The other session's imp_uid, with or without its merchant_uid in the callback.
+    let error = client.complete(&session, &other_callback).await.unwrap_err();
+    assert!(matches!(error, Error::IntegrityMismatch { .. }), "{error:?}");
+    let stripped = CallbackParams::new(CallbackTransport::Get).with("imp_uid", other_callback.get("imp_uid").unwrap());
+    let error = client.complete(&session, &stripped).await.unwrap_err();
+    assert!(matches!(error, Error::IntegrityMismatch { .. }), "{error:?}");
+    let polluted = other_callback.clone().with("imp_uid", "imp_000");
+    assert!(matches!(client.complete(&session, &polluted).await.unwrap_err(), Error::IntegrityMismatch { .. }));
+    let unknown = CallbackParams::new(CallbackTransport::Get).with("imp_uid", "imp_does_not_exist");
+    assert!(matches!(client.complete(&session, &unknown).await.unwrap_err(), Error::InvalidInput { .. }));
+}
+
+#[tokio::test]
+async fn v1_cancel_and_min_age_end_as_rejected_with_the_browser_code() {
+    let h = harness().await;
+    let client = h.v1();
+    let (session, callback) = h.v1_window(&client, None).await;
+    assert_eq!(callback.get("success"), Some("false"));
+    let error = client.complete(&session, &callback).await.unwrap_err();
+    assert!(matches!(&error, Error::Rejected { code, .. } if code == "error_code:F0000"), "{error:?}");
+
+    let id = new_id();
+    let start = client
+        .start(&WindowRequest::new(id.clone(), "https://shop.example/return").with_min_age(Some(30)))
+        .await
+        .unwrap();
+    let Launch::Iamport(launch) = &start.launch else { panic!() };
+    assert_eq!(launch.params.min_age, Some(30));
+    let outcome = h.sim.complete_v1_window(
+        &launch.merchant_code,
+        &serde_json::to_value(&launch.params).unwrap(),
+        Some("kim-mvno"),
+    );
+    let callback = callback_of(outcome.unwrap());
+    let error = client.complete(&h.window_session(ProviderId::PortoneV1, &id, &start), &callback).await.unwrap_err();
+    assert!(matches!(error, Error::Rejected { .. }), "{error:?}");
+}
+
+// --- V1 token ---
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn v1_a_thousand_concurrent_lookups_on_a_cold_cache_cause_one_get_token() {
+    let h = harness_with(PortoneSimConfig { business_errors_as_200: true, ..PortoneSimConfig::default() }).await;
+    let client = Arc::new(h.v1_with(PortoneV1Config { delete_after_read: false, ..h.v1_config() }));
+    let (_, callback) = h.v1_window(&client, Some("hong")).await;
+    let imp_uid = callback.get("imp_uid").unwrap().to_owned();
+    assert_eq!(count(&h.sim.counters().get_token), 0, "the window needs no token");
+    let burst = |n: usize| {
+        let tasks: Vec<_> = (0..n)
+            .map(|_| {
+                let client = client.clone();
+                let imp_uid = imp_uid.clone();
+                tokio::spawn(async move { client.certification(&imp_uid).await.map(|c| c.certified) })
+            })
+            .collect();
+        async move {
+            for task in tasks {
+                assert!(task.await.unwrap().unwrap());
+            }
+        }
+    };
+    burst(1000).await;
+    assert_eq!(count(&h.sim.counters().get_token), 1);
+    let first = client.access_token().await.unwrap().expose_secret().to_owned();
+
+    // 29 min 10 s later both clocks are inside the token's last minute: one getToken, which extends
+    // the same token by five minutes.
+    h.clock.advance(Duration::from_secs(1750));
+    h.sim.advance(Duration::from_secs(1750));
+    burst(1000).await;
+    assert_eq!(count(&h.sim.counters().get_token), 2, "exactly one more getToken");
+    assert_eq!(count(&h.sim.counters().tokens_issued), 1, "the same token, extended");
+    assert_eq!(client.access_token().await.unwrap().expose_secret(), first);
+    burst(100).await;
+    assert_eq!(count(&h.sim.counters().get_token), 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn v1_a_401_mid_flight_refreshes_once_and_the_calls_succeed() {
+    let h = harness().await;
+    let client = Arc::new(h.v1_with(PortoneV1Config { delete_after_read: false, ..h.v1_config() }));
+    let (_, callback) = h.v1_window(&client, Some("hong")).await;
+    let imp_uid = callback.get("imp_uid").unwrap().to_owned();
+    client.certification(&imp_uid).await.unwrap();
+    h.sim.revoke_v1_tokens();
+    let tasks: Vec<_> = (0..50)
+        .map(|_| {
+            let (client, imp_uid) = (client.clone(), imp_uid.clone());
+            tokio::spawn(async move { client.certification(&imp_uid).await })
+        })
+        .collect();
+    for task in tasks {
+        task.await.unwrap().unwrap();
+    }
+    assert_eq!(count(&h.sim.counters().get_token), 2, "one refresh for every refused caller");
+    assert_eq!(count(&h.sim.counters().tokens_issued), 2);
+    assert!(count(&h.sim.counters().v1_unauthorized) >= 1);
+}
+
+#[tokio::test]
+async fn v1_bad_credentials_are_misconfigured_without_the_secret() {
+    let h = harness().await;
+    let client = h.v1_with(PortoneV1Config { imp_secret: SecretString::from("wrong-secret-value"), ..h.v1_config() });
+    let error = client.access_token().await.unwrap_err();
+    assert!(matches!(error, Error::Misconfigured { .. }), "{error:?}");
+    let text = format!("{error} {error:?} {client:?}");
+    assert!(!text.contains("wrong-secret-value") && !text.contains(sim::SANDBOX_IMP_SECRET), "{text}");
+}
+
+// --- V1 envelope ---
+
+#[tokio::test]
+async fn v1_envelope_failures_keep_the_code_and_never_the_body() {
+    let h = harness().await;
+    let client = h.v1_with(PortoneV1Config { delete_after_read: false, ..h.v1_config() });
+    let (_, callback) = h.v1_window(&client, Some("hong")).await;
+    let imp_uid = callback.get("imp_uid").unwrap();
+    let path = "/certifications/{imp_uid}";
+    // HTTP 200 with a non-zero code.
+    h.server.faults().inject(path, Fault::provider_code("7"), Times::Once);
+    let error = client.certification(imp_uid).await.unwrap_err();
+    assert!(matches!(&error, Error::Rejected { code, .. } if code == "7"), "{error:?}");
+    // 5xx on a GET: unavailable (retryable).
+    h.server.faults().inject(path, Fault::status(503), Times::Once);
+    assert!(matches!(client.certification(imp_uid).await.unwrap_err(), Error::Unavailable { .. }));
+    // Not an envelope.
+    h.server.faults().inject(path, Fault::Malformed, Times::Once);
+    assert!(matches!(client.certification(imp_uid).await.unwrap_err(), Error::Protocol { .. }));
+    h.server.faults().inject(path, Fault::Truncated, Times::Once);
+    assert!(matches!(client.certification(imp_uid).await.unwrap_err(), Error::Protocol { .. }));
+    // The typed reading of each shape.
+    let check = |status: u16, body: &str| V1Error::check(&HttpResponse::new(status, body.as_bytes().to_vec()));
+    assert!(matches!(
+        check(404, r#"{"code":-1,"message":"인증결과가 존재하지 않습니다.","response":null}"#),
+        Err(V1Error::NotFound { .. })
+    ));
+    assert!(matches!(check(401, "no envelope"), Err(V1Error::Unauthorized { body: None })));
+    assert!(matches!(check(200, r#"{"code":1,"message":"x","response":null}"#), Err(V1Error::Api { code: 1, .. })));
+    assert!(matches!(
+        check(400, r#"{"code":1,"message":"x","response":null}"#),
+        Err(V1Error::Http { status: 400, code: Some(1), .. })
+    ));
+    assert!(matches!(check(200, r#"{"code":0,"message":null,"response":null}"#), Err(V1Error::Decode { status: 200 })));
+    assert!(check(200, r#"{"code":0,"response":{"imp_uid":"imp_1"}}"#).is_ok());
+}
+
+// --- V1 OTP ---
+
+#[tokio::test]
+async fn v1_otp_wrong_then_right_code() {
+    let h = harness().await;
+    let client = h.v1();
+    let persona = personas::by_key("kim-mvno").unwrap();
+    let id = new_id();
+    let dispatch = client.send(&OtpRequest::new(id.clone(), subject(persona), OtpChannel::Sms)).await.unwrap();
+    assert!(dispatch.provider_key.is_some());
+    assert_eq!(h.sim.sent_codes().last().unwrap(), &(persona.phone.to_owned(), persona.otp.to_owned()));
+    let session = h.otp_session(ProviderId::PortoneV1, &id, dispatch);
+    match client.confirm(&session, Some(OtpCode::new("000000").unwrap())).await.unwrap() {
+        OtpOutcome::WrongCode { provider_code, .. } => assert_eq!(provider_code, "1"),
+        other => panic!("{other:?}"),
+    }
+    let session = session.otp_rejected(h.clock.now(), None).unwrap();
+    let OtpOutcome::Verified(completion) =
+        client.confirm(&session, Some(OtpCode::new(persona.otp).unwrap())).await.unwrap()
+    else {
+        panic!("not verified")
+    };
+    assert_identity(&completion.identity, persona, ProviderId::PortoneV1);
+    assert!(matches!(client.resend(&session).await.unwrap_err(), Error::InvalidInput { .. }));
+}
+
+#[tokio::test]
+async fn v1_otp_details_that_match_no_subscriber_are_rejected_as_http_200_code_1_or_400() {
+    for as_200 in [true, false] {
+        let h = harness_with(PortoneSimConfig { business_errors_as_200: as_200, ..PortoneSimConfig::default() }).await;
+        let client = h.v1();
+        let mut wrong = subject(personas::default_persona());
+        wrong.carrier = Carrier::Kt;
+        let error = client.send(&OtpRequest::new(new_id(), wrong, OtpChannel::Sms)).await.unwrap_err();
+        let expected = if as_200 { "1" } else { "http400:1" };
+        assert!(matches!(&error, Error::Rejected { code, .. } if code == expected), "{error:?}");
+        assert!(!format!("{error:?}").contains(personas::default_persona().phone));
+    }
+}
+
+#[tokio::test]
+async fn v1_a_confirm_whose_answer_was_lost_is_recovered_from_the_record() {
+    let h = harness().await;
+    let client = h.v1_with(PortoneV1Config { delete_after_read: false, ..h.v1_config() });
+    let persona = personas::default_persona();
+    let id = new_id();
+    let dispatch = client.send(&OtpRequest::new(id.clone(), subject(persona), OtpChannel::Sms)).await.unwrap();
+    let session = h.otp_session(ProviderId::PortoneV1, &id, dispatch);
+    // The first confirm is applied, but its answer is cut in half.
+    h.server.faults().inject("/certifications/otp/confirm/{imp_uid}", Fault::Truncated, Times::Once);
+    assert!(client.confirm(&session, Some(OtpCode::new(persona.otp).unwrap())).await.is_err());
+    // Confirming again gets "already certified" (400); the record says certified.
+    let outcome = client.confirm(&session, Some(OtpCode::new(persona.otp).unwrap())).await.unwrap();
+    assert!(matches!(outcome, OtpOutcome::Verified(_)), "{outcome:?}");
+}
+
+// --- V2 window ---
+
+#[tokio::test]
+async fn v2_window_verifies_every_persona() {
+    let h = harness().await;
+    let client = h.v2();
+    for persona in personas::ALL.iter() {
+        let (session, callback) = h.v2_window(&client, Some(persona.key)).await;
+        let completion = client.complete(&session, &callback).await.unwrap();
+        assert_identity(&completion.identity, persona, ProviderId::PortoneV2);
+    }
+}
+
+#[tokio::test]
+async fn v2_ready_is_not_yet_unless_the_browser_reports_a_failure() {
+    let h = harness().await;
+    let client = h.v2();
+    let (session, callback) = h.v2_window(&client, None).await;
+    let error = client.complete(&session, &callback).await.unwrap_err();
+    assert!(matches!(&error, Error::Rejected { code, .. } if code == "window:FAILURE_TYPE_PG"), "{error:?}");
+    // The same READY record without a failure code: not finished, the session stays open.
+    let bare = CallbackParams::new(CallbackTransport::Get).with("identityVerificationId", session.id().as_str());
+    let error = client.complete(&session, &bare).await.unwrap_err();
+    assert!(matches!(error, Error::Indeterminate { .. }), "{error:?}");
+    // Someone else's id in the callback.
+    let other = CallbackParams::new(CallbackTransport::Get).with("identityVerificationId", "vfother");
+    assert!(matches!(client.complete(&session, &other).await.unwrap_err(), Error::IntegrityMismatch { .. }));
+    // An id PortOne never saw.
+    let id = new_id();
+    let start = client.start(&WindowRequest::new(id.clone(), "https://shop.example/return")).await.unwrap();
+    let never = h.window_session(ProviderId::PortoneV2, &id, &start);
+    let error = client.complete(&never, &CallbackParams::new(CallbackTransport::Get)).await.unwrap_err();
+    assert!(matches!(error, Error::InvalidInput { .. }), "{error:?}");
+}
+
+#[tokio::test]
+async fn v2_a_failed_verification_is_rejected_with_the_pg_code() {
+    let h = harness().await;
+    let client = h.v2();
+    let id = new_id();
+    let mut wrong = subject(personas::default_persona());
+    wrong.name = Name::new("다른사람").unwrap();
+    let request =
+        OtpRequest::new(id.clone(), wrong, OtpChannel::Sms).with_client_ip(Some("203.0.113.7".parse().unwrap()));
+    let error = client.send(&request).await.unwrap_err();
+    assert!(matches!(&error, Error::Rejected { code, .. } if code == "PG_PROVIDER:SIM0101"), "{error:?}");
+    let start = client.start(&WindowRequest::new(id.clone(), "https://shop.example/return")).await.unwrap();
+    let session = h.window_session(ProviderId::PortoneV2, &id, &start);
+    let error = client.complete(&session, &CallbackParams::new(CallbackTransport::Get)).await.unwrap_err();
+    assert!(matches!(&error, Error::Rejected { code, .. } if code == "FAILED:SIM0101"), "{error:?}");
+}
+
+// --- V2 OTP ---
+
+fn v2_request(id: &VerificationId, persona: &Persona) -> OtpRequest {
+    OtpRequest::new(id.clone(), subject(persona), OtpChannel::Sms).with_client_ip(Some("203.0.113.7".parse().unwrap()))
+}
+
+#[tokio::test]
+async fn v2_otp_send_resend_wrong_and_right_code() {
+    let h = harness().await;
+    let client = h.v2();
+    let persona = personas::by_key("lee-cp949").unwrap();
+    let id = new_id();
+    let dispatch = client.send(&v2_request(&id, persona)).await.unwrap();
+    // The same send again (a retry) is replayed, not refused as already sent.
+    client.send(&v2_request(&id, persona)).await.unwrap();
+    assert_eq!(count(&h.sim.counters().codes_sent), 1);
+    assert_eq!(count(&h.sim.counters().v2_replays), 1);
+    let session = h.otp_session(ProviderId::PortoneV2, &id, dispatch);
+    let resent = client.resend(&session).await.unwrap();
+    let session = session.otp_resent(h.clock.now(), resent.provider_state).unwrap();
+    assert_eq!(count(&h.sim.counters().codes_sent), 2);
+    match client.confirm(&session, Some(OtpCode::new("000000").unwrap())).await.unwrap() {
+        OtpOutcome::WrongCode { provider_code, .. } => assert_eq!(provider_code, "PG_PROVIDER:SIM0201"),
+        other => panic!("{other:?}"),
+    }
+    let session = session.otp_rejected(h.clock.now(), None).unwrap();
+    let OtpOutcome::Verified(completion) =
+        client.confirm(&session, Some(OtpCode::new(persona.otp).unwrap())).await.unwrap()
+    else {
+        panic!("not verified")
+    };
+    assert_identity(&completion.identity, persona, ProviderId::PortoneV2);
+    // A send on a verified id.
+    let mut other = persona.to_owned();
+    other.otp = "999999";
+    let error = client.send(&OtpRequest::new(id.clone(), subject(&other), OtpChannel::Lms)).await.unwrap_err();
+    assert!(matches!(error, Error::InvalidInput { .. }), "lms is not a V2 method: {error:?}");
+    let error = client
+        .send(
+            &OtpRequest::new(id.clone(), subject(persona), OtpChannel::App)
+                .with_client_ip(Some("203.0.113.9".parse().unwrap())),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(error, Error::AlreadyCompleted);
+    let error = client.send(&OtpRequest::new(new_id(), subject(persona), OtpChannel::Sms)).await.unwrap_err();
+    assert!(matches!(error, Error::InvalidInput { .. }), "no client IP: {error:?}");
+}
+
+#[tokio::test]
+async fn v2_a_confirm_retried_after_a_timeout_is_applied_once() {
+    let h = harness().await;
+    let client = h.v2_with(PortoneV2Config { timeout_secs: 1, ..h.v2_config() });
+    let persona = personas::default_persona();
+    let id = new_id();
+    let dispatch = client.send(&v2_request(&id, persona)).await.unwrap();
+    let session = h.otp_session(ProviderId::PortoneV2, &id, dispatch);
+    // The PG takes 1.5 s: the first attempt times out after 1 s, the retry meets the first still in
+    // flight (409 IDEMPOTENCY_OUTSTANDING_REQUEST), a later one gets the stored answer.
+    h.sim.set_pg_latency(Some(Duration::from_millis(1500)));
+    let outcome = client.confirm(&session, Some(OtpCode::new(persona.otp).unwrap())).await.unwrap();
+    h.sim.set_pg_latency(None);
+    assert!(matches!(outcome, OtpOutcome::Verified(_)), "{outcome:?}");
+    assert_eq!(count(&h.sim.counters().v2_confirms_applied), 1, "applied once");
+    assert!(count(&h.sim.counters().v2_replays) >= 1, "the answer came from the idempotency store");
+    // Without the key's replay (a new session version), PortOne says already verified and the
+    // adapter reads the record instead.
+    let later = session.otp_rejected(h.clock.now(), None).unwrap();
+    let outcome = client.confirm(&later, Some(OtpCode::new(persona.otp).unwrap())).await.unwrap();
+    assert!(matches!(outcome, OtpOutcome::Verified(_)), "{outcome:?}");
+    assert_eq!(count(&h.sim.counters().v2_confirms_applied), 1);
+}
+
+#[tokio::test]
+async fn v2_every_error_type_maps_and_unknown_types_are_kept() {
+    let h = harness_with(PortoneSimConfig { max_sends: 1, ..PortoneSimConfig::default() }).await;
+    let persona = personas::default_persona();
+    // UNAUTHORIZED, FORBIDDEN, CHANNEL_NOT_FOUND: configuration.
+    for config in [
+        PortoneV2Config { api_secret: SecretString::from("not-the-secret"), ..h.v2_config() },
+        PortoneV2Config { store_id: "store-someone-else".into(), ..h.v2_config() },
+        PortoneV2Config { channel_key: "channel-key-unknown".into(), ..h.v2_config() },
+    ] {
+        let error = h.v2_with(config).send(&v2_request(&new_id(), persona)).await.unwrap_err();
+        assert!(matches!(error, Error::Misconfigured { .. }), "{error:?}");
+        assert!(!format!("{error:?}").contains("not-the-secret"));
+    }
+    let client = h.v2();
+    // NOT_SENT: confirm and resend before send.
+    let id = new_id();
+    let start = client.start(&WindowRequest::new(id.clone(), "https://shop.example/return")).await.unwrap();
+    h.sim
+        .complete_v2_window(
+            &serde_json::to_value(match &start.launch {
+                Launch::Portone(l) => &l.params,
+                _ => panic!(),
+            })
+            .unwrap(),
+            None,
+        )
+        .unwrap();
+    let session = h.otp_session(ProviderId::PortoneV2, &id, OtpDispatch::new(start.provider_state.clone()));
+    let error = client.confirm(&session, Some(OtpCode::new("123456").unwrap())).await.unwrap_err();
+    assert!(matches!(&error, Error::Rejected { code, .. } if code == "IDENTITY_VERIFICATION_NOT_SENT"), "{error:?}");
+    let error = client.resend(&session).await.unwrap_err();
+    assert!(matches!(&error, Error::Rejected { code, .. } if code == "IDENTITY_VERIFICATION_NOT_SENT"), "{error:?}");
+    // ALREADY_SENT: a second, different send while one is pending.
+    let id = new_id();
+    client.send(&v2_request(&id, persona)).await.unwrap();
+    let error = client
+        .send(
+            &OtpRequest::new(id.clone(), subject(persona), OtpChannel::App)
+                .with_client_ip(Some("203.0.113.8".parse().unwrap())),
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&error, Error::Rejected { code, .. } if code == "IDENTITY_VERIFICATION_ALREADY_SENT"),
+        "{error:?}"
+    );
+    // MAX_TRANSACTION_COUNT_REACHED: the one allowed send failed at the PG; another is refused.
+    let id = new_id();
+    let mut wrong = subject(persona);
+    wrong.name = Name::new("다른사람").unwrap();
+    let wrong_request =
+        OtpRequest::new(id.clone(), wrong, OtpChannel::Sms).with_client_ip(Some("203.0.113.7".parse().unwrap()));
+    assert!(client.send(&wrong_request).await.is_err());
+    let error = client.send(&v2_request(&id, persona)).await.unwrap_err();
+    assert!(matches!(&error, Error::Rejected { code, .. } if code == "MAX_TRANSACTION_COUNT_REACHED"), "{error:?}");
+    // The typed reading, including INVALID_REQUEST and a type bonin does not know.
+    let parse =
+        |status: u16, body: Value| V2Error::parse(&HttpResponse::new(status, body.to_string().into_bytes())).unwrap();
+    assert_eq!(parse(400, json!({"type": "INVALID_REQUEST", "message": "m"})).kind, V2ErrorType::InvalidRequest);
+    let unknown = parse(418, json!({"type": "BRAND_NEW_TYPE", "message": "m", "extra": 1}));
+    assert_eq!(unknown.kind, V2ErrorType::Unknown("BRAND_NEW_TYPE".into()));
+    assert!(matches!(unknown.into_error(), Error::Rejected { code, .. } if code == "BRAND_NEW_TYPE"));
+    let pg = parse(502, json!({"type": "PG_PROVIDER", "pgCode": "9015", "pgMessage": "가맹점 정보 오류"}));
+    assert!(
+        matches!(pg.into_error(), Error::Rejected { code, message: Some(m), .. } if code == "PG_PROVIDER:9015" && m == "가맹점 정보 오류")
+    );
+    assert!(matches!(
+        parse(409, json!({"type": "IDEMPOTENCY_OUTSTANDING_REQUEST"})).into_error(),
+        Error::Indeterminate { .. }
+    ));
+    assert!(V2Error::parse(&HttpResponse::new(500, b"<html>".to_vec())).is_none());
+    // Faults: a 5xx without a body on GET is unavailable; a hang on confirm is indeterminate.
+    let id = new_id();
+    let start = client.start(&WindowRequest::new(id.clone(), "https://shop.example/return")).await.unwrap();
+    let session = h.window_session(ProviderId::PortoneV2, &id, &start);
+    h.server.faults().inject("/identity-verifications/{id}", Fault::status(503), Times::Once);
+    let error = client.complete(&session, &CallbackParams::new(CallbackTransport::Get)).await.unwrap_err();
+    assert!(matches!(error, Error::Unavailable { .. }), "{error:?}");
+}
+
+#[test]
+fn idempotency_keys_are_rfc_8941_strings_stable_per_request() {
+    let id = VerificationId::generate(&OsRng).unwrap();
+    let a = idempotency_key(&id, "confirm", 3, b"{\"otp\":\"123456\"}");
+    assert_eq!(a, idempotency_key(&id, "confirm", 3, b"{\"otp\":\"123456\"}"));
+    assert_ne!(a, idempotency_key(&id, "confirm", 4, b"{\"otp\":\"123456\"}"));
+    assert_ne!(a, idempotency_key(&id, "confirm", 3, b"{\"otp\":\"654321\"}"));
+    assert!(a.starts_with('"') && a.ends_with('"'));
+    let inner = &a[1..a.len() - 1];
+    assert!((16..=256).contains(&inner.len()) && inner.is_ascii() && !inner.contains("123456"));
+}
+
+// --- Webhooks ---
+
+#[tokio::test]
+async fn the_simulators_signed_webhooks_verify_with_ours() {
+    let h = harness().await;
+    let body =
+        r#"{"type":"Transaction.Paid","timestamp":"2026-11-23T00:00:00Z","data":{"storeId":"s","paymentId":"p"}}"#;
+    let (headers, body) = h.sim.signed_webhook(body);
+    let verifier = WebhookVerifier::new(&h.sim.config().webhook_secret).unwrap();
+    let now = time::OffsetDateTime::now_utc();
+    verifier.verify(headers.iter().map(|(k, v)| (k.as_str(), v.as_str())), body.as_bytes(), now).unwrap();
+    let tampered = body.replace("\"p\"", "\"q\"");
+    assert_eq!(
+        verifier.verify(headers.iter().map(|(k, v)| (k.as_str(), v.as_str())), tampered.as_bytes(), now),
+        Err(WebhookError::InvalidSignature)
+    );
+}
+
+// --- Nothing leaks ---
+
+#[tokio::test]
+async fn debug_output_of_clients_and_records_holds_no_secret_or_personal_data() {
+    let h = harness().await;
+    let v1 = h.v1();
+    let v2 = h.v2();
+    let (session, callback) = h.v2_window(&v2, Some("hong")).await;
+    let record = v2.identity_verification(session.id().as_str()).await.unwrap();
+    let (v1_session, v1_callback) = h.v1_window(&v1, Some("hong")).await;
+    let completion = v1.complete(&v1_session, &v1_callback).await.unwrap();
+    let text = format!("{v1:?} {v2:?} {record:?} {callback:?} {completion:?} {:?}", v1.access_token().await.unwrap());
+    let persona = personas::default_persona();
+    for secret in [sim::SANDBOX_IMP_SECRET, sim::SANDBOX_V2_SECRET, persona.name, persona.phone, persona.ci, persona.di]
+    {
+        assert!(!text.contains(secret), "leaked into Debug: {text}");
+    }
+}
