@@ -100,6 +100,14 @@ pub struct ProvidersConfig {
     #[cfg(feature = "mobileok")]
     #[serde(default)]
     pub mobileok: Option<bonin_adapters_mobileok::MobileokConfig>,
+    /// `[providers.portone_v1]`.
+    #[cfg(feature = "portone")]
+    #[serde(default)]
+    pub portone_v1: Option<bonin_adapters_portone::PortoneV1Config>,
+    /// `[providers.portone_v2]`.
+    #[cfg(feature = "portone")]
+    #[serde(default)]
+    pub portone_v2: Option<bonin_adapters_portone::PortoneV2Config>,
 }
 
 /// Log output format.
@@ -443,6 +451,14 @@ impl LoadedConfig {
         if let Some(mobileok) = &c.providers.mobileok {
             mobileok.validate().map_err(|e| error_at(f, "providers.mobileok", &e.to_string()))?;
         }
+        #[cfg(feature = "portone")]
+        if let Some(v1) = &c.providers.portone_v1 {
+            v1.validate().map_err(|e| error_at(f, "providers.portone_v1", &e.to_string()))?;
+        }
+        #[cfg(feature = "portone")]
+        if let Some(v2) = &c.providers.portone_v2 {
+            v2.validate().map_err(|e| error_at(f, "providers.portone_v2", &e.to_string()))?;
+        }
         Ok(())
     }
 
@@ -469,20 +485,40 @@ impl LoadedConfig {
                 "production needs at least one allowed return origin",
             ));
         }
+        // Every configured provider must talk to real https endpoints; the default one must be configured.
+        let mut configured: Vec<(ProviderId, &str)> = Vec::new();
+        let mut endpoints: Vec<(&str, &str)> = Vec::new();
         #[cfg(feature = "nice")]
-        {
-            let Some(nice) = &c.providers.nice else {
-                if c.verification.default_provider == ProviderId::Nice {
-                    return Err(error_at(f, "providers.nice", "the default provider must be configured in production"));
-                }
-                return Ok(());
-            };
-            for (key, url) in
-                [("providers.nice.api_base", &nice.api_base), ("providers.nice.window_url", &nice.window_url)]
-            {
-                if !url.starts_with("https://") || is_loopback_url(url) {
-                    return Err(error_at(f, key, "production refuses sandbox or plain-http provider endpoints"));
-                }
+        if let Some(nice) = &c.providers.nice {
+            configured.push((ProviderId::Nice, "providers.nice"));
+            endpoints.push(("providers.nice.api_base", &nice.api_base));
+            endpoints.push(("providers.nice.window_url", &nice.window_url));
+        }
+        #[cfg(feature = "mobileok")]
+        if let Some(mobileok) = &c.providers.mobileok {
+            configured.push((ProviderId::Mobileok, "providers.mobileok"));
+            endpoints.push(("providers.mobileok.api_base", &mobileok.api_base));
+            endpoints.push(("providers.mobileok.window_base", &mobileok.window_base));
+        }
+        #[cfg(feature = "portone")]
+        if let Some(v1) = &c.providers.portone_v1 {
+            configured.push((ProviderId::PortoneV1, "providers.portone_v1"));
+            endpoints.push(("providers.portone_v1.api_base", &v1.api_base));
+            endpoints.push(("providers.portone_v1.script_url", &v1.script_url));
+        }
+        #[cfg(feature = "portone")]
+        if let Some(v2) = &c.providers.portone_v2 {
+            configured.push((ProviderId::PortoneV2, "providers.portone_v2"));
+            endpoints.push(("providers.portone_v2.api_base", &v2.api_base));
+            endpoints.push(("providers.portone_v2.script_url", &v2.script_url));
+        }
+        if !configured.iter().any(|(p, _)| *p == c.verification.default_provider) {
+            let key = format!("providers.{}", c.verification.default_provider);
+            return Err(error_at(f, &key, "the default provider must be configured in production"));
+        }
+        for (key, url) in endpoints {
+            if !url.starts_with("https://") || is_loopback_url(url) {
+                return Err(error_at(f, key, "production refuses sandbox or plain-http provider endpoints"));
             }
         }
         Ok(())
@@ -690,6 +726,85 @@ pub const REFERENCE: &[Setting] = &[
         key: "providers.nice.revoke_scheme",
         default: "\"basic\"",
         about: "Authorization scheme of the token revoke call (`basic` or `bearer`; NICE does not document which).",
+    },
+    Setting {
+        key: "providers.portone_v1.imp_key",
+        default: "—",
+        about: "PortOne V1 REST API key (`imp_key`).",
+    },
+    Setting { key: "providers.portone_v1.imp_secret", default: "—", about: "PortOne V1 REST API secret (secret)." },
+    Setting {
+        key: "providers.portone_v1.merchant_code",
+        default: "—",
+        about: "가맹점 식별코드 for `IMP.init` (`imp########`).",
+    },
+    Setting {
+        key: "providers.portone_v1.channel_key",
+        default: "—",
+        about: "Channel key of the identity-verification channel (Danal, KCP v2, KG Inicis); or set `pg`.",
+    },
+    Setting {
+        key: "providers.portone_v1.pg",
+        default: "—",
+        about: "Deprecated `pg` (`danal.{CPID}`) when no channel key is used.",
+    },
+    Setting {
+        key: "providers.portone_v1.api_base",
+        default: "\"https://api.iamport.kr\"",
+        about: "V1 REST host (static IP: `https://static-api.iamport.kr`). The simulator in the sandbox profile unless set.",
+    },
+    Setting {
+        key: "providers.portone_v1.script_url",
+        default: "\"https://cdn.iamport.kr/v1/iamport.js\"",
+        about: "iamport.js. The simulator's stand-in in the sandbox profile unless set.",
+    },
+    Setting { key: "providers.portone_v1.tier", default: "—", about: "Sub-merchant tier code (`Tier` header)." },
+    Setting {
+        key: "providers.portone_v1.delete_after_read",
+        default: "true",
+        about: "Delete the certification at PortOne right after reading it, so personal data does not linger there.",
+    },
+    Setting {
+        key: "providers.portone_v1.company",
+        default: "—",
+        about: "Service name shown in the OTP SMS (`company`).",
+    },
+    Setting { key: "providers.portone_v1.timeout_secs", default: "30", about: "Time limit per V1 call." },
+    Setting {
+        key: "providers.portone_v2.api_secret",
+        default: "—",
+        about: "PortOne V2 API secret, sent as `Authorization: PortOne …` (secret).",
+    },
+    Setting { key: "providers.portone_v2.store_id", default: "—", about: "V2 store id (`store-…`)." },
+    Setting {
+        key: "providers.portone_v2.channel_key",
+        default: "—",
+        about: "Channel key of the V2 identity-verification channel.",
+    },
+    Setting {
+        key: "providers.portone_v2.api_base",
+        default: "\"https://api.portone.io\"",
+        about: "V2 REST host. The simulator in the sandbox profile unless set.",
+    },
+    Setting {
+        key: "providers.portone_v2.script_url",
+        default: "\"https://cdn.portone.io/v2/browser-sdk.js\"",
+        about: "The V2 browser SDK. The simulator's stand-in in the sandbox profile unless set.",
+    },
+    Setting {
+        key: "providers.portone_v2.window_type_pc",
+        default: "—",
+        about: "`windowType.pc` (`POPUP`, `IFRAME`); PortOne's default when unset.",
+    },
+    Setting {
+        key: "providers.portone_v2.window_type_mobile",
+        default: "—",
+        about: "`windowType.mobile` (`REDIRECTION`, `POPUP`); PortOne's default when unset.",
+    },
+    Setting {
+        key: "providers.portone_v2.timeout_secs",
+        default: "60",
+        about: "Read timeout per V2 call; PortOne asks for at least 60 s. POSTs carry an `Idempotency-Key`, so one retried after a timeout is replayed, not repeated.",
     },
 ];
 

@@ -134,6 +134,25 @@ async fn sandbox(cli: &Cli, port: u16) -> Result<(), Failure> {
             bonin_sandbox::nice::WINDOW_PATH
         );
     }
+    #[cfg(feature = "portone")]
+    {
+        use bonin_sandbox::portone as sim;
+        println!(
+            "portone_v1: api_base = {0}, script_url = {0}{1}, imp_key = {2}, merchant_code = {3}, channel_key = {4}",
+            sandbox.server.base_url(),
+            sim::V1_SCRIPT_PATH,
+            sim::SANDBOX_IMP_KEY,
+            sim::SANDBOX_MERCHANT_CODE,
+            sim::SANDBOX_V1_CHANNEL_KEY
+        );
+        println!(
+            "portone_v2: api_base = {0}, script_url = {0}{1}, store_id = {2}, channel_key = {3}",
+            sandbox.server.base_url(),
+            sim::V2_SCRIPT_PATH,
+            sim::SANDBOX_STORE_ID,
+            sim::SANDBOX_V2_CHANNEL_KEY
+        );
+    }
     #[cfg(feature = "mobileok")]
     {
         let path = std::env::temp_dir().join("bonin-sandbox-mok_keyInfo.dat");
@@ -213,6 +232,24 @@ async fn verify(cli: &Cli, provider: ProviderId, persona: &str) -> Result<(), Fa
             // `data` as the form layer hands it over: still URL-encoded JSON.
             CallbackParams::from_pairs(CallbackTransport::Post, [("data".to_owned(), delivery.data)])
         }
+        #[cfg(feature = "portone")]
+        Some(Launch::Iamport(launch)) => {
+            let params = serde_json::to_value(&launch.params).map_err(|e| Failure(1, e.to_string()))?;
+            let outcome = sandbox
+                .portone
+                .complete_v1_window(&launch.merchant_code, &params, Some(persona))
+                .map_err(|e| Failure(2, format!("the simulated window refused: {e}")))?;
+            redirect_callback(outcome)?
+        }
+        #[cfg(feature = "portone")]
+        Some(Launch::Portone(launch)) => {
+            let params = serde_json::to_value(&launch.params).map_err(|e| Failure(1, e.to_string()))?;
+            let outcome = sandbox
+                .portone
+                .complete_v2_window(&params, Some(persona))
+                .map_err(|e| Failure(2, format!("the simulated window refused: {e}")))?;
+            redirect_callback(outcome)?
+        }
         _ => return Err(Failure(2, format!("{provider} has no window flow in this build"))),
     };
     println!("window completed as persona {persona}");
@@ -243,6 +280,18 @@ async fn verify(cli: &Cli, provider: ProviderId, persona: &str) -> Result<(), Fa
     Ok(())
 }
 
+/// The query of the simulated window's redirect, as the landing would receive it.
+#[cfg(all(feature = "sandbox", feature = "portone"))]
+fn redirect_callback(outcome: bonin_sandbox::portone::WindowOutcome) -> Result<bonin_domain::CallbackParams, Failure> {
+    let bonin_sandbox::portone::WindowOutcome::Redirect(url) = outcome else {
+        return Err(Failure(1, "the simulated window did not redirect".into()));
+    };
+    let query = url.split_once('?').map_or("", |(_, q)| q);
+    let decode = |s: &str| percent_encoding::percent_decode_str(&s.replace('+', " ")).decode_utf8_lossy().into_owned();
+    let pairs = query.split('&').filter_map(|pair| pair.split_once('=')).map(|(k, v)| (decode(k), decode(v)));
+    Ok(bonin_domain::CallbackParams::from_pairs(bonin_domain::CallbackTransport::Get, pairs))
+}
+
 #[cfg(not(all(feature = "sandbox", feature = "nice")))]
 async fn verify(_: &Cli, _: ProviderId, _: &str) -> Result<(), Failure> {
     Err(Failure(2, "this build has no NICE simulator".into()))
@@ -263,6 +312,22 @@ async fn token(cli: &Cli, provider: ProviderId) -> Result<(), Failure> {
                 text.chars().count()
             );
             Ok(())
+        }
+        #[cfg(feature = "portone")]
+        ProviderId::PortoneV1 => {
+            let client = app.portone_v1.as_ref().ok_or_else(|| Failure(2, "PortOne V1 is not configured".into()))?;
+            let token = client.access_token().await.map_err(domain)?;
+            let text = token.expose_secret();
+            let shown: String = text.chars().take(4).collect();
+            println!(
+                "portone_v1 access token: {shown}… ({} characters; PortOne tokens live 30 minutes and are shared per API key)",
+                text.chars().count()
+            );
+            Ok(())
+        }
+        #[cfg(feature = "portone")]
+        ProviderId::PortoneV2 => {
+            Err(Failure(2, "portone_v2 has no token: every call carries the API secret (`PortOne <secret>`)".into()))
         }
         other => Err(Failure(2, format!("{other} has no token in this build"))),
     }

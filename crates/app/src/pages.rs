@@ -133,7 +133,25 @@ function submitLaunch(launch) {
     document.body.appendChild(sdk);
     return;
   }
-  if (launch.kind !== "form") { throw new Error("the demo drives form and mobileok launches only"); }
+  if (launch.kind === "iamport" || launch.kind === "portone") {
+    var script = document.createElement("script");
+    script.src = launch.script_url;
+    script.onload = function () {
+      if (launch.kind === "portone") { window.PortOne.requestIdentityVerification(launch.params); return; }
+      window.IMP.init(launch.merchant_code);
+      // Page display: iamport redirects to m_redirect_url; the callback covers popup mode.
+      window.IMP.certification(launch.params, function (rsp) {
+        var back = new URL(launch.params.m_redirect_url);
+        ["imp_uid", "merchant_uid", "success", "error_code", "error_msg"].forEach(function (k) {
+          if (rsp[k] !== undefined && rsp[k] !== null) { back.searchParams.set(k, String(rsp[k])); }
+        });
+        location.href = back.toString();
+      });
+    };
+    document.body.appendChild(script);
+    return;
+  }
+  if (launch.kind !== "form") { throw new Error("the demo drives form, mobileok, iamport and portone launches"); }
   var form = document.createElement("form");
   form.method = launch.method; form.action = launch.action;
   launch.fields.forEach(function (f) {

@@ -64,6 +64,12 @@ pub struct App {
     /// The mobileOK client, when mobileOK is enabled.
     #[cfg(feature = "mobileok")]
     pub mobileok: Option<Arc<bonin_adapters_mobileok::MobileokClient>>,
+    /// The PortOne V1 client, when enabled.
+    #[cfg(feature = "portone")]
+    pub portone_v1: Option<Arc<bonin_adapters_portone::PortoneV1Client>>,
+    /// The PortOne V2 client, when enabled.
+    #[cfg(feature = "portone")]
+    pub portone_v2: Option<Arc<bonin_adapters_portone::PortoneV2Client>>,
     /// The in-process simulators (sandbox profile).
     #[cfg(feature = "sandbox")]
     pub sandbox: Option<Sandbox>,
@@ -87,6 +93,9 @@ pub struct Sandbox {
     /// The mobileOK simulator.
     #[cfg(feature = "mobileok")]
     pub mobileok: bonin_sandbox::mobileok::MobileokSimulator,
+    /// The PortOne simulator (V1 and V2).
+    #[cfg(feature = "portone")]
+    pub portone: bonin_sandbox::portone::PortoneSimulator,
 }
 
 /// The password of the key file the mobileOK simulator hands to bonin in the sandbox profile.
@@ -120,7 +129,26 @@ pub async fn start_sandbox(loaded: &LoadedConfig, bind: SocketAddr) -> Result<Sa
             .ok_or_else(|| Error::misconfigured("the mobileOK simulator could not generate its keys"))?;
         (simulators.merge(sim.router()), sim)
     };
-    #[cfg(not(feature = "nice"))]
+    #[cfg(feature = "portone")]
+    let (simulators, portone) = {
+        let mut config = bonin_sandbox::portone::PortoneSimConfig::default();
+        // Credentials configured for PortOne are accepted by the simulator, so a sandbox run works with them.
+        {
+            use bonin_domain::ExposeSecret;
+            if let Some(v1) = &loaded.config.providers.portone_v1 {
+                config.v1_keys.push((v1.imp_key.clone(), v1.imp_secret.expose_secret().to_owned()));
+                config.merchant_codes.push(v1.merchant_code.clone());
+                config.v1_channel_keys.extend(v1.channel_key.clone());
+            }
+            if let Some(v2) = &loaded.config.providers.portone_v2 {
+                config.v2_secrets.push((v2.api_secret.expose_secret().to_owned(), vec![v2.store_id.clone()]));
+                config.v2_channel_keys.push(v2.channel_key.clone());
+            }
+        }
+        let sim = bonin_sandbox::portone::PortoneSimulator::new(config);
+        (simulators.merge(sim.router()), sim)
+    };
+    #[cfg(not(any(feature = "nice", feature = "portone")))]
     let _ = loaded;
     let server = bonin_sandbox::SandboxServer::start(simulators, bind)
         .await
@@ -131,6 +159,8 @@ pub async fn start_sandbox(loaded: &LoadedConfig, bind: SocketAddr) -> Result<Sa
         nice,
         #[cfg(feature = "mobileok")]
         mobileok,
+        #[cfg(feature = "portone")]
+        portone,
     })
 }
 
@@ -299,6 +329,82 @@ pub async fn build_with_metrics(loaded: &LoadedConfig, metrics: Arc<Metrics>) ->
         }
     };
 
+    #[cfg(feature = "portone")]
+    let (portone_v1, portone_v2) = {
+        let mut v1_config = config.providers.portone_v1.clone();
+        let mut v2_config = config.providers.portone_v2.clone();
+        #[cfg(feature = "sandbox")]
+        if let Some(sandbox) = &sandbox {
+            use bonin_sandbox::portone as sim;
+            let base = sandbox.server.base_url();
+            let explicit = |key: &str| loaded.is_explicit(key);
+            let mut v1 = v1_config.unwrap_or_else(|| {
+                let mut v1 = bonin_adapters_portone::PortoneV1Config::new(
+                    sim::SANDBOX_IMP_KEY,
+                    bonin_domain::SecretString::from(sim::SANDBOX_IMP_SECRET),
+                    sim::SANDBOX_MERCHANT_CODE,
+                );
+                v1.channel_key = Some(sim::SANDBOX_V1_CHANNEL_KEY.into());
+                v1
+            });
+            if !explicit("providers.portone_v1.api_base") {
+                v1.api_base.clone_from(&base);
+            }
+            if !explicit("providers.portone_v1.script_url") {
+                v1.script_url = format!("{base}{}", sim::V1_SCRIPT_PATH);
+            }
+            v1_config = Some(v1);
+            let mut v2 = v2_config.unwrap_or_else(|| {
+                bonin_adapters_portone::PortoneV2Config::new(
+                    bonin_domain::SecretString::from(sim::SANDBOX_V2_SECRET),
+                    sim::SANDBOX_STORE_ID,
+                    sim::SANDBOX_V2_CHANNEL_KEY,
+                )
+            });
+            if !explicit("providers.portone_v2.api_base") {
+                v2.api_base.clone_from(&base);
+            }
+            if !explicit("providers.portone_v2.script_url") {
+                v2.script_url = format!("{base}{}", sim::V2_SCRIPT_PATH);
+            }
+            v2_config = Some(v2);
+        }
+        let v1 = match v1_config {
+            Some(v1_config) => {
+                let http = http_client(bonin_domain::ProviderId::PortoneV1)?;
+                let client = Arc::new(match &shared_tokens {
+                    Some(shared) => bonin_adapters_portone::PortoneV1Client::with_shared_tokens(
+                        v1_config,
+                        http,
+                        clock.clone(),
+                        shared.clone(),
+                    )?,
+                    None => bonin_adapters_portone::PortoneV1Client::new(v1_config, http, clock.clone())?,
+                });
+                let stats = client.clone();
+                service = service
+                    .with_window(client.clone())
+                    .with_otp(client.clone())
+                    .with_token_stats(bonin_domain::ProviderId::PortoneV1, Arc::new(move || stats.token_stats()));
+                Some(client)
+            }
+            None => None,
+        };
+        let v2 = match v2_config {
+            Some(v2_config) => {
+                let client = Arc::new(bonin_adapters_portone::PortoneV2Client::new(
+                    v2_config,
+                    http_client(bonin_domain::ProviderId::PortoneV2)?,
+                    clock.clone(),
+                )?);
+                service = service.with_window(client.clone()).with_otp(client.clone());
+                Some(client)
+            }
+            None => None,
+        };
+        (v1, v2)
+    };
+
     let service = Arc::new(service);
     let router = api::router(
         service.clone(),
@@ -319,6 +425,10 @@ pub async fn build_with_metrics(loaded: &LoadedConfig, metrics: Arc<Metrics>) ->
         nice,
         #[cfg(feature = "mobileok")]
         mobileok,
+        #[cfg(feature = "portone")]
+        portone_v1,
+        #[cfg(feature = "portone")]
+        portone_v2,
         #[cfg(feature = "sandbox")]
         sandbox,
     })

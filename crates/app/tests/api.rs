@@ -621,3 +621,80 @@ async fn mobileok_otp_flow_through_the_http_api() {
     assert_eq!(done.json()["status"], "verified", "{}", done.text());
     assert_eq!(done.json()["identity"]["nationality"], "foreign");
 }
+
+/// Starts a PortOne window through the API, completes it in the simulator and lands the redirect.
+async fn portone_window(app: &App, provider: &str, persona: Option<&str>) -> (String, Reply) {
+    let body = json!({"provider": provider, "method": "window", "return_url": "http://127.0.0.1:8080/demo/done", "display": "page"});
+    let reply = send(&app.router, post_json("/v1/verifications", &body, None)).await;
+    assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.text());
+    let started = reply.json();
+    let id = started["id"].as_str().unwrap().to_owned();
+    let sandbox = app.sandbox.as_ref().unwrap();
+    let outcome = match started["launch"]["kind"].as_str().unwrap() {
+        "iamport" => {
+            assert_eq!(started["launch"]["params"]["merchant_uid"], id.as_str());
+            let code = started["launch"]["merchant_code"].as_str().unwrap();
+            sandbox.portone.complete_v1_window(code, &started["launch"]["params"], persona).unwrap()
+        }
+        "portone" => {
+            assert_eq!(started["launch"]["params"]["identityVerificationId"], id.as_str());
+            sandbox.portone.complete_v2_window(&started["launch"]["params"], persona).unwrap()
+        }
+        other => panic!("unexpected launch {other}"),
+    };
+    let bonin_sandbox::portone::WindowOutcome::Redirect(url) = outcome else { panic!("no redirect") };
+    let path = url.strip_prefix("http://127.0.0.1:8080").unwrap();
+    assert!(path.starts_with(&format!("/v1/verifications/{id}/return?")), "{path}");
+    let landed = send(&app.router, Request::get(path).body(Body::empty()).unwrap()).await;
+    (id, landed)
+}
+
+#[tokio::test]
+async fn portone_window_flows_through_the_http_api() {
+    let app = app(&[]).await;
+    for (provider, persona, carrier) in [("portone_v1", "wilson", "kt"), ("portone_v2", "kim-mvno", "lgu_mvno")] {
+        let (id, landed) = portone_window(&app, provider, Some(persona)).await;
+        assert!(landed.location().ends_with("&status=verified"), "{provider}: {}", landed.location());
+        let body = send(&app.router, get(&format!("/v1/verifications/{id}"), None)).await.json();
+        assert_eq!(body["identity"]["carrier"], carrier, "{provider}");
+        assert_eq!(body["identity"]["provider"], provider);
+        // A cancelled window fails the verification with the provider's code.
+        let (id, landed) = portone_window(&app, provider, None).await;
+        assert!(landed.location().contains("&status=failed"), "{provider}: {}", landed.location());
+        let body = send(&app.router, get(&format!("/v1/verifications/{id}"), None)).await.json();
+        assert_eq!(body["status"], "failed");
+    }
+}
+
+#[tokio::test]
+async fn portone_otp_flows_through_the_http_api() {
+    let app = app(&[]).await;
+    for (provider, wrong_code) in [("portone_v1", "1"), ("portone_v2", "PG_PROVIDER:SIM0201")] {
+        let reply =
+            send(&app.router, post_json("/v1/verifications", &json!({"provider": provider, "method": "otp"}), None)).await;
+        assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.text());
+        let id = reply.json()["id"].as_str().unwrap().to_owned();
+        let subject = json!({"name": "홍길동", "phone": "01012345678", "birth_date": "1990-02-15", "gender": "male",
+                             "nationality": "domestic", "carrier": "skt", "auth_type": "sms", "client_ip": "203.0.113.7"});
+        let sent = send(&app.router, post_json(&format!("/v1/verifications/{id}/otp"), &subject, None)).await;
+        assert_eq!(sent.json()["status"], "otp_sent", "{provider}: {}", sent.text());
+        let wrong =
+            send(&app.router, post_json(&format!("/v1/verifications/{id}/confirm"), &json!({"code": "111111"}), None))
+                .await;
+        assert_eq!(
+            (wrong.code().as_str(), wrong.json()["provider_code"].as_str()),
+            ("provider_rejected", Some(wrong_code)),
+            "{provider}: {}",
+            wrong.text()
+        );
+        let done =
+            send(&app.router, post_json(&format!("/v1/verifications/{id}/confirm"), &json!({"code": "123456"}), None))
+                .await;
+        assert_eq!(done.json()["status"], "verified", "{provider}: {}", done.text());
+        assert_eq!(done.json()["identity"]["ci"].as_str().map(str::len), Some(88));
+        let again =
+            send(&app.router, post_json(&format!("/v1/verifications/{id}/confirm"), &json!({"code": "123456"}), None))
+                .await;
+        assert_eq!(again.code(), "already_completed", "a confirm is applied at most once");
+    }
+}

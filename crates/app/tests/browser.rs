@@ -145,6 +145,8 @@ async fn the_demo_page_verifies_a_persona_in_headless_chromium() {
     for (provider, persona, code, name, phone, carrier, birth) in [
         ("nice", "kim-mvno", "345678", "김*뜰", "010-****-6666", "lgu_mvno", "2001-**-**"),
         ("mobileok", "wilson", "234567", "E*********N", "010-****-1234", "kt", "1995-**-**"),
+        ("portone_v1", "hong", "123456", "홍*동", "010-****-5678", "skt", "1990-**-**"),
+        ("portone_v2", "lee-cp949", "456789", "이*방", "016-****-3333", "skt_mvno", "1978-**-**"),
     ] {
         driver.call(reqwest::Method::POST, "/url", Some(json!({"url": format!("http://{addr}/")}))).await;
         driver.click(&format!(r#"#provider option[value="{provider}"]"#)).await;
