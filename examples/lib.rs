@@ -27,6 +27,19 @@ pub fn play_user(
             let delivery = sandbox.mobileok.complete_window(info, Some(persona)).map_err(|e| e.to_string())?;
             Ok(CallbackParams::from_pairs(CallbackTransport::Post, [("data".to_owned(), delivery.data)]))
         }
+        Launch::Iamport(launch) => {
+            let params = serde_json::to_value(&launch.params).map_err(|e| e.to_string())?;
+            let outcome = sandbox
+                .portone
+                .complete_v1_window(&launch.merchant_code, &params, Some(persona))
+                .map_err(|e| e.to_string())?;
+            Ok(CallbackParams::from_pairs(CallbackTransport::Get, outcome.query_pairs()))
+        }
+        Launch::Portone(launch) => {
+            let params = serde_json::to_value(&launch.params).map_err(|e| e.to_string())?;
+            let outcome = sandbox.portone.complete_v2_window(&params, Some(persona)).map_err(|e| e.to_string())?;
+            Ok(CallbackParams::from_pairs(CallbackTransport::Get, outcome.query_pairs()))
+        }
         _ => Err("this launch kind has no simulator".into()),
     }
 }

@@ -1,6 +1,5 @@
-//! The same application code verifying through two providers: only `verification.default_provider`
-//! changes between the runs. (NICE, then mobileOK; PortOne joins the same way once its adapter
-//! lands.)
+//! The same application code verifying through every provider: only `verification.default_provider`
+//! changes between the runs (NICE, mobileOK, PortOne V1, PortOne V2).
 #![forbid(unsafe_code)]
 #![allow(clippy::print_stdout)]
 
@@ -39,7 +38,7 @@ async fn verify_once(app: &App, persona: &str) -> Result<String, Box<dyn Error>>
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn Error>> {
-    for provider in ["nice", "mobileok"] {
+    for provider in ["nice", "mobileok", "portone_v1", "portone_v2"] {
         let figment = Figment::from(Serialized::defaults(json!({
             "store": {"url": "memory:"},
             "verification": {"default_provider": provider},

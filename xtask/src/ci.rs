@@ -36,6 +36,8 @@ pub(crate) fn run() -> Result<(), String> {
     for example in ["embed_nice_adapter", "nest_router", "swap_provider"] {
         cargo(&["run", "--quiet", "--locked", "-p", "bonin-examples", "--example", example])?;
     }
+    println!("\n==> portone-sdk");
+    crate::portone_sdk::run()?;
     println!("\n==> bench --quick");
     crate::bench::run(true)?;
     println!("\nci: all checks passed");

@@ -1,4 +1,5 @@
-//! Repository automation: `cargo xtask <codegen [--check] | tidy | ci>`. Never touches the network.
+//! Repository automation: `cargo xtask <codegen [--check] | tidy | ci | portone-sdk | bench>`. Only
+//! `portone-sdk` touches the network: `npm ci` fetches the pinned SDK from the npm registry.
 #![forbid(unsafe_code)]
 #![allow(clippy::print_stdout, clippy::print_stderr)] // a command line prints
 
@@ -7,6 +8,7 @@ mod bench_flows;
 mod bench_service;
 mod ci;
 mod codegen;
+mod portone_sdk;
 mod tidy;
 
 use std::{path::PathBuf, process::ExitCode};
@@ -23,6 +25,7 @@ commands:
   codegen [--check]  regenerate generated files (--check: fail if any is stale)
   tidy               check repository rules (dependency direction, no printing in libraries, ...)
   ci                 everything CI runs: fmt, codegen --check, tidy, clippy -D warnings, all tests, bench --quick
+  portone-sdk        PortOne's official npm SDK against the PortOne simulator and bonin's webhook signatures
   bench [--quick]    measurements for docs/PERFORMANCE.md (release build; --quick: a smoke run that writes nothing)
 ";
 
@@ -33,6 +36,7 @@ fn main() -> ExitCode {
         ["codegen", "--check"] => codegen::run(codegen::Mode::Check),
         ["tidy"] => tidy::run_all(),
         ["ci"] => ci::run(),
+        ["portone-sdk"] => portone_sdk::run(),
         ["bench"] => bench::run(false),
         ["bench", "--quick"] => bench::run(true),
         ["bench-in-process"] => bench::run_in_process(false),

@@ -120,15 +120,8 @@ fn new_id() -> VerificationId {
 
 /// The query of a redirect, decoded once (as the form layer would).
 fn callback_of(outcome: WindowOutcome) -> CallbackParams {
-    let WindowOutcome::Redirect(url) = outcome else { panic!("expected a redirect") };
-    let query = url.split_once('?').unwrap().1;
-    CallbackParams::from_pairs(
-        CallbackTransport::Get,
-        query.split('&').map(|pair| {
-            let (k, v) = pair.split_once('=').unwrap();
-            (k.to_owned(), percent_encoding::percent_decode_str(v).decode_utf8().unwrap().into_owned())
-        }),
-    )
+    assert!(matches!(outcome, WindowOutcome::Redirect(_)), "expected a redirect");
+    CallbackParams::from_pairs(CallbackTransport::Get, outcome.query_pairs())
 }
 
 fn subject(persona: &Persona) -> OtpSubject {

@@ -727,11 +727,7 @@ pub const REFERENCE: &[Setting] = &[
         default: "\"basic\"",
         about: "Authorization scheme of the token revoke call (`basic` or `bearer`; NICE does not document which).",
     },
-    Setting {
-        key: "providers.portone_v1.imp_key",
-        default: "—",
-        about: "PortOne V1 REST API key (`imp_key`).",
-    },
+    Setting { key: "providers.portone_v1.imp_key", default: "—", about: "PortOne V1 REST API key (`imp_key`)." },
     Setting { key: "providers.portone_v1.imp_secret", default: "—", about: "PortOne V1 REST API secret (secret)." },
     Setting {
         key: "providers.portone_v1.merchant_code",

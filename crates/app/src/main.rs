@@ -239,7 +239,7 @@ async fn verify(cli: &Cli, provider: ProviderId, persona: &str) -> Result<(), Fa
                 .portone
                 .complete_v1_window(&launch.merchant_code, &params, Some(persona))
                 .map_err(|e| Failure(2, format!("the simulated window refused: {e}")))?;
-            redirect_callback(outcome)?
+            CallbackParams::from_pairs(CallbackTransport::Get, outcome.query_pairs())
         }
         #[cfg(feature = "portone")]
         Some(Launch::Portone(launch)) => {
@@ -248,7 +248,7 @@ async fn verify(cli: &Cli, provider: ProviderId, persona: &str) -> Result<(), Fa
                 .portone
                 .complete_v2_window(&params, Some(persona))
                 .map_err(|e| Failure(2, format!("the simulated window refused: {e}")))?;
-            redirect_callback(outcome)?
+            CallbackParams::from_pairs(CallbackTransport::Get, outcome.query_pairs())
         }
         _ => return Err(Failure(2, format!("{provider} has no window flow in this build"))),
     };
@@ -278,18 +278,6 @@ async fn verify(cli: &Cli, provider: ProviderId, persona: &str) -> Result<(), Fa
         show("di", identity.di.as_ref().map(|d| format!("{}…", &d.expose()[..6])));
     }
     Ok(())
-}
-
-/// The query of the simulated window's redirect, as the landing would receive it.
-#[cfg(all(feature = "sandbox", feature = "portone"))]
-fn redirect_callback(outcome: bonin_sandbox::portone::WindowOutcome) -> Result<bonin_domain::CallbackParams, Failure> {
-    let bonin_sandbox::portone::WindowOutcome::Redirect(url) = outcome else {
-        return Err(Failure(1, "the simulated window did not redirect".into()));
-    };
-    let query = url.split_once('?').map_or("", |(_, q)| q);
-    let decode = |s: &str| percent_encoding::percent_decode_str(&s.replace('+', " ")).decode_utf8_lossy().into_owned();
-    let pairs = query.split('&').filter_map(|pair| pair.split_once('=')).map(|(k, v)| (decode(k), decode(v)));
-    Ok(bonin_domain::CallbackParams::from_pairs(bonin_domain::CallbackTransport::Get, pairs))
 }
 
 #[cfg(not(all(feature = "sandbox", feature = "nice")))]

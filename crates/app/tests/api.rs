@@ -671,7 +671,8 @@ async fn portone_otp_flows_through_the_http_api() {
     let app = app(&[]).await;
     for (provider, wrong_code) in [("portone_v1", "1"), ("portone_v2", "PG_PROVIDER:SIM0201")] {
         let reply =
-            send(&app.router, post_json("/v1/verifications", &json!({"provider": provider, "method": "otp"}), None)).await;
+            send(&app.router, post_json("/v1/verifications", &json!({"provider": provider, "method": "otp"}), None))
+                .await;
         assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.text());
         let id = reply.json()["id"].as_str().unwrap().to_owned();
         let subject = json!({"name": "홍길동", "phone": "01012345678", "birth_date": "1990-02-15", "gender": "male",

@@ -257,6 +257,10 @@ fn every_documented_key_is_a_real_setting() {
                 "providers.mobileok.crypto" => "v2",
                 "providers.mobileok.usage_code" => "01001",
                 "providers.nice.product_id" => "2101979031",
+                "providers.portone_v1.api_base" | "providers.portone_v1.script_url" => "https://example.test",
+                "providers.portone_v2.api_base" | "providers.portone_v2.script_url" => "https://example.test",
+                "providers.portone_v1.tier" => "AB1",
+                "providers.portone_v1.delete_after_read" => "false",
                 key if key.ends_with("_secs") || key.ends_with("_bytes") => "4096",
                 _ => "documented-value",
             };
@@ -268,8 +272,96 @@ fn every_documented_key_is_a_real_setting() {
                 jail.set_env("BONIN_PROVIDERS__NICE__CLIENT_ID", "documented-id");
                 jail.set_env("BONIN_PROVIDERS__NICE__CLIENT_SECRET", "documented-secret");
             }
+            // The other required keys of a PortOne section, unless this one is being set.
+            let required: &[(&str, &str)] = match setting.key.split('.').nth(1) {
+                Some("portone_v1") => &[
+                    ("imp_key", "documented-key"),
+                    ("imp_secret", "documented-secret"),
+                    ("merchant_code", "imp00000001"),
+                    ("channel_key", "documented-channel"),
+                ],
+                Some("portone_v2") => &[
+                    ("api_secret", "documented-secret"),
+                    ("store_id", "store-documented"),
+                    ("channel_key", "documented-channel"),
+                ],
+                _ => &[],
+            };
+            let section = setting.key.rsplit_once('.').map_or("", |(s, _)| s);
+            for (field, value) in required {
+                if !setting.key.ends_with(&format!(".{field}")) {
+                    jail.set_env(
+                        format!("BONIN_{}__{}", section.replace('.', "__").to_uppercase(), field.to_uppercase()),
+                        value,
+                    );
+                }
+            }
             load().map_err(|e| figment::Error::from(format!("{}: {e}", setting.key)))?;
             Ok(())
         });
     }
+}
+
+const PORTONE: &str = r#"
+[providers.portone_v1]
+imp_key = "live-imp-key"
+imp_secret = "live-imp-secret-value"
+merchant_code = "imp12345678"
+channel_key = "channel-key-live-v1"
+[providers.portone_v2]
+api_secret = "live-v2-api-secret-value"
+store_id = "store-live"
+channel_key = "channel-key-live-v2"
+"#;
+
+#[test]
+fn portone_sections_load_with_their_defaults_and_secrets_stay_redacted() {
+    Jail::expect_with(|jail| {
+        jail.create_file("bonin.toml", &format!("{PRODUCTION}{PORTONE}"))?;
+        jail.set_env("BONIN_VERIFICATION__DEFAULT_PROVIDER", "portone_v2");
+        let loaded = load().unwrap();
+        let v1 = loaded.config.providers.portone_v1.as_ref().unwrap();
+        assert!(v1.delete_after_read);
+        assert_eq!(v1.api_base, "https://api.iamport.kr");
+        let v2 = loaded.config.providers.portone_v2.as_ref().unwrap();
+        assert_eq!((v2.api_base.as_str(), v2.timeout_secs), ("https://api.portone.io", 60));
+        let text = format!("{:?} {:?}", loaded, bonin_app::config::describe(&loaded.figment).unwrap());
+        assert!(!text.contains("live-imp-secret-value") && !text.contains("live-v2-api-secret-value"), "{text}");
+        Ok(())
+    });
+}
+
+#[test]
+fn production_refuses_sandbox_portone_endpoints_and_an_unconfigured_default() {
+    for (key, value, expected) in [
+        ("BONIN_PROVIDERS__PORTONE_V1__API_BASE", "http://127.0.0.1:9300", "providers.portone_v1.api_base"),
+        (
+            "BONIN_PROVIDERS__PORTONE_V2__SCRIPT_URL",
+            "https://localhost:9300/v2/browser-sdk.js",
+            "providers.portone_v2.script_url",
+        ),
+    ] {
+        Jail::expect_with(|jail| {
+            jail.create_file("bonin.toml", &format!("{PRODUCTION}{PORTONE}"))?;
+            jail.set_env(key, value);
+            let error = load().unwrap_err();
+            assert!(error.contains(expected), "{error}");
+            Ok(())
+        });
+    }
+    Jail::expect_with(|jail| {
+        jail.create_file("bonin.toml", PRODUCTION)?;
+        jail.set_env("BONIN_VERIFICATION__DEFAULT_PROVIDER", "portone_v1");
+        let error = load().unwrap_err();
+        assert!(error.contains("providers.portone_v1"), "{error}");
+        Ok(())
+    });
+    Jail::expect_with(|jail| {
+        jail.create_file("bonin.toml", &format!("{PRODUCTION}{PORTONE}"))?;
+        jail.set_env("BONIN_PROVIDERS__PORTONE_V1__CHANNEL_KEY", "");
+        jail.set_env("BONIN_PROVIDERS__PORTONE_V1__TIER", "toolong");
+        let error = load().unwrap_err();
+        assert!(error.contains("providers.portone_v1"), "{error}");
+        Ok(())
+    });
 }

@@ -98,6 +98,49 @@ async fn logs_name_ids_and_providers_but_never_personal_data_or_secrets() {
     let token = app.nice.as_ref().unwrap().access_token().await.unwrap();
     secrets.push(token.expose_secret().to_owned());
 
+    // PortOne V1 and V2: a window and an OTP flow each.
+    for provider in ["portone_v1", "portone_v2"] {
+        let call = |method: &str, path: String, body: serde_json::Value| {
+            let request = Request::builder()
+                .method(method)
+                .uri(path)
+                .header(header::CONTENT_TYPE, "application/json")
+                .body(Body::from(body.to_string()))
+                .unwrap();
+            let router = app.router.clone();
+            async move {
+                let response = router.oneshot(request).await.unwrap();
+                serde_json::from_slice::<serde_json::Value>(&to_bytes(response.into_body(), 1 << 20).await.unwrap())
+                    .unwrap_or_default()
+            }
+        };
+        let body = serde_json::json!({"provider": provider, "method": "window", "return_url": "http://127.0.0.1:8080/done", "display": "page"});
+        let started = call("POST", "/v1/verifications".into(), body).await;
+        let id = started["id"].as_str().unwrap().to_owned();
+        let launch = &started["launch"];
+        let outcome = match launch["merchant_code"].as_str() {
+            Some(code) => sandbox.portone.complete_v1_window(code, &launch["params"], Some("hong")),
+            None => sandbox.portone.complete_v2_window(&launch["params"], Some("hong")),
+        };
+        let bonin_sandbox::portone::WindowOutcome::Redirect(url) = outcome.unwrap() else { panic!() };
+        let path = url.strip_prefix("http://127.0.0.1:8080").unwrap().to_owned();
+        app.router.clone().oneshot(Request::get(path).body(Body::empty()).unwrap()).await.unwrap();
+        call("GET", format!("/v1/verifications/{id}"), serde_json::Value::Null).await;
+        ids.push(id);
+        let body = serde_json::json!({"provider": provider, "method": "otp"});
+        let id = call("POST", "/v1/verifications".into(), body).await["id"].as_str().unwrap().to_owned();
+        let subject = serde_json::json!({"name": "홍길동", "phone": "01012345678", "birth_date": "1990-02-15", "gender": "male",
+            "nationality": "domestic", "carrier": "skt", "client_ip": "203.0.113.7"});
+        call("POST", format!("/v1/verifications/{id}/otp"), subject).await;
+        call("POST", format!("/v1/verifications/{id}/confirm"), serde_json::json!({"code": "000000"})).await;
+        let done = call("POST", format!("/v1/verifications/{id}/confirm"), serde_json::json!({"code": "123456"})).await;
+        assert_eq!(done["status"], "verified", "{provider}: {done}");
+    }
+    let v1 = app.portone_v1.as_ref().unwrap();
+    secrets.push(v1.access_token().await.unwrap().expose_secret().to_owned());
+    secrets.push(bonin_sandbox::portone::SANDBOX_IMP_SECRET.to_owned());
+    secrets.push(bonin_sandbox::portone::SANDBOX_V2_SECRET.to_owned());
+
     let logs = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
     assert!(logs.contains("verification started") && logs.contains(&ids[0]), "the logs are useful:\n{logs}");
     for persona in personas::ALL {

@@ -74,6 +74,17 @@ pub enum WindowOutcome {
     Callback(Value),
 }
 
+impl WindowOutcome {
+    /// The redirect's query as the landing's form layer decodes it (empty for a callback).
+    pub fn query_pairs(&self) -> Vec<(String, String)> {
+        let Self::Redirect(url) = self else { return Vec::new() };
+        let query = url.split_once('?').map_or("", |(_, q)| q);
+        let decode =
+            |s: &str| percent_encoding::percent_decode_str(&s.replace('+', " ")).decode_utf8_lossy().into_owned();
+        query.split('&').filter_map(|pair| pair.split_once('=')).map(|(k, v)| (decode(k), decode(v))).collect()
+    }
+}
+
 impl PortoneSimulator {
     fn open_v1(&self, merchant_code: &str, params: &Value) -> Result<OpenWindow, WindowError> {
         if !self.config.merchant_codes.iter().any(|c| c == merchant_code) {
