@@ -258,7 +258,7 @@ async fn bad_requests_are_invalid_request_and_change_nothing() {
         json!({"method": "window"}),
         json!({"method": "window", "return_url": "https://evil.example/steal"}),
         json!({"method": "window", "return_url": "javascript:alert(1)"}),
-        json!({"provider": "portone_v1", "method": "window", "return_url": "http://127.0.0.1:8080/x"}),
+        json!({"provider": "esignon", "method": "window", "return_url": "http://127.0.0.1:8080/x"}),
         json!({"provider": "nice", "method": "otp"}),
         json!({"provider": "nowhere", "method": "window"}),
         json!({"method": "fax"}),
