@@ -42,6 +42,7 @@ mod error;
 mod flow;
 mod identity;
 mod pii;
+mod signing;
 mod store;
 mod token;
 mod verification;
@@ -58,9 +59,15 @@ pub use flow::{
 #[cfg(feature = "mock")]
 pub use flow::{MockOtpVerifier, MockWindowVerifier};
 pub use identity::{Carrier, Gender, Nationality, ProviderId, ProviderTxId, VerifiedIdentity};
-pub use pii::{BirthDate, Ci, Di, Name, OtpCode, PhoneNumber};
+pub use pii::{BirthDate, Ci, Di, Email, Name, OtpCode, PhoneNumber};
 /// Credentials are `secrecy` strings: zeroized on drop, masked in `Debug`.
 pub use secrecy::{ExposeSecret, SecretString};
+#[cfg(feature = "mock")]
+pub use signing::MockSigningWorkflows;
+pub use signing::{
+    CancelCommand, ExportTarget, Signer, SigningRequest, SigningWorkflows, WorkflowEvent, WorkflowInfo,
+    WorkflowStarted, WorkflowStatus,
+};
 #[cfg(feature = "mock")]
 pub use store::MockSessionStore;
 pub use store::{CasOutcome, SessionStore, StoreError};

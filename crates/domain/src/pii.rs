@@ -69,6 +69,18 @@ fn validate_name(value: String) -> Result<String, &'static str> {
     Ok(if trimmed.len() == value.len() { value } else { trimmed.to_owned() })
 }
 
+fn validate_email(value: String) -> Result<String, &'static str> {
+    let trimmed = value.trim();
+    let Some((local, domain)) = trimmed.split_once('@') else { return Err("must be an email address") };
+    if local.is_empty() || domain.is_empty() || !domain.contains('.') || domain.contains('@') {
+        return Err("must be an email address");
+    }
+    if trimmed.len() > 254 || trimmed.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err("must be an email address of at most 254 characters without spaces");
+    }
+    Ok(trimmed.to_owned())
+}
+
 fn validate_phone(value: String) -> Result<String, &'static str> {
     let digits: String = value.chars().filter(|c| !matches!(c, '-' | ' ')).collect();
     if digits.is_empty() {
@@ -119,6 +131,10 @@ pii_string!(
 pii_string!(
     /// DI (중복가입확인정보): identifies a person within one site.
     Di, "di", validate_linking_info
+);
+pii_string!(
+    /// An email address (a signer's, a member's).
+    Email, "email", validate_email
 );
 pii_string!(
     /// A one-time code the user typed. Treated as a secret.
