@@ -16,7 +16,7 @@ use bonin_domain::{
     SharedTokenSource, SharedTokens, SigningRequest, SigningWorkflows, SystemClock, Timestamp, Token, TokenCache,
     TokenCacheStats, TokenSource, WorkflowEvent, WorkflowInfo, WorkflowStarted, WorkflowStatus,
 };
-use percent_encoding::{NON_ALPHANUMERIC, utf8_percent_encode};
+use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use serde_json::{Value, json};
 use time::{
     Date, OffsetDateTime, PrimitiveDateTime, format_description::well_known::Iso8601, macros::format_description,
@@ -30,8 +30,11 @@ pub const MAX_TOKEN_LIFETIME: Duration = Duration::from_secs(30 * 24 * 3600);
 /// Characters eSignon refuses in a workflow name.
 const FORBIDDEN_IN_NAME: &[char] = &['\'', '"', '\\', '/', ':', '|', '<', '>', '.', '?'];
 
+/// Everything but the unreserved characters is encoded.
+const COMPONENT: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'_').remove(b'.').remove(b'~');
+
 fn encode(text: &str) -> String {
-    utf8_percent_encode(text, NON_ALPHANUMERIC).to_string()
+    utf8_percent_encode(text, COMPONENT).to_string()
 }
 
 fn text(value: &Value, key: &str) -> Option<String> {

@@ -12,7 +12,7 @@
 //!   body, a chosen provider error code), switchable from tests in-process or over HTTP;
 //! - [`Recorder`]: records requests exactly and answers from a script, for request-shape tests.
 //!
-//! Simulators: [`nice`], [`mobileok`], [`portone`].
+//! Simulators: [`nice`], [`mobileok`], [`portone`], [`esignon`].
 //!
 //! ```
 //! # async fn run() -> std::io::Result<()> {
@@ -29,6 +29,7 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod esignon;
 mod faults;
 pub mod mobileok;
 pub mod nice;
