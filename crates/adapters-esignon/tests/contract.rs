@@ -394,3 +394,17 @@ async fn debug_output_holds_no_password_token_or_signer() {
     }
     assert!(!text.contains(started.signing_url.as_ref().unwrap().expose_secret()));
 }
+
+#[tokio::test]
+async fn two_instances_without_a_shared_token_survive_logins_that_invalidate_each_other() {
+    let h = harness_with(EsignonSimConfig { invalidate_on_relogin: true, ..EsignonSimConfig::default() }).await;
+    let (a, b) = (h.client(), h.client());
+    let id = a.start(&contract()).await.unwrap().provider_workflow_id;
+    // B logs in (A's token dies), A is refused once, logs in again (B's dies), and so on: every call
+    // still succeeds after at most one re-login.
+    for _ in 0..3 {
+        b.status(&id).await.unwrap();
+        a.status(&id).await.unwrap();
+    }
+    assert!(logins(&h) >= 4, "each switch costs a login: share the token (store.share_tokens) to avoid it");
+}

@@ -8,6 +8,8 @@
 //! | `POST /v1/verifications/{id}/otp`, `/confirm`, `/resend` | API key | OTP flow |
 //! | `GET /v1/verifications/{id}` | API key | status, identity once |
 //! | `GET /healthz`, `/readyz`, `/metrics`, `/openapi.json`, `/` | none | |
+//!
+//! The e-signature endpoints (`/v1/signing…`) are in [`crate::signing`].
 
 use std::{collections::BTreeMap, net::IpAddr, sync::Arc, time::Duration};
 
@@ -43,6 +45,8 @@ pub struct ApiSettings {
     pub body_limit: usize,
     /// Serve the demo page.
     pub demo: bool,
+    /// The e-signature endpoints, when a signing provider is enabled.
+    pub signing: Option<crate::signing::SigningApi>,
 }
 
 impl std::fmt::Debug for ApiSettings {
@@ -52,6 +56,7 @@ impl std::fmt::Debug for ApiSettings {
             .field("request_timeout", &self.request_timeout)
             .field("body_limit", &self.body_limit)
             .field("demo", &self.demo)
+            .field("signing", &self.signing)
             .finish()
     }
 }
@@ -62,7 +67,7 @@ struct AppState {
 }
 
 /// A JSON body whose rejections become problem responses.
-struct JsonBody<T>(T);
+pub(crate) struct JsonBody<T>(pub(crate) T);
 
 impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
     type Rejection = ApiError;
@@ -417,7 +422,7 @@ fn digest(key: &[u8]) -> aws_lc_rs::digest::Digest {
     aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, key)
 }
 
-async fn require_api_key(
+pub(crate) async fn require_api_key(
     State(keys): State<Arc<Vec<SecretString>>>,
     headers: HeaderMap,
     request: Request,
@@ -477,10 +482,11 @@ pub fn router(service: Arc<VerificationService>, settings: ApiSettings) -> Route
     if settings.demo {
         open = open.route("/", get(demo_index)).route("/demo/done", get(demo_done)).route("/demo.js", get(demo_js));
     }
-    protected
-        .merge(open)
-        .fallback(fallback)
-        .with_state(state)
+    let mut router = protected.merge(open).fallback(fallback).with_state(state);
+    if let Some(signing) = settings.signing {
+        router = router.merge(crate::signing::routes(signing, settings.api_keys.clone()));
+    }
+    router
         .layer(DefaultBodyLimit::max(settings.body_limit))
         .layer(middleware::from_fn_with_state(settings.request_timeout, time_limit))
 }

@@ -108,6 +108,10 @@ pub struct ProvidersConfig {
     #[cfg(feature = "portone")]
     #[serde(default)]
     pub portone_v2: Option<bonin_adapters_portone::PortoneV2Config>,
+    /// `[providers.esignon]`.
+    #[cfg(feature = "esignon")]
+    #[serde(default)]
+    pub esignon: Option<bonin_adapters_esignon::EsignonConfig>,
 }
 
 /// Log output format.
@@ -459,6 +463,20 @@ impl LoadedConfig {
         if let Some(v2) = &c.providers.portone_v2 {
             v2.validate().map_err(|e| error_at(f, "providers.portone_v2", &e.to_string()))?;
         }
+        #[cfg(feature = "esignon")]
+        if let Some(esignon) = &c.providers.esignon {
+            esignon.validate().map_err(|e| error_at(f, "providers.esignon", &e.to_string()))?;
+            if let Some(value) = &esignon.webhook_authorization {
+                use bonin_domain::ExposeSecret;
+                if value.expose_secret().len() < 24 {
+                    return Err(error_at(
+                        f,
+                        "providers.esignon.webhook_authorization",
+                        "must be at least 24 characters: it is the only check on eSignon's callbacks",
+                    ));
+                }
+            }
+        }
         Ok(())
     }
 
@@ -512,6 +530,11 @@ impl LoadedConfig {
             endpoints.push(("providers.portone_v2.api_base", &v2.api_base));
             endpoints.push(("providers.portone_v2.script_url", &v2.script_url));
         }
+        #[cfg(feature = "esignon")]
+        if let Some(esignon) = &c.providers.esignon {
+            configured.push((ProviderId::Esignon, "providers.esignon"));
+            endpoints.push(("providers.esignon.api_base", &esignon.api_base));
+        }
         if !configured.iter().any(|(p, _)| *p == c.verification.default_provider) {
             let key = format!("providers.{}", c.verification.default_provider);
             return Err(error_at(f, &key, "the default provider must be configured in production"));
@@ -544,6 +567,7 @@ const SECRET_KEYS: &[&str] = &[
     "key_file_base64",
     "imp_secret",
     "api_secret",
+    "webhook_authorization",
 ];
 
 /// The effective configuration as `key = value  # source` lines, secrets redacted.
@@ -801,6 +825,43 @@ pub const REFERENCE: &[Setting] = &[
         key: "providers.portone_v2.timeout_secs",
         default: "60",
         about: "Read timeout per V2 call; PortOne asks for at least 60 s. POSTs carry an `Idempotency-Key`, so one retried after a timeout is replayed, not repeated.",
+    },
+    Setting {
+        key: "providers.esignon.company_id",
+        default: "—",
+        about: "eSignon company id (설정 > 회사프로필), not the company name.",
+    },
+    Setting {
+        key: "providers.esignon.email",
+        default: "—",
+        about: "Login email of the member the API acts as (starts and cancels documents).",
+    },
+    Setting { key: "providers.esignon.password", default: "—", about: "That member's password (secret)." },
+    Setting {
+        key: "providers.esignon.client_id",
+        default: "—",
+        about: "Obsolete per-company client id: accepted so old configurations load, never sent.",
+    },
+    Setting {
+        key: "providers.esignon.api_base",
+        default: "\"https://docs.esignon.net\"",
+        about: "eSignon API host (there is no sandbox host). The simulator in the sandbox profile unless set.",
+    },
+    Setting {
+        key: "providers.esignon.lang",
+        default: "\"ko\"",
+        about: "`ko`, `en` or `ja`: eSignon's messages and the signers' mails.",
+    },
+    Setting {
+        key: "providers.esignon.webhook_authorization",
+        default: "—",
+        about: "Static value (≥ 24 characters) eSignon must send in `Authorization` with progress callbacks to `/v1/signing/events`; when set, workflows started through bonin report there (secret).",
+    },
+    Setting { key: "providers.esignon.timeout_secs", default: "30", about: "Time limit per eSignon call." },
+    Setting {
+        key: "providers.esignon.token_margin_secs",
+        default: "86400",
+        about: "How long before the login token's end it is replaced (tokens live at most 30 days).",
     },
 ];
 

@@ -21,6 +21,7 @@ pub mod openapi;
 pub mod pages;
 pub mod problem;
 pub mod service;
+pub mod signing;
 pub mod wiring;
 
 /// Sets up `tracing` output as configured. Fields carry verification ids and providers, never

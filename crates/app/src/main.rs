@@ -153,6 +153,17 @@ async fn sandbox(cli: &Cli, port: u16) -> Result<(), Failure> {
             sim::SANDBOX_V2_CHANNEL_KEY
         );
     }
+    #[cfg(feature = "esignon")]
+    {
+        use bonin_sandbox::esignon as sim;
+        println!(
+            "esignon: api_base = {}, company_id = {}, email = {}, template = {} (sign: POST /_sandbox/esignon/sign)",
+            sandbox.server.base_url(),
+            sim::SANDBOX_COMPANY_ID,
+            sim::SANDBOX_EMAIL,
+            sim::SANDBOX_TEMPLATE_ID
+        );
+    }
     #[cfg(feature = "mobileok")]
     {
         let path = std::env::temp_dir().join("bonin-sandbox-mok_keyInfo.dat");
@@ -311,6 +322,27 @@ async fn token(cli: &Cli, provider: ProviderId) -> Result<(), Failure> {
                 "portone_v1 access token: {shown}… ({} characters; PortOne tokens live 30 minutes and are shared per API key)",
                 text.chars().count()
             );
+            Ok(())
+        }
+        #[cfg(feature = "esignon")]
+        ProviderId::Esignon => {
+            let client = app.esignon.as_ref().ok_or_else(|| Failure(2, "eSignon is not configured".into()))?;
+            let token = client.access_token().await.map_err(domain)?;
+            let text = token.expose_secret();
+            let shown: String = text.chars().take(4).collect();
+            let expiry = match client.token_expiry() {
+                Some(expiry) => format!(
+                    "expires {} KST{}",
+                    expiry
+                        .expires_at
+                        .to_offset(bonin_domain::KST)
+                        .format(time::macros::format_description!("[year]-[month]-[day] [hour]:[minute]:[second]"))
+                        .unwrap_or_default(),
+                    if expiry.from_expire_date { "" } else { " (expire_date unreadable: login + 30 days assumed)" }
+                ),
+                None => "expiry unknown (the token came from another instance)".to_owned(),
+            };
+            println!("esignon access token: {shown}… ({} characters), {expiry}", text.chars().count());
             Ok(())
         }
         #[cfg(feature = "portone")]

@@ -81,7 +81,22 @@ pub fn document() -> Value {
                     "launch": {"$ref": "#/components/schemas/Launch"},
                     "identity": {"$ref": "#/components/schemas/Identity"},
                     "error": {"type": "object", "properties": {"code": {"type": "string"}, "provider_code": {"type": "string"}}},
-                    "otp_attempts_left": {"type": "integer"}}}
+                    "otp_attempts_left": {"type": "integer"}}},
+                "SigningStartRequest": {"type": "object", "required": ["template_id", "workflow_name", "signers"], "additionalProperties": false, "properties": {
+                    "template_id": {"type": "string"},
+                    "workflow_name": {"type": "string", "maxLength": 128, "description": "none of ' \" \\ / : | < > . ?"},
+                    "signers": {"type": "array", "minItems": 1, "items": {"type": "object", "required": ["name"], "additionalProperties": false, "properties": {
+                        "name": {"type": "string"}, "email": {"type": "string"}, "phone": {"type": "string"}}}},
+                    "fields": {"type": "object", "additionalProperties": {"type": "string"}},
+                    "expires_on": {"type": "string", "format": "date"}}},
+                "SigningCancelRequest": {"type": "object", "additionalProperties": false, "properties": {
+                    "command": {"type": "string", "enum": ["cancel", "dispose", "delete"]}, "reason": {"type": "string"}}},
+                "Signing": {"type": "object", "required": ["id", "provider", "provider_workflow_id", "status"], "properties": {
+                    "id": {"type": "string"}, "provider": {"type": "string"}, "provider_workflow_id": {"type": "string"},
+                    "status": {"type": "string", "description": "in_progress, completed, cancelled, disposed, deleted, or the provider's own word"},
+                    "signing_url": {"type": "string", "description": "the first signer's page (start only)"},
+                    "name": {"type": "string"}, "download_url": {"type": "string"}, "certificate_url": {"type": "string"},
+                    "history": {"type": "array", "items": {"type": "object", "properties": {"step_code": {"type": "string"}, "at": {"type": "string"}}}}}}
             }
         },
         "paths": {
@@ -107,6 +122,17 @@ pub fn document() -> Value {
                 "parameters": id_param(), "requestBody": json_body("ConfirmRequest"), "responses": with(verification_ok("200"), problem_responses(&errors))}},
             "/v1/verifications/{id}/resend": {"post": {"summary": "Send the OTP again", "security": secured,
                 "parameters": id_param(), "responses": with(verification_ok("200"), problem_responses(&errors))}},
+            "/v1/signing": {"post": {"summary": "Start an e-signature workflow from a template (eSignon)", "security": secured,
+                "requestBody": json_body("SigningStartRequest"), "responses": with(json!({"201": {"description": "started", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Signing"}}}}}), problem_responses(&errors))}},
+            "/v1/signing/{id}": {"get": {"summary": "Status, history and download URLs of a workflow", "security": secured,
+                "parameters": id_param(), "responses": with(json!({"200": {"description": "the workflow", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Signing"}}}}}), problem_responses(&errors))}},
+            "/v1/signing/{id}/cancel": {"post": {"summary": "Cancel (or dispose of, or delete) a workflow", "security": secured,
+                "parameters": id_param(), "requestBody": {"required": false, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/SigningCancelRequest"}}}},
+                "responses": with(json!({"200": {"description": "the workflow after the change", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Signing"}}}}}), problem_responses(&errors))}},
+            "/v1/signing/{id}/remind": {"post": {"summary": "Remind the current signer", "security": secured,
+                "parameters": id_param(), "responses": with(json!({"204": {"description": "reminded"}}), problem_responses(&errors))}},
+            "/v1/signing/events": {"post": {"summary": "eSignon's progress callbacks (Export API), checked against providers.esignon.webhook_authorization",
+                "responses": with(json!({"204": {"description": "accepted"}}), problem_responses(&[400, 401, 404]))}},
             "/healthz": {"get": {"summary": "Liveness", "responses": {"200": {"description": "ok"}}}},
             "/readyz": {"get": {"summary": "Readiness (the session store answers)", "responses": with(json!({"200": {"description": "ready"}}), problem_responses(&[503]))}},
             "/metrics": {"get": {"summary": "Prometheus metrics", "responses": {"200": {"description": "text exposition"}}}},

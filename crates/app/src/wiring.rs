@@ -70,6 +70,9 @@ pub struct App {
     /// The PortOne V2 client, when enabled.
     #[cfg(feature = "portone")]
     pub portone_v2: Option<Arc<bonin_adapters_portone::PortoneV2Client>>,
+    /// The eSignon client, when enabled.
+    #[cfg(feature = "esignon")]
+    pub esignon: Option<Arc<bonin_adapters_esignon::EsignonClient>>,
     /// The in-process simulators (sandbox profile).
     #[cfg(feature = "sandbox")]
     pub sandbox: Option<Sandbox>,
@@ -96,6 +99,9 @@ pub struct Sandbox {
     /// The PortOne simulator (V1 and V2).
     #[cfg(feature = "portone")]
     pub portone: bonin_sandbox::portone::PortoneSimulator,
+    /// The eSignon simulator.
+    #[cfg(feature = "esignon")]
+    pub esignon: bonin_sandbox::esignon::EsignonSimulator,
 }
 
 /// The password of the key file the mobileOK simulator hands to bonin in the sandbox profile.
@@ -148,7 +154,19 @@ pub async fn start_sandbox(loaded: &LoadedConfig, bind: SocketAddr) -> Result<Sa
         let sim = bonin_sandbox::portone::PortoneSimulator::new(config);
         (simulators.merge(sim.router()), sim)
     };
-    #[cfg(not(any(feature = "nice", feature = "portone")))]
+    #[cfg(feature = "esignon")]
+    let (simulators, esignon) = {
+        let mut config = bonin_sandbox::esignon::EsignonSimConfig::default();
+        // A configured member is accepted by the simulator, so a sandbox run works with it.
+        if let Some(esignon) = &loaded.config.providers.esignon {
+            use bonin_domain::ExposeSecret;
+            config.company_id.clone_from(&esignon.company_id);
+            config.members.push((esignon.email.clone(), esignon.password.expose_secret().to_owned()));
+        }
+        let sim = bonin_sandbox::esignon::EsignonSimulator::new(config);
+        (simulators.merge(sim.router()), sim)
+    };
+    #[cfg(not(any(feature = "nice", feature = "portone", feature = "esignon")))]
     let _ = loaded;
     let server = bonin_sandbox::SandboxServer::start(simulators, bind)
         .await
@@ -161,6 +179,8 @@ pub async fn start_sandbox(loaded: &LoadedConfig, bind: SocketAddr) -> Result<Sa
         mobileok,
         #[cfg(feature = "portone")]
         portone,
+        #[cfg(feature = "esignon")]
+        esignon,
     })
 }
 
@@ -405,6 +425,51 @@ pub async fn build_with_metrics(loaded: &LoadedConfig, metrics: Arc<Metrics>) ->
         (v1, v2)
     };
 
+    #[cfg(feature = "esignon")]
+    let (esignon, signing) = {
+        let mut esignon_config = config.providers.esignon.clone();
+        #[cfg(feature = "sandbox")]
+        if let Some(sandbox) = &sandbox
+            && !loaded.is_explicit("providers.esignon.api_base")
+        {
+            use bonin_sandbox::esignon as sim;
+            let mut esignon = esignon_config.unwrap_or_else(|| {
+                bonin_adapters_esignon::EsignonConfig::new(
+                    sim::SANDBOX_COMPANY_ID,
+                    sim::SANDBOX_EMAIL,
+                    bonin_domain::SecretString::from(sim::SANDBOX_PASSWORD),
+                )
+            });
+            esignon.api_base = sandbox.server.base_url();
+            esignon_config = Some(esignon);
+        }
+        match esignon_config {
+            Some(esignon_config) => {
+                let export = esignon_config.webhook_authorization.clone().map(|authorization| {
+                    bonin_domain::ExportTarget { url: format!("{public_url}/v1/signing/events"), authorization }
+                });
+                let http = http_client(bonin_domain::ProviderId::Esignon)?;
+                let client = Arc::new(match &shared_tokens {
+                    Some(shared) => bonin_adapters_esignon::EsignonClient::with_shared_tokens(
+                        esignon_config,
+                        http,
+                        clock.clone(),
+                        shared.clone(),
+                    )?,
+                    None => bonin_adapters_esignon::EsignonClient::new(esignon_config, http, clock.clone())?,
+                });
+                let stats = client.clone();
+                service =
+                    service.with_token_stats(bonin_domain::ProviderId::Esignon, Arc::new(move || stats.token_stats()));
+                let signing = crate::signing::SigningApi { workflows: client.clone(), export };
+                (Some(client), Some(signing))
+            }
+            None => (None, None),
+        }
+    };
+    #[cfg(not(feature = "esignon"))]
+    let signing = None;
+
     let service = Arc::new(service);
     let router = api::router(
         service.clone(),
@@ -413,6 +478,7 @@ pub async fn build_with_metrics(loaded: &LoadedConfig, metrics: Arc<Metrics>) ->
             request_timeout: Duration::from_secs(config.server.request_timeout_secs),
             body_limit: config.server.body_limit_bytes,
             demo: loaded.demo_enabled(),
+            signing,
         },
     );
     Ok(App {
@@ -429,6 +495,8 @@ pub async fn build_with_metrics(loaded: &LoadedConfig, metrics: Arc<Metrics>) ->
         portone_v1,
         #[cfg(feature = "portone")]
         portone_v2,
+        #[cfg(feature = "esignon")]
+        esignon,
         #[cfg(feature = "sandbox")]
         sandbox,
     })

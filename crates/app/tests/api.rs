@@ -372,6 +372,11 @@ async fn health_readiness_metrics_and_openapi() {
         "/readyz",
         "/metrics",
         "/openapi.json",
+        "/v1/signing",
+        "/v1/signing/{id}",
+        "/v1/signing/{id}/cancel",
+        "/v1/signing/{id}/remind",
+        "/v1/signing/events",
     ] {
         assert!(spec["paths"][path].is_object(), "{path} is not described");
     }
@@ -439,6 +444,7 @@ fn controlled() -> (Router, Arc<ManualClock>) {
             request_timeout: Duration::from_secs(5),
             body_limit: 65536,
             demo: false,
+            signing: None,
         },
     );
     (router, clock)
@@ -698,4 +704,101 @@ async fn portone_otp_flows_through_the_http_api() {
                 .await;
         assert_eq!(again.code(), "already_completed", "a confirm is applied at most once");
     }
+}
+
+fn keyed_post(path: &str, body: &Value) -> Request<Body> {
+    post_json(path, body, Some(KEY))
+}
+
+#[tokio::test]
+async fn signing_start_status_sign_and_cancel_through_the_http_api() {
+    let app = app(&[
+        ("BONIN_SERVER__API_KEYS", KEY),
+        ("BONIN_PROVIDERS__ESIGNON__COMPANY_ID", "bonin-sandbox"),
+        ("BONIN_PROVIDERS__ESIGNON__EMAIL", "hr@shop.example"),
+        ("BONIN_PROVIDERS__ESIGNON__PASSWORD", "hr-password-in-the-sandbox"),
+        ("BONIN_PROVIDERS__ESIGNON__WEBHOOK_AUTHORIZATION", "callback-authorization-0123456789abcdef"),
+    ])
+    .await;
+    let start = json!({"template_id": "170", "workflow_name": "근로계약서 2026",
+        "signers": [{"name": "홍길동", "email": "hong@shop.example"}, {"name": "김알뜰", "phone": "01055556666"}],
+        "fields": {"contract_date": "2026-11-23", "agree": "Y"}});
+    assert_eq!(send(&app.router, post_json("/v1/signing", &start, None)).await.status, StatusCode::UNAUTHORIZED);
+    let started = send(&app.router, keyed_post("/v1/signing", &start)).await;
+    assert_eq!(started.status, StatusCode::CREATED, "{}", started.text());
+    let body = started.json();
+    let id = body["id"].as_str().unwrap().to_owned();
+    assert_eq!((body["provider"].as_str(), body["status"].as_str()), (Some("esignon"), Some("in_progress")));
+    assert!(body["signing_url"].as_str().unwrap().contains("/sign?token="));
+    let read = send(&app.router, get(&format!("/v1/signing/{id}"), Some(KEY))).await.json();
+    assert_eq!(read["status"], "in_progress", "{read}");
+    assert!(read.get("download_url").is_none());
+
+    let workflow = body["provider_workflow_id"].as_str().unwrap();
+    app.sandbox.as_ref().unwrap().esignon.sign(workflow, true).unwrap();
+    let read = send(&app.router, get(&format!("/v1/signing/{id}"), Some(KEY))).await.json();
+    assert_eq!(read["status"], "completed");
+    assert!(read["download_url"].is_string() && read["certificate_url"].is_string());
+    // A completed workflow cannot be cancelled, only disposed of (with a reason).
+    let refused = send(&app.router, keyed_post(&format!("/v1/signing/{id}/cancel"), &json!({}))).await;
+    assert_eq!(refused.code(), "invalid_request", "{}", refused.text());
+    let disposed = send(
+        &app.router,
+        keyed_post(&format!("/v1/signing/{id}/cancel"), &json!({"command": "dispose", "reason": "해지"})),
+    )
+    .await;
+    assert_eq!(disposed.json()["status"], "disposed", "{}", disposed.text());
+
+    let other = send(&app.router, keyed_post("/v1/signing", &start)).await.json()["id"].as_str().unwrap().to_owned();
+    assert_eq!(
+        send(&app.router, keyed_post(&format!("/v1/signing/{other}/remind"), &json!({}))).await.status,
+        StatusCode::NO_CONTENT
+    );
+    let cancelled = send(&app.router, keyed_post(&format!("/v1/signing/{other}/cancel"), &json!({}))).await;
+    assert_eq!(cancelled.json()["status"], "cancelled", "{}", cancelled.text());
+
+    // Bad input changes nothing; unknown ids are not found.
+    let starts = bonin_sandbox::esignon::EsignonCounters::get(&app.sandbox.as_ref().unwrap().esignon.counters().starts);
+    for bad in [
+        json!({"template_id": "170", "workflow_name": "계약서.pdf", "signers": [{"name": "홍길동", "email": "hong@shop.example"}]}),
+        json!({"template_id": "170", "workflow_name": "ok", "signers": [{"name": "홍길동", "email": "not-an-email"}]}),
+        json!({"template_id": "170", "workflow_name": "ok", "signers": [{"name": "홍길동"}], "expires_on": "2020-01-01"}),
+        json!({"template_id": "170", "workflow_name": "ok", "signers": []}),
+    ] {
+        let reply = send(&app.router, keyed_post("/v1/signing", &bad)).await;
+        assert_eq!(
+            (reply.status, reply.code().as_str()),
+            (StatusCode::BAD_REQUEST, "invalid_request"),
+            "{bad}: {}",
+            reply.text()
+        );
+    }
+    assert_eq!(
+        bonin_sandbox::esignon::EsignonCounters::get(&app.sandbox.as_ref().unwrap().esignon.counters().starts),
+        starts
+    );
+    assert_eq!(send(&app.router, get("/v1/signing/nice-1", Some(KEY))).await.code(), "not_found");
+    assert_eq!(send(&app.router, get("/v1/signing/esignon-999999", Some(KEY))).await.code(), "invalid_request");
+
+    // Callbacks: only with the configured Authorization, only the legacy Export API body.
+    let callback =
+        json!({"header": {"api_name": "export"}, "body": {"wfuid": workflow, "status": "Complete", "worktype": "CF"}})
+            .to_string();
+    let post_event = |authorization: Option<&str>, body: String| {
+        let mut request = Request::post("/v1/signing/events").header(header::CONTENT_TYPE, "application/json");
+        if let Some(value) = authorization {
+            request = request.header(header::AUTHORIZATION, value);
+        }
+        request.body(Body::from(body)).unwrap()
+    };
+    let ok = send(&app.router, post_event(Some("callback-authorization-0123456789abcdef"), callback.clone())).await;
+    assert_eq!(ok.status, StatusCode::NO_CONTENT, "{}", ok.text());
+    assert_eq!(
+        send(&app.router, post_event(Some("callback-authorization-wrong"), callback.clone())).await.status,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(send(&app.router, post_event(None, callback)).await.status, StatusCode::UNAUTHORIZED);
+    let odd =
+        send(&app.router, post_event(Some("callback-authorization-0123456789abcdef"), "{\"body\":{}}".into())).await;
+    assert_eq!(odd.status, StatusCode::BAD_REQUEST);
 }

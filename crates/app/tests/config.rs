@@ -260,6 +260,10 @@ fn every_documented_key_is_a_real_setting() {
                 "providers.portone_v1.api_base" | "providers.portone_v1.script_url" => "https://example.test",
                 "providers.portone_v2.api_base" | "providers.portone_v2.script_url" => "https://example.test",
                 "providers.portone_v1.tier" => "AB1",
+                "providers.esignon.email" => "hr@example.test",
+                "providers.esignon.lang" => "en",
+                "providers.esignon.api_base" => "https://example.test",
+                "providers.esignon.webhook_authorization" => "a-long-enough-callback-authorization",
                 "providers.portone_v1.delete_after_read" => "false",
                 key if key.ends_with("_secs") || key.ends_with("_bytes") => "4096",
                 _ => "documented-value",
@@ -279,6 +283,11 @@ fn every_documented_key_is_a_real_setting() {
                     ("imp_secret", "documented-secret"),
                     ("merchant_code", "imp00000001"),
                     ("channel_key", "documented-channel"),
+                ],
+                Some("esignon") => &[
+                    ("company_id", "documented-company"),
+                    ("email", "hr@example.test"),
+                    ("password", "documented-password"),
                 ],
                 Some("portone_v2") => &[
                     ("api_secret", "documented-secret"),
@@ -362,6 +371,29 @@ fn production_refuses_sandbox_portone_endpoints_and_an_unconfigured_default() {
         jail.set_env("BONIN_PROVIDERS__PORTONE_V1__TIER", "toolong");
         let error = load().unwrap_err();
         assert!(error.contains("providers.portone_v1"), "{error}");
+        Ok(())
+    });
+}
+
+#[test]
+fn esignon_loads_and_a_short_callback_authorization_is_refused() {
+    Jail::expect_with(|jail| {
+        jail.create_file(
+            "bonin.toml",
+            &format!("{PRODUCTION}\n[providers.esignon]\ncompany_id = \"shop\"\nemail = \"hr@shop.example\"\npassword = \"member-password-value\"\nclient_id = \"old\"\n"),
+        )?;
+        let loaded = load().unwrap();
+        let esignon = loaded.config.providers.esignon.as_ref().unwrap();
+        assert_eq!((esignon.api_base.as_str(), esignon.token_margin_secs), ("https://docs.esignon.net", 86_400));
+        let text = format!("{:?} {:?}", loaded, bonin_app::config::describe(&loaded.figment).unwrap());
+        assert!(!text.contains("member-password-value"), "{text}");
+        jail.set_env("BONIN_PROVIDERS__ESIGNON__WEBHOOK_AUTHORIZATION", "short");
+        let error = load().unwrap_err();
+        assert!(error.contains("providers.esignon.webhook_authorization") && !error.contains("short\""), "{error}");
+        jail.set_env("BONIN_PROVIDERS__ESIGNON__WEBHOOK_AUTHORIZATION", "a-long-enough-callback-authorization");
+        jail.set_env("BONIN_PROVIDERS__ESIGNON__API_BASE", "http://127.0.0.1:9");
+        let error = load().unwrap_err();
+        assert!(error.contains("providers.esignon.api_base"), "{error}");
         Ok(())
     });
 }

@@ -136,6 +136,32 @@ async fn logs_name_ids_and_providers_but_never_personal_data_or_secrets() {
         let done = call("POST", format!("/v1/verifications/{id}/confirm"), serde_json::json!({"code": "123456"})).await;
         assert_eq!(done["status"], "verified", "{provider}: {done}");
     }
+    // eSignon: a contract started, read, signed, cancelled.
+    let start = serde_json::json!({"template_id": "170", "workflow_name": "근로계약서",
+        "signers": [{"name": "홍길동", "email": "hong@shop.example"}, {"name": "김알뜰", "phone": "01055556666"}]});
+    let request = Request::post("/v1/signing")
+        .header(header::CONTENT_TYPE, "application/json")
+        .body(Body::from(start.to_string()))
+        .unwrap();
+    let response = app.router.clone().oneshot(request).await.unwrap();
+    let started: serde_json::Value =
+        serde_json::from_slice(&to_bytes(response.into_body(), 1 << 20).await.unwrap()).unwrap();
+    let signing_id = started["id"].as_str().unwrap().to_owned();
+    secrets.push(started["signing_url"].as_str().unwrap().split("token=").nth(1).unwrap().to_owned());
+    sandbox.esignon.sign(started["provider_workflow_id"].as_str().unwrap(), false).unwrap();
+    app.router
+        .clone()
+        .oneshot(Request::get(format!("/v1/signing/{signing_id}")).body(Body::empty()).unwrap())
+        .await
+        .unwrap();
+    let cancel = Request::post(format!("/v1/signing/{signing_id}/cancel")).body(Body::empty()).unwrap();
+    app.router.clone().oneshot(cancel).await.unwrap();
+    secrets.push(app.esignon.as_ref().unwrap().access_token().await.unwrap().expose_secret().to_owned());
+    secrets.push(bonin_sandbox::esignon::SANDBOX_PASSWORD.to_owned());
+    for pii in ["hong@shop.example", "01055556666"] {
+        secrets.push(pii.to_owned());
+    }
+
     let v1 = app.portone_v1.as_ref().unwrap();
     secrets.push(v1.access_token().await.unwrap().expose_secret().to_owned());
     secrets.push(bonin_sandbox::portone::SANDBOX_IMP_SECRET.to_owned());
