@@ -408,3 +408,34 @@ async fn two_instances_without_a_shared_token_survive_logins_that_invalidate_eac
     }
     assert!(logins(&h) >= 4, "each switch costs a login: share the token (store.share_tokens) to avoid it");
 }
+
+#[tokio::test]
+async fn the_signing_url_opens_the_signing_page_where_each_signer_signs() {
+    let h = harness().await;
+    let client = h.client();
+    let started = client.start(&contract()).await.unwrap();
+    let url = started.signing_url.as_ref().unwrap().expose_secret().to_owned();
+    let http = reqwest::Client::new();
+    let page = http.get(&url).send().await.unwrap();
+    assert_eq!(page.status(), 200);
+    assert!(page.text().await.unwrap().contains("근로계약서 2026년 11월"));
+    let token =
+        percent_encoding::percent_decode_str(url.split("token=").nth(1).unwrap()).decode_utf8().unwrap().into_owned();
+    for _ in 0..2 {
+        let form =
+            format!("token={}", percent_encoding::utf8_percent_encode(&token, percent_encoding::NON_ALPHANUMERIC));
+        let signed = http
+            .post(url.split('?').next().unwrap())
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(form)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(signed.status(), 200);
+    }
+    assert_eq!(client.status(&started.provider_workflow_id).await.unwrap().status, WorkflowStatus::Completed);
+    assert_eq!(
+        http.get(format!("{}?token=unknown", url.split('?').next().unwrap())).send().await.unwrap().status(),
+        404
+    );
+}

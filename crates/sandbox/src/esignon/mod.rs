@@ -189,6 +189,8 @@ struct SimState {
     next_id: u64,
     /// (workflow id, status) of every delivered callback, with the receiver's HTTP status.
     deliveries: Vec<(String, String, u16)>,
+    /// Signing-page tokens → workflow id.
+    signing_tokens: HashMap<String, String>,
 }
 
 /// The simulator. Clone shares state.
@@ -318,6 +320,7 @@ impl EsignonSimulator {
             .route("/api/v2/workflows/{workflow_id}", get(workflow))
             .route("/JEDOC/Common.do", post(common))
             .route("/_sandbox/esignon/sign", post(sign_api))
+            .route("/api/{company_id}/sign", get(signing_page).post(signing_page_submit))
             .with_state(self.clone())
     }
 
@@ -590,6 +593,8 @@ async fn start(
         workflow
     };
     sim.counters.starts.fetch_add(1, Ordering::SeqCst);
+    let signing_token = opaque_token();
+    sim.lock().signing_tokens.insert(signing_token.clone(), workflow.id.clone());
     if let Some(export) = workflow.export.clone() {
         sim.deliver(export, callback_body(&workflow, "1", "", now));
     }
@@ -598,7 +603,7 @@ async fn start(
         "00",
         "성공",
         json!({"comp_id": company_id, "biz_id": "0", "memb_email": starter, "workflow_id": workflow.id,
-               "workflow_name": workflow.name, "token": opaque_token(), "lang": "ko", "doc_id": workflow.template}),
+               "workflow_name": workflow.name, "token": signing_token, "lang": "ko", "doc_id": workflow.template}),
     )
 }
 
@@ -713,4 +718,55 @@ async fn sign_api(State(sim): State<EsignonSimulator>, Json(request): Json<SignR
         Ok(status) => Json(json!({"workflow_status": status})).into_response(),
         Err(error) => (StatusCode::BAD_REQUEST, Json(json!({"error": error}))).into_response(),
     }
+}
+
+#[derive(Deserialize)]
+struct SigningPageQuery {
+    #[serde(default)]
+    token: String,
+}
+
+/// `GET /api/{companyId}/sign?token=`: a stand-in for eSignon's signing page (the next signer signs).
+async fn signing_page(
+    State(sim): State<EsignonSimulator>,
+    axum::extract::Query(query): axum::extract::Query<SigningPageQuery>,
+) -> Response {
+    let found = {
+        let state = sim.lock();
+        state.signing_tokens.get(&query.token).and_then(|id| state.workflows.get(id)).cloned()
+    };
+    let Some(workflow) = found else {
+        let mut page = crate::window_page::page("eSignon", r#"<p id="error">유효하지 않은 서명 링크입니다.</p>"#);
+        *page.status_mut() = StatusCode::NOT_FOUND;
+        return page;
+    };
+    let next = workflow.players.get(workflow.signed).map_or_else(String::new, |p| crate::window_page::escape(&p.name));
+    let body = if workflow.status == "Playing" {
+        format!(
+            r#"<p>Simulated eSignon signing page.</p><p>문서: <strong id="workflow">{}</strong> · 상태: <span id="status">{}</span></p>
+<p>다음 서명자: <span id="signer">{next}</span></p>
+<form method="post"><input type="hidden" name="token" value="{}"><button id="sign" type="submit">서명</button></form>"#,
+            crate::window_page::escape(&workflow.name),
+            workflow.status,
+            crate::window_page::escape(&query.token)
+        )
+    } else {
+        format!(
+            r#"<p>문서: <strong id="workflow">{}</strong> · 상태: <span id="status">{}</span></p>"#,
+            crate::window_page::escape(&workflow.name),
+            workflow.status
+        )
+    };
+    crate::window_page::page("eSignon 전자서명 (sandbox)", &body)
+}
+
+async fn signing_page_submit(
+    State(sim): State<EsignonSimulator>,
+    axum::Form(form): axum::Form<SigningPageQuery>,
+) -> Response {
+    let workflow = sim.lock().signing_tokens.get(&form.token).cloned();
+    if let Some(workflow) = workflow {
+        let _ = sim.sign(&workflow, false);
+    }
+    signing_page(State(sim), axum::extract::Query(form)).await
 }
