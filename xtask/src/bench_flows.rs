@@ -136,7 +136,7 @@ async fn bonin_flow(client: reqwest::Client, bonin: String, sim: String, provide
     )
     .await?;
     let id = started["id"].as_str().ok_or("no id")?.to_owned();
-    let body = if provider == "nice" {
+    let landing = if provider == "nice" {
         let fields: serde_json::Map<String, Value> = started["launch"]["fields"]
             .as_array()
             .ok_or("no fields")?
@@ -152,8 +152,8 @@ async fn bonin_flow(client: reqwest::Client, bonin: String, sim: String, provide
             .iter()
             .map(|p| (p[0].as_str().unwrap_or("").to_owned(), p[1].as_str().unwrap_or("").to_owned()))
             .collect();
-        form(&pairs)
-    } else {
+        post_form(&client, format!("{bonin}/v1/verifications/{id}/return"), form(&pairs))
+    } else if provider == "mobileok" {
         let info = client
             .post(format!("{bonin}/v1/verifications/{id}/launch"))
             .send()
@@ -168,15 +168,21 @@ async fn bonin_flow(client: reqwest::Client, bonin: String, sim: String, provide
             &json!({"request_info": info, "persona": "hong"}),
         )
         .await?;
-        form(&[("data".to_owned(), delivery["data"].as_str().ok_or("no data")?.to_owned())])
+        let body = form(&[("data".to_owned(), delivery["data"].as_str().ok_or("no data")?.to_owned())]);
+        post_form(&client, format!("{bonin}/v1/verifications/{id}/return"), body)
+    } else {
+        // PortOne: the simulated window redirects to the landing with the result in the query.
+        let launch = &started["launch"];
+        let mut request = json!({"params": launch["params"], "persona": "hong"});
+        if let Some(code) = launch["merchant_code"].as_str() {
+            request["merchant_code"] = json!(code);
+        }
+        let done = post_json(&client, format!("{sim}/_sandbox/portone/complete"), &request).await?;
+        let url = done["redirect_url"].as_str().ok_or("no redirect")?;
+        let path = url.strip_prefix("http://127.0.0.1:8080").ok_or("unexpected redirect")?;
+        client.get(format!("{bonin}{path}"))
     };
-    let landing = client
-        .post(format!("{bonin}/v1/verifications/{id}/return"))
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body(body)
-        .send()
-        .await
-        .map_err(|e| e.to_string())?;
+    let landing = landing.send().await.map_err(|e| e.to_string())?;
     let location = landing.headers().get("location").and_then(|v| v.to_str().ok()).unwrap_or("").to_owned();
     if !location.ends_with("status=verified") {
         return Err(format!("landing answered {} → {location}", landing.status()));
@@ -187,6 +193,10 @@ async fn bonin_flow(client: reqwest::Client, bonin: String, sim: String, provide
         return Err("no identity".into());
     }
     Ok(())
+}
+
+fn post_form(client: &reqwest::Client, url: String, body: String) -> reqwest::RequestBuilder {
+    client.post(url).header("content-type", "application/x-www-form-urlencoded").body(body)
 }
 
 /// The raw floor: the same NICE exchanges with no service and no store.
@@ -290,6 +300,17 @@ fn spawn_serve(bin: &Path, port: u16, sim: &str, key_file: &Path, store: &str) -
         .env("BONIN_PROVIDERS__MOBILEOK__KEY_PASSWORD", bonin_app::wiring::SANDBOX_KEY_PASSWORD)
         .env("BONIN_PROVIDERS__MOBILEOK__API_BASE", sim)
         .env("BONIN_PROVIDERS__MOBILEOK__WINDOW_BASE", sim)
+        .env("BONIN_PROVIDERS__PORTONE_V1__IMP_KEY", bonin_sandbox::portone::SANDBOX_IMP_KEY)
+        .env("BONIN_PROVIDERS__PORTONE_V1__IMP_SECRET", bonin_sandbox::portone::SANDBOX_IMP_SECRET)
+        .env("BONIN_PROVIDERS__PORTONE_V1__MERCHANT_CODE", bonin_sandbox::portone::SANDBOX_MERCHANT_CODE)
+        .env("BONIN_PROVIDERS__PORTONE_V1__CHANNEL_KEY", bonin_sandbox::portone::SANDBOX_V1_CHANNEL_KEY)
+        .env("BONIN_PROVIDERS__PORTONE_V1__API_BASE", sim)
+        .env("BONIN_PROVIDERS__PORTONE_V1__SCRIPT_URL", format!("{sim}{}", bonin_sandbox::portone::V1_SCRIPT_PATH))
+        .env("BONIN_PROVIDERS__PORTONE_V2__API_SECRET", bonin_sandbox::portone::SANDBOX_V2_SECRET)
+        .env("BONIN_PROVIDERS__PORTONE_V2__STORE_ID", bonin_sandbox::portone::SANDBOX_STORE_ID)
+        .env("BONIN_PROVIDERS__PORTONE_V2__CHANNEL_KEY", bonin_sandbox::portone::SANDBOX_V2_CHANNEL_KEY)
+        .env("BONIN_PROVIDERS__PORTONE_V2__API_BASE", sim)
+        .env("BONIN_PROVIDERS__PORTONE_V2__SCRIPT_URL", format!("{sim}{}", bonin_sandbox::portone::V2_SCRIPT_PATH))
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
@@ -342,7 +363,7 @@ pub(crate) fn measure(quick: bool, bin: &Path) -> Result<Vec<FlowRow>, String> {
             let bonin = format!("http://127.0.0.1:{port}");
             wait_for(&client, format!("{bonin}/readyz")).await?;
             let pid = serve.0.id().to_string();
-            for provider in ["nice", "mobileok"] {
+            for provider in ["nice", "mobileok", "portone_v1", "portone_v2"] {
                 for &(concurrency, flows) in plan {
                     let (c, b, s) = (client.clone(), bonin.clone(), sim.clone());
                     let label = format!("bonin · {provider} · {store_name} · c={concurrency}");
