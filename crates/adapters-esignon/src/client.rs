@@ -13,8 +13,8 @@ use bonin_adapters_http::{
 };
 use bonin_domain::{
     CancelCommand, Clock, Dependency, Error, ExposeSecret, IssuedToken, KST, ProviderId, RefreshPolicy, SecretString,
-    SharedTokenSource, SharedTokens, SigningRequest, SigningWorkflows, SystemClock, Timestamp, Token, TokenCache,
-    TokenCacheStats, TokenSource, WorkflowEvent, WorkflowInfo, WorkflowStarted, WorkflowStatus,
+    SharedTokens, SigningRequest, SigningWorkflows, SystemClock, Timestamp, Token, TokenCache, TokenCacheStats,
+    TokenSource, WorkflowEvent, WorkflowInfo, WorkflowStarted, WorkflowStatus,
 };
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use serde_json::{Value, json};
@@ -220,16 +220,9 @@ impl EsignonClient {
         let config = Arc::new(config);
         let expiry = Arc::new(Mutex::new(None));
         let login = Login { config: config.clone(), http: http.clone(), clock: clock.clone(), expiry: expiry.clone() };
-        let source: Arc<dyn TokenSource> = match shared {
-            Some(shared) => Arc::new(SharedTokenSource::new(
-                login,
-                shared,
-                format!("esignon:{}:{}", config.company_id, config.email),
-            )),
-            None => Arc::new(login),
-        };
         let policy = RefreshPolicy { refresh_before: Duration::from_secs(config.token_margin_secs) };
-        let tokens = TokenCache::new(source, clock.clone(), policy);
+        let name = format!("esignon:{}:{}", config.company_id, config.email);
+        let tokens = TokenCache::maybe_shared(login, shared, name, clock.clone(), policy);
         Ok(Self { config, http, tokens, clock, expiry })
     }
 

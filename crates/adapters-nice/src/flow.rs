@@ -13,9 +13,8 @@ use bonin_adapters_http::{
 use bonin_domain::{
     BirthDate, CallbackParams, Carrier, Ci, Clock, Completion, Dependency, Di, Display, Error, ExposeSecret, FormField,
     FormLaunch, Gender, IssuedToken, KST, Launch, Name, Nationality, PhoneNumber, ProviderId, ProviderKey,
-    ProviderState, ProviderTxId, RefreshPolicy, SecretString, SharedTokenSource, SharedTokens, SystemClock, Timestamp,
-    Token, TokenCache, TokenCacheStats, TokenSource, Verification, VerifiedIdentity, WindowRequest, WindowStart,
-    WindowVerifier,
+    ProviderState, ProviderTxId, RefreshPolicy, SecretString, SharedTokens, SystemClock, Timestamp, Token, TokenCache,
+    TokenCacheStats, TokenSource, Verification, VerifiedIdentity, WindowRequest, WindowStart, WindowVerifier,
 };
 use serde::{Deserialize, Serialize};
 use time::{PrimitiveDateTime, format_description::BorrowedFormatItem, macros::format_description};
@@ -182,11 +181,8 @@ impl NiceClient {
             http: http.clone(),
             preissued: Mutex::new(config.access_token.clone()),
         };
-        let source: Arc<dyn TokenSource> = match shared {
-            Some(shared) => Arc::new(SharedTokenSource::new(source, shared, format!("nice:{}", config.client_id))),
-            None => Arc::new(source),
-        };
-        let tokens = TokenCache::new(source, clock.clone(), RefreshPolicy::default());
+        let name = format!("nice:{}", config.client_id);
+        let tokens = TokenCache::maybe_shared(source, shared, name, clock.clone(), RefreshPolicy::default());
         Ok(Self { config, http, tokens, clock })
     }
 

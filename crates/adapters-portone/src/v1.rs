@@ -10,8 +10,8 @@ use bonin_domain::{
     BirthDate, CallbackParams, Ci, Clock, Completion, Dependency, Di, Display, Error, ExposeSecret, Gender,
     IamportLaunch, IamportParams, IssuedToken, KST, Launch, Name, Nationality, OtpChannel, OtpCode, OtpDispatch,
     OtpOutcome, OtpRequest, OtpVerifier, PhoneNumber, ProviderId, ProviderKey, ProviderTxId, RefreshPolicy,
-    SecretString, SharedTokenSource, SharedTokens, SystemClock, Token, TokenCache, TokenCacheStats, TokenSource,
-    Verification, VerifiedIdentity, WindowRequest, WindowStart, WindowVerifier,
+    SecretString, SharedTokens, SystemClock, Token, TokenCache, TokenCacheStats, TokenSource, Verification,
+    VerifiedIdentity, WindowRequest, WindowStart, WindowVerifier,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -339,12 +339,10 @@ impl PortoneV1Client {
         config.validate()?;
         let config = Arc::new(config);
         let source = GetToken { config: config.clone(), http: http.clone() };
-        let source: Arc<dyn TokenSource> = match shared {
-            Some(shared) => Arc::new(SharedTokenSource::new(source, shared, format!("portone_v1:{}", config.imp_key))),
-            None => Arc::new(source),
-        };
         // getToken extends a token only inside its last minute; asking earlier returns the same one.
-        let tokens = TokenCache::new(source, clock.clone(), RefreshPolicy { refresh_before: Duration::from_secs(60) });
+        let policy = RefreshPolicy { refresh_before: Duration::from_secs(60) };
+        let name = format!("portone_v1:{}", config.imp_key);
+        let tokens = TokenCache::maybe_shared(source, shared, name, clock.clone(), policy);
         Ok(Self { config, http, tokens, clock })
     }
 

@@ -296,6 +296,24 @@ impl<S: TokenSource> SharedTokenSource<S> {
     }
 }
 
+impl TokenCache<Arc<dyn TokenSource>> {
+    /// The cache an adapter holds: in front of `source`, shared between the instances of a
+    /// deployment through `shared` under `name` when given, local otherwise.
+    pub fn maybe_shared<S: TokenSource + 'static>(
+        source: S,
+        shared: Option<Arc<dyn SharedTokens>>,
+        name: impl Into<String>,
+        clock: Arc<dyn Clock>,
+        policy: RefreshPolicy,
+    ) -> Self {
+        let source: Arc<dyn TokenSource> = match shared {
+            Some(shared) => Arc::new(SharedTokenSource::new(source, shared, name)),
+            None => Arc::new(source),
+        };
+        Self::new(source, clock, policy)
+    }
+}
+
 #[async_trait]
 impl<S: TokenSource> TokenSource for SharedTokenSource<S> {
     async fn fetch(&self) -> Result<IssuedToken, Error> {
