@@ -284,23 +284,27 @@ impl EsignonClient {
         body: Option<Value>,
         idempotent: bool,
     ) -> Result<Value, Error> {
-        let token = self.tokens.get().await?;
-        let response = self.http.send(self.request(label, method, &url, body.as_ref(), &token, idempotent)).await?;
-        match read(endpoint, &response, idempotent) {
-            Reply::Ok(body) => return Ok(body),
-            Reply::Refused(error) => return Err(error),
-            Reply::TokenRefused => {}
-        }
-        tracing::debug!(provider = %PROVIDER, endpoint = label, "token refused; logging in again once");
-        let fresh = self.tokens.refresh_rejected(&token).await?;
-        let response = self.http.send(self.request(label, method, &url, body.as_ref(), &fresh, idempotent)).await?;
-        match read(endpoint, &response, idempotent) {
+        let refused = |reply: &Reply| {
+            let refused = matches!(reply, Reply::TokenRefused);
+            if refused {
+                tracing::debug!(provider = %PROVIDER, endpoint = label, "token refused; logging in again once");
+            }
+            refused
+        };
+        let reply = self
+            .tokens
+            .call_with_refresh(refused, |token| {
+                let request = self.request(label, method, &url, body.as_ref(), &token, idempotent);
+                async move { Ok(read(endpoint, &self.http.send(request).await?, idempotent)) }
+            })
+            .await?;
+        match reply {
             Reply::Ok(body) => Ok(body),
             Reply::Refused(error) => Err(error),
             Reply::TokenRefused => Err(Error::rejected(
                 PROVIDER,
                 format!("{endpoint}:token"),
-                Some(format!("eSignon refused a freshly issued token (HTTP {})", response.status)),
+                Some("eSignon refused a freshly issued token".to_owned()),
             )),
         }
     }

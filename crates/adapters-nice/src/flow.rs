@@ -290,18 +290,24 @@ impl NiceClient {
 
     /// E3, refreshing the access token once if NICE rejects it (1800).
     async fn crypto_token(&self, req_dtim: &str, req_no: &str) -> Result<CryptoToken, Error> {
-        let token = self.tokens.get().await?;
-        match self.request_crypto_token(&token, req_dtim, req_no).await? {
-            CryptoAttempt::Issued(crypto) => Ok(crypto),
-            CryptoAttempt::TokenRejected(_) => {
+        let refused = |attempt: &CryptoAttempt| {
+            let refused = matches!(attempt, CryptoAttempt::TokenRejected(_));
+            if refused {
                 tracing::info!(provider = "nice", "access token rejected (1800); issuing a new one and retrying once");
-                let fresh = self.tokens.refresh_rejected(&token).await?;
-                match self.request_crypto_token(&fresh, req_dtim, req_no).await? {
-                    CryptoAttempt::Issued(crypto) => Ok(crypto),
-                    CryptoAttempt::TokenRejected(message) => {
-                        Err(codes::to_error("GW_RSLT_CD", "1800", Class::Rejected, message))
-                    }
-                }
+            }
+            refused
+        };
+        let attempt = self
+            .tokens
+            .call_with_refresh(
+                refused,
+                |token| async move { self.request_crypto_token(&token, req_dtim, req_no).await },
+            )
+            .await?;
+        match attempt {
+            CryptoAttempt::Issued(crypto) => Ok(crypto),
+            CryptoAttempt::TokenRejected(message) => {
+                Err(codes::to_error("GW_RSLT_CD", "1800", Class::Rejected, message))
             }
         }
     }

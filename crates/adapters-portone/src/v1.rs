@@ -406,16 +406,19 @@ impl PortoneV1Client {
         path: &str,
         body: Option<&Value>,
     ) -> Result<Result<Value, V1Error>, Error> {
-        let token = self.tokens.get().await?;
-        let response = self.http.send(self.request(label, method, path, body, &token)).await?;
-        let outcome = V1Error::check(&response);
-        if !matches!(outcome, Err(V1Error::Unauthorized { .. })) {
-            return Ok(outcome);
-        }
-        tracing::debug!(provider = %PROVIDER, endpoint = label, "access token refused; refreshing once");
-        let fresh = self.tokens.refresh_rejected(&token).await?;
-        let response = self.http.send(self.request(label, method, path, body, &fresh)).await?;
-        Ok(V1Error::check(&response))
+        let refused = |outcome: &Result<Value, V1Error>| {
+            let refused = matches!(outcome, Err(V1Error::Unauthorized { .. }));
+            if refused {
+                tracing::debug!(provider = %PROVIDER, endpoint = label, "access token refused; refreshing once");
+            }
+            refused
+        };
+        self.tokens
+            .call_with_refresh(refused, |token| async move {
+                let response = self.http.send(self.request(label, method, path, body, &token)).await?;
+                Ok(V1Error::check(&response))
+            })
+            .await
     }
 
     /// `GET /certifications/{imp_uid}`.

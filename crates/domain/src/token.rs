@@ -224,6 +224,23 @@ impl<S: TokenSource> TokenCache<S> {
         self.get().await
     }
 
+    /// Runs `call` with the current token. When `refused` says the provider refused that token
+    /// (the call was turned away before it was processed), forces one refresh and runs `call` once
+    /// more with the new token, whatever that second outcome is: one retry, never a loop.
+    pub async fn call_with_refresh<T, F, Fut>(&self, refused: impl Fn(&T) -> bool, mut call: F) -> Result<T, Error>
+    where
+        F: FnMut(Token) -> Fut,
+        Fut: std::future::Future<Output = Result<T, Error>>,
+    {
+        let token = self.get().await?;
+        let outcome = call(token.clone()).await?;
+        if !refused(&outcome) {
+            return Ok(outcome);
+        }
+        let fresh = self.refresh_rejected(&token).await?;
+        call(fresh).await
+    }
+
     /// Fetches while holding the flight lock.
     async fn fetch_locked(&self) -> Result<Token, Error> {
         self.fetches.fetch_add(1, Ordering::Relaxed);

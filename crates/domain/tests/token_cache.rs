@@ -152,3 +152,40 @@ async fn short_lived_tokens_refresh_at_half_life() {
     cache.get().await.unwrap();
     assert_eq!(source.fetches.load(Ordering::SeqCst), 2);
 }
+
+#[tokio::test]
+async fn a_refused_call_is_sent_once_more_with_a_fresh_token_and_never_loops() {
+    let (source, _clock, cache) = setup(3600);
+    let seen = std::sync::Mutex::new(Vec::new());
+    // The provider refuses every token: the call runs twice, with two different tokens, then stops.
+    let outcome = cache
+        .call_with_refresh(
+            |refused: &bool| *refused,
+            |token| {
+                seen.lock().unwrap().push(token.expose_secret().to_owned());
+                async { Ok(true) }
+            },
+        )
+        .await
+        .unwrap();
+    assert!(outcome, "the second outcome is returned as it is");
+    assert_eq!(*seen.lock().unwrap(), ["token-1", "token-2"]);
+    assert_eq!(source.fetches.load(Ordering::SeqCst), 2);
+    // Accepted at once: one call, no refresh.
+    let calls = AtomicUsize::new(0);
+    cache
+        .call_with_refresh(
+            |refused: &bool| *refused,
+            |_| {
+                calls.fetch_add(1, Ordering::SeqCst);
+                async { Ok(false) }
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!((calls.load(Ordering::SeqCst), source.fetches.load(Ordering::SeqCst)), (1, 2));
+    // An error from the call itself is returned without a refresh.
+    let error = cache.call_with_refresh(|_: &bool| true, |_| async { Err::<bool, _>(Error::NotFound) }).await;
+    assert_eq!(error.unwrap_err(), Error::NotFound);
+    assert_eq!(source.fetches.load(Ordering::SeqCst), 2);
+}
