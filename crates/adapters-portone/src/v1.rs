@@ -454,14 +454,21 @@ impl PortoneV1Client {
         }
     }
 
-    /// Checks a certification belongs to `merchant_uid` and is certified, then forgets it upstream.
-    async fn accept(&self, certification: &Certification, merchant_uid: &str) -> Result<Completion, Error> {
-        if certification.merchant_uid.as_deref() != Some(merchant_uid) {
-            return Err(Error::integrity("the certification was made for another verification (merchant_uid)"));
-        }
+    /// Reads the identity of a certified certification (its owner already checked with
+    /// [`ensure_owner`]), then forgets it upstream.
+    async fn accept(&self, certification: &Certification) -> Result<Completion, Error> {
         let identity = certification.identity(self.clock.now());
         self.forget(&certification.imp_uid).await;
         Ok(Completion::new(identity))
+    }
+}
+
+/// A certification made for another verification is never used, whatever its state.
+fn ensure_owner(certification: &Certification, merchant_uid: &str) -> Result<(), Error> {
+    if certification.merchant_uid.as_deref() == Some(merchant_uid) {
+        Ok(())
+    } else {
+        Err(Error::integrity("the certification was made for another verification (merchant_uid)"))
     }
 }
 
@@ -515,9 +522,7 @@ impl WindowVerifier for PortoneV1Client {
         }
         let imp_uid = callback.require("imp_uid")?;
         let certification = self.certification(imp_uid).await?;
-        if certification.merchant_uid.as_deref() != Some(state.merchant_uid.as_str()) {
-            return Err(Error::integrity("the certification was made for another verification (merchant_uid)"));
-        }
+        ensure_owner(&certification, &state.merchant_uid)?;
         if !certification.certified {
             // The window ended without a verified person (cancelled, failed, or under `min_age`:
             // PortOne does not tell these apart). Keep the browser's error_code when it sent one.
@@ -527,7 +532,7 @@ impl WindowVerifier for PortoneV1Client {
                 .map_or_else(|| "certified:false".to_owned(), |c| format!("error_code:{c}"));
             return Err(Error::rejected(PROVIDER, code, callback.get("error_msg").map(str::to_owned)));
         }
-        self.accept(&certification, &state.merchant_uid).await
+        self.accept(&certification).await
     }
 }
 
@@ -600,12 +605,14 @@ impl OtpVerifier for PortoneV1Client {
                 if !certification.certified {
                     return Err(Error::protocol(PROVIDER, "OTP confirm: success without certified"));
                 }
-                Ok(OtpOutcome::Verified(self.accept(&certification, &state.merchant_uid).await?))
+                ensure_owner(&certification, &state.merchant_uid)?;
+                Ok(OtpOutcome::Verified(self.accept(&certification).await?))
             }
             Err(error @ (V1Error::Api { .. } | V1Error::Http { status: 400, .. })) => {
                 let certification = self.certification(&state.imp_uid).await?;
                 if certification.certified {
-                    return Ok(OtpOutcome::Verified(self.accept(&certification, &state.merchant_uid).await?));
+                    ensure_owner(&certification, &state.merchant_uid)?;
+                    return Ok(OtpOutcome::Verified(self.accept(&certification).await?));
                 }
                 Ok(OtpOutcome::WrongCode { retry_state: None, provider_code: error.provider_code() })
             }

@@ -258,6 +258,31 @@ impl PortoneSimulator {
     }
 }
 
+/// The carrier as PortOne spells it: `lg` is `LGT` (V1) or `LGU` (V2); MVNOs add `_MVNO`.
+fn carrier_name(carrier: bonin_domain::Carrier, lg: &str) -> String {
+    use bonin_domain::Carrier;
+    let base = match carrier {
+        Carrier::Skt | Carrier::SktMvno => "SKT",
+        Carrier::Kt | Carrier::KtMvno => "KT",
+        _ => lg,
+    };
+    if carrier.is_mvno() { format!("{base}_MVNO") } else { base.to_owned() }
+}
+
+/// The 7th resident-registration digit of a persona: 1/2 born before 2000, 3/4 after; +4 for
+/// foreigners.
+fn gender_digit(p: &Persona) -> char {
+    use bonin_domain::{Gender, Nationality};
+    let base = match (p.birth_date.starts_with('2'), p.gender == Gender::Male) {
+        (false, true) => 1,
+        (false, false) => 2,
+        (true, true) => 3,
+        (true, false) => 4,
+    };
+    let digit = if p.nationality == Nationality::Foreign { base + 4 } else { base };
+    char::from(b'0' + digit)
+}
+
 /// Whole years between `birth` (`YYYYMMDD`) and `today`.
 fn age(birth: &str, today: time::Date) -> Option<i32> {
     let year: i32 = birth.get(0..4)?.parse().ok()?;

@@ -9,10 +9,10 @@ use axum::{
     http::{HeaderMap, StatusCode},
     response::{IntoResponse, Response},
 };
-use bonin_domain::{Carrier, Gender, Nationality};
+use bonin_domain::{Gender, Nationality};
 use serde_json::{Value, json};
 
-use super::{PortoneSimulator, random_id, random_token};
+use super::{PortoneSimulator, carrier_name, random_id, random_token};
 use crate::{
     InjectedProviderCode,
     personas::{self, Persona},
@@ -52,17 +52,6 @@ fn not_found() -> Response {
 
 fn unauthorized() -> Response {
     envelope(StatusCode::UNAUTHORIZED, -1, Some("Unauthorized"), Value::Null)
-}
-
-fn carrier_code(carrier: Carrier) -> &'static str {
-    match carrier {
-        Carrier::Skt => "SKT",
-        Carrier::Kt => "KT",
-        Carrier::Lgu => "LGT",
-        Carrier::SktMvno => "SKT_MVNO",
-        Carrier::KtMvno => "KT_MVNO",
-        _ => "LGT_MVNO",
-    }
 }
 
 /// Reads a JSON or form-urlencoded body into string fields.
@@ -141,7 +130,7 @@ impl PortoneSimulator {
             }
             if self.config.carrier_approval {
                 value["phone"] = json!(p.phone);
-                value["carrier"] = json!(carrier_code(p.carrier));
+                value["carrier"] = json!(carrier_name(p.carrier, "LGT"));
             }
         }
         value
@@ -286,8 +275,8 @@ pub(super) async fn otp_request(
     let persona = personas::by_phone(&phone).filter(|p| {
         p.name == name
             && p.birth_date[2..] == birth
-            && carrier_code(p.carrier) == carrier_name
-            && gender_digit == expected_gender_digit(p)
+            && super::carrier_name(p.carrier, "LGT") == carrier_name
+            && gender_digit == super::gender_digit(p).to_string()
     });
     let Some(persona) = persona else {
         return sim.business_error("SIM0101 본인확인 정보가 일치하지 않습니다.");
@@ -301,20 +290,6 @@ pub(super) async fn otp_request(
         sim.record_sent(persona);
     }
     envelope(StatusCode::OK, 0, None, json!({"imp_uid": imp_uid}))
-}
-
-fn expected_gender_digit(p: &Persona) -> &'static str {
-    let born_2000s = p.birth_date.starts_with('2');
-    match (p.nationality == Nationality::Foreign, born_2000s, p.gender == Gender::Male) {
-        (false, false, true) => "1",
-        (false, false, false) => "2",
-        (false, true, true) => "3",
-        (false, true, false) => "4",
-        (true, false, true) => "5",
-        (true, false, false) => "6",
-        (true, true, true) => "7",
-        (true, true, false) => "8",
-    }
 }
 
 pub(super) async fn otp_confirm(

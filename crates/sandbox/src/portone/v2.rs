@@ -9,10 +9,10 @@ use axum::{
     http::{HeaderMap, StatusCode},
     response::{IntoResponse, Response},
 };
-use bonin_domain::{Carrier, Gender, Nationality, Timestamp};
+use bonin_domain::{Gender, Nationality, Timestamp};
 use serde_json::{Value, json};
 
-use super::{PortoneSimulator, random_id};
+use super::{PortoneSimulator, carrier_name, gender_digit, random_id};
 use crate::{
     InjectedProviderCode,
     personas::{self, Persona},
@@ -85,28 +85,6 @@ fn rfc3339(at: Timestamp) -> String {
     at.format(&time::format_description::well_known::Rfc3339).unwrap_or_default()
 }
 
-fn operator(carrier: Carrier) -> &'static str {
-    match carrier {
-        Carrier::Skt => "SKT",
-        Carrier::Kt => "KT",
-        Carrier::Lgu => "LGU",
-        Carrier::SktMvno => "SKT_MVNO",
-        Carrier::KtMvno => "KT_MVNO",
-        _ => "LGU_MVNO",
-    }
-}
-
-fn gender_digit(p: &Persona) -> char {
-    let base = match (p.birth_date.starts_with('2'), p.gender == Gender::Male) {
-        (false, true) => 1,
-        (false, false) => 2,
-        (true, true) => 3,
-        (true, false) => 4,
-    };
-    let digit = if p.nationality == Nationality::Foreign { base + 4 } else { base };
-    char::from(b'0' + digit)
-}
-
 impl Record {
     fn new(id: &str, store: &str, channel_key: &str, now: Timestamp) -> Self {
         Self {
@@ -162,7 +140,7 @@ impl Record {
                 value["status"] = json!("VERIFIED");
                 value["verifiedCustomer"] = json!({
                     "name": p.name,
-                    "operator": operator(p.carrier),
+                    "operator": carrier_name(p.carrier, "LGU"),
                     "phoneNumber": p.phone,
                     "birthDate": birth,
                     "gender": if p.gender == Gender::Male { "MALE" } else { "FEMALE" },
@@ -408,6 +386,20 @@ pub(super) async fn send(
     Path(id): Path<String>,
     body: Bytes,
 ) -> Response {
+    posted(sim, injected, headers, "send", id, body, send_now).await
+}
+
+/// A POST with a JSON body (send, confirm): the body, the caller and an injected code are checked,
+/// then `operation` runs under the Idempotency-Key.
+async fn posted(
+    sim: PortoneSimulator,
+    injected: Option<String>,
+    headers: HeaderMap,
+    operation_name: &str,
+    id: String,
+    body: Bytes,
+    operation: fn(&PortoneSimulator, &str, &str, &Value) -> Answer,
+) -> Response {
     let Some(body) = body_json(&body) else {
         return respond(error(StatusCode::BAD_REQUEST, "INVALID_REQUEST", "요청 본문이 JSON 객체가 아닙니다."));
     };
@@ -415,9 +407,9 @@ pub(super) async fn send(
     if let Some(code) = injected {
         return respond(pg_error(&code, "injected"));
     }
-    let path = format!("send/{id}");
     let store = caller.store.clone();
-    sim.keyed(&caller, path, &headers, move |sim| send_now(sim, &store, &id, &body)).await
+    let path = format!("{operation_name}/{id}");
+    sim.keyed(&caller, path, &headers, move |sim| operation(sim, &store, &id, &body)).await
 }
 
 fn send_now(sim: &PortoneSimulator, store: &str, id: &str, body: &Value) -> Answer {
@@ -450,7 +442,7 @@ fn send_now(sim: &PortoneSimulator, store: &str, id: &str, body: &Value) -> Answ
     let now = sim.now();
     let persona = personas::by_phone(phone).filter(|p| {
         p.name == name
-            && operator(p.carrier) == operator_name
+            && carrier_name(p.carrier, "LGU") == operator_name
             && identity_number.is_none_or(|n| n[..6] == p.birth_date[2..] && n[6..].starts_with(gender_digit(p)))
     });
     let mut state = sim.lock();
@@ -521,15 +513,7 @@ pub(super) async fn confirm(
     Path(id): Path<String>,
     body: Bytes,
 ) -> Response {
-    let Some(body) = body_json(&body) else {
-        return respond(error(StatusCode::BAD_REQUEST, "INVALID_REQUEST", "요청 본문이 JSON 객체가 아닙니다."));
-    };
-    let caller = caller_or_answer!(sim, headers, str_of(&body, "storeId"));
-    if let Some(code) = injected {
-        return respond(pg_error(&code, "injected"));
-    }
-    let store = caller.store.clone();
-    sim.keyed(&caller, format!("confirm/{id}"), &headers, move |sim| confirm_now(sim, &store, &id, &body)).await
+    posted(sim, injected, headers, "confirm", id, body, confirm_now).await
 }
 
 fn confirm_now(sim: &PortoneSimulator, store: &str, id: &str, body: &Value) -> Answer {
