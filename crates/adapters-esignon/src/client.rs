@@ -16,7 +16,6 @@ use bonin_domain::{
     SharedTokens, SigningRequest, SigningWorkflows, SystemClock, Timestamp, Token, TokenCache, TokenCacheStats,
     TokenSource, WorkflowEvent, WorkflowInfo, WorkflowStarted, WorkflowStatus,
 };
-use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use serde_json::{Value, json};
 use time::{
     Date, OffsetDateTime, PrimitiveDateTime, format_description::well_known::Iso8601, macros::format_description,
@@ -30,14 +29,10 @@ pub const MAX_TOKEN_LIFETIME: Duration = Duration::from_secs(30 * 24 * 3600);
 /// Characters eSignon refuses in a workflow name.
 const FORBIDDEN_IN_NAME: &[char] = &['\'', '"', '\\', '/', ':', '|', '<', '>', '.', '?'];
 
-/// Everything but the unreserved characters is encoded.
-const COMPONENT: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'_').remove(b'.').remove(b'~');
+use bonin_adapters_http::encode_component as encode;
 
-fn encode(text: &str) -> String {
-    utf8_percent_encode(text, COMPONENT).to_string()
-}
-
-fn text(value: &Value, key: &str) -> Option<String> {
+/// A string or number field, trimmed, `None` when absent or empty.
+pub(crate) fn text(value: &Value, key: &str) -> Option<String> {
     match value.get(key) {
         Some(Value::String(s)) => Some(s.trim().to_owned()).filter(|s| !s.is_empty()),
         Some(Value::Number(n)) => Some(n.to_string()),

@@ -11,6 +11,8 @@ use aws_lc_rs::{constant_time, digest};
 use bonin_domain::{ExposeSecret, SecretString, WorkflowStatus};
 use serde_json::Value;
 
+use crate::client::text;
+
 /// Why a callback was refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
@@ -59,14 +61,6 @@ impl fmt::Debug for ExportCallback {
             .field("status", &self.status)
             .field("work_type", &self.work_type)
             .finish_non_exhaustive()
-    }
-}
-
-fn text(value: &Value, key: &str) -> Option<String> {
-    match value.get(key) {
-        Some(Value::String(s)) => Some(s.trim().to_owned()).filter(|s| !s.is_empty()),
-        Some(Value::Number(n)) => Some(n.to_string()),
-        _ => None,
     }
 }
 

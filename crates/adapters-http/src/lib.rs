@@ -34,5 +34,5 @@ mod message;
 mod transport;
 
 pub use client::{HttpClient, RetryPolicy};
-pub use message::{HttpMethod, HttpRequest, HttpResponse, Idempotency};
+pub use message::{HttpMethod, HttpRequest, HttpResponse, Idempotency, encode_component};
 pub use transport::{FnTransport, HttpConfig, HttpTransport, ReqwestTransport, TransportError};

@@ -164,3 +164,22 @@ impl fmt::Debug for HttpResponse {
         f.debug_struct("HttpResponse").field("status", &self.status).field("body_len", &self.body.len()).finish()
     }
 }
+
+/// Everything but the RFC 3986 unreserved characters (`A–Z a–z 0–9 - _ . ~`).
+const COMPONENT: &percent_encoding::AsciiSet =
+    &percent_encoding::NON_ALPHANUMERIC.remove(b'-').remove(b'_').remove(b'.').remove(b'~');
+
+/// Percent-encodes a path segment or a query value (`encodeURIComponent`).
+pub fn encode_component(text: &str) -> String {
+    percent_encoding::utf8_percent_encode(text, COMPONENT).to_string()
+}
+
+#[cfg(test)]
+mod encode_tests {
+    #[test]
+    fn components_are_encoded_like_encode_uri_component() {
+        assert_eq!(super::encode_component("vf abc/../x?y"), "vf%20abc%2F..%2Fx%3Fy");
+        assert_eq!(super::encode_component("imp_123-4.5~"), "imp_123-4.5~");
+        assert_eq!(super::encode_component("홍+="), "%ED%99%8D%2B%3D");
+    }
+}

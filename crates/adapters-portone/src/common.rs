@@ -1,17 +1,10 @@
 //! What V1 and V2 share: JSON field readers, carrier names, path encoding, stored-state helpers.
 
 use bonin_domain::{Carrier, Dependency, Error, ProviderId, ProviderState, Verification};
-use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use serde::{Serialize, de::DeserializeOwned};
 use serde_json::Value;
 
-/// Unreserved characters stay; everything else in a path segment or query value is encoded
-/// (`encodeURIComponent`).
-const COMPONENT: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'_').remove(b'.').remove(b'~');
-
-pub(crate) fn encode(text: &str) -> String {
-    utf8_percent_encode(text, COMPONENT).to_string()
-}
+pub(crate) use bonin_adapters_http::encode_component as encode;
 
 pub(crate) fn text(value: &Value, key: &str) -> Option<String> {
     match value.get(key) {
@@ -74,11 +67,5 @@ mod tests {
         assert_eq!(carrier_name(Carrier::LguMvno, "LGT"), "LGT_MVNO");
         assert_eq!(carrier_name(Carrier::Lgu, "LGU"), "LGU");
         assert_eq!(parse_carrier("MVNO"), None);
-    }
-
-    #[test]
-    fn path_segments_are_encoded_like_encode_uri_component() {
-        assert_eq!(encode("vf abc/../x?y"), "vf%20abc%2F..%2Fx%3Fy");
-        assert_eq!(encode("imp_123-4.5~"), "imp_123-4.5~");
     }
 }

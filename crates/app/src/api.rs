@@ -271,15 +271,10 @@ async fn otp_resend(State(state): State<AppState>, Path(id): Path<String>) -> Re
     Ok(Json(body_of(&v, now(), None)))
 }
 
-/// Query values: everything but RFC 3986 unreserved characters is encoded.
-const QUERY_VALUE: &percent_encoding::AsciiSet =
-    &percent_encoding::NON_ALPHANUMERIC.remove(b'-').remove(b'_').remove(b'.').remove(b'~');
-
 fn redirect_with(return_url: &str, pairs: &[(&str, &str)]) -> Response {
-    use percent_encoding::utf8_percent_encode;
+    use bonin_adapters_http::encode_component;
     let (base, fragment) = return_url.split_once('#').map_or((return_url, None), |(b, f)| (b, Some(f)));
-    let query: Vec<String> =
-        pairs.iter().map(|(k, v)| format!("{k}={}", utf8_percent_encode(v, QUERY_VALUE))).collect();
+    let query: Vec<String> = pairs.iter().map(|(k, v)| format!("{k}={}", encode_component(v))).collect();
     let separator = if base.contains('?') { '&' } else { '?' };
     let mut location = format!("{base}{separator}{}", query.join("&"));
     if let Some(fragment) = fragment {
