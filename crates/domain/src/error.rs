@@ -72,6 +72,26 @@ pub enum Error {
         /// The provider's own message, if any (a fixed provider text, not a body).
         message: Option<String>,
     },
+    /// The browser (or whoever called the open landing) reported a failure the provider did not
+    /// authenticate: a cancel code from an SDK, a PortOne V2 `code` while the record is still
+    /// `READY`, an uncertified PortOne V1 record. Anyone holding a pending id could send it, so it
+    /// never ends the verification; it stays open until the user finishes or it expires.
+    #[error("{provider} reported `{code}` through the browser; the provider did not confirm it, so the verification stays open")]
+    Unconfirmed {
+        /// Which provider's UI the report is about.
+        provider: ProviderId,
+        /// The reported code, verbatim.
+        code: String,
+    },
+    /// The verified person is younger than the verification's `min_age`.
+    #[error("the verified person is younger than the required minimum age")]
+    AgeRestricted,
+    /// Too many requests from one client, or too many open verifications.
+    #[error("too many requests ({reason}); retry later")]
+    RateLimited {
+        /// Which limit.
+        reason: Cow<'static, str>,
+    },
     /// The request was not processed; it is safe to retry.
     #[error("{dependency} is unavailable ({reason}); the request was not processed and may be retried")]
     Unavailable {
@@ -115,6 +135,11 @@ impl Error {
         Self::IntegrityMismatch { reason: reason.into() }
     }
 
+    /// [`Error::Unconfirmed`]: a failure only the browser asserts.
+    pub fn unconfirmed(provider: ProviderId, code: impl Into<String>) -> Self {
+        Self::Unconfirmed { provider, code: code.into() }
+    }
+
     /// [`Error::Rejected`].
     pub fn rejected(provider: ProviderId, code: impl Into<String>, message: Option<String>) -> Self {
         Self::Rejected { provider, code: code.into(), message }
@@ -139,7 +164,9 @@ impl Error {
             Self::AlreadyCompleted => ErrorCode::AlreadyCompleted,
             Self::AttemptsExhausted => ErrorCode::AttemptsExhausted,
             Self::IntegrityMismatch { .. } => ErrorCode::IntegrityMismatch,
-            Self::Rejected { .. } => ErrorCode::ProviderRejected,
+            Self::Rejected { .. } | Self::Unconfirmed { .. } => ErrorCode::ProviderRejected,
+            Self::AgeRestricted => ErrorCode::AgeRestricted,
+            Self::RateLimited { .. } => ErrorCode::RateLimited,
             Self::Unavailable { .. } => ErrorCode::ProviderUnavailable,
             Self::Indeterminate { .. } | Self::Protocol { .. } => ErrorCode::ProviderIndeterminate,
             Self::Misconfigured { .. } => ErrorCode::Misconfigured,
@@ -179,11 +206,15 @@ pub enum ErrorCode {
     ProviderIndeterminate,
     /// bonin's configuration must be fixed.
     Misconfigured,
+    /// The verified person is younger than `min_age`; the verification failed.
+    AgeRestricted,
+    /// A rate limit or capacity limit was hit; nothing was changed.
+    RateLimited,
 }
 
 impl ErrorCode {
     /// Every code, in documentation order.
-    pub const ALL: [ErrorCode; 11] = [
+    pub const ALL: [ErrorCode; 13] = [
         Self::InvalidRequest,
         Self::Unauthorized,
         Self::NotFound,
@@ -195,6 +226,8 @@ impl ErrorCode {
         Self::ProviderUnavailable,
         Self::ProviderIndeterminate,
         Self::Misconfigured,
+        Self::AgeRestricted,
+        Self::RateLimited,
     ];
 
     /// The code as it appears on the wire.
@@ -211,6 +244,8 @@ impl ErrorCode {
             Self::ProviderUnavailable => "provider_unavailable",
             Self::ProviderIndeterminate => "provider_indeterminate",
             Self::Misconfigured => "misconfigured",
+            Self::AgeRestricted => "age_restricted",
+            Self::RateLimited => "rate_limited",
         }
     }
 
@@ -226,6 +261,8 @@ impl ErrorCode {
             Self::ProviderUnavailable => 503,
             Self::ProviderIndeterminate => 502,
             Self::Misconfigured => 500,
+            Self::AgeRestricted => 403,
+            Self::RateLimited => 429,
         }
     }
 
@@ -243,6 +280,8 @@ impl ErrorCode {
             Self::ProviderUnavailable => "Nothing was processed; retry with backoff.",
             Self::ProviderIndeterminate => "The step may have happened; read the status before retrying.",
             Self::Misconfigured => "An operator must fix bonin's configuration or the provider contract.",
+            Self::AgeRestricted => "The person does not meet the minimum age; the verification has failed.",
+            Self::RateLimited => "Nothing was changed; retry after the time in `Retry-After`.",
         }
     }
 }

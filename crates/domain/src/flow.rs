@@ -326,12 +326,22 @@ pub struct Completion {
     /// When the provider issued the result, if it says (mobileOK `issueDate`); checked against
     /// [`FlowRules::max_result_age`](crate::FlowRules::max_result_age).
     pub result_issued_at: Option<Timestamp>,
+    /// Provider-side work that would lose the result if it ran before bonin stored it (PortOne V1
+    /// deletes the certification it read). The caller hands it back to the adapter's
+    /// `after_commit` once the verified record is committed, and never otherwise.
+    pub after_commit: Option<ProviderState>,
 }
 
 impl Completion {
     /// A completion without a provider issue time.
     pub fn new(identity: VerifiedIdentity) -> Self {
-        Self { identity, result_issued_at: None }
+        Self { identity, result_issued_at: None, after_commit: None }
+    }
+
+    /// Sets the work to run once the result is stored (see [`Completion::after_commit`]).
+    pub fn with_after_commit(mut self, work: ProviderState) -> Self {
+        self.after_commit = Some(work);
+        self
     }
 
     /// Sets the provider's issue time.
@@ -359,6 +369,13 @@ pub trait WindowVerifier: Send + Sync {
     /// Verifies and decodes the callback for the stored `session`. Must not change anything: the
     /// caller applies the result with compare-and-swap, so a replay is refused there.
     async fn complete(&self, session: &Verification, callback: &CallbackParams) -> Result<Completion, Error>;
+
+    /// Runs [`Completion::after_commit`] once the verified record is stored. Its failure does not
+    /// undo the verification; the caller logs it (without the work's contents).
+    async fn after_commit(&self, session: &Verification, work: &ProviderState) -> Result<(), Error> {
+        let _ = (session, work);
+        Ok(())
+    }
 
     /// The data a browser SDK fetches from [`WindowRequest::launch_url`] (mobileOK's
     /// `MOKReqClientInfo` JSON), for an open session. `None` for providers without such a step.
@@ -511,4 +528,11 @@ pub trait OtpVerifier: Send + Sync {
 
     /// Checks the code (`None` for PASS/app approval, which has no code).
     async fn confirm(&self, session: &Verification, code: Option<OtpCode>) -> Result<OtpOutcome, Error>;
+
+    /// Runs [`Completion::after_commit`] once the verified record is stored (see
+    /// [`WindowVerifier::after_commit`]).
+    async fn after_commit(&self, session: &Verification, work: &ProviderState) -> Result<(), Error> {
+        let _ = (session, work);
+        Ok(())
+    }
 }
