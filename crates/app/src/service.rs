@@ -36,6 +36,9 @@ pub struct ServiceSettings {
     pub default_provider: ProviderId,
     /// How long a completed record (and its identity) is kept.
     pub pii_retention: Duration,
+    /// How long after the first read the identity can be read again (a reader whose answer was
+    /// lost in transit reads it once more); zero makes the first read the only one.
+    pub identity_grace: Duration,
 }
 
 /// What `start` needs.
@@ -77,6 +80,7 @@ pub struct VerificationService {
     rng: Arc<dyn Rng>,
     settings: ServiceSettings,
     metrics: Arc<Metrics>,
+    parked: std::sync::Mutex<HashMap<VerificationId, Parked>>,
 }
 
 impl std::fmt::Debug for VerificationService {
@@ -98,6 +102,21 @@ pub fn rules_for(provider: ProviderId) -> FlowRules {
     }
 }
 
+/// How long an OTP confirm holds its lease: longer than any provider call with its retries, so a
+/// second confirm cannot start while the first may still be at the provider.
+pub const CONFIRM_LEASE: Duration = Duration::from_secs(120);
+
+/// Store writes of a verified result are tried this many times before the result is parked.
+const COMMIT_TRIES: u32 = 3;
+
+/// A verified result the store refused to take, held until a write succeeds (see
+/// [`VerificationService::complete`]).
+struct Parked {
+    current: Verification,
+    next: Verification,
+    after_commit: Option<bonin_domain::ProviderState>,
+}
+
 fn remaining(until: Timestamp, now: Timestamp) -> Duration {
     let left = until - now;
     if left.is_positive() { Duration::try_from(left).unwrap_or(Duration::ZERO) } else { Duration::ZERO }
@@ -112,7 +131,17 @@ impl VerificationService {
         settings: ServiceSettings,
         metrics: Arc<Metrics>,
     ) -> Self {
-        Self { store, windows: HashMap::new(), otps: HashMap::new(), tokens: Vec::new(), clock, rng, settings, metrics }
+        Self {
+            store,
+            windows: HashMap::new(),
+            otps: HashMap::new(),
+            tokens: Vec::new(),
+            clock,
+            rng,
+            settings,
+            metrics,
+            parked: std::sync::Mutex::new(HashMap::new()),
+        }
     }
 
     /// Adds a window provider.
@@ -180,7 +209,8 @@ impl VerificationService {
         let rules = rules_for(provider);
         let mut verification = Verification::start(id.clone(), provider, request.method, rules, now)
             .with_purpose(request.purpose)
-            .with_display(request.display);
+            .with_display(request.display)
+            .with_min_age(request.min_age);
         if let Some(url) = &request.return_url {
             self.check_return_url(url)?;
             verification = verification.with_return_url(Some(url.clone()));
@@ -226,12 +256,168 @@ impl VerificationService {
     }
 
     async fn load(&self, id: &VerificationId) -> Result<Verification, Error> {
+        self.flush_parked(id).await;
         self.store.get(id).await?.ok_or(Error::NotFound)
+    }
+
+    /// Writes a parked result for `id`, if this instance holds one.
+    async fn flush_parked(&self, id: &VerificationId) {
+        let parked = match self.parked.lock() {
+            Ok(mut map) => map.remove(id),
+            Err(_) => None,
+        };
+        let Some(parked) = parked else { return };
+        match self.commit(&parked.current, &parked.next).await {
+            Ok(()) => self.after_commit(&parked.next, parked.after_commit.as_ref()).await,
+            Err(Error::Unavailable { dependency: bonin_domain::Dependency::Store, .. })
+            | Err(Error::Indeterminate { dependency: bonin_domain::Dependency::Store, .. }) => {
+                if let Ok(mut map) = self.parked.lock() {
+                    map.insert(id.clone(), parked);
+                }
+            }
+            Err(error) => {
+                tracing::warn!(verification_id = %id, code = error.code().as_str(), "a parked result could not be applied");
+            }
+        }
+    }
+
+    /// Results parked because the store refused them; each is written on the next request for its
+    /// verification on this instance, or by [`VerificationService::flush_all_parked`].
+    pub fn parked_count(&self) -> usize {
+        self.parked.lock().map(|m| m.len()).unwrap_or(0)
+    }
+
+    /// Tries to write every parked result (call it periodically).
+    pub async fn flush_all_parked(&self) {
+        let ids: Vec<VerificationId> = match self.parked.lock() {
+            Ok(map) => map.keys().cloned().collect(),
+            Err(_) => return,
+        };
+        for id in ids {
+            self.flush_parked(&id).await;
+        }
+    }
+
+    /// Writes a verified result: the swap is tried [`COMMIT_TRIES`] times while the store errs. A
+    /// write that erred but landed shows up as a conflict whose winner is this very result, which
+    /// counts as success.
+    async fn commit(&self, current: &Verification, next: &Verification) -> Result<(), Error> {
+        let mut delay = Duration::from_millis(50);
+        let mut tries = 0;
+        loop {
+            tries += 1;
+            match self.swap(current, next).await {
+                Ok(()) => return Ok(()),
+                Err(error @ (Error::Unavailable { .. } | Error::Indeterminate { .. })) => {
+                    if tries >= COMMIT_TRIES {
+                        return Err(error);
+                    }
+                }
+                Err(Error::AlreadyCompleted | Error::NotFound) if tries > 1 => {
+                    return match self.store.get(current.id()).await {
+                        Ok(Some(stored)) if stored.version() == next.version() && stored.stored_status() == next.stored_status() => {
+                            Ok(())
+                        }
+                        _ => Err(Error::AlreadyCompleted),
+                    };
+                }
+                Err(error) => return Err(error),
+            }
+            tokio::time::sleep(delay).await;
+            delay *= 4;
+        }
+    }
+
+    async fn after_commit(&self, verified: &Verification, work: Option<&bonin_domain::ProviderState>) {
+        let Some(work) = work else { return };
+        let result = match verified.method() {
+            Method::Window => match self.windows.get(&verified.provider()) {
+                Some(adapter) => adapter.after_commit(verified, work).await,
+                None => Ok(()),
+            },
+            _ => match self.otps.get(&verified.provider()) {
+                Some(adapter) => adapter.after_commit(verified, work).await,
+                None => Ok(()),
+            },
+        };
+        if let Err(error) = result {
+            self.record(verified.provider(), &error);
+            tracing::warn!(
+                verification_id = %verified.id(),
+                provider = %verified.provider(),
+                code = error.code().as_str(),
+                "provider clean-up after the verified result was stored failed"
+            );
+        }
+    }
+
+    /// Stores a verified (or age-refused) result, then runs the adapter's after-commit work. When
+    /// the store keeps failing, the result is parked on this instance so that nothing the
+    /// provider handed over only once (mobileOK's key token) is lost: it is written on the next
+    /// request for the verification, and the caller is told the step is indeterminate.
+    async fn settle(
+        &self,
+        current: &Verification,
+        completion: bonin_domain::Completion,
+        now: Timestamp,
+    ) -> Result<Verification, Error> {
+        let (next, outcome) = match current.verified(now, completion.identity) {
+            Ok(next) => (next, Ok(())),
+            Err(Error::AgeRestricted) => (current.failed(now, &Error::AgeRestricted)?, Err(Error::AgeRestricted)),
+            Err(error) => return Err(error),
+        };
+        let work = if outcome.is_ok() { completion.after_commit } else { None };
+        match self.commit(current, &next).await {
+            Ok(()) => {}
+            Err(error @ (Error::Unavailable { .. } | Error::Indeterminate { .. })) => {
+                tracing::warn!(
+                    verification_id = %current.id(),
+                    provider = %current.provider(),
+                    code = error.code().as_str(),
+                    "the store refused a verified result; it is held on this instance until a write succeeds"
+                );
+                if let Ok(mut map) = self.parked.lock() {
+                    map.insert(current.id().clone(), Parked { current: current.clone(), next, after_commit: work });
+                }
+                return Err(Error::Indeterminate {
+                    dependency: bonin_domain::Dependency::Store,
+                    reason: "the result was received but not yet stored; read the status".into(),
+                });
+            }
+            Err(error) => return Err(error),
+        }
+        self.after_commit(&next, work.as_ref()).await;
+        match outcome {
+            Ok(()) => {
+                self.metrics.completed(current.provider());
+                tracing::info!(verification_id = %current.id(), provider = %current.provider(), "verification verified");
+                Ok(next)
+            }
+            Err(error) => {
+                self.record(current.provider(), &error);
+                tracing::info!(verification_id = %current.id(), provider = %current.provider(), "verified person is under the minimum age");
+                Err(error)
+            }
+        }
     }
 
     /// Writes `next` over `current`; a lost race is `AlreadyCompleted` when the winner finished the
     /// verification.
     async fn swap(&self, current: &Verification, next: &Verification) -> Result<(), Error> {
+        self.swap_or(current, next, || Error::Indeterminate {
+            dependency: bonin_domain::Dependency::Store,
+            reason: "the verification changed concurrently; read its status".into(),
+        })
+        .await
+    }
+
+    /// [`Self::swap`], answering `on_race` when another open version won.
+    async fn swap_or(
+        &self,
+        current: &Verification,
+        next: &Verification,
+        on_race: impl FnOnce() -> Error,
+    ) -> Result<(), Error> {
         let now = self.clock.now();
         let ttl = if next.stored_status().is_final() {
             self.settings.pii_retention
@@ -241,10 +427,7 @@ impl VerificationService {
         match self.store.compare_and_swap(current.version(), next, ttl).await? {
             CasOutcome::Swapped => Ok(()),
             CasOutcome::Conflict(Some(winner)) if winner.stored_status().is_final() => Err(Error::AlreadyCompleted),
-            CasOutcome::Conflict(Some(_)) => Err(Error::Indeterminate {
-                dependency: bonin_domain::Dependency::Store,
-                reason: "the verification changed concurrently; read its status".into(),
-            }),
+            CasOutcome::Conflict(Some(_)) => Err(on_race()),
             CasOutcome::Conflict(None) => Err(Error::NotFound),
         }
     }
@@ -295,13 +478,9 @@ impl VerificationService {
             Ok(completion)
         });
         match checked {
-            Ok(completion) => {
-                let next = current.verified(now, completion.identity)?;
-                self.swap(current, &next).await?;
-                self.metrics.completed(current.provider());
-                tracing::info!(verification_id = %current.id(), provider = %current.provider(), "verification verified");
-                Ok(next)
-            }
+            Ok(completion) => self.settle(current, completion, now).await,
+            // Only refusals the provider authenticated end the verification; anything the browser
+            // alone asserts (`Unconfirmed`), or a callback that fails its checks, changes nothing.
             Err(error @ (Error::Rejected { .. } | Error::Expired)) => {
                 let next = current.failed(now, &error)?;
                 self.swap(current, &next).await?;
@@ -330,17 +509,35 @@ impl VerificationService {
         self.load(id).await
     }
 
-    /// The record as it stands; a verified identity is handed out once and then dropped.
+    /// The record as it stands; a verified identity is handed out, can be read again for
+    /// [`ServiceSettings::identity_grace`] after the first read (so a reader whose answer was lost
+    /// does not lose the identity), and is dropped by the first read after that. With a zero grace
+    /// the first read drops it.
     pub async fn get(&self, id: &VerificationId) -> Result<Verification, Error> {
         let current = self.load(id).await?;
         if current.identity().is_none() {
             return Ok(current);
         }
-        let released = current.without_identity();
-        match self.store.compare_and_swap(current.version(), &released, remaining_ttl(&current, self)).await? {
-            CasOutcome::Swapped => Ok(current),
-            // Another reader took the identity first.
-            CasOutcome::Conflict(Some(now)) => Ok(*now),
+        let now = self.clock.now();
+        let grace = self.settings.identity_grace;
+        let (stored, answer) = match current.identity_released_at() {
+            None if !grace.is_zero() => (current.identity_released(now), current.clone()),
+            Some(first) if now < first + grace => return Ok(current),
+            _ => {
+                let dropped = current.without_identity();
+                (dropped.clone(), if current.identity_released_at().is_none() { current.clone() } else { dropped })
+            }
+        };
+        match self.store.compare_and_swap(current.version(), &stored, remaining_ttl(&current, self)).await? {
+            CasOutcome::Swapped => Ok(answer),
+            // Another reader got there first: answer with what it left.
+            CasOutcome::Conflict(Some(winner)) => {
+                Ok(if winner.identity().is_some() && winner.identity_released_at().is_some_and(|t| now < t + grace) {
+                    *winner
+                } else {
+                    winner.without_identity()
+                })
+            }
             CasOutcome::Conflict(None) => Err(Error::NotFound),
         }
     }
@@ -391,23 +588,37 @@ impl VerificationService {
         Ok(next)
     }
 
-    /// Confirms a code (`None` for app approval). A wrong code uses up one attempt.
+    /// Confirms a code (`None` for app approval). Every confirm uses up one attempt, reserved
+    /// with compare-and-swap *before* the provider sees the code, so racing confirms cannot test
+    /// more codes than the rules allow; while one confirm is at the provider, others of the same
+    /// verification are refused (`rate_limited`). An attempt that provably never reached the
+    /// provider (`provider_unavailable`) is given back.
     pub async fn otp_confirm(&self, id: &VerificationId, code: Option<OtpCode>) -> Result<Verification, Error> {
-        let current = self.load(id).await?;
-        self.ensure_open(&current).await?;
-        let adapter = self.otp_adapter(&current)?;
-        current.ensure_can_confirm(self.clock.now())?;
+        let loaded = self.load(id).await?;
+        self.ensure_open(&loaded).await?;
+        let adapter = self.otp_adapter(&loaded)?;
+        let reserved = loaded.reserve_confirm(self.clock.now(), CONFIRM_LEASE)?;
+        self.swap_or(&loaded, &reserved, || Error::RateLimited {
+            reason: "another confirm of this verification is in progress".into(),
+        })
+        .await?;
+        let current = reserved;
         let began = std::time::Instant::now();
         let outcome = adapter.confirm(&current, code).await;
         self.metrics.upstream(current.provider(), "confirm", began.elapsed());
         let now = self.clock.now();
-        match outcome.inspect_err(|e| self.record(current.provider(), e))? {
-            OtpOutcome::Verified(completion) => {
-                let next = current.verified(now, completion.identity)?;
-                self.swap(&current, &next).await?;
-                self.metrics.completed(current.provider());
-                Ok(next)
+        let outcome = match outcome {
+            Ok(outcome) => outcome,
+            Err(error) => {
+                self.record(current.provider(), &error);
+                if let Ok(released) = current.release_confirm(error.is_retryable()) {
+                    let _ = self.swap(&current, &released).await;
+                }
+                return Err(error);
             }
+        };
+        match outcome {
+            OtpOutcome::Verified(completion) => self.settle(&current, completion, now).await,
             OtpOutcome::WrongCode { retry_state, provider_code } => {
                 let next = current.otp_rejected(now, retry_state)?;
                 self.swap(&current, &next).await?;
@@ -419,7 +630,12 @@ impl VerificationService {
                 self.record(current.provider(), &error);
                 Err(error)
             }
-            _ => Err(Error::protocol(current.provider(), "unknown confirm outcome")),
+            _ => {
+                if let Ok(released) = current.release_confirm(false) {
+                    let _ = self.swap(&current, &released).await;
+                }
+                Err(Error::protocol(current.provider(), "unknown confirm outcome"))
+            }
         }
     }
 }

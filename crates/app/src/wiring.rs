@@ -250,6 +250,7 @@ pub async fn build_with_metrics(loaded: &LoadedConfig, metrics: Arc<Metrics>) ->
         allowed_return_origins: allowed,
         default_provider: config.verification.default_provider,
         pii_retention: Duration::from_secs(config.server.pii_retention_secs),
+        identity_grace: Duration::from_secs(config.server.identity_grace_secs),
     };
     let mut service =
         VerificationService::new(store, clock.clone(), Arc::new(OsRng), settings, Arc::new(Metrics::default()));

@@ -299,6 +299,16 @@ pub struct OtpProgress {
     pub resends: u8,
 }
 
+/// An OTP confirm in flight. Its attempt is counted when the lease is taken, before the provider
+/// sees the code, so racing confirms cannot test more codes than the rules allow; while the lease
+/// runs, other confirms of the same verification are refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConfirmLease {
+    /// The lease ends (and a crashed holder's confirm may be retried) at this instant.
+    #[serde(with = "time::serde::rfc3339")]
+    pub until: Timestamp,
+}
+
 /// Why a verification failed.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Failure {
@@ -351,6 +361,12 @@ pub struct Verification {
     failure: Option<Failure>,
     #[serde(default, skip_serializing_if = "Option::is_none", with = "time::serde::rfc3339::option")]
     completed_at: Option<Timestamp>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    min_age: Option<u8>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    confirm_lease: Option<ConfirmLease>,
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "time::serde::rfc3339::option")]
+    identity_released_at: Option<Timestamp>,
 }
 
 impl Verification {
@@ -374,7 +390,17 @@ impl Verification {
             identity: None,
             failure: None,
             completed_at: None,
+            min_age: None,
+            confirm_lease: None,
+            identity_released_at: None,
         }
+    }
+
+    /// Requires the verified person to be at least `min_age` full years old (만 나이, on the
+    /// current date in Korea) when the verification completes, whatever the provider.
+    pub fn with_min_age(mut self, min_age: Option<u8>) -> Self {
+        self.min_age = min_age;
+        self
     }
 
     /// Records why the user is verified.
@@ -479,6 +505,35 @@ impl Verification {
     pub fn completed_at(&self) -> Option<Timestamp> {
         self.completed_at
     }
+    /// The minimum age the verified person must have.
+    pub fn min_age(&self) -> Option<u8> {
+        self.min_age
+    }
+    /// The OTP confirm in flight, if any (it may have lapsed; see [`Verification::reserve_confirm`]).
+    pub fn confirm_lease(&self) -> Option<&ConfirmLease> {
+        self.confirm_lease.as_ref()
+    }
+    /// When the identity was first handed out.
+    pub fn identity_released_at(&self) -> Option<Timestamp> {
+        self.identity_released_at
+    }
+
+    /// Checks `identity` against [`Verification::min_age`]: the person must have had their
+    /// `min_age`-th birthday on or before today's date in Korea (UTC+9). A person born on 29
+    /// February reaches a new age on 1 March in common years. With a minimum age set, an identity
+    /// without a birth date fails: nothing proves the age.
+    pub fn check_min_age(&self, identity: &VerifiedIdentity, now: Timestamp) -> Result<(), Error> {
+        let Some(min_age) = self.min_age else { return Ok(()) };
+        let Some(birth) = identity.birth_date.as_ref().map(|b| b.expose()) else {
+            return Err(Error::AgeRestricted);
+        };
+        let today = now.to_offset(crate::KST).date();
+        let mut age = i64::from(today.year()) - i64::from(birth.year());
+        if (u8::from(today.month()), today.day()) < (u8::from(birth.month()), birth.day()) {
+            age -= 1;
+        }
+        if age >= i64::from(min_age) { Ok(()) } else { Err(Error::AgeRestricted) }
+    }
 
     /// The instant from which the open session counts as expired.
     pub fn deadline(&self) -> Timestamp {
@@ -553,6 +608,51 @@ impl Verification {
         self.open_otp(now).map(|_| ())
     }
 
+    /// `OtpSent` → `OtpSent` with a [`ConfirmLease`] until `now + lease`: the attempt is counted
+    /// *before* the provider sees the code. Refused while another confirm's lease runs
+    /// (`RateLimited`) and when no attempt is left. Write it with compare-and-swap and call the
+    /// provider only if the swap wins; then apply [`Verification::verified`],
+    /// [`Verification::otp_rejected`] or [`Verification::release_confirm`] to the reserved record.
+    pub fn reserve_confirm(&self, now: Timestamp, lease: Duration) -> Result<Self, Error> {
+        let progress = self.open_otp(now)?;
+        if self.confirm_lease.is_some_and(|l| l.until > now) {
+            return Err(Error::RateLimited { reason: "another confirm of this verification is in progress".into() });
+        }
+        let mut next = self.next();
+        next.otp = Some(OtpProgress { failed_attempts: progress.failed_attempts.saturating_add(1), ..progress });
+        next.confirm_lease = Some(ConfirmLease { until: (now + lease).min(self.deadline()) });
+        Ok(next)
+    }
+
+    /// Ends a confirm lease without an answer on the code. `refund` gives the attempt back, for a
+    /// provider call that provably did not reach the provider (`Unavailable`); any other outcome
+    /// keeps it counted, since the provider may have checked the code.
+    pub fn release_confirm(&self, refund: bool) -> Result<Self, Error> {
+        let (Some(_), Some(progress)) = (self.confirm_lease, self.otp) else {
+            return Err(Error::invalid_input("step", "no confirm is in progress"));
+        };
+        let mut next = self.next();
+        next.confirm_lease = None;
+        if refund {
+            next.otp = Some(OtpProgress { failed_attempts: progress.failed_attempts.saturating_sub(1), ..progress });
+        }
+        Ok(next)
+    }
+
+    /// Like `open_otp`, for applying a confirm's answer: with a lease, its attempt is already
+    /// counted, so the attempts check is the one made when the lease was taken.
+    fn otp_answer(&self, now: Timestamp) -> Result<OtpProgress, Error> {
+        if self.confirm_lease.is_none() {
+            return self.open_otp(now);
+        }
+        self.ensure_method(Method::Otp)?;
+        self.ensure_open(now)?;
+        match (self.status, self.otp) {
+            (Status::OtpSent, Some(progress)) => Ok(progress),
+            _ => Err(Error::invalid_input("otp", "no OTP has been sent for this verification")),
+        }
+    }
+
     fn open_otp(&self, now: Timestamp) -> Result<OtpProgress, Error> {
         self.ensure_method(Method::Otp)?;
         self.ensure_open(now)?;
@@ -565,10 +665,17 @@ impl Verification {
 
     /// A wrong code. Stays `OtpSent` with the provider's retry state while attempts remain; the
     /// attempt that uses up `max_otp_attempts` moves to `Failed` (`attempts_exhausted`).
+    ///
+    /// After [`Verification::reserve_confirm`] the attempt is already counted and the lease ends.
     pub fn otp_rejected(&self, now: Timestamp, retry_state: Option<ProviderState>) -> Result<Self, Error> {
-        let progress = self.open_otp(now)?;
-        let failed_attempts = progress.failed_attempts.saturating_add(1);
+        let progress = self.otp_answer(now)?;
+        let failed_attempts = if self.confirm_lease.is_some() {
+            progress.failed_attempts
+        } else {
+            progress.failed_attempts.saturating_add(1)
+        };
         let mut next = self.next();
+        next.confirm_lease = None;
         next.otp = Some(OtpProgress { failed_attempts, ..progress });
         if failed_attempts >= self.rules.max_otp_attempts {
             next.finish(now, Status::Failed);
@@ -591,13 +698,15 @@ impl Verification {
         self.ensure_open(now)?;
         match (self.method, self.status) {
             (Method::Window, Status::Pending) => {}
-            (Method::Otp, Status::OtpSent) => self.open_otp(now).map(|_| ())?,
+            (Method::Otp, Status::OtpSent) => self.otp_answer(now).map(|_| ())?,
             _ => return Err(Error::invalid_input("step", "the verification is not waiting for this step")),
         }
         if identity.provider != self.provider {
             return Err(Error::integrity("identity from another provider"));
         }
+        self.check_min_age(&identity, now)?;
         let mut next = self.next();
+        next.confirm_lease = None;
         next.identity = Some(identity);
         next.finish(now, Status::Verified);
         Ok(next)
@@ -627,16 +736,25 @@ impl Verification {
         }
     }
 
-    /// Drops the identity (PII retention ended) and keeps the status.
+    /// Drops the identity (read, or PII retention ended) and keeps the status.
     pub fn without_identity(&self) -> Self {
         let mut next = self.next();
         next.identity = None;
         next
     }
 
+    /// Notes that the identity was handed out at `now` (kept for a short grace period so a reader
+    /// whose answer was lost can read it again; see the service's read-once rule).
+    pub fn identity_released(&self, now: Timestamp) -> Self {
+        let mut next = self.next();
+        next.identity_released_at = Some(now);
+        next
+    }
+
     fn finish(&mut self, now: Timestamp, status: Status) {
         self.status = status;
         self.completed_at = Some(now);
+        self.confirm_lease = None;
         // Keys and provider tokens are useless now and must not linger.
         self.provider_state = None;
     }

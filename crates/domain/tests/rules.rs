@@ -267,3 +267,68 @@ fn rrn_gender_digit_follows_century_sex_and_nationality() {
     assert_eq!(subject("20010101", Gender::Male, Nationality::Foreign).rrn_gender_digit(), '7');
     assert_eq!(subject("20010101", Gender::Female, Nationality::Foreign).rrn_gender_digit(), '8');
 }
+
+fn born(provider: ProviderId, at: Timestamp, date: (i32, u8, u8)) -> VerifiedIdentity {
+    let mut identity = identity(provider, at);
+    identity.birth_date = Some(BirthDate::from_ymd(date.0, date.1, date.2).unwrap());
+    identity
+}
+
+#[test]
+fn min_age_counts_full_years_on_the_korean_date() {
+    let rng = SequenceRng::default();
+    // 2026-03-01 09:00 UTC is 18:00 on 1 March in Korea.
+    let v =
+        Verification::start(id(&rng), ProviderId::Nice, Method::Window, FlowRules::nice(), T0).with_min_age(Some(19));
+    let check = |date| v.check_min_age(&born(ProviderId::Nice, T0, date), T0);
+    assert_eq!(check((2007, 3, 1)), Ok(()), "19th birthday today");
+    assert_eq!(check((2007, 3, 2)), Err(Error::AgeRestricted), "19th birthday tomorrow");
+    assert_eq!(check((2007, 2, 28)), Ok(()));
+    // Born on 29 February: a new age on 1 March in a common year.
+    assert_eq!(check((2004, 2, 29)), Ok(()));
+    let feb28 = datetime!(2026-02-28 12:00:00 UTC);
+    assert_eq!(v.check_min_age(&born(ProviderId::Nice, feb28, (2007, 2, 29 - 1)), feb28), Ok(()));
+    assert_eq!(
+        Verification::start(id(&rng), ProviderId::Nice, Method::Window, FlowRules::nice(), feb28)
+            .with_min_age(Some(22))
+            .check_min_age(&born(ProviderId::Nice, feb28, (2004, 2, 29)), feb28),
+        Err(Error::AgeRestricted)
+    );
+    // The Korean date, not UTC: 2026-02-28 15:00 UTC is already 1 March in Korea.
+    let evening = datetime!(2026-02-28 15:00:00 UTC);
+    assert_eq!(v.check_min_age(&born(ProviderId::Nice, evening, (2007, 3, 1)), evening), Ok(()));
+    // No birth date: nothing proves the age.
+    assert_eq!(v.check_min_age(&identity(ProviderId::Nice, T0), T0), Err(Error::AgeRestricted));
+    // And `verified` refuses the transition.
+    assert_eq!(v.verified(T0, born(ProviderId::Nice, T0, (2010, 1, 1))), Err(Error::AgeRestricted));
+    assert!(v.verified(T0, born(ProviderId::Nice, T0, (1990, 1, 1))).is_ok());
+}
+
+#[test]
+fn a_confirm_reserves_its_attempt_before_the_provider_and_blocks_a_second_one() {
+    let rng = SequenceRng::default();
+    let clock = clock();
+    let v = mobileok_otp(&rng).otp_sent(clock.now(), state("t1"), None).unwrap();
+    let reserved = v.reserve_confirm(clock.now(), MIN).unwrap();
+    assert_eq!(reserved.otp_attempts_left(), 2, "counted before the provider answers");
+    assert!(matches!(reserved.reserve_confirm(clock.now(), MIN), Err(Error::RateLimited { .. })));
+    // A wrong code does not count twice, and ends the lease.
+    let wrong = reserved.otp_rejected(clock.now(), Some(state("t2"))).unwrap();
+    assert_eq!((wrong.otp_attempts_left(), wrong.confirm_lease()), (2, None));
+    // A provider that was never reached gives the attempt back.
+    let again = wrong.reserve_confirm(clock.now(), MIN).unwrap();
+    assert_eq!(again.release_confirm(true).unwrap().otp_attempts_left(), 2);
+    assert_eq!(again.release_confirm(false).unwrap().otp_attempts_left(), 1);
+    // A holder that vanished: the lease lapses.
+    clock.advance(MIN);
+    assert!(again.reserve_confirm(clock.now(), MIN).is_ok());
+    // The last attempt, answered right, verifies although no attempt is left to reserve.
+    let last = again.release_confirm(false).unwrap().reserve_confirm(clock.now(), MIN).unwrap();
+    assert_eq!(last.otp_attempts_left(), 0);
+    assert_eq!(last.reserve_confirm(clock.now() + MIN, MIN), Err(Error::AttemptsExhausted));
+    assert_eq!(
+        last.verified(clock.now(), identity(ProviderId::Mobileok, clock.now())).unwrap().stored_status(),
+        Status::Verified
+    );
+    assert_eq!(last.otp_rejected(clock.now(), None).unwrap().stored_status(), Status::Failed);
+}

@@ -1,0 +1,307 @@
+//! The service's guarantees, attacked: racing OTP confirms, `min_age`, a store that fails while a
+//! provider's one-time result is in hand, a browser-only failure, and the identity's read-once
+//! rule with its grace period. Mock providers count what reaches them.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly on purpose
+
+use std::{
+    sync::{
+        Arc,
+        atomic::{AtomicBool, AtomicUsize, Ordering},
+    },
+    time::Duration,
+};
+
+use async_trait::async_trait;
+use bonin_adapters_store::MemoryStore;
+use bonin_app::{
+    metrics::Metrics,
+    service::{ServiceSettings, StartRequest, VerificationService},
+};
+use bonin_domain::*;
+
+fn settings(grace: Duration) -> ServiceSettings {
+    ServiceSettings {
+        public_url: "http://127.0.0.1:8080".into(),
+        allowed_return_origins: vec!["http://127.0.0.1:8080".into()],
+        default_provider: ProviderId::Mobileok,
+        pii_retention: Duration::from_secs(600),
+        identity_grace: grace,
+    }
+}
+
+fn identity(provider: ProviderId, born: (i32, u8, u8)) -> VerifiedIdentity {
+    let mut identity = VerifiedIdentity::new(provider, time::OffsetDateTime::now_utc());
+    identity.name = Some(Name::new("홍길동").unwrap());
+    identity.birth_date = Some(BirthDate::from_ymd(born.0, born.1, born.2).unwrap());
+    identity
+}
+
+/// An OTP provider that takes a while to answer and counts the codes it sees; accepts `123456`.
+struct CountingOtp {
+    confirms: AtomicUsize,
+    born: (i32, u8, u8),
+}
+
+#[async_trait]
+impl OtpVerifier for CountingOtp {
+    fn provider(&self) -> ProviderId {
+        ProviderId::Mobileok
+    }
+    async fn send(&self, _: &OtpRequest) -> Result<OtpDispatch, Error> {
+        Ok(OtpDispatch::new(ProviderState::new("t1")))
+    }
+    async fn resend(&self, _: &Verification) -> Result<OtpDispatch, Error> {
+        Ok(OtpDispatch::new(ProviderState::new("t1")))
+    }
+    async fn confirm(&self, session: &Verification, code: Option<OtpCode>) -> Result<OtpOutcome, Error> {
+        self.confirms.fetch_add(1, Ordering::SeqCst);
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        if code.as_ref().map(OtpCode::expose) == Some("123456") {
+            Ok(OtpOutcome::Verified(Completion::new(identity(session.provider(), self.born))))
+        } else {
+            Ok(OtpOutcome::WrongCode { retry_state: Some(ProviderState::new("t2")), provider_code: "3001".into() })
+        }
+    }
+}
+
+fn subject() -> OtpSubject {
+    OtpSubject {
+        name: Name::new("홍길동").unwrap(),
+        phone: PhoneNumber::new("01012345678").unwrap(),
+        birth_date: BirthDate::from_ymd(1990, 2, 15).unwrap(),
+        gender: Gender::Male,
+        nationality: Nationality::Domestic,
+        carrier: Carrier::Skt,
+    }
+}
+
+fn start(method: Method, min_age: Option<u8>) -> StartRequest {
+    StartRequest {
+        provider: None,
+        method,
+        return_url: Some("http://127.0.0.1:8080/done".into()),
+        purpose: None,
+        display: Display::Page,
+        min_age,
+    }
+}
+
+async fn otp_service(
+    born: (i32, u8, u8),
+    min_age: Option<u8>,
+) -> (Arc<VerificationService>, Arc<CountingOtp>, VerificationId) {
+    let clock = Arc::new(SystemClock::new());
+    let store = Arc::new(MemoryStore::with_clock(clock.clone()));
+    let otp = Arc::new(CountingOtp { confirms: AtomicUsize::new(0), born });
+    let service =
+        VerificationService::new(store, clock, Arc::new(OsRng), settings(Duration::ZERO), Arc::new(Metrics::default()))
+            .with_otp(otp.clone());
+    let started = service.start(start(Method::Otp, min_age)).await.unwrap();
+    let id = started.verification.id().clone();
+    service.otp_send(&id, subject(), OtpChannel::Sms, None).await.unwrap();
+    (Arc::new(service), otp, id)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn fifty_concurrent_wrong_confirms_reach_the_provider_at_most_attempts_times() {
+    let (service, otp, id) = otp_service((1990, 2, 15), None).await;
+    let attempts = service.get(&id).await.unwrap().rules().max_otp_attempts;
+    let mut tasks = Vec::new();
+    for _ in 0..50 {
+        let (service, id) = (service.clone(), id.clone());
+        tasks.push(tokio::spawn(async move { service.otp_confirm(&id, Some(OtpCode::new("000000").unwrap())).await }));
+    }
+    let mut codes = Vec::new();
+    for task in tasks {
+        codes.push(task.await.unwrap().unwrap_err().code());
+    }
+    assert!(
+        otp.confirms.load(Ordering::SeqCst) <= usize::from(attempts),
+        "{} codes tested",
+        otp.confirms.load(Ordering::SeqCst)
+    );
+    assert!(
+        codes.iter().all(|c| matches!(
+            c,
+            ErrorCode::RateLimited
+                | ErrorCode::ProviderRejected
+                | ErrorCode::AttemptsExhausted
+                | ErrorCode::AlreadyCompleted
+        )),
+        "{codes:?}"
+    );
+    // Keep trying, one at a time, until the verification gives up: still never more than the rules allow.
+    for _ in 0..10 {
+        let _ = service.otp_confirm(&id, Some(OtpCode::new("000000").unwrap())).await;
+    }
+    assert_eq!(otp.confirms.load(Ordering::SeqCst), usize::from(attempts));
+    let after = service.get(&id).await.unwrap();
+    assert_eq!(after.stored_status(), Status::Failed);
+    // The right code after that is refused without reaching the provider.
+    let late = service.otp_confirm(&id, Some(OtpCode::new("123456").unwrap())).await.unwrap_err();
+    assert_eq!(late, Error::AlreadyCompleted);
+    assert_eq!(otp.confirms.load(Ordering::SeqCst), usize::from(attempts));
+}
+
+#[tokio::test]
+async fn min_age_is_enforced_on_an_otp_verification() {
+    let (service, _, id) = otp_service((2015, 6, 1), Some(19)).await;
+    let error = service.otp_confirm(&id, Some(OtpCode::new("123456").unwrap())).await.unwrap_err();
+    assert_eq!(error, Error::AgeRestricted);
+    let after = service.get(&id).await.unwrap();
+    assert_eq!(after.stored_status(), Status::Failed);
+    assert_eq!(after.failure().unwrap().code, ErrorCode::AgeRestricted);
+    assert!(after.identity().is_none(), "a refused person's identity is not kept");
+
+    let (service, _, id) = otp_service((1990, 2, 15), Some(19)).await;
+    let done = service.otp_confirm(&id, Some(OtpCode::new("123456").unwrap())).await.unwrap();
+    assert_eq!(done.stored_status(), Status::Verified);
+}
+
+/// A window provider whose result can be fetched only once (like mobileOK's key token) and which
+/// records its after-commit clean-up.
+struct OneShotWindow {
+    taken: AtomicBool,
+    cleaned: AtomicUsize,
+    fail_in_browser: bool,
+}
+
+#[async_trait]
+impl WindowVerifier for OneShotWindow {
+    fn provider(&self) -> ProviderId {
+        ProviderId::Mobileok
+    }
+    async fn start(&self, request: &WindowRequest) -> Result<WindowStart, Error> {
+        let launch =
+            Launch::Form(FormLaunch { action: request.return_url.clone(), method: FormMethod::Post, fields: vec![] });
+        Ok(WindowStart::new(launch, ProviderState::new("s")))
+    }
+    async fn complete(&self, session: &Verification, _: &CallbackParams) -> Result<Completion, Error> {
+        if self.fail_in_browser {
+            return Err(Error::unconfirmed(ProviderId::Mobileok, "9999"));
+        }
+        if self.taken.swap(true, Ordering::SeqCst) {
+            return Err(Error::integrity("the key token was already used"));
+        }
+        Ok(Completion::new(identity(session.provider(), (1990, 2, 15))).with_after_commit(ProviderState::new("delete")))
+    }
+    async fn after_commit(&self, _: &Verification, work: &ProviderState) -> Result<(), Error> {
+        assert_eq!(work.expose(), "delete");
+        self.cleaned.fetch_add(1, Ordering::SeqCst);
+        Ok(())
+    }
+}
+
+/// A memory store that refuses writes of final records while `broken` is set.
+struct FlakyStore {
+    inner: MemoryStore,
+    broken: AtomicBool,
+}
+
+#[async_trait]
+impl SessionStore for FlakyStore {
+    async fn create(&self, v: &Verification, ttl: Duration) -> Result<(), StoreError> {
+        self.inner.create(v, ttl).await
+    }
+    async fn get(&self, id: &VerificationId) -> Result<Option<Verification>, StoreError> {
+        self.inner.get(id).await
+    }
+    async fn find_by_provider_key(&self, key: &ProviderKey) -> Result<Option<Verification>, StoreError> {
+        self.inner.find_by_provider_key(key).await
+    }
+    async fn compare_and_swap(
+        &self,
+        expected: u64,
+        next: &Verification,
+        ttl: Duration,
+    ) -> Result<CasOutcome, StoreError> {
+        if self.broken.load(Ordering::SeqCst) && next.stored_status().is_final() {
+            return Err(StoreError::Unavailable("connection reset".into()));
+        }
+        self.inner.compare_and_swap(expected, next, ttl).await
+    }
+    async fn delete(&self, id: &VerificationId) -> Result<bool, StoreError> {
+        self.inner.delete(id).await
+    }
+    async fn ping(&self) -> Result<(), StoreError> {
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn a_store_failure_after_a_one_time_result_loses_nothing_and_cleans_up_only_after_commit() {
+    let clock = Arc::new(SystemClock::new());
+    let store = Arc::new(FlakyStore { inner: MemoryStore::with_clock(clock.clone()), broken: AtomicBool::new(true) });
+    let window =
+        Arc::new(OneShotWindow { taken: AtomicBool::new(false), cleaned: AtomicUsize::new(0), fail_in_browser: false });
+    let service = VerificationService::new(
+        store.clone(),
+        clock,
+        Arc::new(OsRng),
+        settings(Duration::ZERO),
+        Arc::new(Metrics::default()),
+    )
+    .with_window(window.clone());
+    let id = service.start(start(Method::Window, None)).await.unwrap().verification.id().clone();
+    let callback = CallbackParams::new(CallbackTransport::Post).with("data", "x");
+
+    let error = service.complete(&id, &callback).await.unwrap_err();
+    assert_eq!(error.code(), ErrorCode::ProviderIndeterminate, "the caller is told to read the status");
+    assert_eq!(window.cleaned.load(Ordering::SeqCst), 0, "no provider clean-up before the store has the result");
+    assert_eq!(service.parked_count(), 1);
+
+    store.broken.store(false, Ordering::SeqCst);
+    let read = service.get(&id).await.unwrap();
+    assert_eq!(read.stored_status(), Status::Verified);
+    assert!(read.identity().is_some(), "the result the provider handed over once is not lost");
+    assert_eq!(window.cleaned.load(Ordering::SeqCst), 1);
+    assert_eq!(service.parked_count(), 0);
+}
+
+#[tokio::test]
+async fn a_failure_only_the_browser_asserts_leaves_the_verification_open() {
+    let clock = Arc::new(SystemClock::new());
+    let store = Arc::new(MemoryStore::with_clock(clock.clone()));
+    let window =
+        Arc::new(OneShotWindow { taken: AtomicBool::new(false), cleaned: AtomicUsize::new(0), fail_in_browser: true });
+    let service =
+        VerificationService::new(store, clock, Arc::new(OsRng), settings(Duration::ZERO), Arc::new(Metrics::default()))
+            .with_window(window);
+    let id = service.start(start(Method::Window, None)).await.unwrap().verification.id().clone();
+    let error = service.complete(&id, &CallbackParams::new(CallbackTransport::Post)).await.unwrap_err();
+    assert_eq!(error.code(), ErrorCode::ProviderRejected);
+    assert_eq!(service.peek(&id).await.unwrap().stored_status(), Status::Pending);
+}
+
+#[tokio::test]
+async fn the_identity_survives_a_lost_first_read_and_is_dropped_after_the_grace_period() {
+    let clock = Arc::new(ManualClock::new(time::OffsetDateTime::now_utc()));
+    let store = Arc::new(MemoryStore::with_clock(clock.clone()));
+    let otp = Arc::new(CountingOtp { confirms: AtomicUsize::new(0), born: (1990, 2, 15) });
+    let service = VerificationService::new(
+        store,
+        clock.clone(),
+        Arc::new(OsRng),
+        settings(Duration::from_secs(60)),
+        Arc::new(Metrics::default()),
+    )
+    .with_otp(otp);
+    let id = service.start(start(Method::Otp, None)).await.unwrap().verification.id().clone();
+    service.otp_send(&id, subject(), OtpChannel::Sms, None).await.unwrap();
+    service.otp_confirm(&id, Some(OtpCode::new("123456").unwrap())).await.unwrap();
+
+    assert!(service.get(&id).await.unwrap().identity().is_some(), "first read");
+    clock.advance(Duration::from_secs(59));
+    assert!(service.get(&id).await.unwrap().identity().is_some(), "the first answer was lost: read again");
+    clock.advance(Duration::from_secs(1));
+    assert!(service.get(&id).await.unwrap().identity().is_none(), "after the grace period it is gone");
+    assert!(service.peek(&id).await.unwrap().identity().is_none(), "and dropped from the store");
+}
+
+#[tokio::test]
+async fn with_no_grace_the_first_read_is_the_only_one() {
+    let (service, _, id) = otp_service((1990, 2, 15), None).await;
+    service.otp_confirm(&id, Some(OtpCode::new("123456").unwrap())).await.unwrap();
+    assert!(service.get(&id).await.unwrap().identity().is_some());
+    assert!(service.get(&id).await.unwrap().identity().is_none());
+}
