@@ -133,17 +133,22 @@ fn required(value: &Value, key: &'static str, what: &'static str) -> Result<Stri
     text(value, key).ok_or_else(|| Error::protocol(ProviderId::Mobileok, format!("{what}: `{key}` missing")))
 }
 
-/// Maps a decrypted result to a completion.
-fn to_completion(result: &Value, client_tx_id: &str, now: time::OffsetDateTime) -> Result<Completion, Error> {
+/// Maps a result decrypted from a reply of mobileOK's server to a completion. The result must name
+/// this session's `clientTxId` and carry a readable `issueDate`, which the caller checks against the
+/// 600-second rule ([`Completion::result_issued_at`]).
+fn to_completion(result: &Value, client_tx_id: &str) -> Result<Completion, Error> {
     let reported = text(result, "clientTxId").unwrap_or_default();
     // One integrator strips a `|…` suffix from the returned id; the same tolerance applies here.
     let reported = reported.split('|').next().unwrap_or_default();
     if reported != client_tx_id {
         return Err(Error::integrity("clientTxId does not match this session"));
     }
-    let issued_at = text(result, "issueDate").and_then(|d| parse_issue_date(&d));
-    let mut identity =
-        VerifiedIdentity::new(ProviderId::Mobileok, issued_at.map_or(now, |t| t.to_offset(time::UtcOffset::UTC)));
+    // Without its issue time a result cannot be held to the 600-second rule.
+    let issued_at = text(result, "issueDate")
+        .and_then(|d| parse_issue_date(&d))
+        .and_then(|t| t.checked_to_offset(time::UtcOffset::UTC))
+        .ok_or_else(|| Error::protocol(ProviderId::Mobileok, "the result has no readable issueDate"))?;
+    let mut identity = VerifiedIdentity::new(ProviderId::Mobileok, issued_at);
     identity.name = text(result, "userName").and_then(|n| Name::new(n).ok());
     identity.phone = text(result, "userPhone").and_then(|p| PhoneNumber::new(p).ok());
     identity.birth_date = text(result, "userBirthday").and_then(|b| BirthDate::parse(&b).ok());
@@ -161,11 +166,15 @@ fn to_completion(result: &Value, client_tx_id: &str, now: time::OffsetDateTime) 
     identity.ci = text(result, "ci").and_then(|c| Ci::new(c).ok());
     identity.di = text(result, "di").and_then(|d| Di::new(d).ok());
     identity.provider_tx_id = text(result, "txId").and_then(|t| ProviderTxId::new(t).ok());
-    let completion = Completion::new(identity);
-    Ok(match issued_at {
-        Some(at) => completion.with_result_issued_at(at),
-        None => completion,
-    })
+    Ok(Completion::new(identity).with_result_issued_at(issued_at))
+}
+
+/// Decrypts an `encryptMOKResult` taken from a reply of mobileOK's server and maps it.
+fn open_result(key_file: &KeyFile, encrypted: &str, client_tx_id: &str) -> Result<Completion, Error> {
+    let plaintext = decrypt_result(key_file, encrypted)?;
+    let result: Value = serde_json::from_slice(&plaintext)
+        .map_err(|_| Error::protocol(ProviderId::Mobileok, "the result is not JSON"))?;
+    to_completion(&result, client_tx_id)
 }
 
 fn state_error() -> Error {
@@ -182,6 +191,28 @@ fn decode_data_field(value: &str) -> Result<Value, Error> {
         .decode_utf8()
         .map_err(|_| Error::invalid_input("data", "is not URL-encoded UTF-8"))?;
     serde_json::from_str(&decoded).map_err(|_| Error::invalid_input("data", "is not the JSON mobileOK sends"))
+}
+
+/// Reads the browser's `data` for the one thing bonin takes from it: the `encryptMOKKeyToken` to
+/// exchange. Nothing in `data` is authenticated, so nothing in it may end the verification:
+///
+/// * an `encryptMOKResult` is refused (`IntegrityMismatch`): bonin asks for `MOKToken`, and such a
+///   result is sealed only to the client's public key, so anyone can build one;
+/// * a `resultCode` other than `2000` (a cancel, or one made up) is `Unconfirmed`, its code kept
+///   verbatim for display.
+fn key_token(data: &Value) -> Result<String, Error> {
+    if data.get("encryptMOKResult").is_some() {
+        return Err(Error::integrity(
+            "the callback carries encryptMOKResult; results are taken only from mobileOK's server (MOKToken)",
+        ));
+    }
+    if !matches!(data.get("resultCode"), None | Some(Value::Null)) {
+        let code = result_code(data);
+        if code != codes::SUCCESS {
+            return Err(Error::unconfirmed(ProviderId::Mobileok, if code.is_empty() { "(none)" } else { &code }));
+        }
+    }
+    text(data, "encryptMOKKeyToken").ok_or_else(|| Error::invalid_input("data", "has no encryptMOKKeyToken"))
 }
 
 impl MobileokClient {
@@ -306,6 +337,12 @@ impl WindowVerifier for MobileokClient {
         Ok(Some(state.request_info))
     }
 
+    /// Takes the `encryptMOKKeyToken` from the posted `data`, exchanges it at `result/request` and
+    /// opens the result mobileOK's server returns. The return URL is open to anyone holding the
+    /// verification id, so this never returns `Rejected`: a failure the browser reports is
+    /// `Unconfirmed`, a posted result or a key token mobileOK will not exchange is
+    /// `IntegrityMismatch`. Only a result from mobileOK's server, for this `clientTxId`, verifies;
+    /// its `issueDate` decides whether it is too old (`Expired`).
     async fn complete(&self, session: &Verification, callback: &CallbackParams) -> Result<Completion, Error> {
         session.ensure_open(self.clock.now())?;
         let state = session.provider_state().ok_or(Error::AlreadyCompleted)?;
@@ -315,31 +352,21 @@ impl WindowVerifier for MobileokClient {
         }
         // The form layer decoded `data` once; its value is URL-encoded JSON, decoded exactly once more.
         let data = decode_data_field(callback.require("data")?)?;
-        if let Some(code) = text(&data, "resultCode").filter(|c| c != codes::SUCCESS) {
-            return Err(codes::to_error(&code, text(&data, "resultMsg").as_deref()));
+        let key_token = key_token(&data)?;
+        // The key token lives seconds: exchange it at once.
+        let reply = self
+            .post(
+                "mobileok.result",
+                format!("{}/gui/service/v1/result/request", self.config.window_base),
+                &json!({"encryptMOKKeyToken": key_token}),
+            )
+            .await?;
+        let code = result_code(&reply);
+        if code != codes::SUCCESS {
+            return Err(codes::key_token_refused(&code, text(&reply, "resultMsg").as_deref()));
         }
-        let encrypted_result = match text(&data, "encryptMOKKeyToken") {
-            Some(key_token) => {
-                // The key token lives seconds: exchange it at once.
-                let reply = self
-                    .post(
-                        "mobileok.result",
-                        format!("{}/gui/service/v1/result/request", self.config.window_base),
-                        &json!({"encryptMOKKeyToken": key_token}),
-                    )
-                    .await?;
-                ensure_success(&reply)?;
-                required(&reply, "encryptMOKResult", "result/request")?
-            }
-            // MOKResult mode passes the result through the browser; the clientTxId and single-use
-            // checks below make replays harmless.
-            None => text(&data, "encryptMOKResult")
-                .ok_or_else(|| Error::invalid_input("data", "has neither encryptMOKKeyToken nor encryptMOKResult"))?,
-        };
-        let plaintext = decrypt_result(&self.key_file, &encrypted_result)?;
-        let result: Value = serde_json::from_slice(&plaintext)
-            .map_err(|_| Error::protocol(ProviderId::Mobileok, "the result is not JSON"))?;
-        to_completion(&result, &state.client_tx_id, self.clock.now())
+        let encrypted = required(&reply, "encryptMOKResult", "result/request")?;
+        open_result(&self.key_file, &encrypted, &state.client_tx_id)
     }
 }
 
@@ -426,9 +453,7 @@ impl OtpVerifier for MobileokClient {
             let provider_code = if result_code.is_empty() { "(none)".to_owned() } else { result_code };
             return Ok(OtpOutcome::WrongCode { retry_state, provider_code });
         }
-        let plaintext = decrypt_result(&self.key_file, &required(&reply, "encryptMOKResult", "confirm/request")?)?;
-        let result: Value = serde_json::from_slice(&plaintext)
-            .map_err(|_| Error::protocol(ProviderId::Mobileok, "the result is not JSON"))?;
-        Ok(OtpOutcome::Verified(to_completion(&result, &state.client_tx_id, self.clock.now())?))
+        let encrypted = required(&reply, "encryptMOKResult", "confirm/request")?;
+        Ok(OtpOutcome::Verified(open_result(&self.key_file, &encrypted, &state.client_tx_id)?))
     }
 }

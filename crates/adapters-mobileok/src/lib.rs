@@ -12,14 +12,32 @@
 //!    `mobileok` launch: the SDK script and the request URL.
 //! 2. The SDK posts to the request URL; answer it with `launch_data(session)`.
 //! 3. Dream's window posts `data` to the return URL; `complete` exchanges the `encryptMOKKeyToken`
-//!    at once, decrypts the result, checks `clientTxId`, and reports `issueDate` so the 600-second
-//!    rule is enforced. In popup (`WB`) mode the return URL must answer 200 with a body.
+//!    at once (`result/request`), decrypts the result, checks `clientTxId`, and reports `issueDate`
+//!    so the 600-second rule is enforced. In popup (`WB`) mode the return URL must answer 200 with a
+//!    body.
+//!
+//! # Who may end a 표준창 session
+//!
+//! The return URL is open: anyone holding a pending verification id can post `data` to it, so
+//! nothing in `data` is believed. Only a result bonin itself fetched from mobileOK's server with a
+//! key token, decrypted with the key file, naming this session's `clientTxId` and carrying a
+//! readable `issueDate`, changes the session: it verifies it, or, when older than 600 seconds,
+//! expires it. Everything else leaves it pending:
+//!
+//! * an `encryptMOKResult` in `data` is an `IntegrityMismatch`. bonin always asks for `MOKToken`,
+//!   and such a result is sealed only to the client's public key, so anyone could have built it;
+//! * a `resultCode` other than `2000` in `data` (a cancel, or one made up) is `Unconfirmed`, its
+//!   code kept verbatim for display;
+//! * a key token mobileOK will not exchange (made up, spent or stale) is an `IntegrityMismatch`.
+//!
+//! `complete` therefore never returns `Rejected`.
 //!
 //! # Call order, 본인확인-API
 //!
 //! `send` (token/get → auth/request) → `confirm` (confirm/request; a wrong code hands back a new
 //! token for the next attempt) → or `resend`. The domain's mobileOK rules (10 min, 7 min, 3
-//! attempts) apply to the session.
+//! attempts) apply to the session. Every reply here comes from mobileOK's server to bonin, so its
+//! refusals are mobileOK's own: a refused request is `Rejected`, a refused confirm an attempt.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 

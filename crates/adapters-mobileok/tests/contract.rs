@@ -3,7 +3,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly on purpose
 
 use std::{
-    sync::{Arc, OnceLock},
+    sync::{Arc, OnceLock, atomic::Ordering},
     time::Duration,
 };
 
@@ -16,6 +16,8 @@ use bonin_sandbox::{
     mobileok::{MobileokSimConfig, MobileokSimulator, ResultTweaks, WindowError},
     personas,
 };
+use percent_encoding::{NON_ALPHANUMERIC, utf8_percent_encode};
+use serde_json::{Value, json};
 
 const PASSWORD: &str = "sandbox-key-password";
 
@@ -226,8 +228,11 @@ async fn a_replayed_key_token_is_refused() {
     let (session, info) = window_session(&h, &new_id()).await;
     let callback = callback_from(&h.sim.complete_window(&info, Some("hong")).unwrap().form_body());
     h.client.complete(&session, &callback).await.unwrap();
+    // mobileOK refuses the spent key token (the second exchange reaches it); a token mobileOK will
+    // not exchange proves nothing about the user, so it is no refusal of the verification.
     let error = h.client.complete(&session, &callback).await.unwrap_err();
-    assert_eq!(error, Error::rejected(ProviderId::Mobileok, "4040", Some("유효하지 않은 키 토큰입니다.".into())));
+    assert!(matches!(error, Error::IntegrityMismatch { .. }), "{error:?}");
+    assert_eq!(h.sim.counters().result_requests.load(Ordering::Relaxed), 2);
 }
 
 #[tokio::test]
@@ -236,9 +241,7 @@ async fn a_key_token_must_be_exchanged_at_once() {
     let (session, info) = window_session(&h, &new_id()).await;
     let callback = callback_from(&h.sim.complete_window(&info, Some("hong")).unwrap().form_body());
     h.sim.age(Duration::from_secs(31));
-    assert!(
-        matches!(h.client.complete(&session, &callback).await, Err(Error::Rejected { code, .. }) if code == "4040")
-    );
+    assert!(matches!(h.client.complete(&session, &callback).await, Err(Error::IntegrityMismatch { .. })));
 }
 
 #[tokio::test]
@@ -279,12 +282,13 @@ async fn a_result_issued_601_seconds_ago_is_expired() {
 }
 
 #[tokio::test]
-async fn a_cancelled_window_is_rejected_with_its_code() {
+async fn a_cancelled_window_is_unconfirmed_with_its_code() {
     let h = harness(CryptoGeneration::V1).await;
     let (session, info) = window_session(&h, &new_id()).await;
     let callback = callback_from(&h.sim.complete_window(&info, None).unwrap().form_body());
-    assert!(
-        matches!(h.client.complete(&session, &callback).await, Err(Error::Rejected { code, .. }) if code == "3100")
+    assert_eq!(
+        h.client.complete(&session, &callback).await.unwrap_err(),
+        Error::unconfirmed(ProviderId::Mobileok, "3100")
     );
 }
 
@@ -319,6 +323,347 @@ async fn malformed_callbacks_are_invalid_input() {
     }
     let twice = CallbackParams::new(CallbackTransport::Post).with("data", "a").with("data", "b");
     assert!(matches!(h.client.complete(&session, &twice).await, Err(Error::IntegrityMismatch { .. })));
+}
+
+// --- who may end a 표준창 session: only mobileOK's server ---
+
+/// What anyone can post to the open return URL: `data` as the form layer leaves it (URL-encoded
+/// JSON).
+fn posted(data: &Value) -> CallbackParams {
+    CallbackParams::new(CallbackTransport::Post)
+        .with("data", utf8_percent_encode(&data.to_string(), NON_ALPHANUMERIC).to_string())
+}
+
+fn result_requests(h: &Harness) -> u64 {
+    h.sim.counters().result_requests.load(Ordering::Relaxed)
+}
+
+#[tokio::test]
+async fn a_result_sealed_with_the_client_public_key_is_refused() {
+    for generation in [CryptoGeneration::V1, CryptoGeneration::V2] {
+        let h = harness(generation).await;
+        let id = new_id();
+        let (session, info) = window_session(&h, &id).await;
+        // The public key is all it takes to build a result the key file opens.
+        let forged = h.sim.forge_result(h.client.key_file().client_public_key_der(), id.as_str(), "hong").unwrap();
+        let opened = bonin_adapters_mobileok::crypto::decrypt_result(h.client.key_file(), &forged).unwrap();
+        assert_eq!(serde_json::from_slice::<Value>(&opened).unwrap()["clientTxId"], id.as_str());
+        for data in [
+            json!({"encryptMOKResult": forged}),
+            json!({"resultCode": "2000", "resultMsg": "성공", "encryptMOKResult": forged}),
+            json!({"encryptMOKKeyToken": "AAAA+BBBB", "encryptMOKResult": forged}),
+        ] {
+            let error = h.client.complete(&session, &posted(&data)).await.unwrap_err();
+            assert!(matches!(error, Error::IntegrityMismatch { .. }), "{error:?}");
+            assert!(!format!("{error} {error:?}").contains(&forged[..16]));
+        }
+        assert_eq!(result_requests(&h), 0, "nothing was exchanged");
+        // The real window still completes the session.
+        let delivery = h.sim.complete_window(&info, Some("hong")).unwrap();
+        h.client.complete(&session, &callback_from(&delivery.form_body())).await.unwrap();
+    }
+}
+
+#[tokio::test]
+async fn even_a_genuine_result_that_passed_through_the_browser_is_refused() {
+    let h = harness(CryptoGeneration::V1).await;
+    let (session, info) = window_session(&h, &new_id()).await;
+    // Someone rewrites the (unsigned) transfer type, so the window hands the result to the browser.
+    let mut info: Value = serde_json::from_str(&info).unwrap();
+    info["retTransferType"] = json!("MOKResult");
+    let delivery = h.sim.complete_window(&info.to_string(), Some("hong")).unwrap();
+    assert!(delivery.form_body().contains("encryptMOKResult"));
+    let error = h.client.complete(&session, &callback_from(&delivery.form_body())).await.unwrap_err();
+    assert!(matches!(error, Error::IntegrityMismatch { .. }), "{error:?}");
+}
+
+#[tokio::test]
+async fn a_failure_code_posted_by_the_browser_is_unconfirmed_and_kept_verbatim() {
+    let h = harness(CryptoGeneration::V1).await;
+    let (session, info) = window_session(&h, &new_id()).await;
+    for (data, code) in [
+        (json!({"resultCode": "3100", "resultMsg": "사용자가 본인확인을 취소했습니다."}), "3100"),
+        (json!({"resultCode": "9999"}), "9999"),
+        (json!({"resultCode": 4000}), "4000"),
+        (json!({"resultCode": "5028", "resultMsg": "등록되지 않은 사이트입니다."}), "5028"),
+        (json!({"resultCode": "본인-취소", "encryptMOKKeyToken": "AAAA+BBBB"}), "본인-취소"),
+        (json!({"resultCode": ""}), "(none)"),
+        (json!({"resultCode": {"nested": true}}), "(none)"),
+    ] {
+        let error = h.client.complete(&session, &posted(&data)).await.unwrap_err();
+        assert_eq!(error, Error::unconfirmed(ProviderId::Mobileok, code), "{data}");
+    }
+    assert_eq!(result_requests(&h), 0);
+    let delivery = h.sim.complete_window(&info, Some("wilson")).unwrap();
+    h.client.complete(&session, &callback_from(&delivery.form_body())).await.unwrap();
+}
+
+#[tokio::test]
+async fn a_key_token_mobileok_will_not_exchange_is_an_integrity_mismatch() {
+    let h = harness(CryptoGeneration::V2).await;
+    let (session, info) = window_session(&h, &new_id()).await;
+    let tokens = ["garbage", "AAAA+BBBB/CCCC==", "키토큰|한글", "\u{1F600}\u{0301}"];
+    for token in tokens {
+        for data in [json!({"encryptMOKKeyToken": token}), json!({"resultCode": "2000", "encryptMOKKeyToken": token})] {
+            let error = h.client.complete(&session, &posted(&data)).await.unwrap_err();
+            assert!(matches!(error, Error::IntegrityMismatch { .. }), "{data}: {error:?}");
+            assert!(!format!("{error} {error:?}").contains(token));
+        }
+    }
+    assert_eq!(result_requests(&h), 8, "each token went to mobileOK, which refused it");
+    let delivery = h.sim.complete_window(&info, Some("kim-mvno")).unwrap();
+    h.client.complete(&session, &callback_from(&delivery.form_body())).await.unwrap();
+}
+
+#[tokio::test]
+async fn the_window_posts_only_a_key_token_in_moktoken_mode() {
+    let h = harness(CryptoGeneration::V1).await;
+    let (_, info) = window_session(&h, &new_id()).await;
+    let delivery = h.sim.complete_window(&info, Some("hong")).unwrap();
+    let data: Value =
+        serde_json::from_str(&percent_encoding::percent_decode_str(&delivery.data).decode_utf8().unwrap()).unwrap();
+    assert!(data["encryptMOKKeyToken"].is_string(), "{data}");
+    assert!(data.get("encryptMOKResult").is_none(), "{data}");
+    // A transfer type the window does not know is refused, not taken for one it does.
+    let mut info: Value = serde_json::from_str(&info).unwrap();
+    for transfer in [Value::Null, json!("mokresult"), json!("MOKToken "), json!(1)] {
+        info["retTransferType"] = transfer;
+        assert!(matches!(h.sim.complete_window(&info.to_string(), Some("hong")), Err(WindowError::Code("4000", _))));
+    }
+}
+
+#[tokio::test]
+async fn result_request_exchanges_a_key_token_once() {
+    let h = harness(CryptoGeneration::V1).await;
+    let (_, info) = window_session(&h, &new_id()).await;
+    let delivery = h.sim.complete_window(&info, Some("hong")).unwrap();
+    let data: Value =
+        serde_json::from_str(&percent_encoding::percent_decode_str(&delivery.data).decode_utf8().unwrap()).unwrap();
+    let http = HttpClient::new(
+        ProviderId::Mobileok,
+        Arc::new(ReqwestTransport::new(&HttpConfig::default()).unwrap()),
+        RetryPolicy::NONE,
+    );
+    let exchange = || async {
+        let request = bonin_adapters_http::HttpRequest::post(
+            "result",
+            format!("{}/gui/service/v1/result/request", h.server.base_url()),
+        )
+        .header("Content-Type", "application/json")
+        .body(json!({"encryptMOKKeyToken": data["encryptMOKKeyToken"]}).to_string().into_bytes());
+        let response = http.send(request).await.unwrap();
+        assert_eq!(response.header("content-type"), Some("text/plain;charset=UTF-8"));
+        serde_json::from_slice::<Value>(&response.body).unwrap()
+    };
+    let first = exchange().await;
+    assert_eq!(first["resultCode"], "2000");
+    assert!(first["encryptMOKResult"].is_string());
+    let second = exchange().await;
+    assert_eq!(second["resultCode"], "4040");
+    assert!(second.get("encryptMOKResult").is_none());
+}
+
+#[tokio::test]
+async fn a_result_without_a_readable_issue_date_does_not_verify() {
+    let h = harness(CryptoGeneration::V1).await;
+    let values = [
+        Value::Null,
+        json!(""),
+        json!("２０２５-０１-０１ ００:００:００"),
+        json!("2025-13-45 99:99:99"),
+        json!(1),
+        // Readable, but before the first instant a timestamp can hold once moved to UTC.
+        json!("-9999-01-01 00:00:00"),
+    ];
+    for value in values {
+        h.sim.set_tweaks(ResultTweaks {
+            fields: [("issueDate".to_owned(), value.clone())].into_iter().collect(),
+            ..ResultTweaks::default()
+        });
+        let (session, info) = window_session(&h, &new_id()).await;
+        let callback = callback_from(&h.sim.complete_window(&info, Some("hong")).unwrap().form_body());
+        let error = h.client.complete(&session, &callback).await.unwrap_err();
+        assert!(matches!(error, Error::Protocol { .. }), "{value}: {error:?}");
+    }
+    // The ends of the calendar that a timestamp can hold are read; the age rule judges them.
+    for value in ["9999-12-31 23:59:59", "0000-01-01 00:00:00"] {
+        h.sim.set_tweaks(ResultTweaks {
+            fields: [("issueDate".to_owned(), json!(value))].into_iter().collect(),
+            ..ResultTweaks::default()
+        });
+        let (session, info) = window_session(&h, &new_id()).await;
+        let callback = callback_from(&h.sim.complete_window(&info, Some("hong")).unwrap().form_body());
+        let issued = h.client.complete(&session, &callback).await.unwrap().result_issued_at.unwrap();
+        assert!(session.check_result_age(issued, h.clock.now()).is_err(), "{value}");
+    }
+}
+
+#[tokio::test]
+async fn odd_fields_in_mobileoks_result_are_errors_or_left_out_never_panics() {
+    let h = harness(CryptoGeneration::V1).await;
+    let odd = [
+        ("clientTxId", json!(12345)),
+        ("clientTxId", json!("한글한글한글한글한글한글한글한글")),
+        ("userBirthday", json!("１９９０0215")),
+        ("userBirthday", json!("1990-0\u{00e9}-15")),
+        ("userName", json!({"first": "홍"})),
+        ("userPhone", json!("０１０１２３４５６７８")),
+        ("userGender", json!(["1"])),
+        ("providerId", json!("\u{1F600}")),
+        ("ci", json!("")),
+        ("txId", json!(null)),
+    ];
+    for (field, value) in odd {
+        h.sim.set_tweaks(ResultTweaks {
+            fields: [(field.to_owned(), value.clone())].into_iter().collect(),
+            ..ResultTweaks::default()
+        });
+        let (session, info) = window_session(&h, &new_id()).await;
+        let callback = callback_from(&h.sim.complete_window(&info, Some("hong")).unwrap().form_body());
+        match h.client.complete(&session, &callback).await {
+            Ok(_) => assert_ne!(field, "clientTxId"),
+            Err(error) => {
+                assert!(matches!(error, Error::IntegrityMismatch { .. }), "{field}={value}: {error:?}");
+                assert!(!format!("{error} {error:?}").contains("한글"));
+            }
+        }
+    }
+}
+
+#[tokio::test]
+async fn hostile_data_fields_are_errors_with_fixed_texts() {
+    let h = harness(CryptoGeneration::V1).await;
+    let (session, info) = window_session(&h, &new_id()).await;
+    let deep = "[".repeat(10_000);
+    let raw: Vec<String> = [
+        "%",
+        "%E",
+        "%E2%82",
+        "%FF%FE",
+        "%C3%28",
+        "한글",
+        "%ED%95%9C%EA",
+        "%ZZ%7B",
+        "+",
+        "{",
+        "[]",
+        "%22text%22",
+        "123",
+        "null",
+        "%7B%22encryptMOKKeyToken%22%3A7%7D",
+        "%7B%22encryptMOKKeyToken%22%3A%5B%5D%7D",
+        "%7B%22encryptMOKKeyToken%22%3A%22%20%20%22%7D",
+        "%7B%22encryptMOKResult%22%3A1%7D",
+        "%7B%22%ED%95%9C%22%3A%22%EA%B8%80%22%7D",
+    ]
+    .into_iter()
+    .map(str::to_owned)
+    .chain([deep.clone(), utf8_percent_encode(&deep, NON_ALPHANUMERIC).to_string()])
+    .collect();
+    for value in &raw {
+        let callback = CallbackParams::new(CallbackTransport::Post).with("data", value.clone());
+        let error = h.client.complete(&session, &callback).await.unwrap_err();
+        let text = format!("{error} {error:?}");
+        for marker in ["한", "글", "%E2", "%FF", "ZZ", "text", "[[["] {
+            assert!(!text.contains(marker), "{value}: {text}");
+        }
+    }
+    let delivery = h.sim.complete_window(&info, Some("hong")).unwrap();
+    h.client.complete(&session, &callback_from(&delivery.form_body())).await.unwrap();
+}
+
+#[tokio::test]
+async fn odd_replies_from_result_request_are_errors_that_end_nothing() {
+    let h = harness(CryptoGeneration::V1).await;
+    for fault in
+        [Fault::Malformed, Fault::Truncated, Fault::status(500), Fault::status(404), Fault::provider_code("5028")]
+    {
+        let (session, info) = window_session(&h, &new_id()).await;
+        let callback = callback_from(&h.sim.complete_window(&info, Some("hong")).unwrap().form_body());
+        h.server.faults().inject("/gui/service/v1/result/request", fault.clone(), Times::Once);
+        let error = h.client.complete(&session, &callback).await.unwrap_err();
+        assert!(!matches!(error, Error::Rejected { .. } | Error::Expired), "{fault:?}: {error:?}");
+    }
+}
+
+#[test]
+fn hostile_encrypted_results_are_integrity_errors_with_fixed_texts() {
+    let key_file = KeyFile::unlock(&keys().key_file(PASSWORD, false), &SecretString::from(PASSWORD)).unwrap();
+    let long = "A".repeat(100_000);
+    let values = [
+        "",
+        "|",
+        "||",
+        "한|글",
+        "한글",
+        "AAAA|AAAA",
+        "=|=",
+        "%%|%%",
+        &long,
+        &format!("{long}|{long}"),
+        &format!("{}|AAAA", STANDARD.encode([0u8; 256])),
+        &format!("{}|AAAA", STANDARD.encode([0xFFu8; 256])),
+        &format!("{}|AAAA", STANDARD.encode([1u8; 255])),
+    ];
+    for value in values {
+        let error = bonin_adapters_mobileok::crypto::decrypt_result(&key_file, value).unwrap_err();
+        assert!(matches!(error, Error::IntegrityMismatch { .. }), "{error:?}");
+        let text = format!("{error} {error:?}");
+        assert!(!text.contains("한") && !text.contains("AAAA") && !text.contains("%%"), "{text}");
+    }
+}
+
+/// Locks `plaintext` the way `mok_keyInfo.dat` is locked.
+fn lock_key_file(plaintext: &[u8], password: &str) -> Vec<u8> {
+    use aws_lc_rs::{
+        cipher::{AES_256, EncryptionContext, PaddedBlockEncryptingKey, UnboundCipherKey},
+        digest,
+        iv::FixedLength,
+    };
+    let h1 = digest::digest(&digest::SHA256, password.as_bytes());
+    let h2 = digest::digest(&digest::SHA256, h1.as_ref());
+    let key = [&h1.as_ref()[..16], &h2.as_ref()[16..]].concat();
+    let iv: [u8; 16] = h2.as_ref()[..16].try_into().unwrap();
+    let cipher = PaddedBlockEncryptingKey::cbc_pkcs7(UnboundCipherKey::new(&AES_256, &key).unwrap()).unwrap();
+    let mut data = plaintext.to_vec();
+    cipher.less_safe_encrypt(&mut data, EncryptionContext::Iv128(FixedLength::from(iv))).unwrap();
+    data
+}
+
+#[test]
+fn hostile_key_files_are_misconfigured_with_fixed_texts() {
+    let marker = "비밀키";
+    let garbage_der = STANDARD.encode(format!("{marker}-not-der"));
+    let plaintexts: Vec<Vec<u8>> = [
+        "not json".to_owned(),
+        "[]".to_owned(),
+        format!("\"{marker}\""),
+        format!(r#"{{"ServiceId":"{marker}","ClientPrivateKey":"{marker}"}}"#),
+        format!(r#"{{"ServiceId":"svc","ClientPrivateKey":"{garbage_der}"}}"#),
+        format!(r#"{{"ServiceId":"  ","ClientPrivateKey":"{garbage_der}"}}"#),
+        format!(r#"{{"ServiceId":7,"ClientPrivateKey":"{garbage_der}"}}"#),
+        format!(r#"{{"ServiceId":"svc","ClientPrivateKey":"{garbage_der}","ServerPublicKey":"{marker}"}}"#),
+    ]
+    .into_iter()
+    .map(String::into_bytes)
+    .chain([vec![0xFF, 0xFE, 0x80], vec![b'{'; 4096]])
+    .collect();
+    let mut files: Vec<Vec<u8>> = plaintexts.iter().map(|p| lock_key_file(p, PASSWORD)).collect();
+    files.push((0..=255u8).collect());
+    files.push(vec![0u8; 16]);
+    // A real private key with a damaged server key.
+    let real = KeyFile::unlock(&keys().key_file(PASSWORD, false), &SecretString::from(PASSWORD)).unwrap();
+    assert!(real.client_public_key_der().len() > 200);
+    for file in &files {
+        let error = KeyFile::unlock(file, &SecretString::from(PASSWORD)).unwrap_err();
+        assert!(matches!(error, Error::Misconfigured { .. }), "{error:?}");
+        let text = format!("{error} {error:?}");
+        assert!(!text.contains(marker) && !text.contains(PASSWORD) && !text.contains("not-der"), "{text}");
+    }
+    for text in ["한글", "%%%%", "AAAA\u{0301}"] {
+        let error = KeyFile::from_base64(text, &SecretString::from(PASSWORD)).unwrap_err();
+        assert!(!format!("{error} {error:?}").contains(text));
+    }
 }
 
 // --- 본인확인-API ---

@@ -34,10 +34,6 @@ impl Pair {
     fn private(&self) -> Option<OaepPrivateDecryptingKey> {
         OaepPrivateDecryptingKey::new(PrivateDecryptingKey::from_pkcs8(&self.pkcs8).ok()?).ok()
     }
-
-    fn public(&self) -> Option<OaepPublicEncryptingKey> {
-        OaepPublicEncryptingKey::new(PublicEncryptingKey::from_der(&self.spki).ok()?).ok()
-    }
 }
 
 fn password_key(password: &str) -> ([u8; 32], [u8; 16]) {
@@ -126,6 +122,11 @@ pub(crate) fn open_envelope(server: &Pair, value: &str) -> Option<Vec<u8>> {
 
 /// Seals a result to the client (`encryptMOKResult`). `break_hash` corrupts the integrity hash.
 pub(crate) fn seal_result(client: &Pair, plaintext: &[u8], break_hash: bool) -> Option<String> {
+    seal_to(&client.spki, plaintext, break_hash)
+}
+
+/// Seals `plaintext` to the RSA public key `spki` (SubjectPublicKeyInfo DER) as `encryptMOKResult`.
+pub(crate) fn seal_to(spki: &[u8], plaintext: &[u8], break_hash: bool) -> Option<String> {
     let mut key_iv = [0u8; 48];
     OsRng.fill_bytes(&mut key_iv).ok()?;
     let data = aes_encrypt(&key_iv[..32], key_iv[32..].try_into().ok()?, plaintext)?;
@@ -134,7 +135,7 @@ pub(crate) fn seal_result(client: &Pair, plaintext: &[u8], break_hash: bool) -> 
         hash = sha256_b64(b"something else");
     }
     let key_part = format!("{}|{hash}", STANDARD.encode(key_iv));
-    let public = client.public()?;
+    let public = OaepPublicEncryptingKey::new(PublicEncryptingKey::from_der(spki).ok()?).ok()?;
     let mut out = vec![0u8; public.ciphertext_size()];
     let enc_key = public.encrypt(&OAEP_SHA256_MGF1SHA256, key_part.as_bytes(), &mut out, None).ok()?;
     Some(format!("{}|{}", STANDARD.encode(enc_key), STANDARD.encode(data)))

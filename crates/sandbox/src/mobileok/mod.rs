@@ -10,7 +10,12 @@
 //! verify, `4003` site not registered ("등록되지 않은 사이트입니다."), `4004` reused `clientTxId`,
 //! `4010` unknown or already used token, `4011` token past its 10 minutes or the 7 minutes after
 //! auth/request, `4020` user details match no subscriber, `4030` wrong code (a new token comes with
-//! it), `4031` third wrong code (no token), `4040` unknown or expired key token.
+//! it), `4031` third wrong code (no token), `4040` unknown, already exchanged or expired key token,
+//! `3100` the user cancelled in the window (posted to the return URL, like every window outcome).
+//!
+//! The window honours `retTransferType`: with `MOKToken` (what bonin asks for) it posts only a
+//! single-use `encryptMOKKeyToken`, never the result; with `MOKResult` it hands the sealed result
+//! to the browser, so tests can show that such a result is refused.
 
 mod keys;
 mod window;
@@ -74,6 +79,8 @@ pub struct ResultTweaks {
     pub break_hash: bool,
     /// Reports another `clientTxId`.
     pub client_tx_id: Option<String>,
+    /// Sets these fields of the result (after every other tweak), for results of odd shapes.
+    pub fields: serde_json::Map<String, Value>,
 }
 
 const TOKEN_LIFETIME: Duration = Duration::from_secs(600);
@@ -183,6 +190,18 @@ impl MobileokSimulator {
     pub fn key_file(&self, password: &str, with_server_public_key: bool) -> Vec<u8> {
         keys::key_file(&self.config.service_id, &self.client, with_server_public_key.then_some(&*self.server), password)
             .unwrap_or_default()
+    }
+
+    /// An `encryptMOKResult` as anyone can build it, for hostile tests: the result `persona` (a
+    /// persona key) would get for `client_tx_id`, sealed to `client_public_key` (SPKI DER) the way
+    /// mobileOK seals results. Sealing needs nothing but the public key, which is no secret (with
+    /// Gen-1 request crypto it can even be recovered from two `encryptReqClientInfo` values), so
+    /// such a value proves nothing about who made it. `None` for an unknown persona or a key that is
+    /// not RSA.
+    pub fn forge_result(&self, client_public_key: &[u8], client_tx_id: &str, persona: &str) -> Option<String> {
+        let persona = crate::personas::by_key(persona)?;
+        let result = self.result_json(client_tx_id, persona, "SMS", "telcoAuth");
+        keys::seal_to(client_public_key, result.to_string().as_bytes(), false)
     }
 
     /// Counters.
@@ -306,7 +325,7 @@ impl MobileokSimulator {
             kst.second()
         );
         let site_field = if self.config.site_id_lower_camel { "siteId" } else { "siteID" };
-        json!({
+        let mut result = json!({
             site_field: self.config.service_id,
             "clientTxId": tweaks.client_tx_id.unwrap_or_else(|| client_tx_id.to_owned()),
             "txId": random_token(12).replace(['+', '/', '='], "A"),
@@ -323,7 +342,11 @@ impl MobileokSimulator {
             "reqDate": stamp,
             "issuer": "bonin-sandbox",
             "issueDate": stamp,
-        })
+        });
+        if let Some(object) = result.as_object_mut() {
+            object.extend(tweaks.fields);
+        }
+        result
     }
 
     fn seal(&self, result: &Value) -> Option<String> {

@@ -95,6 +95,14 @@ impl MobileokSimulator {
         if !registered || !(return_url.starts_with("https://") || return_url.starts_with("http://")) {
             return Err(WindowError::Code("5028", "등록되지 않은 returnUrl 입니다."));
         }
+        // How the outcome travels: `MOKToken` posts a single-use key token to the return URL (the
+        // result itself only ever leaves through result/request); `MOKResult` posts the sealed
+        // result. Anything else is refused rather than guessed.
+        let mok_result = match text(&info, "retTransferType").as_deref() {
+            Some("MOKToken") => false,
+            Some("MOKResult") => true,
+            _ => return Err(WindowError::Code("4000", "retTransferType 오류")),
+        };
         let generation = if text(&info, "encryptVersion").as_deref() == Some("V2") { 2 } else { 1 };
         let encrypted = text(&info, "encryptReqClientInfo").unwrap_or_default();
         let client_tx_id = self.verify_client_info(&encrypted, generation).map_err(|(c, m)| WindowError::Code(c, m))?;
@@ -102,7 +110,7 @@ impl MobileokSimulator {
             client_tx_id,
             return_url,
             service_type: text(&info, "serviceType").unwrap_or_else(|| "telcoAuth".into()),
-            mok_result: text(&info, "retTransferType").as_deref() == Some("MOKResult"),
+            mok_result,
         })
     }
 
@@ -115,6 +123,7 @@ impl MobileokSimulator {
                 if window.mok_result {
                     json!({"resultCode": "2000", "resultMsg": "성공", "encryptMOKResult": sealed})
                 } else {
+                    // The sealed result stays here until the key token is exchanged, once.
                     let key_token = random_token(24);
                     self.lock().key_tokens.insert(key_token.clone(), (sealed, now()));
                     json!({"resultCode": "2000", "resultMsg": "성공", "encryptMOKKeyToken": key_token})
