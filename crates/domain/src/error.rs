@@ -9,6 +9,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::ProviderId;
 
+/// The longest browser-reported code [`Error::unconfirmed`] keeps.
+pub const UNCONFIRMED_CODE_MAX: usize = 40;
+
 /// Something bonin depends on for a request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case", tag = "kind", content = "provider")]
@@ -135,9 +138,18 @@ impl Error {
         Self::IntegrityMismatch { reason: reason.into() }
     }
 
-    /// [`Error::Unconfirmed`]: a failure only the browser asserts.
+    /// [`Error::Unconfirmed`]: a failure only the browser asserts. Whoever posts to the landing
+    /// chooses the code, so it is kept only as far as it looks like a code: at most
+    /// [`UNCONFIRMED_CODE_MAX`] characters, each an ASCII letter, digit or one of `_-.:`, and any
+    /// other character replaced by `?`.
     pub fn unconfirmed(provider: ProviderId, code: impl Into<String>) -> Self {
-        Self::Unconfirmed { provider, code: code.into() }
+        let code: String = code
+            .into()
+            .chars()
+            .take(UNCONFIRMED_CODE_MAX)
+            .map(|c| if c.is_ascii_alphanumeric() || "_-.:".contains(c) { c } else { '?' })
+            .collect();
+        Self::Unconfirmed { provider, code }
     }
 
     /// [`Error::Rejected`].

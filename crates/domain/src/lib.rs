@@ -50,7 +50,7 @@ mod verification;
 pub use clock::{Clock, KST, ManualClock, OsRng, Rng, SequenceRng, SystemClock, Timestamp};
 #[cfg(feature = "mock")]
 pub use clock::{MockClock, MockRng};
-pub use error::{Dependency, Error, ErrorCode};
+pub use error::{Dependency, Error, ErrorCode, UNCONFIRMED_CODE_MAX};
 pub use flow::{
     CallbackParams, CallbackTransport, Completion, Display, FormField, FormLaunch, FormMethod, IamportLaunch,
     IamportParams, Launch, MobileokLaunch, OtpChannel, OtpDispatch, OtpOutcome, OtpRequest, OtpSubject, OtpVerifier,

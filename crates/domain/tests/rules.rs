@@ -332,3 +332,15 @@ fn a_confirm_reserves_its_attempt_before_the_provider_and_blocks_a_second_one() 
     );
     assert_eq!(last.otp_rejected(clock.now(), None).unwrap().stored_status(), Status::Failed);
 }
+
+#[test]
+fn a_browser_reported_code_is_kept_only_as_far_as_it_looks_like_a_code() {
+    let Error::Unconfirmed { code, .. } = Error::unconfirmed(ProviderId::Mobileok, "3100") else { panic!() };
+    assert_eq!(code, "3100");
+    let hostile = format!("<script>{}", "x".repeat(10_000));
+    let Error::Unconfirmed { code, .. } = Error::unconfirmed(ProviderId::Mobileok, hostile) else { panic!() };
+    assert_eq!(code.len(), 40);
+    assert!(code.starts_with("?script?xx"));
+    let Error::Unconfirmed { code, .. } = Error::unconfirmed(ProviderId::PortoneV2, "홍길동") else { panic!() };
+    assert_eq!(code, "???");
+}
