@@ -104,4 +104,10 @@ await assert.rejects(Webhook.verify(ours.secret, ours.body + " ", ours.headers))
 await assert.rejects(Webhook.verify("whsec_" + Buffer.from("another secret").toString("base64"), ours.body, ours.headers));
 step("the SDK verifies bonin's webhook signature and refuses a tampered body or another secret");
 
+// Console secrets may come without Base64 padding; the SDK takes them, and so does bonin's verifier.
+const unpadded = ours.secret.replace(/=+$/, "");
+assert.notEqual(unpadded, ours.secret);
+assert.equal((await Webhook.verify(unpadded, ours.body, ours.headers)).type, ours.type);
+step("the SDK takes the same secret without its Base64 padding");
+
 console.log(`portone-sdk: all checks passed (${id})`);

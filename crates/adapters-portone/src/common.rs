@@ -1,6 +1,6 @@
 //! What V1 and V2 share: JSON field readers, carrier names, path encoding, stored-state helpers.
 
-use bonin_domain::{Carrier, Dependency, Error, ProviderId, ProviderState, Verification};
+use bonin_domain::{Carrier, Dependency, Error, ProviderId, ProviderState, Timestamp, Verification};
 use serde::{Serialize, de::DeserializeOwned};
 use serde_json::Value;
 
@@ -28,6 +28,12 @@ pub(crate) fn read_state<T: DeserializeOwned>(provider: ProviderId, session: &Ve
 
 pub(crate) fn write_state<T: Serialize>(provider: ProviderId, state: &T) -> Result<ProviderState, Error> {
     serde_json::to_string(state).map(ProviderState::new).map_err(|_| state_error(provider))
+}
+
+/// A time PortOne reported, in UTC, if it is one bonin can store and show (RFC 3339 needs a
+/// four-digit year; a verification before 1970 is not one).
+pub(crate) fn storable_time(at: Timestamp) -> Option<Timestamp> {
+    at.checked_to_offset(time::UtcOffset::UTC).filter(|t| (1970..=9999).contains(&t.year()))
 }
 
 /// The carrier as PortOne spells it: `LGT` in V1, `LGU` in V2.

@@ -30,8 +30,8 @@ pub struct PortoneV1Config {
     /// Sub-merchant tier code, sent as the `Tier` header.
     #[serde(default)]
     pub tier: Option<String>,
-    /// Delete the certification at PortOne right after reading it (`DELETE /certifications/{imp_uid}`),
-    /// so the personal data does not linger there.
+    /// Delete the certification at PortOne (`DELETE /certifications/{imp_uid}`) once bonin has stored
+    /// the verified result, so the personal data does not linger there.
     #[serde(default = "yes")]
     pub delete_after_read: bool,
     /// Service name shown in the OTP SMS (`company`).

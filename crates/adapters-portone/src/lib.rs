@@ -13,15 +13,21 @@
 //! returns the same token before that); a 401 forces one refresh and one retry. Window: `start` →
 //! `iamport` launch (`IMP.init(merchant_code)`, `IMP.certification(params)`, `merchant_uid` = the
 //! verification id, `m_redirect_url` = the return URL) → the browser comes back with `imp_uid` →
-//! `complete` reads `GET /certifications/{imp_uid}`, requires `certified` and our `merchant_uid`,
-//! then deletes the record at PortOne (`delete_after_read`). OTP: `send` (`otp/request`) →
-//! `confirm` (`otp/confirm/{imp_uid}`); V1 has no resend.
+//! `complete` reads `GET /certifications/{imp_uid}` and requires `certified` and our
+//! `merchant_uid`. Anything short of that the landing brings (an uncertified record, no record) is
+//! `Unconfirmed` and leaves the verification open: whoever knows a pending id can create such a
+//! record. OTP: `send` (`otp/request`) → `confirm` (`otp/confirm/{imp_uid}`); V1 has no resend.
+//! Either way, the delete at PortOne (`delete_after_read`) is handed back as
+//! `Completion::after_commit` work and runs only once bonin has stored the result.
 //!
 //! # V2 ([`PortoneV2Client`])
 //!
 //! `Authorization: PortOne <secret>` on every call, 60 s read timeout by default. Window: `start` →
 //! `portone` launch (`PortOne.requestIdentityVerification`, `identityVerificationId` = the
-//! verification id) → `complete` reads `GET /identity-verifications/{id}` and requires `VERIFIED`.
+//! verification id, `forceRedirect: true` so a desktop browser comes back to the landing too,
+//! `min_age` as Danal's `bypass.danal.AGELIMIT`) → `complete` reads
+//! `GET /identity-verifications/{id}` and requires `VERIFIED`; `FAILED` ends the verification, a
+//! browser's failure `code` while PortOne still says `READY` is `Unconfirmed`.
 //! OTP: `send` → `confirm` (→ `resend`), each with an `Idempotency-Key` derived from the session, so
 //! a call retried after a timeout is replayed by PortOne, not repeated.
 #![forbid(unsafe_code)]

@@ -9,19 +9,22 @@ use bonin_adapters_http::{
 use bonin_domain::{
     BirthDate, CallbackParams, Ci, Clock, Completion, Dependency, Di, Display, Error, ExposeSecret, Gender,
     IamportLaunch, IamportParams, IssuedToken, KST, Launch, Name, Nationality, OtpChannel, OtpCode, OtpDispatch,
-    OtpOutcome, OtpRequest, OtpVerifier, PhoneNumber, ProviderId, ProviderKey, ProviderTxId, RefreshPolicy,
-    SecretString, SharedTokens, SystemClock, Token, TokenCache, TokenCacheStats, TokenSource, Verification,
-    VerifiedIdentity, WindowRequest, WindowStart, WindowVerifier,
+    OtpOutcome, OtpRequest, OtpVerifier, PhoneNumber, ProviderId, ProviderKey, ProviderState, ProviderTxId,
+    RefreshPolicy, SecretString, SharedTokens, SystemClock, Token, TokenCache, TokenCacheStats, TokenSource,
+    Verification, VerifiedIdentity, WindowRequest, WindowStart, WindowVerifier,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use crate::{
     PortoneV1Config,
-    common::{carrier_name, encode, parse_carrier, read_state, text, write_state},
+    common::{carrier_name, encode, parse_carrier, read_state, state_error, storable_time, text, write_state},
 };
 
 const PROVIDER: ProviderId = ProviderId::PortoneV1;
+/// The longest a getToken token is cached: PortOne's live 30 minutes (35 once extended), so a
+/// longer stated lifetime is not believed.
+const MAX_TOKEN_LIFETIME: Duration = Duration::from_secs(3600);
 
 /// The V1 envelope `{code, message, response}`.
 #[derive(Clone, PartialEq, Deserialize)]
@@ -204,17 +207,22 @@ impl fmt::Debug for Certification {
 }
 
 impl Certification {
-    /// The verified identity. `now` stands in when PortOne gives no `certified_at`.
+    /// The verified identity. `now` stands in when PortOne gives no `certified_at`, or one that is
+    /// no storable time.
     pub fn identity(&self, now: bonin_domain::Timestamp) -> VerifiedIdentity {
-        let verified_at =
-            self.certified_at.and_then(|s| time::OffsetDateTime::from_unix_timestamp(s).ok()).unwrap_or(now);
+        let verified_at = self
+            .certified_at
+            .and_then(|s| time::OffsetDateTime::from_unix_timestamp(s).ok())
+            .and_then(storable_time)
+            .unwrap_or(now);
         let mut identity = VerifiedIdentity::new(PROVIDER, verified_at);
         identity.name = self.name.as_deref().and_then(|n| Name::new(n.trim()).ok());
         identity.birth_date = match self.birthday.as_deref().filter(|b| !b.trim().is_empty()) {
             Some(birthday) => BirthDate::parse(birthday.trim()).ok(),
             // The legacy field is a unix time in seconds; its calendar date is read in KST.
             None => self.birth.and_then(|s| time::OffsetDateTime::from_unix_timestamp(s).ok()).and_then(|t| {
-                let d = t.to_offset(KST).date();
+                // A time whose KST date lies past the calendar's end is no birth date.
+                let d = t.checked_to_offset(KST)?.date();
                 BirthDate::from_ymd(d.year(), u8::from(d.month()), d.day()).ok()
             }),
         };
@@ -275,10 +283,12 @@ impl TokenSource for GetToken {
         if token.access_token.is_empty() || remaining <= 0 {
             return Err(Error::protocol(PROVIDER, "getToken: empty token or expired_at not after now"));
         }
-        Ok(IssuedToken {
-            value: SecretString::from(token.access_token),
-            lifetime: Duration::from_secs(u64::try_from(remaining).unwrap_or(0)),
-        })
+        // It goes into every Authorization header: visible ASCII only.
+        if !token.access_token.bytes().all(|b| b.is_ascii_graphic()) {
+            return Err(Error::protocol(PROVIDER, "getToken: the access token is not a header-safe string"));
+        }
+        let lifetime = Duration::from_secs(u64::try_from(remaining).unwrap_or(0)).min(MAX_TOKEN_LIFETIME);
+        Ok(IssuedToken { value: SecretString::from(token.access_token), lifetime })
     }
 }
 
@@ -293,6 +303,13 @@ struct WindowState {
 struct OtpState {
     merchant_uid: String,
     imp_uid: String,
+}
+
+/// The work handed back through [`Completion::after_commit`]: the certification to delete at
+/// PortOne once bonin has stored the result (an id, no personal data).
+#[derive(Serialize, Deserialize)]
+struct AfterCommit {
+    delete_certification: String,
 }
 
 /// The PortOne V1 adapter: window ([`WindowVerifier`]) and OTP ([`OtpVerifier`]) flows over one
@@ -423,13 +440,21 @@ impl PortoneV1Client {
 
     /// `GET /certifications/{imp_uid}`.
     pub async fn certification(&self, imp_uid: &str) -> Result<Certification, Error> {
-        let path = format!("/certifications/{}", encode(imp_uid));
-        match self.call("portone_v1.certification", HttpMethod::Get, &path, None).await? {
-            Ok(value) => decode_certification(value),
+        match self.read(imp_uid).await? {
+            Ok(certification) => Ok(certification),
             Err(V1Error::NotFound { .. }) => {
                 Err(Error::invalid_input("imp_uid", "PortOne has no certification with this imp_uid"))
             }
             Err(error) => Err(error.into_error("certification lookup", true)),
+        }
+    }
+
+    /// `GET /certifications/{imp_uid}`, with PortOne's refusal left for the caller to read.
+    async fn read(&self, imp_uid: &str) -> Result<Result<Certification, V1Error>, Error> {
+        let path = format!("/certifications/{}", encode(imp_uid));
+        match self.call("portone_v1.certification", HttpMethod::Get, &path, None).await? {
+            Ok(value) => decode_certification(value).map(Ok),
+            Err(error) => Ok(Err(error)),
         }
     }
 
@@ -442,25 +467,33 @@ impl PortoneV1Client {
         }
     }
 
-    /// Deletes after reading when configured; a failed delete is logged, never fatal (the person is
-    /// verified either way).
-    async fn forget(&self, imp_uid: &str) {
+    /// The completion for a certified certification (its owner already checked with
+    /// [`ensure_owner`]). With `delete_after_read`, the delete is handed back as after-commit work:
+    /// deleting now would lose the result if bonin then failed to store it.
+    fn accept(&self, certification: &Certification) -> Result<Completion, Error> {
+        let completion = Completion::new(certification.identity(self.clock.now()));
         if !self.config.delete_after_read {
-            return;
+            return Ok(completion);
         }
-        if let Err(error) = self.delete_certification(imp_uid).await {
-            tracing::warn!(provider = %PROVIDER, code = error.code().as_str(), error = %error,
-                "the certification could not be deleted at PortOne after reading");
-        }
+        let work = AfterCommit { delete_certification: certification.imp_uid.clone() };
+        Ok(completion.with_after_commit(write_state(PROVIDER, &work)?))
     }
 
-    /// Reads the identity of a certified certification (its owner already checked with
-    /// [`ensure_owner`]), then forgets it upstream.
-    async fn accept(&self, certification: &Certification) -> Result<Completion, Error> {
-        let identity = certification.identity(self.clock.now());
-        self.forget(&certification.imp_uid).await;
-        Ok(Completion::new(identity))
+    /// Runs the work [`accept`](Self::accept) handed back, once bonin has stored the result. A
+    /// certification already gone counts as deleted, so running it twice is harmless.
+    async fn after_commit_work(&self, work: &ProviderState) -> Result<(), Error> {
+        let work: AfterCommit = serde_json::from_str(work.expose()).map_err(|_| state_error(PROVIDER))?;
+        self.delete_certification(&work.delete_certification).await
     }
+}
+
+/// The code an unconfirmed window failure is reported with: the browser's `error_code` when it
+/// sent one (kept for display; whoever posts to the landing chooses it), else `fallback`.
+fn window_code(callback: &CallbackParams, fallback: &str) -> String {
+    callback
+        .get("error_code")
+        .filter(|c| !c.is_empty())
+        .map_or_else(|| fallback.to_owned(), |c| format!("error_code:{c}"))
 }
 
 /// A certification made for another verification is never used, whatever its state.
@@ -507,6 +540,25 @@ impl WindowVerifier for PortoneV1Client {
         Ok(WindowStart::new(launch, write_state(PROVIDER, &WindowState { merchant_uid })?))
     }
 
+    /// Decides on the certification PortOne holds for the `imp_uid` the browser brought back,
+    /// never on the browser's `success` or `error_code`.
+    ///
+    /// Only a certified certification for this verification's `merchant_uid` completes it. Nothing
+    /// else the landing can bring ends it, because nothing else is the person's own answer: the
+    /// landing is open, the `merchant_uid` is the verification id, and `IMP.init`'s merchant code
+    /// and the channel key are public in the launch. Anyone who knows a pending id can therefore
+    /// open `IMP.certification` with it, close the window, and post the resulting `imp_uid`; PortOne
+    /// then holds a record for the right `merchant_uid` with `certified: false`, which says that
+    /// *someone's* window ended without a verified person, not that this person gave up. So:
+    ///
+    /// - `certified: false` (cancelled, failed, or under `min_age`; PortOne does not tell these
+    ///   apart) is [`Error::Unconfirmed`], with the browser's `error_code` for display
+    ///   (`error_code:<code>`, else `certified:false`); the verification stays open until the person
+    ///   finishes or it expires.
+    /// - No record (404, which PortOne may also answer for a certification that is not certified)
+    ///   is [`Error::Unconfirmed`] too (`error_code:<code>`, else `http404:-1`), as is any other
+    ///   refusal of a lookup whose `imp_uid` the browser chose (`lookup:<code>`).
+    /// - A certification made for another verification is [`Error::IntegrityMismatch`].
     async fn complete(&self, session: &Verification, callback: &CallbackParams) -> Result<Completion, Error> {
         session.ensure_open(self.clock.now())?;
         let state: WindowState = read_state(PROVIDER, session)?;
@@ -521,18 +573,26 @@ impl WindowVerifier for PortoneV1Client {
             return Err(Error::integrity("the callback's merchant_uid is not this verification's"));
         }
         let imp_uid = callback.require("imp_uid")?;
-        let certification = self.certification(imp_uid).await?;
+        let certification = match self.read(imp_uid).await? {
+            Ok(certification) => certification,
+            Err(V1Error::NotFound { .. }) => {
+                return Err(Error::unconfirmed(PROVIDER, window_code(callback, "http404:-1")));
+            }
+            Err(error @ (V1Error::Api { .. } | V1Error::Http { status: 400..=499, .. })) => {
+                return Err(Error::unconfirmed(PROVIDER, format!("lookup:{}", error.provider_code())));
+            }
+            Err(error) => return Err(error.into_error("certification lookup", true)),
+        };
         ensure_owner(&certification, &state.merchant_uid)?;
         if !certification.certified {
-            // The window ended without a verified person (cancelled, failed, or under `min_age`:
-            // PortOne does not tell these apart). Keep the browser's error_code when it sent one.
-            let code = callback
-                .get("error_code")
-                .filter(|c| !c.is_empty())
-                .map_or_else(|| "certified:false".to_owned(), |c| format!("error_code:{c}"));
-            return Err(Error::rejected(PROVIDER, code, callback.get("error_msg").map(str::to_owned)));
+            return Err(Error::unconfirmed(PROVIDER, window_code(callback, "certified:false")));
         }
-        self.accept(&certification).await
+        self.accept(&certification)
+    }
+
+    async fn after_commit(&self, session: &Verification, work: &ProviderState) -> Result<(), Error> {
+        let _ = session;
+        self.after_commit_work(work).await
     }
 }
 
@@ -591,7 +651,9 @@ impl OtpVerifier for PortoneV1Client {
 
     /// A refused confirm (HTTP 400 or a `code ≠ 0`) counts as one wrong code, unless the
     /// certification turns out to be certified already (a confirm that went through but whose
-    /// answer was lost), in which case that result is used. PortOne publishes no OTP error codes.
+    /// answer was lost), in which case that result is used. A certification that is not certified
+    /// may read back as 404 rather than `certified: false`: that is a wrong code too. PortOne
+    /// publishes no OTP error codes.
     async fn confirm(&self, session: &Verification, code: Option<OtpCode>) -> Result<OtpOutcome, Error> {
         let state: OtpState = read_state(PROVIDER, session)?;
         let body = match &code {
@@ -606,17 +668,25 @@ impl OtpVerifier for PortoneV1Client {
                     return Err(Error::protocol(PROVIDER, "OTP confirm: success without certified"));
                 }
                 ensure_owner(&certification, &state.merchant_uid)?;
-                Ok(OtpOutcome::Verified(self.accept(&certification).await?))
+                Ok(OtpOutcome::Verified(self.accept(&certification)?))
             }
             Err(error @ (V1Error::Api { .. } | V1Error::Http { status: 400, .. })) => {
-                let certification = self.certification(&state.imp_uid).await?;
-                if certification.certified {
-                    ensure_owner(&certification, &state.merchant_uid)?;
-                    return Ok(OtpOutcome::Verified(self.accept(&certification).await?));
+                match self.read(&state.imp_uid).await? {
+                    Ok(certification) if certification.certified => {
+                        ensure_owner(&certification, &state.merchant_uid)?;
+                        return Ok(OtpOutcome::Verified(self.accept(&certification)?));
+                    }
+                    Ok(_) | Err(V1Error::NotFound { .. }) => {}
+                    Err(other) => return Err(other.into_error("certification lookup", true)),
                 }
                 Ok(OtpOutcome::WrongCode { retry_state: None, provider_code: error.provider_code() })
             }
             Err(error) => Err(error.into_error("OTP confirm", false)),
         }
+    }
+
+    async fn after_commit(&self, session: &Verification, work: &ProviderState) -> Result<(), Error> {
+        let _ = session;
+        self.after_commit_work(work).await
     }
 }

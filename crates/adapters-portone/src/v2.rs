@@ -1,6 +1,6 @@
 //! PortOne V2: identity verifications with `Authorization: PortOne <secret>`.
 
-use std::{fmt, sync::Arc, time::Duration};
+use std::{collections::BTreeMap, fmt, sync::Arc, time::Duration};
 
 use async_trait::async_trait;
 use aws_lc_rs::digest;
@@ -18,7 +18,7 @@ use serde_json::{Value, json};
 
 use crate::{
     PortoneV2Config,
-    common::{carrier_name, encode, parse_carrier, read_state, text, write_state},
+    common::{carrier_name, encode, parse_carrier, read_state, storable_time, text, write_state},
 };
 
 const PROVIDER: ProviderId = ProviderId::PortoneV2;
@@ -211,6 +211,7 @@ impl IdentityVerification {
                 })?;
                 let verified_at = text(value, "verifiedAt")
                     .and_then(|t| time::OffsetDateTime::parse(&t, &time::format_description::well_known::Rfc3339).ok())
+                    .and_then(storable_time)
                     .unwrap_or(now);
                 let mut identity = VerifiedIdentity::new(PROVIDER, verified_at);
                 identity.name = text(customer, "name").and_then(|n| Name::new(n).ok());
@@ -415,6 +416,11 @@ impl WindowVerifier for PortoneV2Client {
                 mobile: mobile.clone().unwrap_or_else(|| "REDIRECTION".into()),
             }),
         };
+        // Danal's AGELIMIT; other PGs ignore Danal's bypass, and bonin checks min_age against the
+        // verified birth date either way.
+        let bypass = request.min_age.map(|age| {
+            BTreeMap::from([("danal".to_owned(), BTreeMap::from([("AGELIMIT".to_owned(), u32::from(age))]))])
+        });
         let launch = Launch::Portone(PortoneLaunch {
             script_url: self.config.script_url.clone(),
             params: PortoneParams {
@@ -422,16 +428,23 @@ impl WindowVerifier for PortoneV2Client {
                 identity_verification_id: id.clone(),
                 channel_key: self.config.channel_key.clone(),
                 redirect_url: Some(request.return_url.clone()),
+                // On a PC the SDK would otherwise resolve its Promise in the page and never come
+                // to the landing.
+                force_redirect: Some(true),
                 window_type,
+                bypass,
             },
         });
         Ok(WindowStart::new(launch, write_state(PROVIDER, &SessionState { id: id.clone() })?)
             .with_provider_key(Self::provider_key(&id)))
     }
 
-    /// Decides on PortOne's record, never on the browser's word. `READY` is not an answer yet
-    /// (`provider_indeterminate`, the session stays open) unless the browser reports a failure
-    /// `code`, which ends it; `FAILED` ends it with the PG's code.
+    /// Decides on PortOne's record, never on the browser's word. `VERIFIED` completes it; `FAILED`
+    /// (PortOne's own record) ends it with the PG's code. `READY` is not an answer yet
+    /// (`provider_indeterminate`, the session stays open); a failure `code` the browser brings
+    /// with it is [`Error::Unconfirmed`] (the code verbatim, the browser's `message` dropped): the
+    /// landing is open and the id is the verification id, so anyone who knows a pending id can
+    /// post a `code` for it, and it must not end someone else's verification.
     async fn complete(&self, session: &Verification, callback: &CallbackParams) -> Result<Completion, Error> {
         session.ensure_open(self.clock.now())?;
         let state: SessionState = read_state(PROVIDER, session)?;
@@ -455,9 +468,7 @@ impl WindowVerifier for PortoneV2Client {
                 Err(Error::rejected(PROVIDER, code, pg_message.or(reason)))
             }
             IdentityVerification::Ready => match callback.get("code").filter(|c| !c.is_empty()) {
-                Some(code) => {
-                    Err(Error::rejected(PROVIDER, format!("window:{code}"), callback.get("message").map(str::to_owned)))
-                }
+                Some(code) => Err(Error::unconfirmed(PROVIDER, code)),
                 None => Err(not_yet("READY")),
             },
             IdentityVerification::Unknown(status) => Err(not_yet(&status)),

@@ -22,11 +22,21 @@
 use std::fmt;
 
 use aws_lc_rs::hmac;
-use base64::{Engine, engine::general_purpose::STANDARD};
+use base64::{
+    Engine, alphabet,
+    engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig, general_purpose::STANDARD},
+};
 use bonin_domain::Timestamp;
 
 /// How far a `webhook-timestamp` may be from now, either way.
 pub const TOLERANCE_SECS: i64 = 300;
+
+/// Base64 read with or without its `=` padding, as PortOne's SDKs read secrets and signatures
+/// (JavaScript `atob`, Java's `Base64.getDecoder()`).
+const LENIENT: GeneralPurpose = GeneralPurpose::new(
+    &alphabet::STANDARD,
+    GeneralPurposeConfig::new().with_decode_padding_mode(DecodePaddingMode::Indifferent),
+);
 
 /// Why a webhook was refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -35,7 +45,7 @@ pub enum WebhookError {
     /// `webhook-id`, `webhook-timestamp` or `webhook-signature` is missing (or repeated).
     #[error("webhook-id, webhook-timestamp or webhook-signature is missing or repeated")]
     MissingHeaders,
-    /// The secret is empty or not Base64 (after an optional `whsec_` prefix).
+    /// The secret is empty or not Base64 (after an optional `whsec_` prefix; padding optional).
     #[error("the webhook secret is empty or not Base64")]
     InvalidSecret,
     /// `webhook-timestamp` is not a number.
@@ -65,11 +75,12 @@ impl fmt::Debug for WebhookVerifier {
 }
 
 impl WebhookVerifier {
-    /// A verifier for the secret as the console shows it, with or without the `whsec_` prefix.
+    /// A verifier for the secret as the console shows it, with or without the `whsec_` prefix and
+    /// with or without Base64 padding.
     pub fn new(secret: &str) -> Result<Self, WebhookError> {
         let encoded = secret.trim();
         let encoded = encoded.strip_prefix("whsec_").unwrap_or(encoded);
-        let key = STANDARD.decode(encoded).map_err(|_| WebhookError::InvalidSecret)?;
+        let key = LENIENT.decode(encoded).map_err(|_| WebhookError::InvalidSecret)?;
         if key.is_empty() {
             return Err(WebhookError::InvalidSecret);
         }
@@ -108,10 +119,11 @@ impl WebhookVerifier {
         };
         let seconds: i64 = timestamp.trim().parse().map_err(|_| WebhookError::InvalidTimestamp)?;
         let now = now.unix_timestamp();
-        if now - seconds > TOLERANCE_SECS {
+        // Saturating: a timestamp at either end of i64 is simply far off, not an overflow.
+        if now.saturating_sub(seconds) > TOLERANCE_SECS {
             return Err(WebhookError::TimestampTooOld);
         }
-        if seconds - now > TOLERANCE_SECS {
+        if seconds.saturating_sub(now) > TOLERANCE_SECS {
             return Err(WebhookError::TimestampTooNew);
         }
         let content = signed_content(&id, timestamp.trim(), body);
@@ -119,7 +131,7 @@ impl WebhookVerifier {
             .split(' ')
             .filter_map(|entry| entry.split_once(','))
             .filter(|(version, _)| *version == "v1")
-            .filter_map(|(_, signature)| STANDARD.decode(signature).ok())
+            .filter_map(|(_, signature)| LENIENT.decode(signature).ok())
             .any(|tag| hmac::verify(&self.key, &content, &tag).is_ok());
         if matched { Ok(()) } else { Err(WebhookError::InvalidSignature) }
     }
@@ -206,5 +218,30 @@ mod tests {
         assert_eq!(WebhookVerifier::new("whsec_").unwrap_err(), WebhookError::InvalidSecret);
         assert_eq!(WebhookVerifier::new("not base64!").unwrap_err(), WebhookError::InvalidSecret);
         assert_eq!(format!("{verifier:?}"), "WebhookVerifier(<secret>)");
+    }
+
+    #[test]
+    fn accepts_secrets_and_signatures_without_base64_padding() {
+        // 22 bytes: the Base64 text ends in "==".
+        let padded = "whsec_c2VjcmV0LWtleS1mb3ItdGVzdHMxMg==";
+        let unpadded = padded.trim_end_matches('=');
+        let bare = unpadded.trim_start_matches("whsec_");
+        let signer = WebhookVerifier::new(padded).unwrap();
+        let body = b"{}";
+        let signature = signer.sign("msg_1", 1000, body);
+        for secret in [unpadded, bare] {
+            let verifier = WebhookVerifier::new(secret).unwrap();
+            let headers =
+                [("webhook-id", "msg_1"), ("webhook-timestamp", "1000"), ("webhook-signature", signature.as_str())];
+            assert_eq!(verifier.verify(headers, body, at(1000)), Ok(()), "{secret}");
+        }
+        // A signature sent without its padding matches too.
+        let trimmed = signature.trim_end_matches('=');
+        assert_ne!(trimmed, signature);
+        let headers = [("webhook-id", "msg_1"), ("webhook-timestamp", "1000"), ("webhook-signature", trimmed)];
+        assert_eq!(signer.verify(headers, body, at(1000)), Ok(()));
+        // Still Base64: one character past a full group, or characters outside the alphabet, are not.
+        assert_eq!(WebhookVerifier::new("whsec_c2VjcmV0L").unwrap_err(), WebhookError::InvalidSecret);
+        assert_eq!(WebhookVerifier::new("whsec_c2Vj*mV0").unwrap_err(), WebhookError::InvalidSecret);
     }
 }

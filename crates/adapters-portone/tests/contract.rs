@@ -155,7 +155,7 @@ fn count(counter: &std::sync::atomic::AtomicU64) -> u64 {
 // --- V1 window ---
 
 #[tokio::test]
-async fn v1_window_verifies_every_persona_and_deletes_the_record_after_reading() {
+async fn v1_window_verifies_every_persona_and_deletes_the_record_after_the_commit() {
     let h = harness().await;
     let client = h.v1();
     for persona in personas::ALL.iter() {
@@ -163,11 +163,59 @@ async fn v1_window_verifies_every_persona_and_deletes_the_record_after_reading()
         assert_eq!(callback.get("success"), Some("true"));
         let completion = client.complete(&session, &callback).await.unwrap();
         assert_identity(&completion.identity, persona, ProviderId::PortoneV1);
-        // Read once, then gone at PortOne.
+        let work = completion.after_commit.expect("the delete waits for the commit");
+        WindowVerifier::after_commit(&client, &session, &work).await.unwrap();
+        // Gone at PortOne once bonin has stored it.
         let again = client.certification(callback.get("imp_uid").unwrap()).await.unwrap_err();
         assert!(matches!(again, Error::InvalidInput { .. }), "{again:?}");
     }
     assert_eq!(count(&h.sim.counters().tokens_issued), 1, "one token for every call");
+}
+
+/// If bonin's store write fails after `complete`, the result must still be at PortOne: nothing
+/// is deleted before the commit, and the delete runs only from `after_commit`.
+#[tokio::test]
+async fn v1_window_complete_leaves_the_certification_at_portone_until_after_commit() {
+    let h = harness().await;
+    let client = h.v1();
+    let (session, callback) = h.v1_window(&client, Some("hong")).await;
+    let imp_uid = callback.get("imp_uid").unwrap().to_owned();
+    let completion = client.complete(&session, &callback).await.unwrap();
+    assert!(h.sim.has_certification(&imp_uid), "deleted before bonin stored the result");
+    assert_eq!(count(&h.sim.counters().certifications_deleted), 0);
+    // The store write failed and the callback comes again: the result is still readable.
+    let again = client.complete(&session, &callback).await.unwrap();
+    assert_eq!(again.identity, completion.identity);
+    let work = again.after_commit.unwrap();
+    assert!(!work.expose().contains(personas::default_persona().name), "the work holds no personal data");
+    WindowVerifier::after_commit(&client, &session, &work).await.unwrap();
+    assert!(!h.sim.has_certification(&imp_uid));
+    assert_eq!(count(&h.sim.counters().certifications_deleted), 1);
+    // Running it again (a retried after_commit) is harmless.
+    WindowVerifier::after_commit(&client, &session, &work).await.unwrap();
+    // Unreadable work is an error, not a panic.
+    let error = WindowVerifier::after_commit(&client, &session, &ProviderState::new("{")).await.unwrap_err();
+    assert!(matches!(error, Error::Indeterminate { .. }), "{error:?}");
+}
+
+#[tokio::test]
+async fn v1_otp_confirm_leaves_the_certification_at_portone_until_after_commit() {
+    let h = harness().await;
+    let client = h.v1();
+    let persona = personas::default_persona();
+    let id = new_id();
+    let dispatch = client.send(&OtpRequest::new(id.clone(), subject(persona), OtpChannel::Sms)).await.unwrap();
+    let imp_uid = dispatch.provider_key.as_ref().unwrap().value.clone();
+    let session = h.otp_session(ProviderId::PortoneV1, &id, dispatch);
+    let OtpOutcome::Verified(completion) =
+        client.confirm(&session, Some(OtpCode::new(persona.otp).unwrap())).await.unwrap()
+    else {
+        panic!("not verified")
+    };
+    assert!(h.sim.has_certification(&imp_uid), "deleted before bonin stored the result");
+    OtpVerifier::after_commit(&client, &session, &completion.after_commit.unwrap()).await.unwrap();
+    assert!(!h.sim.has_certification(&imp_uid));
+    assert_eq!(count(&h.sim.counters().certifications_deleted), 1);
 }
 
 #[tokio::test]
@@ -181,7 +229,9 @@ async fn v1_keeps_the_record_when_deletion_is_off_and_tolerates_missing_contract
     .await;
     let client = h.v1_with(PortoneV1Config { delete_after_read: false, ..h.v1_config() });
     let (session, callback) = h.v1_window(&client, Some("wilson")).await;
-    let identity = client.complete(&session, &callback).await.unwrap().identity;
+    let completion = client.complete(&session, &callback).await.unwrap();
+    assert!(completion.after_commit.is_none(), "nothing to do after the commit");
+    let identity = completion.identity;
     assert_eq!(identity.name.as_ref().unwrap().expose(), "EMMA WILSON");
     assert!(identity.phone.is_none() && identity.carrier.is_none(), "absent without carrier approval");
     assert_eq!(identity.nationality, None, "foreigner: false without foreigner_v2 means not contracted");
@@ -218,18 +268,57 @@ async fn v1_refuses_a_certification_made_for_another_session() {
     assert!(matches!(error, Error::IntegrityMismatch { .. }), "{error:?}");
     let polluted = other_callback.clone().with("imp_uid", "imp_000");
     assert!(matches!(client.complete(&session, &polluted).await.unwrap_err(), Error::IntegrityMismatch { .. }));
+    // An imp_uid PortOne does not know says nothing about this verification.
     let unknown = CallbackParams::new(CallbackTransport::Get).with("imp_uid", "imp_does_not_exist");
-    assert!(matches!(client.complete(&session, &unknown).await.unwrap_err(), Error::InvalidInput { .. }));
+    let error = client.complete(&session, &unknown).await.unwrap_err();
+    assert!(matches!(&error, Error::Unconfirmed { code, .. } if code == "http404:-1"), "{error:?}");
+}
+
+/// Someone who knows a pending verification's id (its `merchant_uid`) opens `IMP.certification`
+/// with it, closes the window and posts the uncertified `imp_uid` to the open landing. PortOne
+/// holds a record for the right `merchant_uid`, but nothing in it says the person being verified
+/// gave up: the verification must stay open, and the real person must still be able to finish.
+#[tokio::test]
+async fn v1_an_uncertified_certification_posted_to_the_landing_does_not_end_the_verification() {
+    let h = harness().await;
+    let client = h.v1();
+    let id = new_id();
+    let start = client.start(&WindowRequest::new(id.clone(), "https://shop.example/return")).await.unwrap();
+    let session = h.window_session(ProviderId::PortoneV1, &id, &start);
+    let Launch::Iamport(launch) = &start.launch else { panic!() };
+    // The attacker's window: the victim's merchant_uid and the public merchant code and channel
+    // key, cancelled.
+    let attacker = json!({"merchant_uid": id.as_str(), "channelKey": sim::SANDBOX_V1_CHANNEL_KEY,
+                          "m_redirect_url": "https://attacker.example/"});
+    let forged = callback_of(h.sim.complete_v1_window(&launch.merchant_code, &attacker, None).unwrap());
+    let error = client.complete(&session, &forged).await.unwrap_err();
+    assert!(matches!(&error, Error::Unconfirmed { code, .. } if code == "error_code:F0000"), "{error:?}");
+    // Without the browser's error_code, the record's state names it.
+    let bare = CallbackParams::new(CallbackTransport::Get).with("imp_uid", forged.get("imp_uid").unwrap());
+    let error = client.complete(&session, &bare).await.unwrap_err();
+    assert!(matches!(&error, Error::Unconfirmed { code, .. } if code == "certified:false"), "{error:?}");
+    // A code PortOne returns for a browser-chosen imp_uid is no verdict on this verification either.
+    h.server.faults().inject("/certifications/{imp_uid}", Fault::provider_code("1"), Times::Once);
+    let error = client.complete(&session, &bare).await.unwrap_err();
+    assert!(matches!(&error, Error::Unconfirmed { code, .. } if code == "lookup:1"), "{error:?}");
+    // The person then verifies in their own window.
+    let mine = callback_of(
+        h.sim
+            .complete_v1_window(&launch.merchant_code, &serde_json::to_value(&launch.params).unwrap(), Some("hong"))
+            .unwrap(),
+    );
+    let completion = client.complete(&session, &mine).await.unwrap();
+    assert_identity(&completion.identity, personas::default_persona(), ProviderId::PortoneV1);
 }
 
 #[tokio::test]
-async fn v1_cancel_and_min_age_end_as_rejected_with_the_browser_code() {
+async fn v1_cancel_and_min_age_are_unconfirmed_with_the_browser_code() {
     let h = harness().await;
     let client = h.v1();
     let (session, callback) = h.v1_window(&client, None).await;
     assert_eq!(callback.get("success"), Some("false"));
     let error = client.complete(&session, &callback).await.unwrap_err();
-    assert!(matches!(&error, Error::Rejected { code, .. } if code == "error_code:F0000"), "{error:?}");
+    assert!(matches!(&error, Error::Unconfirmed { code, .. } if code == "error_code:F0000"), "{error:?}");
 
     let id = new_id();
     let start = client
@@ -245,7 +334,31 @@ async fn v1_cancel_and_min_age_end_as_rejected_with_the_browser_code() {
     );
     let callback = callback_of(outcome.unwrap());
     let error = client.complete(&h.window_session(ProviderId::PortoneV1, &id, &start), &callback).await.unwrap_err();
-    assert!(matches!(error, Error::Rejected { .. }), "{error:?}");
+    assert!(matches!(error, Error::Unconfirmed { .. }), "{error:?}");
+}
+
+/// PortOne may answer 404 for a certification that is not certified (an unconfirmed OTP request,
+/// a cancelled window) instead of the record with `certified: false`.
+#[tokio::test]
+async fn v1_an_uncertified_certification_that_reads_back_as_404_is_not_certified() {
+    let h = harness_with(PortoneSimConfig { uncertified_as_not_found: true, ..PortoneSimConfig::default() }).await;
+    let client = h.v1();
+    // OTP: a refused confirm re-reads the certification; 404 there is a wrong code, not bad input.
+    let persona = personas::default_persona();
+    let id = new_id();
+    let dispatch = client.send(&OtpRequest::new(id.clone(), subject(persona), OtpChannel::Sms)).await.unwrap();
+    let session = h.otp_session(ProviderId::PortoneV1, &id, dispatch);
+    match client.confirm(&session, Some(OtpCode::new("000000").unwrap())).await.unwrap() {
+        OtpOutcome::WrongCode { provider_code, .. } => assert_eq!(provider_code, "1"),
+        other => panic!("{other:?}"),
+    }
+    let session = session.otp_rejected(h.clock.now(), None).unwrap();
+    let outcome = client.confirm(&session, Some(OtpCode::new(persona.otp).unwrap())).await.unwrap();
+    assert!(matches!(outcome, OtpOutcome::Verified(_)), "{outcome:?}");
+    // Window: a cancelled window's imp_uid reads as 404; the browser's code is kept.
+    let (session, callback) = h.v1_window(&client, None).await;
+    let error = client.complete(&session, &callback).await.unwrap_err();
+    assert!(matches!(&error, Error::Unconfirmed { code, .. } if code == "error_code:F0000"), "{error:?}");
 }
 
 // --- V1 token ---
@@ -426,12 +539,12 @@ async fn v2_window_verifies_every_persona() {
 }
 
 #[tokio::test]
-async fn v2_ready_is_not_yet_unless_the_browser_reports_a_failure() {
+async fn v2_ready_is_not_yet_and_a_browser_code_is_unconfirmed() {
     let h = harness().await;
     let client = h.v2();
     let (session, callback) = h.v2_window(&client, None).await;
     let error = client.complete(&session, &callback).await.unwrap_err();
-    assert!(matches!(&error, Error::Rejected { code, .. } if code == "window:FAILURE_TYPE_PG"), "{error:?}");
+    assert!(matches!(&error, Error::Unconfirmed { code, .. } if code == "FAILURE_TYPE_PG"), "{error:?}");
     // The same READY record without a failure code: not finished, the session stays open.
     let bare = CallbackParams::new(CallbackTransport::Get).with("identityVerificationId", session.id().as_str());
     let error = client.complete(&session, &bare).await.unwrap_err();
@@ -445,6 +558,33 @@ async fn v2_ready_is_not_yet_unless_the_browser_reports_a_failure() {
     let never = h.window_session(ProviderId::PortoneV2, &id, &start);
     let error = client.complete(&never, &CallbackParams::new(CallbackTransport::Get)).await.unwrap_err();
     assert!(matches!(error, Error::InvalidInput { .. }), "{error:?}");
+}
+
+/// The landing is open: whoever knows a pending id can post `code=…` for it. While PortOne's own
+/// record is `READY` that is only the browser's word; it must not end the verification.
+#[tokio::test]
+async fn v2_a_forged_failure_code_while_portone_says_ready_does_not_end_the_verification() {
+    let h = harness().await;
+    let client = h.v2();
+    let id = new_id();
+    let start = client.start(&WindowRequest::new(id.clone(), "https://shop.example/return")).await.unwrap();
+    let session = h.window_session(ProviderId::PortoneV2, &id, &start);
+    let Launch::Portone(launch) = &start.launch else { panic!() };
+    let mut params = serde_json::to_value(&launch.params).unwrap();
+    params["forceRedirect"] = json!(true);
+    // The person opened the window (PortOne's record is READY); someone else posts a failure.
+    h.sim.complete_v2_window(&params, None).unwrap();
+    let forged = CallbackParams::new(CallbackTransport::Get)
+        .with("identityVerificationId", id.as_str())
+        .with("code", "IDENTITY_VERIFICATION_FAILED")
+        .with("message", "홍길동 010-1234-5678");
+    let error = client.complete(&session, &forged).await.unwrap_err();
+    assert!(matches!(&error, Error::Unconfirmed { code, .. } if code == "IDENTITY_VERIFICATION_FAILED"), "{error:?}");
+    assert!(!format!("{error} {error:?}").contains("010-1234-5678"), "the browser's message is not kept");
+    // The person finishes in their window.
+    let mine = callback_of(h.sim.complete_v2_window(&params, Some("hong")).unwrap());
+    let completion = client.complete(&session, &mine).await.unwrap();
+    assert_identity(&completion.identity, personas::default_persona(), ProviderId::PortoneV2);
 }
 
 #[tokio::test]
@@ -462,6 +602,60 @@ async fn v2_a_failed_verification_is_rejected_with_the_pg_code() {
     let session = h.window_session(ProviderId::PortoneV2, &id, &start);
     let error = client.complete(&session, &CallbackParams::new(CallbackTransport::Get)).await.unwrap_err();
     assert!(matches!(&error, Error::Rejected { code, .. } if code == "FAILED:SIM0101"), "{error:?}");
+}
+
+/// On a PC, `requestIdentityVerification` resolves a Promise instead of redirecting unless it is
+/// given `forceRedirect: true`; without it the browser never reaches bonin's landing.
+#[tokio::test]
+async fn v2_launch_forces_the_redirect_to_the_landing() {
+    let h = harness().await;
+    let client = h.v2();
+    let id = new_id();
+    let start = client.start(&WindowRequest::new(id.clone(), "https://shop.example/return")).await.unwrap();
+    let Launch::Portone(launch) = &start.launch else { panic!() };
+    let params = serde_json::to_value(&launch.params).unwrap();
+    assert_eq!(params["forceRedirect"], json!(true), "{params}");
+    assert_eq!(params["redirectUrl"], json!("https://shop.example/return"));
+    let outcome = h.sim.complete_v2_window(&params, Some("hong")).unwrap();
+    assert!(matches!(&outcome, WindowOutcome::Redirect(url) if url.starts_with("https://shop.example/return?")));
+    // The simulated desktop SDK without forceRedirect: the result stays in the page's Promise.
+    let mut promise = params.clone();
+    promise.as_object_mut().unwrap().remove("forceRedirect");
+    promise["identityVerificationId"] = json!(new_id().as_str());
+    assert!(matches!(h.sim.complete_v2_window(&promise, Some("hong")).unwrap(), WindowOutcome::Callback(_)));
+}
+
+/// `min_age` reaches Danal as `bypass.danal.AGELIMIT` (V1 passes it as `min_age`).
+#[tokio::test]
+async fn v2_min_age_reaches_danal_as_agelimit() {
+    let h = harness().await;
+    let client = h.v2();
+    let start_with = |min_age: Option<u8>| {
+        let id = new_id();
+        let request = WindowRequest::new(id.clone(), "https://shop.example/return").with_min_age(min_age);
+        let client = &client;
+        async move { (id, client.start(&request).await.unwrap()) }
+    };
+    let (_, plain) = start_with(None).await;
+    let Launch::Portone(launch) = &plain.launch else { panic!() };
+    assert!(serde_json::to_value(&launch.params).unwrap().get("bypass").is_none());
+    for (persona, verified) in [("kim-mvno", false), ("hong", true)] {
+        let (id, start) = start_with(Some(30)).await;
+        let Launch::Portone(launch) = &start.launch else { panic!() };
+        let params = serde_json::to_value(&launch.params).unwrap();
+        assert_eq!(params.pointer("/bypass/danal/AGELIMIT"), Some(&json!(30)), "{params}");
+        let mut redirected = params.clone();
+        redirected["forceRedirect"] = json!(true);
+        let callback = callback_of(h.sim.complete_v2_window(&redirected, Some(persona)).unwrap());
+        let outcome = client.complete(&h.window_session(ProviderId::PortoneV2, &id, &start), &callback).await;
+        if verified {
+            assert!(outcome.is_ok(), "{persona}: {outcome:?}");
+        } else {
+            // PortOne's own record says FAILED: that ends the verification.
+            let error = outcome.unwrap_err();
+            assert!(matches!(&error, Error::Rejected { code, .. } if code == "FAILED:SIM0401"), "{error:?}");
+        }
+    }
 }
 
 // --- V2 OTP ---
@@ -646,6 +840,85 @@ async fn the_simulators_signed_webhooks_verify_with_ours() {
         verifier.verify(headers.iter().map(|(k, v)| (k.as_str(), v.as_str())), tampered.as_bytes(), now),
         Err(WebhookError::InvalidSignature)
     );
+}
+
+#[tokio::test]
+async fn webhook_secrets_without_base64_padding_are_accepted() {
+    // "c2FuZGJveC13ZWJob29rLXNlY3JldC1mb3ItYm9uaW4=" without its padding, as PortOne's SDKs take it.
+    let secret = sim::SANDBOX_WEBHOOK_SECRET.trim_end_matches('=').to_owned();
+    let h = harness_with(PortoneSimConfig { webhook_secret: secret.clone(), ..PortoneSimConfig::default() }).await;
+    let (headers, body) = h.sim.signed_webhook(r#"{"type":"Transaction.Paid","data":{}}"#);
+    let now = time::OffsetDateTime::now_utc();
+    let headers = || headers.iter().map(|(k, v)| (k.as_str(), v.as_str()));
+    WebhookVerifier::new(&secret).unwrap().verify(headers(), body.as_bytes(), now).unwrap();
+    WebhookVerifier::new(sim::SANDBOX_WEBHOOK_SECRET).unwrap().verify(headers(), body.as_bytes(), now).unwrap();
+}
+
+// --- Hostile answers ---
+
+/// An access token that cannot be sent in a header, or a lifetime no PortOne token has, is a
+/// protocol error or capped, never a broken request or a cache entry that outlives the calendar.
+#[tokio::test]
+async fn v1_get_token_answers_that_cannot_be_used_are_refused_or_capped() {
+    use std::sync::Mutex;
+    let answer = Arc::new(Mutex::new(String::new()));
+    let clock = Arc::new(ManualClock::new(time::OffsetDateTime::now_utc()));
+    let client = {
+        let answer = answer.clone();
+        let transport = bonin_adapters_http::FnTransport::new(move |request: &bonin_adapters_http::HttpRequest| {
+            let body = if request.url.ends_with("/users/getToken") {
+                answer.lock().unwrap().clone()
+            } else {
+                json!({"code": 0, "response": {"imp_uid": "imp_1", "certified": false}}).to_string()
+            };
+            Ok(HttpResponse::new(200, body.into_bytes()))
+        });
+        let http = HttpClient::new(ProviderId::PortoneV1, Arc::new(transport), RetryPolicy::NONE);
+        let mut config = PortoneV1Config::new("key", SecretString::from("secret"), "imp00000000")
+            .with_endpoints("https://portone.test", "https://portone.test/v1.js");
+        config.channel_key = Some("channel".into());
+        PortoneV1Client::new(config, http, clock.clone()).unwrap()
+    };
+    let token = |value: &str, now: i64, expired_at: i64| {
+        json!({"code": 0, "response": {"access_token": value, "now": now, "expired_at": expired_at}}).to_string()
+    };
+    for bad in ["XyZ\nq", "XyZ q", "토큰XyZ", "XyZ\u{0}q", "XyZ\u{7f}"] {
+        *answer.lock().unwrap() = token(bad, 0, 1800);
+        let error = client.access_token().await.unwrap_err();
+        assert!(matches!(error, Error::Protocol { .. }), "{bad:?}: {error:?}");
+        assert!(!format!("{error} {error:?}").contains("XyZ"), "the token stays out of the error");
+    }
+    // A lifetime of 292 billion years: used, but not cached for longer than an hour.
+    *answer.lock().unwrap() = token("good-token", i64::MIN, i64::MAX);
+    client.certification("imp_1").await.unwrap();
+    assert_eq!(client.token_stats().fetches, 6);
+    clock.advance(Duration::from_secs(3600));
+    client.certification("imp_1").await.unwrap();
+    assert_eq!(client.token_stats().fetches, 7, "the token was fetched again after an hour");
+}
+
+/// The time PortOne says a person was verified becomes a UTC time bonin can store, whatever it is.
+#[test]
+fn verified_times_from_portone_are_always_storable() {
+    let now = time::OffsetDateTime::now_utc();
+    for certified_at in [-377_705_116_800i64, -1, 253_402_300_799, i64::MIN, i64::MAX] {
+        let certification: Certification = serde_json::from_value(json!({
+            "imp_uid": "imp_1", "certified": true, "certified_at": certified_at,
+        }))
+        .unwrap();
+        let identity = certification.identity(now);
+        assert!(serde_json::to_string(&identity).is_ok(), "{certified_at}");
+        assert_eq!(identity.verified_at.offset(), time::UtcOffset::UTC);
+    }
+    for at in ["0000-01-01T00:00:00+23:59", "9999-12-31T23:59:59-23:59", "2026-01-01T09:00:00+09:00"] {
+        let record = json!({"status": "VERIFIED", "verifiedAt": at, "verifiedCustomer": {"name": "홍길동"}});
+        let IdentityVerification::Verified(identity) = IdentityVerification::from_json(&record, now).unwrap() else {
+            panic!()
+        };
+        assert!(serde_json::to_string(&identity).is_ok(), "{at}");
+        assert_eq!(identity.verified_at.offset(), time::UtcOffset::UTC, "{at}");
+        assert!((1970..=9999).contains(&identity.verified_at.year()), "{at}");
+    }
 }
 
 // --- Nothing leaks ---

@@ -43,7 +43,9 @@ pub struct WindowRequest {
     pub display: Display,
     /// Why the user is verified.
     pub purpose: Option<Purpose>,
-    /// Minimum age, for providers that enforce it in the window (Danal through PortOne V1).
+    /// Minimum age, for providers that enforce it in the window (Danal through PortOne V1 `min_age`
+    /// and PortOne V2 `bypass.danal.AGELIMIT`). bonin checks it against the verified birth date
+    /// for every provider as well ([`Verification::check_min_age`]).
     pub min_age: Option<u8>,
     /// Preselects a carrier in the window, where the provider supports it.
     pub carrier_hint: Option<Carrier>,
@@ -197,12 +199,20 @@ pub struct PortoneParams {
     pub identity_verification_id: String,
     /// Channel key.
     pub channel_key: String,
-    /// Redirect target for mobile.
+    /// Where the result is sent by redirect (mobile always; desktop with `force_redirect`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub redirect_url: Option<String>,
+    /// `forceRedirect`: on desktop the SDK resolves its Promise with the result instead of
+    /// redirecting unless this is `true` (it needs `redirect_url`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub force_redirect: Option<bool>,
     /// `{ pc, mobile }` window types, provider-defined strings.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub window_type: Option<PortoneWindowType>,
+    /// `bypass`: integer values the SDK hands to one PG as they are, by PG and parameter name
+    /// (`{"danal": {"AGELIMIT": 19}}`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bypass: Option<std::collections::BTreeMap<String, std::collections::BTreeMap<String, u32>>>,
 }
 
 /// PortOne V2 window types.

@@ -13,9 +13,17 @@
 //!   repeat is replayed, a repeat while the first is in flight gets 409
 //!   `IDEMPOTENCY_OUTSTANDING_REQUEST`. Operations run to the end even when the client goes away.
 //!
+//! - The V2 window stand-in behaves as on a desktop browser: `requestIdentityVerification` resolves
+//!   its Promise with the result and does not redirect, unless `forceRedirect: true` comes with a
+//!   `redirectUrl`. `bypass.danal.AGELIMIT` is enforced like V1's `min_age`.
+//! - A V1 certification that is not certified reads back as `certified: false` (what PortOne
+//!   returns for a window that ended without a verified person), or as 404 with
+//!   [`PortoneSimConfig::uncertified_as_not_found`].
+//!
 //! PortOne passes PG codes through without publishing them; the PG codes here are this simulator's
 //! own: `SIM0101` the details match no subscriber, `SIM0201` wrong code, `SIM0202` third wrong code
-//! (the attempt fails), `SIM0301` cancelled in the window. V1 uses the same texts as messages.
+//! (the attempt fails), `SIM0301` cancelled in the window, `SIM0401` younger than the minimum age.
+//! V1 uses the same texts as messages.
 
 mod v1;
 mod v2;
@@ -62,6 +70,10 @@ pub struct PortoneSimConfig {
     pub legacy_birth: bool,
     /// V1 business errors as HTTP 200 with `code: 1` (`false`: HTTP 400).
     pub business_errors_as_200: bool,
+    /// `GET /certifications/{imp_uid}` answers 404 (`code: -1`) for a certification that is not
+    /// certified (an OTP request not yet confirmed, a cancelled window) instead of the record with
+    /// `certified: false`.
+    pub uncertified_as_not_found: bool,
     /// V2 API secrets with the stores each may use (the first is its default store).
     pub v2_secrets: Vec<(String, Vec<String>)>,
     /// V2 channel keys.
@@ -99,6 +111,7 @@ impl Default for PortoneSimConfig {
             foreigner_contract: true,
             legacy_birth: false,
             business_errors_as_200: true,
+            uncertified_as_not_found: false,
             v2_secrets: vec![(SANDBOX_V2_SECRET.into(), vec![SANDBOX_STORE_ID.into()])],
             v2_channel_keys: vec![SANDBOX_V2_CHANNEL_KEY.into()],
             max_sends: 5,
@@ -118,6 +131,8 @@ pub struct PortoneCounters {
     pub v1_unauthorized: AtomicU64,
     /// V1 certification lookups answered.
     pub certification_lookups: AtomicU64,
+    /// V1 certifications deleted.
+    pub certifications_deleted: AtomicU64,
     /// OTPs "sent" (both generations).
     pub codes_sent: AtomicU64,
     /// V2 confirms that verified someone (replays not counted).

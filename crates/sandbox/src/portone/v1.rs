@@ -136,6 +136,11 @@ impl PortoneSimulator {
         value
     }
 
+    /// Whether PortOne still holds the certification `imp_uid` (it was not deleted).
+    pub fn has_certification(&self, imp_uid: &str) -> bool {
+        self.lock().v1.certifications.contains_key(imp_uid)
+    }
+
     /// Records a window certification (certified or not) and returns its `imp_uid`.
     pub(super) fn create_certification(
         &self,
@@ -209,6 +214,7 @@ pub(super) async fn get_certification(
     }
     let found = sim.lock().v1.certifications.get(&imp_uid).cloned();
     match found {
+        Some(c) if !c.certified && sim.config.uncertified_as_not_found => not_found(),
         Some(c) => {
             sim.counters.certification_lookups.fetch_add(1, Ordering::SeqCst);
             envelope(StatusCode::OK, 0, None, sim.certification_json(&c))
@@ -227,7 +233,10 @@ pub(super) async fn delete_certification(
     }
     let removed = sim.lock().v1.certifications.remove(&imp_uid);
     match removed {
-        Some(c) => envelope(StatusCode::OK, 0, None, sim.certification_json(&c)),
+        Some(c) => {
+            sim.counters.certifications_deleted.fetch_add(1, Ordering::SeqCst);
+            envelope(StatusCode::OK, 0, None, sim.certification_json(&c))
+        }
         None => not_found(),
     }
 }

@@ -66,6 +66,17 @@ pub(super) struct V2State {
 
 type Answer = (StatusCode, Value);
 
+/// How a window attempt ended.
+#[derive(Clone, Copy)]
+pub(super) enum WindowResult {
+    /// The person was verified.
+    Verified(&'static Persona),
+    /// The user closed the window; the record stays `READY`.
+    Cancelled,
+    /// The PG ended the attempt with this code and message; the record is `FAILED`.
+    Failed(&'static str, &'static str),
+}
+
 fn error(status: StatusCode, kind: &str, message: &str) -> Answer {
     (status, json!({"type": kind, "message": message}))
 }
@@ -193,13 +204,13 @@ impl PortoneSimulator {
         self.lock().v2.records.get(&(store.to_owned(), id.to_owned())).cloned()
     }
 
-    /// Finishes a window attempt: verified for `persona`, or left READY (cancel).
+    /// Finishes a window attempt: verified, left READY (cancel), or FAILED at the PG.
     pub(super) fn v2_window_result(
         &self,
         store: &str,
         id: &str,
         channel_key: &str,
-        persona: Option<&'static Persona>,
+        result: WindowResult,
     ) -> Result<(), &'static str> {
         let now = self.now();
         let mut state = self.lock();
@@ -211,9 +222,13 @@ impl PortoneSimulator {
         if record.status == Status::Verified {
             return Err("이미 인증이 완료된 identityVerificationId 입니다.");
         }
-        match persona {
-            Some(persona) => record.verify(persona, now),
-            None => record.updated_at = now,
+        match result {
+            WindowResult::Verified(persona) => record.verify(persona, now),
+            WindowResult::Cancelled => record.updated_at = now,
+            WindowResult::Failed(code, message) => {
+                record.failure = Some((code.to_owned(), message.to_owned()));
+                record.set_status(Status::Failed, now);
+            }
         }
         Ok(())
     }
@@ -443,7 +458,9 @@ fn send_now(sim: &PortoneSimulator, store: &str, id: &str, body: &Value) -> Answ
     let persona = personas::by_phone(phone).filter(|p| {
         p.name == name
             && carrier_name(p.carrier, "LGU") == operator_name
-            && identity_number.is_none_or(|n| n[..6] == p.birth_date[2..] && n[6..].starts_with(gender_digit(p)))
+            && identity_number.is_none_or(|n| {
+                n.get(..6) == p.birth_date.get(2..) && n.get(6..).is_some_and(|d| d.starts_with(gender_digit(p)))
+            })
     });
     let mut state = sim.lock();
     let record = state
@@ -576,4 +593,23 @@ pub(super) async fn resend(
         (StatusCode::OK, json!({}))
     })
     .await
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use crate::portone::{PortoneSimConfig, SANDBOX_STORE_ID, SANDBOX_V2_CHANNEL_KEY};
+
+    #[test]
+    fn a_short_or_non_ascii_identity_number_on_an_app_send_is_answered_not_a_panic() {
+        let sim = PortoneSimulator::new(PortoneSimConfig::default());
+        for (i, number) in ["9", "가나다라마바사", "900215", "9002151가"].into_iter().enumerate() {
+            let body = json!({"channelKey": SANDBOX_V2_CHANNEL_KEY, "method": "APP", "operator": "SKT",
+                "customer": {"name": "홍길동", "phoneNumber": "01012345678", "ipAddress": "203.0.113.7",
+                             "identityNumber": number}});
+            let (status, _) = send_now(&sim, SANDBOX_STORE_ID, &format!("iv-{i}"), &body);
+            assert!(status == StatusCode::OK || status == StatusCode::BAD_GATEWAY, "{number}: {status}");
+        }
+    }
 }

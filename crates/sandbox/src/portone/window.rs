@@ -11,12 +11,15 @@ use axum::{
     http::{StatusCode, header},
     response::{IntoResponse, Redirect, Response},
 };
-use base64::{Engine, engine::general_purpose::STANDARD};
+use base64::{
+    Engine, alphabet,
+    engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig, general_purpose::STANDARD},
+};
 use percent_encoding::{NON_ALPHANUMERIC, utf8_percent_encode};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::{PortoneSimulator, age, random_id};
+use super::{PortoneSimulator, age, random_id, v2};
 use crate::{
     personas::{self, Persona},
     window_page::{AuthenticateForm, escape, page},
@@ -50,7 +53,7 @@ impl fmt::Display for WindowError {
 #[derive(Clone)]
 pub(super) enum OpenWindow {
     V1 { merchant_uid: String, redirect: Option<String>, min_age: Option<i32> },
-    V2 { store: String, id: String, channel_key: String, redirect: Option<String> },
+    V2 { store: String, id: String, channel_key: String, redirect: Option<String>, min_age: Option<i32> },
 }
 
 fn text(value: &Value, key: &str) -> Option<String> {
@@ -117,15 +120,24 @@ impl PortoneSimulator {
         if self.v2_record(&store, &id).is_some_and(|r| r.json()["status"] == "VERIFIED") {
             return Err(WindowError::BadRequest("identityVerificationId is already verified"));
         }
-        Ok(OpenWindow::V2 { store, id, channel_key, redirect: text(params, "redirectUrl") })
+        // On a desktop browser the SDK resolves its Promise with the result; it redirects only
+        // when told to (`forceRedirect`) and given somewhere to go.
+        let redirect = text(params, "redirectUrl").filter(|_| params.get("forceRedirect") == Some(&Value::Bool(true)));
+        let min_age =
+            params.pointer("/bypass/danal/AGELIMIT").and_then(Value::as_i64).and_then(|a| i32::try_from(a).ok());
+        Ok(OpenWindow::V2 { store, id, channel_key, redirect, min_age })
+    }
+
+    /// Whether `persona` is younger than `min_age` today (KST).
+    fn too_young(&self, persona: Option<&'static Persona>, min_age: Option<i32>) -> bool {
+        let today = self.now().to_offset(bonin_domain::KST).date();
+        persona.zip(min_age).is_some_and(|(p, min)| age(p.birth_date, today).is_none_or(|a| a < min))
     }
 
     fn finish(&self, window: &OpenWindow, persona: Option<&'static Persona>) -> Result<WindowOutcome, WindowError> {
         match window {
             OpenWindow::V1 { merchant_uid, redirect, min_age } => {
-                let today = self.now().to_offset(bonin_domain::KST).date();
-                let too_young =
-                    persona.zip(*min_age).is_some_and(|(p, min)| age(p.birth_date, today).is_none_or(|a| a < min));
+                let too_young = self.too_young(persona, *min_age);
                 let certified = persona.is_some() && !too_young;
                 let imp_uid = self.create_certification(
                     merchant_uid,
@@ -156,17 +168,30 @@ impl PortoneSimulator {
                     )),
                 })
             }
-            OpenWindow::V2 { store, id, channel_key, redirect } => {
-                self.v2_window_result(store, id, channel_key, persona).map_err(WindowError::BadRequest)?;
+            OpenWindow::V2 { store, id, channel_key, redirect, min_age } => {
+                // Under Danal's AGELIMIT the PG ends the attempt: PortOne records it as FAILED.
+                let result = match persona {
+                    Some(_) if self.too_young(persona, *min_age) => {
+                        v2::WindowResult::Failed("SIM0401", "최소 연령 미달입니다.")
+                    }
+                    Some(persona) => v2::WindowResult::Verified(persona),
+                    None => v2::WindowResult::Cancelled,
+                };
+                self.v2_window_result(store, id, channel_key, result).map_err(WindowError::BadRequest)?;
                 let mut fields = vec![
                     ("transactionType", "IDENTITY_VERIFICATION".to_owned()),
                     ("identityVerificationId", id.clone()),
                     ("identityVerificationTxId", random_id("sim_tx_", 14)),
                 ];
-                if persona.is_none() {
+                let failure = match result {
+                    v2::WindowResult::Verified(_) => None,
+                    v2::WindowResult::Cancelled => Some(("SIM0301", "SIM0301 사용자가 본인인증을 취소했습니다.")),
+                    v2::WindowResult::Failed(code, message) => Some((code, message)),
+                };
+                if let Some((pg_code, message)) = failure {
                     fields.push(("code", "FAILURE_TYPE_PG".into()));
-                    fields.push(("message", "SIM0301 사용자가 본인인증을 취소했습니다.".into()));
-                    fields.push(("pgCode", "SIM0301".into()));
+                    fields.push(("message", message.into()));
+                    fields.push(("pgCode", pg_code.into()));
                 }
                 Ok(match redirect {
                     Some(url) => WindowOutcome::Redirect(with_query(url, &fields)),
@@ -295,8 +320,19 @@ pub(super) async fn v2_script() -> Response {
     requestIdentityVerification: function (params) {{
       var url = new URL(origin + "{V2_WINDOW_PATH}");
       url.searchParams.set("params", JSON.stringify(params || {{}}));
-      window.location.href = url.toString();
-      return new Promise(function () {{}});
+      if (params && params.forceRedirect === true && params.redirectUrl) {{
+        window.location.href = url.toString();
+        return new Promise(function () {{}});
+      }}
+      // A desktop browser without forceRedirect: the result resolves the Promise, no redirect.
+      return new Promise(function (resolve) {{
+        window.addEventListener("message", function handler(event) {{
+          if (event.origin !== origin || !event.data || event.data.source !== "portone-sandbox") {{ return; }}
+          window.removeEventListener("message", handler);
+          resolve(event.data.rsp);
+        }});
+        window.open(url.toString(), "portone_window", "width=440,height=640");
+      }});
     }}
   }};
 }})();
@@ -407,11 +443,78 @@ pub(super) async fn webhook_api(State(sim): State<PortoneSimulator>, body: Bytes
     Json(json!({"secret": sim.config.webhook_secret, "headers": headers, "body": body})).into_response()
 }
 
+/// Base64 with or without its `=` padding, as PortOne's SDKs read webhook secrets.
+const LENIENT: GeneralPurpose = GeneralPurpose::new(
+    &alphabet::STANDARD,
+    GeneralPurposeConfig::new().with_decode_padding_mode(DecodePaddingMode::Indifferent),
+);
+
 /// `v1,<base64 HMAC-SHA256(key, id.timestamp.body)>` with the key from a `whsec_` secret.
 pub(super) fn sign_webhook(secret: &str, id: &str, timestamp: i64, body: &[u8]) -> String {
-    let key = STANDARD.decode(secret.trim_start_matches("whsec_")).unwrap_or_default();
+    let key = LENIENT.decode(secret.trim().trim_start_matches("whsec_")).unwrap_or_default();
     let key = hmac::Key::new(hmac::HMAC_SHA256, &key);
     let mut signed = format!("{id}.{timestamp}.").into_bytes();
     signed.extend_from_slice(body);
     format!("v1,{}", STANDARD.encode(hmac::sign(&key, &signed)))
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use crate::portone::{PortoneSimConfig, SANDBOX_STORE_ID, SANDBOX_V2_CHANNEL_KEY};
+
+    fn params(id: &str) -> Value {
+        json!({"storeId": SANDBOX_STORE_ID, "identityVerificationId": id, "channelKey": SANDBOX_V2_CHANNEL_KEY,
+               "redirectUrl": "https://shop.example/return"})
+    }
+
+    #[test]
+    fn v2_window_redirects_only_when_forced_as_on_a_desktop_browser() {
+        let sim = PortoneSimulator::new(PortoneSimConfig::default());
+        let resolved = sim.complete_v2_window(&params("iv-promise"), Some("hong")).unwrap();
+        let WindowOutcome::Callback(rsp) = resolved else { panic!("redirected without forceRedirect") };
+        assert_eq!(rsp["identityVerificationId"], "iv-promise");
+        let mut forced = params("iv-forced");
+        forced["forceRedirect"] = json!(true);
+        let redirected = sim.complete_v2_window(&forced, Some("hong")).unwrap();
+        assert!(matches!(redirected, WindowOutcome::Redirect(url) if url.starts_with("https://shop.example/return?")));
+        // forceRedirect without a redirectUrl still resolves the Promise.
+        let mut nowhere = params("iv-nowhere");
+        nowhere["forceRedirect"] = json!(true);
+        nowhere.as_object_mut().unwrap().remove("redirectUrl");
+        assert!(matches!(sim.complete_v2_window(&nowhere, Some("hong")).unwrap(), WindowOutcome::Callback(_)));
+    }
+
+    #[tokio::test]
+    async fn the_v2_script_redirects_only_with_force_redirect_and_otherwise_resolves_its_promise() {
+        let response = v2_script().await;
+        let body = axum::body::to_bytes(response.into_body(), 1 << 16).await.unwrap();
+        let script = String::from_utf8(body.to_vec()).unwrap();
+        assert!(script.contains("params.forceRedirect === true && params.redirectUrl"), "{script}");
+        assert!(script.contains("resolve(event.data.rsp)"), "{script}");
+    }
+
+    #[test]
+    fn v2_agelimit_fails_the_attempt_of_someone_younger() {
+        let sim = PortoneSimulator::new(PortoneSimConfig::default());
+        let mut young = params("iv-young");
+        young["bypass"] = json!({"danal": {"AGELIMIT": 30}});
+        let WindowOutcome::Callback(rsp) = sim.complete_v2_window(&young, Some("kim-mvno")).unwrap() else { panic!() };
+        assert_eq!(rsp["pgCode"], "SIM0401");
+        let record = sim.v2_record(SANDBOX_STORE_ID, "iv-young").unwrap().json();
+        assert_eq!(record["status"], "FAILED");
+        assert_eq!(record["failure"]["pgCode"], "SIM0401");
+        let mut old = params("iv-old");
+        old["bypass"] = json!({"danal": {"AGELIMIT": 30}});
+        sim.complete_v2_window(&old, Some("hong")).unwrap();
+        assert_eq!(sim.v2_record(SANDBOX_STORE_ID, "iv-old").unwrap().json()["status"], "VERIFIED");
+    }
+
+    #[test]
+    fn webhook_secrets_sign_with_or_without_padding() {
+        let padded = sign_webhook("whsec_c2VjcmV0LWtleS1mb3ItdGVzdHMxMg==", "m", 1, b"{}");
+        assert_eq!(sign_webhook("whsec_c2VjcmV0LWtleS1mb3ItdGVzdHMxMg", "m", 1, b"{}"), padded);
+        assert_eq!(sign_webhook("c2VjcmV0LWtleS1mb3ItdGVzdHMxMg", "m", 1, b"{}"), padded);
+    }
 }
