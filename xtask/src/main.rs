@@ -1,4 +1,4 @@
-//! Repository automation: `cargo xtask <codegen [--check] | tidy | ci | portone-sdk | bench>`. Only
+//! Repository automation: `cargo xtask <codegen [--check] | tidy | ci | portone-sdk | bench | fuzz>`. Only
 //! `portone-sdk` touches the network: `npm ci` fetches the pinned SDK from the npm registry.
 #![forbid(unsafe_code)]
 #![allow(clippy::print_stdout, clippy::print_stderr)] // a command line prints
@@ -8,6 +8,7 @@ mod bench_flows;
 mod bench_service;
 mod ci;
 mod codegen;
+mod fuzz;
 mod portone_sdk;
 mod tidy;
 
@@ -27,6 +28,7 @@ commands:
   ci                 everything CI runs: fmt, codegen --check, tidy, clippy -D warnings, all tests, bench --quick
   portone-sdk        PortOne's official npm SDK against the PortOne simulator and bonin's webhook signatures
   bench [--quick]    measurements for docs/PERFORMANCE.md (release build; --quick: a smoke run that writes nothing)
+  fuzz [--cases N]   the parser property tests in release, N cases each (default: a million in all)
 ";
 
 fn main() -> ExitCode {
@@ -40,6 +42,7 @@ fn main() -> ExitCode {
         ["bench"] => bench::run(false),
         ["bench", "--quick"] => bench::run(true),
         ["bench-in-process"] => bench::run_in_process(false),
+        ["fuzz", rest @ ..] => fuzz::run(rest),
         [] | ["-h" | "--help" | "help"] => {
             print!("{USAGE}");
             return ExitCode::SUCCESS;

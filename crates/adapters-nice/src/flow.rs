@@ -346,7 +346,9 @@ fn decode_utf8_name(encoded: &str) -> Option<String> {
 fn to_identity(result: &wire::ResultPlaintext, now: Timestamp) -> VerifiedIdentity {
     let verified_at = present(&result.enctime)
         .and_then(|t| PrimitiveDateTime::parse(t, NICE_TIME).ok())
-        .map_or(now, |t| t.assume_offset(KST).to_offset(time::UtcOffset::UTC));
+        // A time that has no UTC reading (year -9999 in KST) is no time at all.
+        .and_then(|t| t.assume_offset(KST).checked_to_offset(time::UtcOffset::UTC))
+        .unwrap_or(now);
     let mut identity = VerifiedIdentity::new(ProviderId::Nice, verified_at);
     identity.name = present(&result.utf8_name)
         .and_then(decode_utf8_name)

@@ -170,7 +170,10 @@ impl BirthDate {
     pub fn parse(text: &str) -> Result<Self, Error> {
         let digits: String = match text.len() {
             8 => text.to_owned(),
-            10 if text.as_bytes()[4] == b'-' && text.as_bytes()[7] == b'-' => text.replace('-', ""),
+            // Only the two separators go: a dash anywhere else is not a digit and is refused below.
+            10 if text.as_bytes()[4] == b'-' && text.as_bytes()[7] == b'-' => {
+                text.char_indices().filter(|(i, _)| *i != 4 && *i != 7).map(|(_, c)| c).collect()
+            }
             _ => return Err(Error::invalid_input("birth_date", "expected YYYYMMDD or YYYY-MM-DD")),
         };
         if !digits.bytes().all(|b| b.is_ascii_digit()) {
