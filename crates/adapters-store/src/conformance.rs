@@ -198,6 +198,67 @@ pub async fn ping_answers(h: &dyn Harness) {
     must("ping", h.store().ping()).await;
 }
 
+/// What someone with write access to a persistent store's database can do to one row: read and
+/// overwrite its plain version column and its sealed record. Implemented by each persistent store's
+/// tests for [`rolled_back_records_are_refused`].
+#[async_trait]
+pub trait RawRows: Send + Sync {
+    /// The version column and the sealed record of `id`.
+    async fn read(&self, id: &VerificationId) -> (u64, Vec<u8>);
+    /// Overwrites the version column and the sealed record of `id`, nothing else.
+    async fn write(&self, id: &VerificationId, version: u64, sealed: &[u8]);
+}
+
+/// A persistent store does not take back an older state of a record that someone with write
+/// access to the database puts in its row. A sealed record copied under another version, or a
+/// version column changed under the sealed record, does not authenticate for any instance (the
+/// version is sealed with the record). A whole row rolled back to an earlier version (old record
+/// and old version together) is refused by an instance that has seen a newer version of it, for
+/// reads and swaps alike. `other` is a second instance on the same database that has seen none of
+/// it.
+pub async fn rolled_back_records_are_refused(h: &dyn Harness, raw: &dyn RawRows, other: Arc<dyn SessionStore>) {
+    let store = h.store();
+    let key = fresh_key();
+    let v0 = pending(h, Some(key.clone()));
+    must("create", store.create(&v0, LONG_TTL)).await;
+    let row0 = raw.read(v0.id()).await;
+    let v1 = verified(h, &v0);
+    assert_eq!(must("cas", store.compare_and_swap(0, &v1, LONG_TTL)).await, CasOutcome::Swapped);
+    let row1 = raw.read(v1.id()).await;
+    assert_eq!((row0.0, row1.0), (0, 1), "the version column follows the record");
+    let corrupt = |what: &str, outcome: Result<Option<Verification>, StoreError>| {
+        assert!(matches!(outcome, Err(StoreError::Corrupt(_))), "{what}: must be refused, got {outcome:?}");
+    };
+
+    // The old sealed record under the current version.
+    raw.write(v0.id(), 1, &row0.1).await;
+    corrupt("old record, current version", store.get(v0.id()).await);
+    corrupt("old record, current version (another instance)", other.get(v0.id()).await);
+    corrupt("old record, current version (by provider key)", other.find_by_provider_key(&key).await);
+
+    // The current sealed record under an old version.
+    raw.write(v0.id(), 0, &row1.1).await;
+    corrupt("current record, old version", store.get(v0.id()).await);
+    corrupt("current record, old version (another instance)", other.get(v0.id()).await);
+
+    // The whole row as it was before the swap.
+    raw.write(v0.id(), 0, &row0.1).await;
+    corrupt("whole row rolled back", store.get(v0.id()).await);
+    corrupt("whole row rolled back (by provider key)", store.find_by_provider_key(&key).await);
+    let replay = verified(h, &v0);
+    let swapped = store.compare_and_swap(0, &replay, LONG_TTL).await;
+    assert!(
+        matches!(swapped, Err(StoreError::Corrupt(_))),
+        "a swap from the rolled-back version must be refused, got {swapped:?}"
+    );
+    assert_eq!(raw.read(v0.id()).await, row0, "the refused swap wrote nothing");
+
+    // Put back, the current row reads as before.
+    raw.write(v0.id(), 1, &row1.1).await;
+    assert_eq!(must("get restored", store.get(v0.id())).await.as_ref(), Some(&v1));
+    assert_eq!(must("get restored (another instance)", other.get(v0.id())).await.as_ref(), Some(&v1));
+}
+
 /// The backend URL in `variable`. When it is unset the test says so loudly and is skipped, except
 /// under `CI=true`, where it fails.
 pub fn backend_url(variable: &str) -> Option<String> {

@@ -62,8 +62,8 @@ pub struct StoreOptions {
     pub pool_size: usize,
     /// How often expired rows are deleted (SQLite, PostgreSQL).
     pub purge_every: Duration,
-    /// CA certificates (PEM) PostgreSQL's certificate is checked against with `sslmode=require`;
-    /// the system's roots when absent.
+    /// CA certificates (PEM) the server's certificate is checked against (PostgreSQL with
+    /// `sslmode=require`, Redis with `rediss://`); the system's roots when absent.
     pub tls_ca_file: Option<std::path::PathBuf>,
 }
 
@@ -98,7 +98,52 @@ fn unsupported(what: &str) -> Error {
     Error::misconfigured(format!("store.url: {what} is not in this build (enable its cargo feature)"))
 }
 
-/// Opens the store `url` names: `memory:`, `sqlite://PATH`, `postgres://…`, `redis://…`.
+/// How a store URL reaches its server, for configuration checks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Reach {
+    /// Every connection is TLS with the server's certificate and name verified (PostgreSQL with
+    /// `sslmode=require`, `verify-ca` or `verify-full`; `rediss://`).
+    pub tls: bool,
+    /// Every host is loopback or a Unix socket (always for `memory:` and `sqlite://`).
+    pub local: bool,
+}
+
+/// How the store at `url` is reached. An unreadable URL, or one of a store not in this build, is
+/// `Misconfigured` (without the URL, which may hold a password).
+pub fn reach(url: &str) -> Result<Reach, Error> {
+    let unreadable = || Error::misconfigured("store.url could not be read as a store URL");
+    if url == "memory:" || url.starts_with("sqlite://") {
+        return Ok(Reach { tls: false, local: true });
+    }
+    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        #[cfg(feature = "postgres")]
+        return postgres::reach(url).map_err(|_| unreadable());
+        #[cfg(not(feature = "postgres"))]
+        return Err(unsupported("PostgreSQL"));
+    }
+    if url.starts_with("redis://") || url.starts_with("rediss://") {
+        #[cfg(feature = "redis")]
+        {
+            let client = redis_store::client(url, None).map_err(|_| unreadable())?;
+            let loopback = |host: &str| {
+                let host = host.trim_start_matches('[').trim_end_matches(']');
+                host.eq_ignore_ascii_case("localhost")
+                    || host.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
+            };
+            return Ok(match client.get_connection_info().addr() {
+                redis::ConnectionAddr::Tcp(host, _) => Reach { tls: false, local: loopback(host) },
+                redis::ConnectionAddr::TcpTls { host, .. } => Reach { tls: true, local: loopback(host) },
+                _ => Reach { tls: false, local: true },
+            });
+        }
+        #[cfg(not(feature = "redis"))]
+        return Err(unsupported("Redis"));
+    }
+    Err(unreadable())
+}
+
+/// Opens the store `url` names: `memory:`, `sqlite://PATH`, `postgres://…`, `redis://…` or
+/// `rediss://…`.
 pub async fn open(url: &str, options: &StoreOptions, clock: Arc<dyn Clock>) -> Result<Arc<dyn SessionStore>, Error> {
     let _ = (options, &clock);
     if url == "memory:" {
@@ -135,14 +180,39 @@ pub async fn open(url: &str, options: &StoreOptions, clock: Arc<dyn Clock>) -> R
         #[cfg(not(feature = "postgres"))]
         return Err(unsupported("PostgreSQL"));
     }
-    if url.starts_with("redis://") {
+    if url.starts_with("redis://") || url.starts_with("rediss://") {
         #[cfg(feature = "redis")]
         {
             let cipher = Arc::new(RecordCipher::from_config(&options.encryption_keys)?);
-            return Ok(Arc::new(RedisStore::connect(url, cipher).await?));
+            return Ok(Arc::new(RedisStore::connect_with_ca(url, options.tls_ca_file.as_deref(), cipher).await?));
         }
         #[cfg(not(feature = "redis"))]
         return Err(unsupported("Redis"));
     }
-    Err(Error::misconfigured("store.url must be memory:, sqlite://PATH, postgres://… or redis://…"))
+    Err(Error::misconfigured("store.url must be memory:, sqlite://PATH, postgres://…, redis://… or rediss://…"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reach_of_each_kind_of_store_url() {
+        let of = |url| reach(url).map(|r| (r.tls, r.local)).unwrap();
+        assert_eq!(of("memory:"), (false, true));
+        assert_eq!(of("sqlite://bonin.db"), (false, true));
+        #[cfg(feature = "redis")]
+        {
+            assert_eq!(of("redis://127.0.0.1:6379"), (false, true));
+            assert_eq!(of("redis://:password@localhost/0"), (false, true));
+            assert_eq!(of("redis://[::1]:6379"), (false, true));
+            assert_eq!(of("redis://cache.internal:6379"), (false, false));
+            assert_eq!(of("redis://10.0.0.7"), (false, false));
+            assert_eq!(of("rediss://cache.internal:6380/0"), (true, false));
+            assert_eq!(of("rediss://127.0.0.1:6380"), (true, true));
+        }
+        #[cfg(feature = "postgres")]
+        assert_eq!(of("postgresql://bonin@db.internal/bonin?sslmode=verify-full"), (true, false));
+        assert!(reach("mysql://db").is_err());
+    }
 }

@@ -1,6 +1,6 @@
 //! The PostgreSQL store: shared by every instance of a deployment.
 
-use std::{str::FromStr, sync::Arc, time::Duration};
+use std::{borrow::Cow, str::FromStr, sync::Arc, time::Duration};
 
 use async_trait::async_trait;
 use bonin_domain::{CasOutcome, Clock, ProviderKey, SessionStore, StoreError, Verification, VerificationId};
@@ -9,7 +9,7 @@ use tokio_postgres::{NoTls, error::SqlState};
 
 use crate::{
     RecordCipher,
-    record::{self, dead_at, key_column, now_ms},
+    record::{self, Seen, dead_at, key_column, now_ms, version_column},
 };
 
 /// Schema versions, applied in order at start-up under an advisory lock (several instances may
@@ -62,11 +62,54 @@ fn tls(ca_file: Option<&std::path::Path>) -> Result<tokio_postgres_rustls::MakeR
     Ok(tokio_postgres_rustls::MakeRustlsConnect::new(config))
 }
 
-/// A pool of `pool_size` to `url` with the migrations applied. `sslmode=require` in the URL means
-/// TLS with a verified certificate (see [`tls`]); otherwise plain TCP.
+/// `sslmode=verify-ca` and `sslmode=verify-full` (libpq's names for verified TLS) read as the
+/// `require` this store understands, which always verifies the certificate and the host name.
+pub(crate) fn verified_sslmode(url: &str) -> Cow<'_, str> {
+    // Where the parameters start, found as tokio-postgres finds them: after the first `@`, if any.
+    let after_credentials = url.find('@').map_or(0, |at| at + 1);
+    let Some(query) = url[after_credentials..].find('?').map(|q| after_credentials + q + 1) else {
+        return Cow::Borrowed(url);
+    };
+    let params: Vec<&str> = url[query..].split('&').collect();
+    if !params.iter().any(|p| matches!(*p, "sslmode=verify-ca" | "sslmode=verify-full")) {
+        return Cow::Borrowed(url);
+    }
+    let params: Vec<&str> = params
+        .into_iter()
+        .map(|p| if matches!(p, "sslmode=verify-ca" | "sslmode=verify-full") { "sslmode=require" } else { p })
+        .collect();
+    Cow::Owned(format!("{}{}", &url[..query], params.join("&")))
+}
+
+/// The parsed connection settings of `url`.
+pub(crate) fn config_of(url: &str) -> Result<tokio_postgres::Config, StoreError> {
+    tokio_postgres::Config::from_str(&verified_sslmode(url))
+        .map_err(|_| StoreError::Unavailable("store.url is not a valid postgres:// URL".into()))
+}
+
+/// Whether connections to `url` use verified TLS, and whether every host is loopback or a Unix
+/// socket.
+pub(crate) fn reach(url: &str) -> Result<crate::Reach, StoreError> {
+    use tokio_postgres::config::{Host, SslMode};
+    let config = config_of(url)?;
+    let loopback = |host: &str| {
+        let host = host.trim_start_matches('[').trim_end_matches(']');
+        host.eq_ignore_ascii_case("localhost") || host.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
+    };
+    let hosts_local = config.get_hosts().iter().all(|host| match host {
+        Host::Tcp(name) => loopback(name),
+        #[cfg(unix)]
+        Host::Unix(_) => true,
+    });
+    let local = hosts_local && config.get_hostaddrs().iter().all(std::net::IpAddr::is_loopback);
+    Ok(crate::Reach { tls: config.get_ssl_mode() == SslMode::Require, local })
+}
+
+/// A pool of `pool_size` to `url` with the migrations applied. `sslmode=require` (or `verify-ca`,
+/// `verify-full`) in the URL means TLS with a verified certificate (see [`tls`]); otherwise plain
+/// TCP.
 pub(crate) async fn pool(url: &str, pool_size: usize, ca_file: Option<&std::path::Path>) -> Result<Pool, StoreError> {
-    let mut config = tokio_postgres::Config::from_str(url)
-        .map_err(|_| StoreError::Unavailable("store.url is not a valid postgres:// URL".into()))?;
+    let mut config = config_of(url)?;
     config.connect_timeout(OPERATION_TIMEOUT);
     let manager_config = ManagerConfig { recycling_method: RecyclingMethod::Fast };
     let manager = if config.get_ssl_mode() == tokio_postgres::config::SslMode::Require {
@@ -107,6 +150,7 @@ pub struct PostgresStore {
     pool: Pool,
     clock: Arc<dyn Clock>,
     cipher: Arc<RecordCipher>,
+    seen: Seen,
 }
 
 impl std::fmt::Debug for PostgresStore {
@@ -128,7 +172,8 @@ fn is_unique_violation(error: &tokio_postgres::Error) -> bool {
 
 impl PostgresStore {
     /// Connects a pool of `pool_size` to `url` and applies the migrations. Add `sslmode=require`
-    /// to the URL for TLS (the certificate and host name are verified against the system's roots).
+    /// (or `verify-full`) to the URL for TLS (the certificate and host name are verified against
+    /// the system's roots).
     pub async fn connect(
         url: &str,
         pool_size: usize,
@@ -147,7 +192,7 @@ impl PostgresStore {
         cipher: Arc<RecordCipher>,
         clock: Arc<dyn Clock>,
     ) -> Result<Self, StoreError> {
-        Ok(Self { pool: pool(url, pool_size, ca_file).await?, clock, cipher })
+        Ok(Self { pool: pool(url, pool_size, ca_file).await?, clock, cipher, seen: Seen::default() })
     }
 
     async fn client(&self) -> Result<deadpool_postgres::Object, StoreError> {
@@ -160,15 +205,23 @@ impl PostgresStore {
             .map_err(|_| StoreError::Unavailable("postgres: timed out".into()))?
     }
 
+    /// The live record whose `column` is `value`, checked against the versions seen before `began`.
     async fn live(
         &self,
         client: &deadpool_postgres::Object,
         column: &str,
         value: &str,
+        began: u64,
     ) -> Result<Option<Verification>, StoreError> {
-        let sql = format!("SELECT id, record FROM bonin_verifications WHERE {column} = $1 AND dead_at > $2");
+        let sql = format!("SELECT id, version, record FROM bonin_verifications WHERE {column} = $1 AND dead_at > $2");
         let row = client.query_opt(&sql, &[&value, &now_ms(self.clock.as_ref())]).await.map_err(|e| db_error(&e))?;
-        row.map(|row| record::open(&self.cipher, row.get::<_, &str>(0), row.get::<_, &[u8]>(1))).transpose()
+        let found = row
+            .map(|row| {
+                let version = version_column(row.get::<_, i64>(1))?;
+                record::open(&self.cipher, row.get::<_, &str>(0), version, row.get::<_, &[u8]>(2))
+            })
+            .transpose()?;
+        self.seen.read_opt(began, found)
     }
 
     /// Deletes expired records; returns how many.
@@ -216,23 +269,29 @@ impl SessionStore for PostgresStore {
                 )
                 .await
                 .map_err(|e| db_error(&e))?;
-            if inserted == 1 { Ok(()) } else { Err(StoreError::AlreadyExists) }
+            if inserted != 1 {
+                return Err(StoreError::AlreadyExists);
+            }
+            self.seen.created(verification);
+            Ok(())
         })
         .await
     }
 
     async fn get(&self, id: &VerificationId) -> Result<Option<Verification>, StoreError> {
         self.timed(async {
+            let began = self.seen.before_read();
             let client = self.client().await?;
-            self.live(&client, "id", id.as_str()).await
+            self.live(&client, "id", id.as_str(), began).await
         })
         .await
     }
 
     async fn find_by_provider_key(&self, key: &ProviderKey) -> Result<Option<Verification>, StoreError> {
         self.timed(async {
+            let began = self.seen.before_read();
             let client = self.client().await?;
-            self.live(&client, "provider_key", &key_column(key)).await
+            self.live(&client, "provider_key", &key_column(key), began).await
         })
         .await
     }
@@ -243,11 +302,16 @@ impl SessionStore for PostgresStore {
         next: &Verification,
         ttl: Duration,
     ) -> Result<CasOutcome, StoreError> {
+        if self.seen.newest(next.id().as_str()).is_some_and(|newest| expected_version < newest) {
+            // Stale: the stored version cannot match. Report what is stored (or that it was rolled back).
+            return Ok(CasOutcome::Conflict(self.get(next.id()).await?.map(Box::new)));
+        }
         self.timed(async {
             let sealed = record::seal(&self.cipher, next)?;
             let id = next.id().as_str();
             let key = next.provider_key().map(key_column);
             let now = now_ms(self.clock.as_ref());
+            let began = self.seen.before_read();
             let client = self.client().await?;
             if let Some(key) = &key {
                 client
@@ -274,8 +338,11 @@ impl SessionStore for PostgresStore {
                 )
                 .await;
             match updated {
-                Ok(1) => Ok(CasOutcome::Swapped),
-                Ok(_) => Ok(CasOutcome::Conflict(self.live(&client, "id", id).await?.map(Box::new))),
+                Ok(1) => {
+                    self.seen.swapped(next);
+                    Ok(CasOutcome::Swapped)
+                }
+                Ok(_) => Ok(CasOutcome::Conflict(self.live(&client, "id", id, began).await?.map(Box::new))),
                 Err(e) if is_unique_violation(&e) => Err(StoreError::AlreadyExists),
                 Err(e) => Err(db_error(&e)),
             }
@@ -284,6 +351,7 @@ impl SessionStore for PostgresStore {
     }
 
     async fn delete(&self, id: &VerificationId) -> Result<bool, StoreError> {
+        self.seen.deleted(id.as_str());
         self.timed(async {
             let client = self.client().await?;
             let row = client
@@ -301,5 +369,39 @@ impl SessionStore for PostgresStore {
             client.query_one("SELECT 1", &[]).await.map(|_| ()).map_err(|e| db_error(&e))
         })
         .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn verify_modes_read_as_require() {
+        for (url, expected) in [
+            ("postgres://u:p@db/bonin?sslmode=verify-full", "postgres://u:p@db/bonin?sslmode=require"),
+            (
+                "postgres://db/bonin?application_name=x&sslmode=verify-ca",
+                "postgres://db/bonin?application_name=x&sslmode=require",
+            ),
+            ("postgres://u:sslmode=verify-full@db/bonin", "postgres://u:sslmode=verify-full@db/bonin"),
+            ("postgres://db/bonin?sslmode=disable", "postgres://db/bonin?sslmode=disable"),
+        ] {
+            assert_eq!(verified_sslmode(url), expected);
+        }
+    }
+
+    #[test]
+    fn reach_tells_tls_and_local_hosts() {
+        let of = |url| reach(url).map(|r| (r.tls, r.local)).unwrap();
+        assert_eq!(of("postgres://bonin@db.internal/bonin"), (false, false));
+        assert_eq!(of("postgres://bonin@db.internal/bonin?sslmode=prefer"), (false, false));
+        assert_eq!(of("postgres://bonin@db.internal/bonin?sslmode=require"), (true, false));
+        assert_eq!(of("postgres://bonin@db.internal/bonin?sslmode=verify-full"), (true, false));
+        assert_eq!(of("postgres://bonin@127.0.0.1,db.internal/bonin"), (false, false));
+        assert_eq!(of("postgres://bonin@localhost/bonin?hostaddr=10.0.0.5"), (false, false));
+        assert_eq!(of("postgres://bonin@127.0.0.1:5432,localhost,[::1]/bonin"), (false, true));
+        assert_eq!(of("postgres:///bonin?host=/var/run/postgresql"), (false, true));
+        assert!(reach("postgres://bonin@db/bonin?sslmode=bogus").is_err());
     }
 }

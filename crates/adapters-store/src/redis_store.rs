@@ -1,6 +1,7 @@
 //! The Redis store: TTL-native keys, create-if-absent and compare-and-swap as Lua scripts, a
 //! secondary key for the provider-key lookup. Runs on a single Redis node (the scripts touch the
-//! provider-key index keys they compute).
+//! provider-key index keys they compute). `rediss://` is Redis over TLS (rustls on aws-lc-rs, the
+//! server's certificate and name always verified).
 
 use std::{sync::Arc, time::Duration};
 
@@ -10,7 +11,7 @@ use redis::{AsyncCommands, Script, Value, aio::ConnectionManager};
 
 use crate::{
     RecordCipher,
-    record::{self, key_column},
+    record::{self, Seen, key_column},
 };
 
 const RECORD_PREFIX: &str = "bonin:v:";
@@ -29,7 +30,7 @@ return 1
 const CAS: &str = r"
 local current = redis.call('HGET', KEYS[1], 'version')
 if not current then return {0} end
-if current ~= ARGV[1] then return {1, redis.call('HGET', KEYS[1], 'record')} end
+if current ~= ARGV[1] then return {1, redis.call('HGET', KEYS[1], 'record'), current} end
 local old = redis.call('HGET', KEYS[1], 'pkey')
 if ARGV[4] ~= '' and ARGV[4] ~= old then
   local holder = redis.call('GET', KEYS[2])
@@ -57,6 +58,7 @@ pub struct RedisStore {
     create: Script,
     cas: Script,
     delete: Script,
+    seen: Seen,
 }
 
 impl std::fmt::Debug for RedisStore {
@@ -73,11 +75,47 @@ fn ttl_ms(ttl: Duration) -> u64 {
     u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX).max(1)
 }
 
+fn version_of(text: &[u8]) -> Result<u64, StoreError> {
+    std::str::from_utf8(text)
+        .ok()
+        .and_then(|text| text.parse().ok())
+        .ok_or_else(|| StoreError::Corrupt("a stored record has an unreadable version".into()))
+}
+
+/// The client for `url`: `redis://` plain, `rediss://` over TLS with the server's certificate
+/// verified against `ca_file` (PEM) when given, else the system's roots.
+pub(crate) fn client(url: &str, ca_file: Option<&std::path::Path>) -> Result<redis::Client, StoreError> {
+    let invalid = || StoreError::Unavailable("store.url is not a valid redis:// or rediss:// URL".into());
+    if !url.starts_with("rediss://") {
+        return redis::Client::open(url).map_err(|_| invalid());
+    }
+    // The redis crate builds its rustls configuration from the process-wide provider; make it
+    // aws-lc-rs (the workspace's) unless the host application chose one already.
+    if rustls::crypto::CryptoProvider::get_default().is_none() {
+        let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+    }
+    let root_cert = match ca_file {
+        Some(path) => Some(
+            std::fs::read(path).map_err(|_| StoreError::Unavailable("store.tls_ca_file could not be read".into()))?,
+        ),
+        None => None,
+    };
+    redis::Client::build_with_tls(url, redis::TlsCertificates { client_tls: None, root_cert }).map_err(|_| invalid())
+}
+
 impl RedisStore {
     /// Connects to `url` with a manager that reconnects on its own.
     pub async fn connect(url: &str, cipher: Arc<RecordCipher>) -> Result<Self, StoreError> {
-        let client = redis::Client::open(url)
-            .map_err(|_| StoreError::Unavailable("store.url is not a valid redis:// URL".into()))?;
+        Self::connect_with_ca(url, None, cipher).await
+    }
+
+    /// [`RedisStore::connect`], trusting the CA certificates in `ca_file` (PEM) for `rediss://`.
+    pub async fn connect_with_ca(
+        url: &str,
+        ca_file: Option<&std::path::Path>,
+        cipher: Arc<RecordCipher>,
+    ) -> Result<Self, StoreError> {
+        let client = client(url, ca_file)?;
         let config = redis::aio::ConnectionManagerConfig::new()
             .set_connection_timeout(Some(TIMEOUT))
             .set_response_timeout(Some(TIMEOUT))
@@ -86,18 +124,36 @@ impl RedisStore {
             .await
             .map_err(|_| StoreError::Unavailable("redis: connect timed out".into()))?
             .map_err(|e| redis_error(&e))?;
-        Ok(Self { connection, cipher, create: Script::new(CREATE), cas: Script::new(CAS), delete: Script::new(DELETE) })
+        Ok(Self {
+            connection,
+            cipher,
+            create: Script::new(CREATE),
+            cas: Script::new(CAS),
+            delete: Script::new(DELETE),
+            seen: Seen::default(),
+        })
     }
 
     async fn timed<T>(&self, work: impl std::future::Future<Output = Result<T, StoreError>>) -> Result<T, StoreError> {
         tokio::time::timeout(TIMEOUT, work).await.map_err(|_| StoreError::Unavailable("redis: timed out".into()))?
     }
 
-    async fn record_of(&self, id: &str) -> Result<Option<Verification>, StoreError> {
+    /// The record of `id`, checked against the versions seen before `began`.
+    async fn record_of(&self, id: &str, began: u64) -> Result<Option<Verification>, StoreError> {
         let mut connection = self.connection.clone();
-        let sealed: Option<Vec<u8>> =
-            connection.hget(format!("{RECORD_PREFIX}{id}"), "record").await.map_err(|e| redis_error(&e))?;
-        sealed.map(|sealed| record::open(&self.cipher, id, &sealed)).transpose()
+        let (version, sealed): (Option<Vec<u8>>, Option<Vec<u8>>) = redis::cmd("HMGET")
+            .arg(format!("{RECORD_PREFIX}{id}"))
+            .arg("version")
+            .arg("record")
+            .query_async(&mut connection)
+            .await
+            .map_err(|e| redis_error(&e))?;
+        let found = match (version, sealed) {
+            (Some(version), Some(sealed)) => Some(record::open(&self.cipher, id, version_of(&version)?, &sealed)?),
+            (None, None) => None,
+            _ => return Err(StoreError::Corrupt("a stored record is incomplete".into())),
+        };
+        self.seen.read_opt(began, found)
     }
 }
 
@@ -121,22 +177,27 @@ impl SessionStore for RedisStore {
                 .invoke_async(&mut connection)
                 .await
                 .map_err(|e| redis_error(&e))?;
-            if created == 1 { Ok(()) } else { Err(StoreError::AlreadyExists) }
+            if created != 1 {
+                return Err(StoreError::AlreadyExists);
+            }
+            self.seen.created(verification);
+            Ok(())
         })
         .await
     }
 
     async fn get(&self, id: &VerificationId) -> Result<Option<Verification>, StoreError> {
-        self.timed(self.record_of(id.as_str())).await
+        self.timed(self.record_of(id.as_str(), self.seen.before_read())).await
     }
 
     async fn find_by_provider_key(&self, key: &ProviderKey) -> Result<Option<Verification>, StoreError> {
         self.timed(async {
+            let began = self.seen.before_read();
             let mut connection = self.connection.clone();
             let id: Option<String> =
                 connection.get(format!("{KEY_PREFIX}{}", key_column(key))).await.map_err(|e| redis_error(&e))?;
             match id {
-                Some(id) => self.record_of(&id).await,
+                Some(id) => self.record_of(&id, began).await,
                 None => Ok(None),
             }
         })
@@ -149,7 +210,12 @@ impl SessionStore for RedisStore {
         next: &Verification,
         ttl: Duration,
     ) -> Result<CasOutcome, StoreError> {
+        if self.seen.newest(next.id().as_str()).is_some_and(|newest| expected_version < newest) {
+            // Stale: the stored version cannot match. Report what is stored (or that it was rolled back).
+            return Ok(CasOutcome::Conflict(self.get(next.id()).await?.map(Box::new)));
+        }
         self.timed(async {
+            let began = self.seen.before_read();
             let sealed = record::seal(&self.cipher, next)?;
             let id = next.id().as_str();
             let key = next.provider_key().map(key_column).unwrap_or_default();
@@ -169,10 +235,14 @@ impl SessionStore for RedisStore {
                 .await
                 .map_err(|e| redis_error(&e))?;
             match reply.as_slice() {
-                [Value::Int(3)] => Ok(CasOutcome::Swapped),
+                [Value::Int(3)] => {
+                    self.seen.swapped(next);
+                    Ok(CasOutcome::Swapped)
+                }
                 [Value::Int(0)] => Ok(CasOutcome::Conflict(None)),
-                [Value::Int(1), Value::BulkString(sealed)] => {
-                    Ok(CasOutcome::Conflict(Some(Box::new(record::open(&self.cipher, id, sealed)?))))
+                [Value::Int(1), Value::BulkString(sealed), Value::BulkString(version)] => {
+                    let current = record::open(&self.cipher, id, version_of(version)?, sealed)?;
+                    Ok(CasOutcome::Conflict(Some(Box::new(self.seen.read(began, current)?))))
                 }
                 [Value::Int(2)] => Err(StoreError::AlreadyExists),
                 _ => Err(StoreError::Corrupt("unexpected reply from the compare-and-swap script".into())),
@@ -182,6 +252,7 @@ impl SessionStore for RedisStore {
     }
 
     async fn delete(&self, id: &VerificationId) -> Result<bool, StoreError> {
+        self.seen.deleted(id.as_str());
         self.timed(async {
             let mut connection = self.connection.clone();
             let existed: i64 = self

@@ -56,8 +56,8 @@ fn unavailable(error: StoreError) -> Error {
 }
 
 impl SharedTokenStore {
-    /// Shares tokens through the store at `url` (`redis://…` or `postgres://…`; `tls_ca_file` as
-    /// for the session store).
+    /// Shares tokens through the store at `url` (`redis://…`, `rediss://…` or `postgres://…`;
+    /// `tls_ca_file` as for the session store).
     pub async fn open(
         url: &str,
         tls_ca_file: Option<&std::path::Path>,
@@ -65,10 +65,10 @@ impl SharedTokenStore {
         clock: Arc<dyn Clock>,
     ) -> Result<Self, Error> {
         let _ = tls_ca_file;
-        let backend: Box<dyn Backend> = if url.starts_with("redis://") {
+        let backend: Box<dyn Backend> = if url.starts_with("redis://") || url.starts_with("rediss://") {
             #[cfg(feature = "redis")]
             {
-                Box::new(RedisTokens::connect(url).await?)
+                Box::new(RedisTokens::connect(url, tls_ca_file).await?)
             }
             #[cfg(not(feature = "redis"))]
             return Err(Error::misconfigured("store.share_tokens: Redis is not in this build"));
@@ -80,7 +80,9 @@ impl SharedTokenStore {
             #[cfg(not(feature = "postgres"))]
             return Err(Error::misconfigured("store.share_tokens: PostgreSQL is not in this build"));
         } else {
-            return Err(Error::misconfigured("store.share_tokens needs store.url to be redis://… or postgres://…"));
+            return Err(Error::misconfigured(
+                "store.share_tokens needs store.url to be redis://…, rediss://… or postgres://…",
+            ));
         };
         Ok(Self { backend, cipher, clock, handed: Mutex::new(HashMap::new()) })
     }
@@ -161,12 +163,15 @@ struct RedisTokens {
 
 #[cfg(feature = "redis")]
 impl RedisTokens {
-    async fn connect(url: &str) -> Result<Self, Error> {
-        let client =
-            redis::Client::open(url).map_err(|_| Error::misconfigured("store.url is not a valid redis:// URL"))?;
+    async fn connect(url: &str, tls_ca_file: Option<&std::path::Path>) -> Result<Self, Error> {
+        let client = crate::redis_store::client(url, tls_ca_file).map_err(|e| match e {
+            StoreError::Unavailable(reason) => Error::misconfigured(reason),
+            other => Error::from(other),
+        })?;
         let config = redis::aio::ConnectionManagerConfig::new()
             .set_connection_timeout(Some(Duration::from_secs(5)))
-            .set_response_timeout(Some(Duration::from_secs(5)));
+            .set_response_timeout(Some(Duration::from_secs(5)))
+            .set_number_of_retries(2);
         let connection = redis::aio::ConnectionManager::new_with_config(client, config)
             .await
             .map_err(|_| unavailable(StoreError::Unavailable("redis: connect failed".into())))?;

@@ -12,7 +12,7 @@ use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 
 use crate::{
     RecordCipher,
-    record::{self, dead_at, key_column, now_ms},
+    record::{self, Seen, dead_at, key_column, now_ms, version_column},
 };
 
 /// Schema versions, applied in order at start-up (tracked in `PRAGMA user_version`).
@@ -31,6 +31,7 @@ pub struct SqliteStore {
     conn: Arc<Mutex<Connection>>,
     clock: Arc<dyn Clock>,
     cipher: Arc<RecordCipher>,
+    seen: Seen,
 }
 
 impl std::fmt::Debug for SqliteStore {
@@ -62,7 +63,7 @@ impl SqliteStore {
             conn.execute_batch(&format!("BEGIN; {migration}; PRAGMA user_version = {}; COMMIT;", index + 1))
                 .map_err(|e| unavailable(&e))?;
         }
-        Ok(Self { conn: Arc::new(Mutex::new(conn)), clock, cipher })
+        Ok(Self { conn: Arc::new(Mutex::new(conn)), clock, cipher, seen: Seen::default() })
     }
 
     async fn run<T: Send + 'static>(
@@ -78,87 +79,8 @@ impl SqliteStore {
         .map_err(|_| StoreError::Unavailable("sqlite worker stopped".into()))?
     }
 
-    /// Deletes expired records; returns how many.
-    pub async fn purge_expired(&self) -> Result<usize, StoreError> {
-        self.run(|conn, clock, _| {
-            conn.execute("DELETE FROM verifications WHERE dead_at <= ?1", params![now_ms(clock)])
-                .map_err(|e| unavailable(&e))
-        })
-        .await
-    }
-
-    /// Purges expired records every `every` while the store is alive.
-    pub fn spawn_purger(self: &Arc<Self>, every: Duration) -> tokio::task::JoinHandle<()> {
-        crate::spawn_purger(self, every, |store| async move { store.purge_expired().await.map(|_| ()) })
-    }
-}
-
-fn live(
-    conn: &Connection,
-    cipher: &RecordCipher,
-    now: i64,
-    column: &str,
-    value: &str,
-) -> Result<Option<Verification>, StoreError> {
-    let sql = format!("SELECT id, record FROM verifications WHERE {column} = ?1 AND dead_at > ?2");
-    let row: Option<(String, Vec<u8>)> = conn
-        .query_row(&sql, params![value, now], |r| Ok((r.get(0)?, r.get(1)?)))
-        .optional()
-        .map_err(|e| unavailable(&e))?;
-    row.map(|(id, sealed)| record::open(cipher, &id, &sealed)).transpose()
-}
-
-#[async_trait]
-impl SessionStore for SqliteStore {
-    async fn create(&self, verification: &Verification, ttl: Duration) -> Result<(), StoreError> {
-        let verification = verification.clone();
-        self.run(move |conn, clock, cipher| {
-            let sealed = record::seal(cipher, &verification)?;
-            let id = verification.id().as_str().to_owned();
-            let key = verification.provider_key().map(key_column);
-            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(|e| unavailable(&e))?;
-            // Dead rows with the same id or key make way.
-            tx.execute(
-                "DELETE FROM verifications WHERE (id = ?1 OR provider_key = ?2) AND dead_at <= ?3",
-                params![id, key, now_ms(clock)],
-            )
-            .map_err(|e| unavailable(&e))?;
-            let inserted = tx.execute(
-                "INSERT INTO verifications (id, provider_key, version, dead_at, record) VALUES (?1, ?2, ?3, ?4, ?5)",
-                params![
-                    id,
-                    key,
-                    i64::try_from(verification.version()).unwrap_or(i64::MAX),
-                    dead_at(clock, ttl),
-                    sealed
-                ],
-            );
-            match inserted {
-                Ok(_) => tx.commit().map_err(|e| unavailable(&e)),
-                Err(e) if is_unique_violation(&e) => Err(StoreError::AlreadyExists),
-                Err(e) => Err(unavailable(&e)),
-            }
-        })
-        .await
-    }
-
-    async fn get(&self, id: &VerificationId) -> Result<Option<Verification>, StoreError> {
-        let id = id.as_str().to_owned();
-        self.run(move |conn, clock, cipher| live(conn, cipher, now_ms(clock), "id", &id)).await
-    }
-
-    async fn find_by_provider_key(&self, key: &ProviderKey) -> Result<Option<Verification>, StoreError> {
-        let key = key_column(key);
-        self.run(move |conn, clock, cipher| live(conn, cipher, now_ms(clock), "provider_key", &key)).await
-    }
-
-    async fn compare_and_swap(
-        &self,
-        expected_version: u64,
-        next: &Verification,
-        ttl: Duration,
-    ) -> Result<CasOutcome, StoreError> {
-        let next = next.clone();
+    /// One conditional `UPDATE` from `expected_version` to `next`, in a transaction.
+    async fn swap(&self, expected_version: u64, next: Verification, ttl: Duration) -> Result<CasOutcome, StoreError> {
         self.run(move |conn, clock, cipher| {
             let sealed = record::seal(cipher, &next)?;
             let id = next.id().as_str().to_owned();
@@ -198,7 +120,112 @@ impl SessionStore for SqliteStore {
         .await
     }
 
+    /// Deletes expired records; returns how many.
+    pub async fn purge_expired(&self) -> Result<usize, StoreError> {
+        self.run(|conn, clock, _| {
+            conn.execute("DELETE FROM verifications WHERE dead_at <= ?1", params![now_ms(clock)])
+                .map_err(|e| unavailable(&e))
+        })
+        .await
+    }
+
+    /// Purges expired records every `every` while the store is alive.
+    pub fn spawn_purger(self: &Arc<Self>, every: Duration) -> tokio::task::JoinHandle<()> {
+        crate::spawn_purger(self, every, |store| async move { store.purge_expired().await.map(|_| ()) })
+    }
+}
+
+fn live(
+    conn: &Connection,
+    cipher: &RecordCipher,
+    now: i64,
+    column: &str,
+    value: &str,
+) -> Result<Option<Verification>, StoreError> {
+    let sql = format!("SELECT id, version, record FROM verifications WHERE {column} = ?1 AND dead_at > ?2");
+    let row: Option<(String, i64, Vec<u8>)> = conn
+        .query_row(&sql, params![value, now], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+        .optional()
+        .map_err(|e| unavailable(&e))?;
+    row.map(|(id, version, sealed)| record::open(cipher, &id, version_column(version)?, &sealed)).transpose()
+}
+
+#[async_trait]
+impl SessionStore for SqliteStore {
+    async fn create(&self, verification: &Verification, ttl: Duration) -> Result<(), StoreError> {
+        let created = verification.clone();
+        let verification = verification.clone();
+        self.run(move |conn, clock, cipher| {
+            let sealed = record::seal(cipher, &verification)?;
+            let id = verification.id().as_str().to_owned();
+            let key = verification.provider_key().map(key_column);
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(|e| unavailable(&e))?;
+            // Dead rows with the same id or key make way.
+            tx.execute(
+                "DELETE FROM verifications WHERE (id = ?1 OR provider_key = ?2) AND dead_at <= ?3",
+                params![id, key, now_ms(clock)],
+            )
+            .map_err(|e| unavailable(&e))?;
+            let inserted = tx.execute(
+                "INSERT INTO verifications (id, provider_key, version, dead_at, record) VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![
+                    id,
+                    key,
+                    i64::try_from(verification.version()).unwrap_or(i64::MAX),
+                    dead_at(clock, ttl),
+                    sealed
+                ],
+            );
+            match inserted {
+                Ok(_) => tx.commit().map_err(|e| unavailable(&e)),
+                Err(e) if is_unique_violation(&e) => Err(StoreError::AlreadyExists),
+                Err(e) => Err(unavailable(&e)),
+            }
+        })
+        .await?;
+        self.seen.created(&created);
+        Ok(())
+    }
+
+    async fn get(&self, id: &VerificationId) -> Result<Option<Verification>, StoreError> {
+        let id = id.as_str().to_owned();
+        let began = self.seen.before_read();
+        let found = self.run(move |conn, clock, cipher| live(conn, cipher, now_ms(clock), "id", &id)).await?;
+        self.seen.read_opt(began, found)
+    }
+
+    async fn find_by_provider_key(&self, key: &ProviderKey) -> Result<Option<Verification>, StoreError> {
+        let key = key_column(key);
+        let began = self.seen.before_read();
+        let found =
+            self.run(move |conn, clock, cipher| live(conn, cipher, now_ms(clock), "provider_key", &key)).await?;
+        self.seen.read_opt(began, found)
+    }
+
+    async fn compare_and_swap(
+        &self,
+        expected_version: u64,
+        next: &Verification,
+        ttl: Duration,
+    ) -> Result<CasOutcome, StoreError> {
+        if self.seen.newest(next.id().as_str()).is_some_and(|newest| expected_version < newest) {
+            // Stale: the stored version cannot match. Report what is stored (or that it was rolled back).
+            return Ok(CasOutcome::Conflict(self.get(next.id()).await?.map(Box::new)));
+        }
+        let began = self.seen.before_read();
+        match self.swap(expected_version, next.clone(), ttl).await? {
+            CasOutcome::Swapped => {
+                self.seen.swapped(next);
+                Ok(CasOutcome::Swapped)
+            }
+            CasOutcome::Conflict(current) => {
+                Ok(CasOutcome::Conflict(self.seen.read_opt(began, current.map(|c| *c))?.map(Box::new)))
+            }
+        }
+    }
+
     async fn delete(&self, id: &VerificationId) -> Result<bool, StoreError> {
+        self.seen.deleted(id.as_str());
         let id = id.as_str().to_owned();
         self.run(move |conn, clock, _| {
             let tx = conn.transaction().map_err(|e| unavailable(&e))?;

@@ -5,7 +5,7 @@ mod support;
 
 use std::{path::PathBuf, sync::Arc, time::Duration};
 
-use bonin_adapters_store::SqliteStore;
+use bonin_adapters_store::{SqliteStore, conformance::RawRows};
 use bonin_domain::*;
 use support::{ManualHarness, cipher, manual_clock};
 
@@ -21,6 +21,42 @@ async fn harness() -> ManualHarness {
 }
 
 bonin_adapters_store::store_conformance_tests!(harness().await);
+
+/// The database file opened behind the store's back.
+struct RawFile(std::sync::Mutex<rusqlite::Connection>);
+
+#[async_trait::async_trait]
+impl RawRows for RawFile {
+    async fn read(&self, id: &VerificationId) -> (u64, Vec<u8>) {
+        let conn = self.0.lock().unwrap();
+        let (version, sealed): (i64, Vec<u8>) = conn
+            .query_row("SELECT version, record FROM verifications WHERE id = ?1", [id.as_str()], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })
+            .unwrap();
+        (u64::try_from(version).unwrap(), sealed)
+    }
+    async fn write(&self, id: &VerificationId, version: u64, sealed: &[u8]) {
+        let conn = self.0.lock().unwrap();
+        let changed = conn
+            .execute(
+                "UPDATE verifications SET version = ?1, record = ?2 WHERE id = ?3",
+                rusqlite::params![i64::try_from(version).unwrap(), sealed, id.as_str()],
+            )
+            .unwrap();
+        assert_eq!(changed, 1);
+    }
+}
+
+#[tokio::test]
+async fn a_rolled_back_record_is_refused() {
+    let path = temp_db();
+    let clock = manual_clock();
+    let harness = ManualHarness { store: Arc::new(SqliteStore::open(&path, cipher(), clock.clone()).unwrap()), clock };
+    let other = Arc::new(SqliteStore::open(&path, cipher(), harness.clock.clone()).unwrap());
+    let raw = RawFile(std::sync::Mutex::new(rusqlite::Connection::open(&path).unwrap()));
+    bonin_adapters_store::conformance::rolled_back_records_are_refused(&harness, &raw, other).await;
+}
 
 fn verified_record(clock: &ManualClock) -> Verification {
     let id = VerificationId::generate(&OsRng).unwrap();
@@ -75,4 +111,30 @@ async fn a_wrong_key_cannot_read_and_expired_rows_are_purged() {
     assert!(matches!(stranger.get(record.id()).await, Err(StoreError::Corrupt(_))));
     clock.advance(Duration::from_secs(61));
     assert_eq!(store.purge_expired().await.unwrap(), 1);
+}
+
+#[tokio::test]
+async fn records_sealed_before_version_binding_are_read_and_rewritten() {
+    let path = temp_db();
+    let clock = manual_clock();
+    let store = SqliteStore::open(&path, cipher(), clock.clone()).unwrap();
+    let raw = RawFile(std::sync::Mutex::new(rusqlite::Connection::open(&path).unwrap()));
+    let record = verified_record(&clock);
+    store.create(&record, Duration::from_secs(600)).await.unwrap();
+    // The row as the store wrote it before records were bound to their version (format 1).
+    let legacy = cipher().seal(record.id().as_str(), &serde_json::to_vec(&record).unwrap()).unwrap();
+    assert_eq!(legacy[0], 1);
+    raw.write(record.id(), 0, &legacy).await;
+    let fresh = SqliteStore::open(&path, cipher(), clock.clone()).unwrap();
+    assert_eq!(fresh.get(record.id()).await.unwrap().as_ref(), Some(&record));
+    // Its version column is still checked against the version inside.
+    raw.write(record.id(), 1, &legacy).await;
+    assert!(matches!(fresh.get(record.id()).await, Err(StoreError::Corrupt(_))));
+    raw.write(record.id(), 0, &legacy).await;
+    // The next change rewrites it bound to its version.
+    let next = record.verified(clock.now(), VerifiedIdentity::new(ProviderId::Nice, clock.now())).unwrap();
+    assert_eq!(fresh.compare_and_swap(0, &next, Duration::from_secs(600)).await.unwrap(), CasOutcome::Swapped);
+    let (version, sealed) = raw.read(record.id()).await;
+    assert_eq!((version, sealed[0]), (1, 2));
+    assert_eq!(fresh.get(record.id()).await.unwrap().as_ref(), Some(&next));
 }
