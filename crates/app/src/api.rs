@@ -10,25 +10,36 @@
 //! | `GET /healthz`, `/readyz`, `/metrics`, `/openapi.json`, `/` | none | |
 //!
 //! The e-signature endpoints (`/v1/signing…`) are in [`crate::signing`].
+//!
+//! Besides its keys the API is guarded by per-client rate limits on start, OTP send/resend and
+//! confirm, a cap on open verifications ([`crate::limits`]) and, without API keys, a check that
+//! requests are addressed to loopback or this service's own name (a page on `evil.example` whose
+//! name resolves to 127.0.0.1 gets nowhere).
 
-use std::{collections::BTreeMap, net::IpAddr, sync::Arc, time::Duration};
+use std::{
+    collections::BTreeMap,
+    net::{IpAddr, SocketAddr},
+    sync::Arc,
+    time::Duration,
+};
 
 use axum::{
     Form, Json, Router,
-    extract::{DefaultBodyLimit, FromRequest, Path, Query, Request, State, rejection::JsonRejection},
+    extract::{ConnectInfo, DefaultBodyLimit, FromRequest, Path, Query, Request, State, rejection::JsonRejection},
     http::{HeaderMap, HeaderValue, StatusCode, header},
     middleware::{self, Next},
     response::{IntoResponse, Response},
     routing::{get, post},
 };
 use bonin_domain::{
-    BirthDate, CallbackParams, CallbackTransport, Carrier, Dependency, Display, Error, ExposeSecret, Gender, Launch,
-    Method, Name, Nationality, OtpChannel, OtpCode, OtpSubject, PhoneNumber, ProviderId, Purpose, SecretString, Status,
-    Verification, VerificationId, VerifiedIdentity,
+    BirthDate, CallbackParams, CallbackTransport, Carrier, Clock, Dependency, Display, Error, ExposeSecret, Gender,
+    Launch, Method, Name, Nationality, OtpChannel, OtpCode, OtpSubject, PhoneNumber, ProviderId, Purpose, SecretString,
+    Status, SystemClock, Timestamp, Verification, VerificationId, VerifiedIdentity,
 };
 use serde::{Deserialize, Serialize, de::DeserializeOwned};
 
 use crate::{
+    limits::{ApiLimits, Budget, Client, OPEN_VERIFICATIONS_REASON, OpenVerifications, RateLimiter},
     pages,
     problem::ApiError,
     service::{StartRequest, VerificationService},
@@ -61,9 +72,55 @@ impl std::fmt::Debug for ApiSettings {
     }
 }
 
+/// What guards the API besides its keys, and the clock it reads statuses against.
+#[derive(Clone)]
+pub struct Guards {
+    /// The clock the service runs on.
+    pub clock: Arc<dyn Clock>,
+    /// Per-client rate limits and the cap on open verifications.
+    pub limits: ApiLimits,
+    /// Names the keyless API answers to besides loopback names and the public URL's host (the
+    /// bind address).
+    pub hosts: Vec<String>,
+}
+
+impl Guards {
+    /// Default limits on `clock`.
+    pub fn new(clock: Arc<dyn Clock>) -> Self {
+        Self { clock, limits: ApiLimits::default(), hosts: Vec::new() }
+    }
+}
+
+impl Default for Guards {
+    /// Default limits on the system clock.
+    fn default() -> Self {
+        Self::new(Arc::new(SystemClock::new()))
+    }
+}
+
+impl std::fmt::Debug for Guards {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Guards").field("limits", &self.limits).field("hosts", &self.hosts).finish_non_exhaustive()
+    }
+}
+
 #[derive(Clone)]
 struct AppState {
     service: Arc<VerificationService>,
+    clock: Arc<dyn Clock>,
+    open: Arc<OpenVerifications>,
+}
+
+impl AppState {
+    fn now(&self) -> Timestamp {
+        self.clock.now()
+    }
+
+    /// The API body of `v`; a finished verification no longer counts as open.
+    fn body(&self, v: &Verification, launch: Option<Launch>) -> VerificationBody {
+        self.open.settle(v);
+        body_of(v, self.now(), launch)
+    }
 }
 
 /// A JSON body whose rejections become problem responses.
@@ -165,11 +222,19 @@ fn body_of(v: &Verification, now: time::OffsetDateTime, launch: Option<Launch>) 
     }
 }
 
-fn now() -> time::OffsetDateTime {
-    time::OffsetDateTime::now_utc()
-}
-
 async fn start(State(state): State<AppState>, JsonBody(body): JsonBody<StartBody>) -> Result<Response, ApiError> {
+    if body.provider.unwrap_or(state.service.settings().default_provider) == ProviderId::Esignon {
+        return Err(Error::invalid_input(
+            "provider",
+            "esignon is an e-signature provider: use /v1/signing (verification providers: nice, mobileok, \
+             portone_v1, portone_v2)",
+        )
+        .into());
+    }
+    let slot = state
+        .open
+        .reserve()
+        .map_err(|retry_after| ApiError::Limited { reason: OPEN_VERIFICATIONS_REASON, retry_after })?;
     let started = state
         .service
         .start(StartRequest {
@@ -181,14 +246,15 @@ async fn start(State(state): State<AppState>, JsonBody(body): JsonBody<StartBody
             min_age: body.min_age,
         })
         .await?;
-    let body = body_of(&started.verification, now(), started.launch);
+    slot.opened(started.verification.id(), started.verification.expires_at());
+    let body = state.body(&started.verification, started.launch);
     Ok((StatusCode::CREATED, Json(body)).into_response())
 }
 
 async fn read(State(state): State<AppState>, Path(id): Path<String>) -> Result<Json<VerificationBody>, ApiError> {
     let id = parse_id(&id)?;
     let v = state.service.get(&id).await?;
-    Ok(Json(body_of(&v, now(), None)))
+    Ok(Json(state.body(&v, None)))
 }
 
 /// `POST /v1/verifications/{id}/complete` body: the callback parameters as received.
@@ -207,7 +273,7 @@ async fn complete(
     let id = parse_id(&id)?;
     let callback = CallbackParams::from_pairs(CallbackTransport::Api, body.params);
     let v = state.service.complete(&id, &callback).await?;
-    Ok(Json(body_of(&v, now(), None)))
+    Ok(Json(state.body(&v, None)))
 }
 
 /// `POST /v1/verifications/{id}/otp` body.
@@ -242,7 +308,7 @@ async fn otp_send(
         carrier: body.carrier,
     };
     let v = state.service.otp_send(&id, subject, body.auth_type.unwrap_or(OtpChannel::Sms), body.client_ip).await?;
-    Ok(Json(body_of(&v, now(), None)))
+    Ok(Json(state.body(&v, None)))
 }
 
 /// `POST /v1/verifications/{id}/confirm` body.
@@ -262,13 +328,13 @@ async fn otp_confirm(
     let id = parse_id(&id)?;
     let code = body.code.map(OtpCode::new).transpose()?;
     let v = state.service.otp_confirm(&id, code).await?;
-    Ok(Json(body_of(&v, now(), None)))
+    Ok(Json(state.body(&v, None)))
 }
 
 async fn otp_resend(State(state): State<AppState>, Path(id): Path<String>) -> Result<Json<VerificationBody>, ApiError> {
     let id = parse_id(&id)?;
     let v = state.service.otp_resend(&id).await?;
-    Ok(Json(body_of(&v, now(), None)))
+    Ok(Json(state.body(&v, None)))
 }
 
 fn redirect_with(return_url: &str, pairs: &[(&str, &str)]) -> Response {
@@ -309,7 +375,7 @@ async fn landing(state: AppState, id: String, callback: CallbackParams) -> Respo
             }
         },
     };
-    let status = serde_json::to_value(record.status_at(now()))
+    let status = serde_json::to_value(record.status_at(state.now()))
         .ok()
         .and_then(|v| v.as_str().map(str::to_owned))
         .unwrap_or_else(|| "pending".into());
@@ -417,16 +483,20 @@ fn digest(key: &[u8]) -> aws_lc_rs::digest::Digest {
     aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, key)
 }
 
+/// The API key a request was accepted with, by a digest of it: the client its rate limits count.
+#[derive(Debug, Clone, Copy)]
+struct AcceptedKey([u8; 16]);
+
 pub(crate) async fn require_api_key(
     State(keys): State<Arc<Vec<SecretString>>>,
-    headers: HeaderMap,
-    request: Request,
+    mut request: Request,
     next: Next,
 ) -> Response {
     if keys.is_empty() {
         return next.run(request).await;
     }
-    let presented = headers
+    let presented = request
+        .headers()
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
@@ -438,7 +508,79 @@ pub(crate) async fn require_api_key(
         let expected = digest(key.expose_secret().as_bytes());
         matched |= aws_lc_rs::constant_time::verify_slices_are_equal(presented.as_ref(), expected.as_ref()).is_ok();
     }
-    if matched { next.run(request).await } else { ApiError::Unauthorized.into_response() }
+    if !matched {
+        return ApiError::Unauthorized.into_response();
+    }
+    let mut client = [0; 16];
+    client.copy_from_slice(&presented.as_ref()[..16]);
+    request.extensions_mut().insert(AcceptedKey(client));
+    next.run(request).await
+}
+
+/// Who a request counts against: its accepted API key, else its peer address.
+fn client_of(request: &Request) -> Client {
+    if let Some(AcceptedKey(digest)) = request.extensions().get::<AcceptedKey>() {
+        return Client::Key(*digest);
+    }
+    match request.extensions().get::<ConnectInfo<SocketAddr>>() {
+        Some(ConnectInfo(peer)) => Client::at(peer.ip()),
+        None => Client::Unknown,
+    }
+}
+
+async fn rate_limit(
+    State((limiter, budget)): State<(Arc<RateLimiter>, Budget)>,
+    request: Request,
+    next: Next,
+) -> Response {
+    match limiter.spend(client_of(&request), budget) {
+        Ok(()) => next.run(request).await,
+        Err(retry_after) => {
+            tracing::debug!(limit = budget.reason(), "request refused by a rate limit");
+            ApiError::Limited { reason: budget.reason(), retry_after }.into_response()
+        }
+    }
+}
+
+/// The names a keyless API answers to.
+#[derive(Debug)]
+struct LocalNames {
+    extra: Vec<String>,
+}
+
+/// The host part of a `Host` value (`name`, `name:port`, `[v6]:port`), lower-cased, without a
+/// trailing dot.
+fn host_name(authority: &str) -> String {
+    let host = match authority.strip_prefix('[') {
+        Some(v6) => v6.split(']').next().unwrap_or_default(),
+        None => authority.rsplit_once(':').map_or(authority, |(host, _)| host),
+    };
+    host.trim_end_matches('.').to_ascii_lowercase()
+}
+
+impl LocalNames {
+    fn allows(&self, authority: &str) -> bool {
+        let name = host_name(authority);
+        let ip = name.parse::<IpAddr>().ok();
+        name == "localhost"
+            || name.ends_with(".localhost")
+            || ip.is_some_and(|ip| ip.is_loopback())
+            || self.extra.contains(&ip.map_or(name, |ip| ip.to_string()))
+    }
+}
+
+/// Without API keys, a browser on any page could drive the API through a name that resolves to
+/// loopback (DNS rebinding); the `Host` it sends then names the attacker's domain. Requests
+/// without a `Host` come from no browser and pass.
+async fn require_local_host(State(names): State<Arc<LocalNames>>, request: Request, next: Next) -> Response {
+    let authority = match request.headers().get(header::HOST) {
+        Some(value) => Some(value.to_str().unwrap_or_default()),
+        None => request.uri().authority().map(|a| a.as_str()),
+    };
+    match authority {
+        Some(authority) if !names.allows(authority) => ApiError::ForeignHost.into_response(),
+        _ => next.run(request).await,
+    }
 }
 
 async fn time_limit(State(limit): State<Duration>, request: Request, next: Next) -> Response {
@@ -456,19 +598,43 @@ async fn fallback() -> ApiError {
     ApiError::Body { status: StatusCode::NOT_FOUND, detail: "no such endpoint".into() }
 }
 
-/// The whole router. Nest it under a prefix in a host application if wanted.
+/// The whole router, with default [`Guards`] on the service's clock. Nest it under a prefix in a host
+/// application if wanted; a service on another clock is served with [`router_with`].
 pub fn router(service: Arc<VerificationService>, settings: ApiSettings) -> Router {
-    let state = AppState { service };
+    let clock = service.clock();
+    router_with(service, settings, Guards::new(clock))
+}
+
+/// The whole router, guarded by `guards`.
+pub fn router_with(service: Arc<VerificationService>, settings: ApiSettings, guards: Guards) -> Router {
+    let name = |host: &String| match host.parse::<IpAddr>() {
+        Ok(ip) => ip.to_string(),
+        Err(_) => host_name(host),
+    };
+    let mut local = LocalNames { extra: guards.hosts.iter().map(name).collect() };
+    if let Some(origin) = crate::config::origin_of(&service.settings().public_url) {
+        local.extra.extend(origin.split_once("://").map(|(_, authority)| host_name(authority)));
+    }
+    let limiter = Arc::new(RateLimiter::new(guards.limits, guards.clock.clone()));
+    let limited = |budget: Budget| middleware::from_fn_with_state((limiter.clone(), budget), rate_limit);
+    let state = AppState {
+        service,
+        open: OpenVerifications::new(guards.limits.max_open_verifications, guards.clock.clone()),
+        clock: guards.clock,
+    };
     let protected = Router::new()
-        .route("/v1/verifications", post(start))
+        .route("/v1/verifications", post(start).route_layer(limited(Budget::Start)))
         .route("/v1/verifications/{id}", get(read))
         .route("/v1/verifications/{id}/complete", post(complete))
-        .route("/v1/verifications/{id}/otp", post(otp_send))
-        .route("/v1/verifications/{id}/confirm", post(otp_confirm))
-        .route("/v1/verifications/{id}/resend", post(otp_resend))
+        .route("/v1/verifications/{id}/otp", post(otp_send).route_layer(limited(Budget::OtpSend)))
+        .route("/v1/verifications/{id}/confirm", post(otp_confirm).route_layer(limited(Budget::Confirm)))
+        .route("/v1/verifications/{id}/resend", post(otp_resend).route_layer(limited(Budget::OtpSend)))
         .route_layer(middleware::from_fn_with_state(settings.api_keys.clone(), require_api_key));
     let mut open = Router::new()
-        .route("/v1/verifications/{id}/return", get(landing_get).post(landing_post))
+        .route(
+            "/v1/verifications/{id}/return",
+            get(landing_get).post(landing_post).route_layer(limited(Budget::Callback)),
+        )
         .route("/v1/verifications/{id}/launch", get(launch).post(launch))
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
@@ -481,7 +647,31 @@ pub fn router(service: Arc<VerificationService>, settings: ApiSettings) -> Route
     if let Some(signing) = settings.signing {
         router = router.merge(crate::signing::routes(signing, settings.api_keys.clone()));
     }
-    router
+    router = router
         .layer(DefaultBodyLimit::max(settings.body_limit))
-        .layer(middleware::from_fn_with_state(settings.request_timeout, time_limit))
+        .layer(middleware::from_fn_with_state(settings.request_timeout, time_limit));
+    if settings.api_keys.is_empty() {
+        router = router.layer(middleware::from_fn_with_state(Arc::new(local), require_local_host));
+    }
+    // Outermost: a panic anywhere below is answered with a fixed 500 problem, its message unread.
+    router.layer(middleware::from_fn(crate::panic::catch_panic))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn host_names_are_read_without_port_brackets_case_or_trailing_dot() {
+        let names = LocalNames { extra: vec!["bonin.test".into(), "::2".into()] };
+        for allowed in ["localhost", "LocalHost.:8080", "a.localhost", "127.9.9.9:1", "[::1]", "[::1]:8080"] {
+            assert!(names.allows(allowed), "{allowed}");
+        }
+        for allowed in ["bonin.test:8080", "BONIN.TEST.", "[::2]:8080", "[0:0:0:0:0:0:0:2]"] {
+            assert!(names.allows(allowed), "{allowed}");
+        }
+        for refused in ["", "evil.example", "localhost.evil.example", "127.0.0.1.evil.example:80", "::1", "[::3]"] {
+            assert!(!names.allows(refused), "{refused}");
+        }
+    }
 }

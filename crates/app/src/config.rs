@@ -48,18 +48,25 @@ pub struct ServerConfig {
     pub request_timeout_secs: u64,
     /// Largest accepted request body, in bytes.
     pub body_limit_bytes: usize,
+    /// A connection that has not sent a whole request head within this many seconds is closed
+    /// (slow clients, idle keep-alive connections).
+    pub header_read_timeout_secs: u64,
+    /// Connections served at once; further ones wait in the listen backlog until one closes.
+    pub max_connections: usize,
     /// How long a verified identity stays readable, in seconds; it is also dropped once read.
     pub pii_retention_secs: u64,
+    /// How long after its first read the identity can be read again, in seconds (0: read once).
+    pub identity_grace_secs: u64,
     /// Serve the demo page at `/` (defaults to on in the sandbox profile, off in production).
     #[serde(default)]
     pub demo: Option<bool>,
 }
 
-/// `[store]`.
-#[derive(Debug, Clone, Deserialize)]
+/// `[store]`. `Debug` shows `url` without its password.
+#[derive(Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct StoreConfig {
-    /// `memory:`, `sqlite://PATH`, `postgres://…` or `redis://…`.
+    /// `memory:`, `sqlite://PATH`, `postgres://…`, `redis://…` or `rediss://…` (Redis over TLS).
     pub url: String,
     /// Keys that seal stored sessions (`ID:BASE64`, 32 bytes; the first seals, all open).
     #[serde(default, deserialize_with = "secret_list")]
@@ -70,10 +77,66 @@ pub struct StoreConfig {
     /// a cluster logs in once instead of once per instance.
     #[serde(default)]
     pub share_tokens: bool,
-    /// CA certificates (PEM) a PostgreSQL server's certificate is verified against when `store.url`
-    /// has `sslmode=require`; the system's roots when absent.
+    /// CA certificates (PEM) the store server's certificate is verified against (PostgreSQL with
+    /// `sslmode=require`, Redis with `rediss://`); the system's roots when absent.
     #[serde(default)]
     pub tls_ca_file: Option<PathBuf>,
+}
+
+impl fmt::Debug for StoreConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("StoreConfig")
+            .field("url", &redact_url(&self.url))
+            .field("encryption_keys", &format!("<{} redacted>", self.encryption_keys.len()))
+            .field("pool_size", &self.pool_size)
+            .field("share_tokens", &self.share_tokens)
+            .field("tls_ca_file", &self.tls_ca_file)
+            .finish()
+    }
+}
+
+/// `url` with the password of its user info and the values of password-, secret- or token-named
+/// query parameters replaced by `<redacted>` (`postgres://bonin:<redacted>@db/bonin`); text without
+/// `://` is returned as it is. Where an unencoded `@` makes the URL ambiguous, more is redacted,
+/// never less.
+pub fn redact_url(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else { return url.to_owned() };
+    let mut hidden = vec![false; rest.len()];
+    // The user info's password: from its first `:` to the last `@`.
+    if let (Some(colon), Some(at)) = (rest.find(':'), rest.rfind('@'))
+        && colon < at
+    {
+        hidden[colon + 1..at].fill(true);
+    }
+    // Secret-named parameters, wherever a `?` or `&` starts one; a value runs to the next `&` or
+    // `#` (an `@` in it does not end it).
+    let secret_name = |name: &str| {
+        let name = name.to_ascii_lowercase();
+        ["pass", "secret", "token"].iter().any(|word| name.contains(word))
+    };
+    for (start, _) in rest.match_indices(['?', '&']) {
+        let Some((name, _)) = rest[start + 1..].split_once('=') else { continue };
+        if name.contains(['?', '&', '#', '/', '@']) || !secret_name(name) {
+            continue;
+        }
+        let value = start + 1 + name.len() + 1;
+        let end = rest[value..].find(['&', '#']).map_or(rest.len(), |e| value + e);
+        hidden[value..end].fill(true);
+    }
+    let mut out = format!("{scheme}://");
+    let mut in_hidden = false;
+    for (i, c) in rest.char_indices() {
+        if hidden[i] {
+            if !in_hidden {
+                out.push_str("<redacted>");
+            }
+            in_hidden = true;
+        } else {
+            in_hidden = false;
+            out.push(c);
+        }
+    }
+    out
 }
 
 /// The fixed key the sandbox profile seals with when none is configured. Not a secret: sandbox
@@ -125,6 +188,28 @@ pub enum LogFormat {
     Json,
 }
 
+/// `[limits]`: what one client, or all of them together, may ask of one instance. A rate of 0 is
+/// no limit.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LimitsConfig {
+    /// Verifications one client (API key, else peer address) may start per minute.
+    pub starts_per_minute: u32,
+    /// OTP sends and resends one client may ask for per minute (each one is a paid SMS).
+    pub otp_sends_per_minute: u32,
+    /// OTP confirms one client may make per minute.
+    pub confirms_per_minute: u32,
+    /// Provider returns to the open landing one client (peer address) may make per minute.
+    pub callbacks_per_minute: u32,
+    /// Verifications started on this instance and not yet finished; 0 is no limit.
+    pub max_open_verifications: usize,
+    /// Calls in progress toward each provider from this instance.
+    pub provider_concurrency: usize,
+    /// How long a call waits for one of those slots before it is answered `provider_unavailable`,
+    /// in milliseconds.
+    pub provider_wait_ms: u64,
+}
+
 /// `[log]`.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -150,6 +235,8 @@ pub struct AppConfig {
     /// `[providers]`.
     #[serde(default)]
     pub providers: ProvidersConfig,
+    /// `[limits]`.
+    pub limits: LimitsConfig,
     /// `[log]`.
     pub log: LogConfig,
 }
@@ -188,18 +275,38 @@ fn defaults() -> serde_json::Value {
             "bind": "127.0.0.1:8080",
             "request_timeout_secs": 30,
             "body_limit_bytes": 65536,
+            "header_read_timeout_secs": 20,
+            "max_connections": 1024,
             "pii_retention_secs": 600,
+            "identity_grace_secs": 60,
         },
         "store": { "url": "sqlite://bonin.db", "pool_size": 16 },
         "verification": { "default_provider": "nice" },
+        "limits": {
+            "starts_per_minute": 300,
+            "otp_sends_per_minute": 60,
+            "confirms_per_minute": 300,
+            "callbacks_per_minute": 600,
+            "max_open_verifications": 10000,
+            "provider_concurrency": 64,
+            "provider_wait_ms": 2000,
+        },
         "log": { "format": "text", "level": "info" },
     })
 }
 
-/// `BONIN_*` variables as string values, nested by `__`.
-#[derive(Debug, Clone)]
+/// `BONIN_*` variables as string values, nested by `__`. `Debug` names the variables, never their
+/// values (they hold secrets).
+#[derive(Clone)]
 pub struct StringEnv {
     vars: Vec<(String, String)>,
+}
+
+impl fmt::Debug for StringEnv {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let names: Vec<String> = self.vars.iter().map(|(name, _)| format!("BONIN_{name}")).collect();
+        f.debug_struct("StringEnv").field("variables", &names).finish()
+    }
 }
 
 /// Variables that are not settings.
@@ -417,17 +524,42 @@ impl LoadedConfig {
                 "timeouts must be positive and body_limit_bytes at least 1024",
             ));
         }
-        let shared_store = ["postgres://", "postgresql://", "redis://"].iter().any(|p| c.store.url.starts_with(p));
+        if c.server.header_read_timeout_secs == 0 {
+            return Err(error_at(
+                f,
+                "server.header_read_timeout_secs",
+                "must be positive: a client that never finishes its request would hold a connection forever",
+            ));
+        }
+        if c.server.max_connections == 0 {
+            return Err(error_at(f, "server.max_connections", "must be at least 1"));
+        }
+        if c.limits.provider_concurrency == 0 {
+            return Err(error_at(f, "limits.provider_concurrency", "must be at least 1"));
+        }
+        if c.verification.default_provider == ProviderId::Esignon {
+            return Err(error_at(
+                f,
+                "verification.default_provider",
+                "esignon is a signing provider (/v1/signing); choose nice, mobileok, portone_v1 or portone_v2",
+            ));
+        }
+        let shared_store =
+            ["postgres://", "postgresql://", "redis://", "rediss://"].iter().any(|p| c.store.url.starts_with(p));
         if c.store.share_tokens && !shared_store {
             return Err(error_at(
                 f,
                 "store.share_tokens",
-                "needs store.url to be a shared store (redis://… or postgres://…)",
+                "needs store.url to be a shared store (redis://…, rediss://… or postgres://…)",
             ));
         }
-        let known = ["memory:", "sqlite://", "postgres://", "postgresql://", "redis://"];
+        let known = ["memory:", "sqlite://", "postgres://", "postgresql://", "redis://", "rediss://"];
         if !known.iter().any(|p| c.store.url.starts_with(p)) {
-            return Err(error_at(f, "store.url", "must be memory:, sqlite://PATH, postgres://… or redis://…"));
+            return Err(error_at(
+                f,
+                "store.url",
+                "must be memory:, sqlite://PATH, postgres://…, redis://… or rediss://…",
+            ));
         }
         if c.log.level.parse::<tracing::Level>().is_err() {
             return Err(error_at(f, "log.level", "must be error, warn, info, debug or trace"));
@@ -443,6 +575,19 @@ impl LoadedConfig {
                         "server.bind",
                         "without api_keys the sandbox profile binds to loopback only",
                     ));
+                }
+                if c.server.api_keys.is_empty() {
+                    // Anyone on this machine may call a keyless sandbox: it must not reach a real
+                    // provider, where each verification is paid for and real people are asked.
+                    for (key, url) in self.endpoints() {
+                        if self.used_as_configured_in_sandbox(key) && !is_loopback_url(url) {
+                            return Err(error_at(
+                                f,
+                                key,
+                                "without server.api_keys the sandbox profile talks to loopback endpoints (the simulators) only: set server.api_keys to use a real provider",
+                            ));
+                        }
+                    }
                 }
             }
             ProfileName::Production => self.validate_production()?,
@@ -503,55 +648,115 @@ impl LoadedConfig {
                 "production needs at least one allowed return origin",
             ));
         }
+        if c.server.demo == Some(true) {
+            return Err(error_at(f, "server.demo", "production does not serve the demo page"));
+        }
+        self.validate_production_store()?;
         // Every configured provider must talk to real https endpoints; the default one must be configured.
-        let mut configured: Vec<(ProviderId, &str)> = Vec::new();
-        let mut endpoints: Vec<(&str, &str)> = Vec::new();
+        let mut configured: Vec<ProviderId> = Vec::new();
         #[cfg(feature = "nice")]
-        if let Some(nice) = &c.providers.nice {
-            configured.push((ProviderId::Nice, "providers.nice"));
-            endpoints.push(("providers.nice.api_base", &nice.api_base));
-            endpoints.push(("providers.nice.window_url", &nice.window_url));
-        }
+        configured.extend(c.providers.nice.as_ref().map(|_| ProviderId::Nice));
         #[cfg(feature = "mobileok")]
-        if let Some(mobileok) = &c.providers.mobileok {
-            configured.push((ProviderId::Mobileok, "providers.mobileok"));
-            endpoints.push(("providers.mobileok.api_base", &mobileok.api_base));
-            endpoints.push(("providers.mobileok.window_base", &mobileok.window_base));
-        }
+        configured.extend(c.providers.mobileok.as_ref().map(|_| ProviderId::Mobileok));
         #[cfg(feature = "portone")]
-        if let Some(v1) = &c.providers.portone_v1 {
-            configured.push((ProviderId::PortoneV1, "providers.portone_v1"));
-            endpoints.push(("providers.portone_v1.api_base", &v1.api_base));
-            endpoints.push(("providers.portone_v1.script_url", &v1.script_url));
-        }
+        configured.extend(c.providers.portone_v1.as_ref().map(|_| ProviderId::PortoneV1));
         #[cfg(feature = "portone")]
-        if let Some(v2) = &c.providers.portone_v2 {
-            configured.push((ProviderId::PortoneV2, "providers.portone_v2"));
-            endpoints.push(("providers.portone_v2.api_base", &v2.api_base));
-            endpoints.push(("providers.portone_v2.script_url", &v2.script_url));
-        }
+        configured.extend(c.providers.portone_v2.as_ref().map(|_| ProviderId::PortoneV2));
         #[cfg(feature = "esignon")]
-        if let Some(esignon) = &c.providers.esignon {
-            configured.push((ProviderId::Esignon, "providers.esignon"));
-            endpoints.push(("providers.esignon.api_base", &esignon.api_base));
-        }
-        if !configured.iter().any(|(p, _)| *p == c.verification.default_provider) {
+        configured.extend(c.providers.esignon.as_ref().map(|_| ProviderId::Esignon));
+        if !configured.contains(&c.verification.default_provider) {
             let key = format!("providers.{}", c.verification.default_provider);
             return Err(error_at(f, &key, "the default provider must be configured in production"));
         }
-        for (key, url) in endpoints {
+        for (key, url) in self.endpoints() {
             if !url.starts_with("https://") || is_loopback_url(url) {
                 return Err(error_at(f, key, "production refuses sandbox or plain-http provider endpoints"));
             }
         }
         Ok(())
     }
+
+    /// A shared store on another machine is reached over TLS (a database holds every session and
+    /// decides which callback wins: nobody on the network may read or rewrite that traffic).
+    fn validate_production_store(&self) -> Result<(), ConfigError> {
+        let url = &self.config.store.url;
+        if url == "memory:" || url.starts_with("sqlite://") {
+            return Ok(());
+        }
+        match bonin_adapters_store::reach(url) {
+            Ok(reach) if reach.tls || reach.local => Ok(()),
+            Ok(_) => Err(error_at(
+                &self.figment,
+                "store.url",
+                "production reaches a store on another host over TLS only: add sslmode=require (or verify-full) to a postgres:// URL, use rediss:// for Redis",
+            )),
+            Err(e) => Err(error_at(&self.figment, "store.url", &e.to_string())),
+        }
+    }
+
+    /// Every configured provider endpoint: the dotted key and the URL.
+    fn endpoints(&self) -> Vec<(&'static str, &str)> {
+        let providers = &self.config.providers;
+        let mut endpoints: Vec<(&'static str, &str)> = Vec::new();
+        #[cfg(feature = "nice")]
+        if let Some(nice) = &providers.nice {
+            endpoints.push(("providers.nice.api_base", &nice.api_base));
+            endpoints.push(("providers.nice.window_url", &nice.window_url));
+        }
+        #[cfg(feature = "mobileok")]
+        if let Some(mobileok) = &providers.mobileok {
+            endpoints.push(("providers.mobileok.api_base", &mobileok.api_base));
+            endpoints.push(("providers.mobileok.window_base", &mobileok.window_base));
+        }
+        #[cfg(feature = "portone")]
+        if let Some(v1) = &providers.portone_v1 {
+            endpoints.push(("providers.portone_v1.api_base", &v1.api_base));
+            endpoints.push(("providers.portone_v1.script_url", &v1.script_url));
+        }
+        #[cfg(feature = "portone")]
+        if let Some(v2) = &providers.portone_v2 {
+            endpoints.push(("providers.portone_v2.api_base", &v2.api_base));
+            endpoints.push(("providers.portone_v2.script_url", &v2.script_url));
+        }
+        #[cfg(feature = "esignon")]
+        if let Some(esignon) = &providers.esignon {
+            endpoints.push(("providers.esignon.api_base", &esignon.api_base));
+        }
+        let _ = providers;
+        endpoints
+    }
+
+    /// Whether the sandbox profile uses endpoint `key` as configured rather than pointing it at a
+    /// simulator: when it is set explicitly (mobileOK's two endpoints go together: setting one
+    /// keeps the other's configured value or default), and always in a build without simulators.
+    fn used_as_configured_in_sandbox(&self, key: &str) -> bool {
+        if !cfg!(feature = "sandbox") {
+            return true;
+        }
+        match key {
+            "providers.mobileok.api_base" | "providers.mobileok.window_base" => {
+                self.is_explicit("providers.mobileok.api_base") || self.is_explicit("providers.mobileok.window_base")
+            }
+            _ => self.is_explicit(key),
+        }
+    }
 }
 
-/// figment's error, which already names the key and the source, as one line.
+/// figment's error, which already names the key and the source, as one line. The value of a
+/// secret key is never repeated in it ("found `…`").
 fn describe_figment_error(error: &figment::Error) -> String {
+    use figment::error::Kind;
     let mut lines = Vec::new();
-    for e in error.clone() {
+    for mut e in error.clone() {
+        if e.path.iter().any(|part| SECRET_KEYS.contains(&part.as_str())) {
+            e.kind = match e.kind {
+                kind @ (Kind::MissingField(_) | Kind::UnknownField(..) | Kind::DuplicateField(_)) => kind,
+                Kind::InvalidType(_, expected) => {
+                    Kind::Message(format!("invalid type: expected {expected} (the value is secret and not shown)"))
+                }
+                _ => Kind::Message("invalid value (the value is secret and not shown)".to_owned()),
+            };
+        }
         lines.push(e.to_string());
     }
     lines.join("; ")
@@ -568,6 +773,7 @@ const SECRET_KEYS: &[&str] = &[
     "imp_secret",
     "api_secret",
     "webhook_authorization",
+    "encryption_keys",
 ];
 
 /// The effective configuration as `key = value  # source` lines, secrets redacted.
@@ -587,7 +793,12 @@ fn walk(figment: &Figment, prefix: &str, value: &serde_json::Value, out: &mut Ve
         return;
     }
     let leaf = prefix.rsplit('.').next().unwrap_or(prefix);
-    let shown = if SECRET_KEYS.contains(&leaf) { "<redacted>".to_owned() } else { value.to_string() };
+    let shown = match value {
+        _ if SECRET_KEYS.contains(&leaf) => "<redacted>".to_owned(),
+        // A URL's password (`store.url = "postgres://bonin:…@db/bonin"`) is a secret too.
+        serde_json::Value::String(text) => serde_json::Value::String(redact_url(text)).to_string(),
+        _ => value.to_string(),
+    };
     out.push((prefix.to_owned(), shown, source_of(figment, prefix)));
 }
 
@@ -622,7 +833,7 @@ pub const REFERENCE: &[Setting] = &[
     Setting {
         key: "server.api_keys",
         default: "[]",
-        about: "Bearer keys (≥ 16 characters) for server-to-server endpoints; comma-separated in the environment. Required in production; without any, the sandbox accepts unauthenticated calls.",
+        about: "Bearer keys (≥ 16 characters) for server-to-server endpoints; comma-separated in the environment. Required in production; without any, the sandbox accepts unauthenticated calls, and only with a `Host` naming loopback, the bind address or the public URL's host (a page whose name rebinds to 127.0.0.1 is refused). Without keys the sandbox also talks to loopback provider endpoints (the simulators) only: a provider endpoint set to a real host needs keys.",
     },
     Setting {
         key: "server.allowed_return_origins",
@@ -632,40 +843,90 @@ pub const REFERENCE: &[Setting] = &[
     Setting { key: "server.request_timeout_secs", default: "30", about: "Time limit of one API request." },
     Setting { key: "server.body_limit_bytes", default: "65536", about: "Largest accepted request body." },
     Setting {
+        key: "server.header_read_timeout_secs",
+        default: "20",
+        about: "A connection that has not sent a whole request head within this time is closed: a client sending its headers byte by byte (slowloris), or an idle keep-alive connection.",
+    },
+    Setting {
+        key: "server.max_connections",
+        default: "1024",
+        about: "Connections served at once by `bonin serve`; further ones are not refused but wait in the operating system's listen backlog until one closes. Keep it below the open-file limit (`ulimit -n`).",
+    },
+    Setting {
         key: "server.pii_retention_secs",
         default: "600",
-        about: "How long a completed verification and its identity are kept; the identity is also dropped the first time it is read.",
+        about: "How long a completed verification and its identity are kept; the identity is also dropped once read (see `server.identity_grace_secs`).",
+    },
+    Setting {
+        key: "server.identity_grace_secs",
+        default: "60",
+        about: "After the first `GET` that returns the identity, it can be read again for this long (a reader whose answer was lost does not lose it); the first read after that drops it. 0: the first read drops it.",
     },
     Setting {
         key: "server.demo",
         default: "true in sandbox, false in production",
-        about: "Serve the demo page at `/`.",
+        about: "Serve the demo page at `/`. Production refuses `true`.",
     },
     Setting {
         key: "store.url",
         default: "\"sqlite://bonin.db\"",
-        about: "Session store: `memory:` (one instance, lost on restart), `sqlite://PATH` (one instance, survives restarts), `postgres://…` or `redis://…` (shared by several instances).",
+        about: "Session store: `memory:` (one instance, lost on restart), `sqlite://PATH` (one instance, survives restarts), `postgres://…`, `redis://…` or `rediss://…` (Redis over TLS) (shared by several instances). TLS to PostgreSQL is `?sslmode=require` (or `verify-ca`, `verify-full`: the certificate and host name are always verified); production refuses a shared store on another host without TLS. A password in the URL is a secret: `bonin config` shows it redacted.",
     },
     Setting {
         key: "store.encryption_keys",
         default: "[] (sandbox: a fixed, public key)",
-        about: "Keys sealing stored sessions, `ID:BASE64` of 32 bytes (`1:$(openssl rand -base64 32)`); the first seals, all open. Rotate by putting a new key first and dropping the old one after the retention time. Required in production for persistent stores (secret).",
+        about: "Keys sealing stored sessions, `ID:BASE64` of 32 bytes (`1:$(openssl rand -base64 32)`); the first seals, all open. Each record is sealed for its id and version, so a row put back to an older version is refused by an instance that has seen a newer one. Rotate by putting a new key first and dropping the old one after the retention time. Required in production for persistent stores (secret).",
     },
     Setting { key: "store.pool_size", default: "16", about: "PostgreSQL connections per instance." },
     Setting {
         key: "store.tls_ca_file",
         default: "—",
-        about: "PEM CA certificates for PostgreSQL over TLS (`?sslmode=require` in `store.url`, which always verifies the certificate and host name); the system's roots when absent.",
+        about: "PEM CA certificates for the store over TLS (PostgreSQL with `?sslmode=require`, Redis with `rediss://`; the certificate and host name are always verified); the system's roots when absent.",
     },
     Setting {
         key: "store.share_tokens",
         default: "false",
-        about: "Share provider access tokens between instances through the store (Redis or PostgreSQL): one instance logs in under a short lock, the others read the sealed token.",
+        about: "Share provider access tokens between instances through the store (Redis, plain or TLS, or PostgreSQL): one instance logs in under a short lock, the others read the sealed token.",
     },
     Setting {
         key: "verification.default_provider",
         default: "\"nice\"",
-        about: "Provider used when a request names none: `nice`, `mobileok`, `portone_v1`, `portone_v2`, `esignon`.",
+        about: "Provider used when a request names none: `nice`, `mobileok`, `portone_v1` or `portone_v2` (`esignon` is signing-only).",
+    },
+    Setting {
+        key: "limits.starts_per_minute",
+        default: "300",
+        about: "Verifications one client may start per minute (bursts up to the same number); beyond it `429 rate_limited` with `Retry-After`. A client is its API key, or without keys its peer address (IPv6 by /64; `X-Forwarded-For` is not trusted). 0: no limit.",
+    },
+    Setting {
+        key: "limits.otp_sends_per_minute",
+        default: "60",
+        about: "OTP sends and resends one client may ask for per minute; each one is an SMS someone pays for. 0: no limit.",
+    },
+    Setting {
+        key: "limits.confirms_per_minute",
+        default: "300",
+        about: "OTP confirms one client may make per minute. 0: no limit.",
+    },
+    Setting {
+        key: "limits.callbacks_per_minute",
+        default: "600",
+        about: "Returns to the open landing (`/v1/verifications/{id}/return`) one peer address may make per minute; each may cost a provider call. Generous because mobile carriers put many users behind one address. 0: no limit.",
+    },
+    Setting {
+        key: "limits.max_open_verifications",
+        default: "10000",
+        about: "Verifications started on this instance that are still open; a start beyond it is `429 rate_limited`. One counts until this instance answers it as verified, failed or expired, or its deadline passes (with several instances, each counts its own starts). 0: no limit.",
+    },
+    Setting {
+        key: "limits.provider_concurrency",
+        default: "64",
+        about: "Calls in progress toward each provider from this instance; a call that finds them all taken waits (`limits.provider_wait_ms`).",
+    },
+    Setting {
+        key: "limits.provider_wait_ms",
+        default: "2000",
+        about: "How long a provider call waits for a free slot before it is answered `503 provider_unavailable` (not sent, safe to retry).",
     },
     Setting {
         key: "log.format",
@@ -782,7 +1043,7 @@ pub const REFERENCE: &[Setting] = &[
     Setting {
         key: "providers.portone_v1.delete_after_read",
         default: "true",
-        about: "Delete the certification at PortOne right after reading it, so personal data does not linger there.",
+        about: "Delete the certification at PortOne once bonin has stored the verified result, so personal data does not linger there (never before: a store error would otherwise lose the result).",
     },
     Setting {
         key: "providers.portone_v1.company",

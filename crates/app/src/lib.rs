@@ -16,9 +16,11 @@
 
 pub mod api;
 pub mod config;
+pub mod limits;
 pub mod metrics;
 pub mod openapi;
 pub mod pages;
+pub mod panic;
 pub mod problem;
 pub mod service;
 pub mod signing;

@@ -107,7 +107,14 @@ async fn serve(cli: &Cli) -> Result<(), Failure> {
     let listener = tokio::net::TcpListener::bind(app.bind)
         .await
         .map_err(|e| Failure(1, format!("cannot listen on {}: {e}", app.bind)))?;
-    tracing::info!(profile = ?loaded.config.profile, bind = %app.bind, public_url = %app.public_url, "bonin listening");
+    tracing::info!(
+        profile = ?loaded.config.profile,
+        bind = %app.bind,
+        public_url = %app.public_url,
+        max_connections = app.connections.max_connections,
+        header_read_timeout_secs = app.connections.header_read_timeout.as_secs(),
+        "bonin listening"
+    );
     #[cfg(feature = "sandbox")]
     if let Some(sandbox) = &app.sandbox {
         tracing::info!(simulators = %sandbox.server.base_url(), "sandbox simulators running");
@@ -390,6 +397,7 @@ fn inspect_key_file(path: &std::path::Path) -> Result<(), Failure> {
 
 #[tokio::main]
 async fn main() -> ExitCode {
+    bonin_app::panic::install_hook();
     let cli = Cli::parse();
     let result = match &cli.command {
         Command::Serve => serve(&cli).await,

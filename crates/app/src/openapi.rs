@@ -36,7 +36,7 @@ fn json_body(schema: &str) -> Value {
 /// The document.
 pub fn document() -> Value {
     let secured = json!([{"apiKey": []}]);
-    let errors = [400, 401, 404, 409, 410, 413, 422, 500, 502, 503];
+    let errors = [400, 401, 403, 404, 409, 410, 413, 422, 429, 500, 502, 503];
     json!({
         "openapi": "3.1.0",
         "info": {"title": "bonin", "version": env!("CARGO_PKG_VERSION"),
@@ -49,7 +49,7 @@ pub fn document() -> Value {
                     "detail": {"type": "string"}, "code": {"type": "string", "enum": bonin_domain::ErrorCode::ALL.iter().map(|c| c.as_str()).collect::<Vec<_>>()},
                     "provider_code": {"type": "string"}}},
                 "StartRequest": {"type": "object", "required": ["method"], "additionalProperties": false, "properties": {
-                    "provider": {"type": "string", "enum": ["nice", "mobileok", "portone_v1", "portone_v2", "esignon"]},
+                    "provider": {"type": "string", "enum": ["nice", "mobileok", "portone_v1", "portone_v2"]},
                     "method": {"type": "string", "enum": ["window", "otp"]},
                     "return_url": {"type": "string", "format": "uri"},
                     "purpose": {"type": "string", "enum": ["sign_up", "change_info", "find_id", "find_password", "identity_check", "adult_check", "purchase", "other"]},

@@ -1,6 +1,8 @@
 //! RFC 9457 problem+json responses with bonin's stable codes. The `detail` is the error's fixed
 //! sentence: never a body, personal data or a secret.
 
+use std::time::Duration;
+
 use axum::{
     Json,
     http::{HeaderValue, StatusCode, header},
@@ -23,6 +25,19 @@ pub enum ApiError {
         /// What was wrong (a fixed description).
         detail: String,
     },
+    /// A limit was reached: `429 rate_limited` with `Retry-After`.
+    Limited {
+        /// Which limit (a fixed description naming its setting).
+        reason: &'static str,
+        /// When the client may try again.
+        retry_after: Duration,
+    },
+    /// The keyless API was addressed by a host name that is not loopback or this service's own
+    /// (DNS rebinding).
+    ForeignHost,
+    /// A handler panicked ([`crate::panic::catch_panic`]): `500 misconfigured` with a fixed detail;
+    /// the panic's message never reaches the answer.
+    Internal,
 }
 
 impl From<Error> for ApiError {
@@ -58,7 +73,13 @@ impl IntoResponse for ApiError {
                     Error::Rejected { code, .. } => Some(code.as_str()),
                     _ => None,
                 };
-                problem(status, code, &error.to_string(), provider_code)
+                let mut response = problem(status, code, &error.to_string(), provider_code);
+                if matches!(error, Error::RateLimited { .. }) {
+                    // Every `rate_limited` answer says when to come back; without a better
+                    // estimate, after the per-minute window.
+                    response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("60"));
+                }
+                response
             }
             Self::Unauthorized => {
                 let mut response =
@@ -67,6 +88,28 @@ impl IntoResponse for ApiError {
                 response
             }
             Self::Body { status, detail } => problem(status, ErrorCode::InvalidRequest, &detail, None),
+            Self::Limited { reason, retry_after } => {
+                let error = Error::RateLimited { reason: reason.into() };
+                let mut response = problem(StatusCode::TOO_MANY_REQUESTS, error.code(), &error.to_string(), None);
+                // Whole seconds, rounded up, at least one.
+                let seconds = retry_after.as_secs() + u64::from(retry_after.subsec_nanos() > 0);
+                response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(seconds.max(1)));
+                response
+            }
+            Self::ForeignHost => problem(
+                StatusCode::FORBIDDEN,
+                ErrorCode::InvalidRequest,
+                "without server.api_keys this API answers only requests addressed to a loopback name, the bind \
+                 address or server.public_url's host (DNS rebinding protection); configure API keys to serve \
+                 other names",
+                None,
+            ),
+            Self::Internal => problem(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                ErrorCode::Misconfigured,
+                "an internal error occurred while handling the request; read the current status before retrying",
+                None,
+            ),
         }
     }
 }

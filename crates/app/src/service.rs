@@ -162,6 +162,11 @@ impl VerificationService {
         self
     }
 
+    /// The clock the service runs on.
+    pub fn clock(&self) -> Arc<dyn Clock> {
+        self.clock.clone()
+    }
+
     /// The settings.
     pub fn settings(&self) -> &ServiceSettings {
         &self.settings
@@ -315,7 +320,9 @@ impl VerificationService {
                 }
                 Err(Error::AlreadyCompleted | Error::NotFound) if tries > 1 => {
                     return match self.store.get(current.id()).await {
-                        Ok(Some(stored)) if stored.version() == next.version() && stored.stored_status() == next.stored_status() => {
+                        Ok(Some(stored))
+                            if stored.version() == next.version() && stored.stored_status() == next.stored_status() =>
+                        {
                             Ok(())
                         }
                         _ => Err(Error::AlreadyCompleted),

@@ -7,8 +7,9 @@ use axum::Router;
 use bonin_domain::{Clock, Error, OsRng, SessionStore, SystemClock};
 
 use crate::{
-    api::{self, ApiSettings},
+    api::{self, ApiSettings, Guards},
     config::{LoadedConfig, ProfileName, origin_of},
+    limits::{ApiLimits, Bounded, ConnectionLimits, ProviderGate},
     metrics::Metrics,
     service::{ServiceSettings, VerificationService},
 };
@@ -56,6 +57,8 @@ pub struct App {
     pub router: Router,
     /// Where `serve` listens.
     pub bind: SocketAddr,
+    /// How `serve` treats connections.
+    pub connections: ConnectionLimits,
     /// The public base URL.
     pub public_url: String,
     /// The NICE client, when NICE is enabled.
@@ -252,8 +255,15 @@ pub async fn build_with_metrics(loaded: &LoadedConfig, metrics: Arc<Metrics>) ->
         pii_retention: Duration::from_secs(config.server.pii_retention_secs),
         identity_grace: Duration::from_secs(config.server.identity_grace_secs),
     };
-    let mut service =
-        VerificationService::new(store, clock.clone(), Arc::new(OsRng), settings, Arc::new(Metrics::default()));
+    let mut service = VerificationService::new(store, clock.clone(), Arc::new(OsRng), settings, metrics.clone());
+    // One gate per provider, shared by all of its ports.
+    let gate = |provider| {
+        ProviderGate::new(
+            provider,
+            config.limits.provider_concurrency,
+            Duration::from_millis(config.limits.provider_wait_ms),
+        )
+    };
 
     #[cfg(feature = "sandbox")]
     let sandbox = if config.profile == ProfileName::Sandbox {
@@ -300,7 +310,7 @@ pub async fn build_with_metrics(loaded: &LoadedConfig, metrics: Arc<Metrics>) ->
                 });
                 let stats = client.clone();
                 service = service
-                    .with_window(client.clone())
+                    .with_window(Arc::new(Bounded::new(client.clone(), gate(bonin_domain::ProviderId::Nice))))
                     .with_token_stats(bonin_domain::ProviderId::Nice, Arc::new(move || stats.token_stats()));
                 Some(client)
             }
@@ -343,7 +353,8 @@ pub async fn build_with_metrics(loaded: &LoadedConfig, metrics: Arc<Metrics>) ->
                     clock.clone(),
                     Arc::new(OsRng),
                 )?);
-                service = service.with_window(client.clone()).with_otp(client.clone());
+                let bounded = Arc::new(Bounded::new(client.clone(), gate(bonin_domain::ProviderId::Mobileok)));
+                service = service.with_window(bounded.clone()).with_otp(bounded);
                 Some(client)
             }
             None => None,
@@ -403,9 +414,10 @@ pub async fn build_with_metrics(loaded: &LoadedConfig, metrics: Arc<Metrics>) ->
                     None => bonin_adapters_portone::PortoneV1Client::new(v1_config, http, clock.clone())?,
                 });
                 let stats = client.clone();
+                let bounded = Arc::new(Bounded::new(client.clone(), gate(bonin_domain::ProviderId::PortoneV1)));
                 service = service
-                    .with_window(client.clone())
-                    .with_otp(client.clone())
+                    .with_window(bounded.clone())
+                    .with_otp(bounded)
                     .with_token_stats(bonin_domain::ProviderId::PortoneV1, Arc::new(move || stats.token_stats()));
                 Some(client)
             }
@@ -418,7 +430,8 @@ pub async fn build_with_metrics(loaded: &LoadedConfig, metrics: Arc<Metrics>) ->
                     http_client(bonin_domain::ProviderId::PortoneV2)?,
                     clock.clone(),
                 )?);
-                service = service.with_window(client.clone()).with_otp(client.clone());
+                let bounded = Arc::new(Bounded::new(client.clone(), gate(bonin_domain::ProviderId::PortoneV2)));
+                service = service.with_window(bounded.clone()).with_otp(bounded);
                 Some(client)
             }
             None => None,
@@ -462,7 +475,8 @@ pub async fn build_with_metrics(loaded: &LoadedConfig, metrics: Arc<Metrics>) ->
                 let stats = client.clone();
                 service =
                     service.with_token_stats(bonin_domain::ProviderId::Esignon, Arc::new(move || stats.token_stats()));
-                let signing = crate::signing::SigningApi { workflows: client.clone(), export };
+                let workflows = Arc::new(Bounded::new(client.clone(), gate(bonin_domain::ProviderId::Esignon)));
+                let signing = crate::signing::SigningApi { workflows, export };
                 (Some(client), Some(signing))
             }
             None => (None, None),
@@ -472,7 +486,19 @@ pub async fn build_with_metrics(loaded: &LoadedConfig, metrics: Arc<Metrics>) ->
     let signing = None;
 
     let service = Arc::new(service);
-    let router = api::router(
+    let limits = &config.limits;
+    let guards = Guards {
+        clock,
+        limits: ApiLimits {
+            starts_per_minute: limits.starts_per_minute,
+            otp_sends_per_minute: limits.otp_sends_per_minute,
+            confirms_per_minute: limits.confirms_per_minute,
+            callbacks_per_minute: limits.callbacks_per_minute,
+            max_open_verifications: limits.max_open_verifications,
+        },
+        hosts: vec![config.server.bind.ip().to_string()],
+    };
+    let router = api::router_with(
         service.clone(),
         ApiSettings {
             api_keys: Arc::new(config.server.api_keys.clone()),
@@ -481,12 +507,17 @@ pub async fn build_with_metrics(loaded: &LoadedConfig, metrics: Arc<Metrics>) ->
             demo: loaded.demo_enabled(),
             signing,
         },
+        guards,
     );
     Ok(App {
         service,
         metrics,
         router,
         bind: config.server.bind,
+        connections: ConnectionLimits {
+            header_read_timeout: Duration::from_secs(config.server.header_read_timeout_secs),
+            max_connections: config.server.max_connections,
+        },
         public_url,
         #[cfg(feature = "nice")]
         nice,
@@ -504,12 +535,25 @@ pub async fn build_with_metrics(loaded: &LoadedConfig, metrics: Arc<Metrics>) ->
 }
 
 impl App {
-    /// Serves the router on `listener` until `shutdown` resolves.
+    /// Serves the router on `listener` until `shutdown` resolves, with the configured
+    /// [`ConnectionLimits`] (see [`crate::limits::serve`]).
     pub async fn serve(
         self,
         listener: tokio::net::TcpListener,
         shutdown: impl std::future::Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
-        axum::serve(listener, self.router).with_graceful_shutdown(shutdown).await
+        // A verified result the store refused is parked on this instance; write it as soon as the
+        // store is back, even when no request for that verification arrives here.
+        let service = self.service.clone();
+        let flusher = tokio::spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_secs(2));
+            loop {
+                tick.tick().await;
+                service.flush_all_parked().await;
+            }
+        });
+        let served = crate::limits::serve(listener, self.router, self.connections, shutdown).await;
+        flusher.abort();
+        served
     }
 }

@@ -129,7 +129,7 @@ public_url = "https://id.shop.example"
 api_keys = ["a-production-key-of-enough-length"]
 allowed_return_origins = ["https://shop.example"]
 [store]
-url = "postgres://bonin@db.internal/bonin"
+url = "postgres://bonin@db.internal/bonin?sslmode=require"
 encryption_keys = ["1:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="]
 [providers.nice]
 client_id = "live-client"
@@ -182,6 +182,62 @@ fn production_refuses_sandbox_endpoints() {
         "https://localhost:9300/CheckPlusSafeModel/service.cb",
         "providers.nice.window_url",
     );
+}
+
+#[test]
+fn production_refuses_the_demo_page() {
+    production_refuses("BONIN_SERVER__DEMO", "true", "server.demo");
+}
+
+#[test]
+fn production_refuses_a_store_reached_without_tls_over_the_network() {
+    for url in [
+        "postgres://bonin@db.internal/bonin",
+        "postgres://bonin:pg-password-never-shown@db.internal/bonin?sslmode=disable",
+        "postgres://bonin@db.internal/bonin?sslmode=prefer",
+        "postgresql://bonin@10.0.0.5:5432/bonin",
+        "postgres://bonin@127.0.0.1,db.internal/bonin",
+        "postgres://bonin@localhost/bonin?hostaddr=10.0.0.5",
+        "redis://:redis-password-never-shown@cache.internal:6379/0",
+    ] {
+        Jail::expect_with(|jail| {
+            jail.create_file("bonin.toml", PRODUCTION)?;
+            jail.set_env("BONIN_STORE__URL", url);
+            let error = load().unwrap_err();
+            assert!(error.contains("store.url") && error.contains("BONIN_STORE__URL"), "{url}: {error}");
+            assert!(!error.contains("never-shown"), "{error}");
+            Ok(())
+        });
+    }
+    for url in [
+        "postgres://bonin@db.internal/bonin?sslmode=require",
+        "postgres://bonin@db.internal/bonin?sslmode=verify-full",
+        "postgres://bonin@db.internal/bonin?application_name=bonin&sslmode=verify-ca",
+        "postgres://bonin@127.0.0.1/bonin",
+        "postgres://bonin@localhost:5433/bonin?sslmode=disable",
+        "postgres://bonin@[::1]/bonin",
+        "postgres:///bonin?host=/var/run/postgresql",
+        "rediss://:password@cache.internal:6380/0",
+        "redis://127.0.0.1:6379",
+    ] {
+        Jail::expect_with(|jail| {
+            jail.create_file("bonin.toml", PRODUCTION)?;
+            jail.set_env("BONIN_STORE__URL", url);
+            load().map_err(|e| figment::Error::from(format!("{url}: {e}")))?;
+            Ok(())
+        });
+    }
+}
+
+#[test]
+fn rediss_is_a_shared_store() {
+    Jail::expect_with(|jail| {
+        jail.set_env("BONIN_STORE__URL", "rediss://cache.internal:6380");
+        jail.set_env("BONIN_STORE__SHARE_TOKENS", "true");
+        jail.set_env("BONIN_STORE__TLS_CA_FILE", "/etc/ssl/certs/ca-certificates.crt");
+        load().unwrap();
+        Ok(())
+    });
 }
 
 #[test]
@@ -266,9 +322,14 @@ fn every_documented_key_is_a_real_setting() {
                 "providers.esignon.webhook_authorization" => "a-long-enough-callback-authorization",
                 "providers.portone_v1.delete_after_read" => "false",
                 key if key.ends_with("_secs") || key.ends_with("_bytes") => "4096",
+                key if key.starts_with("limits.") || key == "server.max_connections" => "64",
                 _ => "documented-value",
             };
             jail.set_env(&env, value);
+            if value.starts_with("https://example.test") {
+                // A real endpoint in the sandbox profile needs API keys.
+                jail.set_env("BONIN_SERVER__API_KEYS", "a-documented-key-0000");
+            }
             if setting.key.starts_with("providers.mobileok.") && setting.key != "providers.mobileok.key_password" {
                 jail.set_env("BONIN_PROVIDERS__MOBILEOK__KEY_PASSWORD", "documented-password");
             }
