@@ -79,7 +79,9 @@ pub enum Error {
     /// authenticate: a cancel code from an SDK, a PortOne V2 `code` while the record is still
     /// `READY`, an uncertified PortOne V1 record. Anyone holding a pending id could send it, so it
     /// never ends the verification; it stays open until the user finishes or it expires.
-    #[error("{provider} reported `{code}` through the browser; the provider did not confirm it, so the verification stays open")]
+    #[error(
+        "{provider} reported `{code}` through the browser; the provider did not confirm it, so the verification stays open"
+    )]
     Unconfirmed {
         /// Which provider's UI the report is about.
         provider: ProviderId,
