@@ -637,6 +637,11 @@ impl VerificationService {
                 self.record(current.provider(), &error);
                 Err(error)
             }
+            OtpOutcome::NotYetApproved { retry_state, provider_code } => {
+                let next = current.release_confirm_with(true, retry_state)?;
+                self.swap(&current, &next).await?;
+                Err(Error::rejected(current.provider(), provider_code, None))
+            }
             _ => {
                 if let Ok(released) = current.release_confirm(false) {
                     let _ = self.swap(&current, &released).await;

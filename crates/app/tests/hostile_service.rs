@@ -56,6 +56,12 @@ impl OtpVerifier for CountingOtp {
     async fn confirm(&self, session: &Verification, code: Option<OtpCode>) -> Result<OtpOutcome, Error> {
         self.confirms.fetch_add(1, Ordering::SeqCst);
         tokio::time::sleep(Duration::from_millis(20)).await;
+        if code.is_none() {
+            return Ok(OtpOutcome::NotYetApproved {
+                retry_state: Some(ProviderState::new("t3")),
+                provider_code: "4000".into(),
+            });
+        }
         if code.as_ref().map(OtpCode::expose) == Some("123456") {
             Ok(OtpOutcome::Verified(Completion::new(identity(session.provider(), self.born))))
         } else {
@@ -304,4 +310,18 @@ async fn with_no_grace_the_first_read_is_the_only_one() {
     service.otp_confirm(&id, Some(OtpCode::new("123456").unwrap())).await.unwrap();
     assert!(service.get(&id).await.unwrap().identity().is_some());
     assert!(service.get(&id).await.unwrap().identity().is_none());
+}
+
+#[tokio::test]
+async fn an_app_approval_confirmed_too_early_costs_no_attempt() {
+    let (service, _, id) = otp_service((1990, 2, 15), None).await;
+    for _ in 0..5 {
+        let error = service.otp_confirm(&id, None).await.unwrap_err();
+        assert_eq!(error.code(), ErrorCode::ProviderRejected);
+    }
+    let v = service.peek(&id).await.unwrap();
+    assert_eq!((v.stored_status(), v.otp_attempts_left(), v.confirm_lease()), (Status::OtpSent, 3, None));
+    assert_eq!(v.provider_state().unwrap().expose(), "t3", "the provider's new state is kept");
+    let done = service.otp_confirm(&id, Some(OtpCode::new("123456").unwrap())).await.unwrap();
+    assert_eq!(done.stored_status(), Status::Verified);
 }

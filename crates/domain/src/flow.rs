@@ -517,6 +517,14 @@ pub enum OtpOutcome {
         /// The provider's raw code.
         provider_code: String,
     },
+    /// Nothing was decided: the user has not approved in the provider's app yet (PASS), so the
+    /// attempt is not counted and the same confirm may be sent again after approving.
+    NotYetApproved {
+        /// State for the next attempt, if the provider changed it (mobileOK's token chain).
+        retry_state: Option<ProviderState>,
+        /// The provider's raw code.
+        provider_code: String,
+    },
 }
 
 /// The server-driven OTP flow of a provider.

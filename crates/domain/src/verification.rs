@@ -625,8 +625,19 @@ impl Verification {
     }
 
     /// Ends a confirm lease without an answer on the code. `refund` gives the attempt back, for a
-    /// provider call that provably did not reach the provider (`Unavailable`); any other outcome
-    /// keeps it counted, since the provider may have checked the code.
+    /// provider call that provably did not reach the provider (`Unavailable`) or that the provider
+    /// did not decide (an app approval still pending); any other outcome keeps it counted, since
+    /// the provider may have checked the code. `retry_state` replaces the provider state when the
+    /// provider handed out a new one.
+    pub fn release_confirm_with(&self, refund: bool, retry_state: Option<ProviderState>) -> Result<Self, Error> {
+        let mut next = self.release_confirm(refund)?;
+        if let Some(state) = retry_state {
+            next.provider_state = Some(state);
+        }
+        Ok(next)
+    }
+
+    /// [`Verification::release_confirm_with`] without a new provider state.
     pub fn release_confirm(&self, refund: bool) -> Result<Self, Error> {
         let (Some(_), Some(progress)) = (self.confirm_lease, self.otp) else {
             return Err(Error::invalid_input("step", "no confirm is in progress"));
