@@ -1,5 +1,7 @@
-//! A Rust backend using the NICE adapter and the SQLite store directly: no `bonin-app`, no config
-//! file, no globals. The NICE simulator stands in for NICE here; in production the same code takes
+//! A Rust backend using the NICE adapter and the SQLite store through bonin's verification service:
+//! no `bonin-app`, no config file, no globals, and every guarantee of `bonin serve` (a callback
+//! applied once, tampered callbacks change nothing, expiry, `min_age`, the identity handed out once).
+//! The NICE simulator stands in for NICE here; in production the same code takes
 //! `NiceConfig::new(client_id, client_secret)` with NICE's real endpoints.
 #![forbid(unsafe_code)]
 #![allow(clippy::print_stdout)]
@@ -10,8 +12,8 @@ use base64::{Engine, engine::general_purpose::STANDARD};
 use bonin_adapters_nice::{NiceClient, NiceConfig};
 use bonin_adapters_store::{RecordCipher, SqliteStore};
 use bonin_domain::{
-    CallbackParams, CallbackTransport, CasOutcome, Clock, FlowRules, Launch, Method, OsRng, ProviderId, SecretString,
-    SessionStore, SystemClock, Verification, VerificationId, WindowRequest, WindowVerifier,
+    CallbackParams, CallbackTransport, Clock, Display, Launch, Method, NoObserver, OsRng, ProviderId, SecretString,
+    ServiceSettings, StartRequest, SystemClock, VerificationService,
 };
 use bonin_sandbox::{
     SandboxServer,
@@ -33,15 +35,32 @@ async fn main() -> Result<(), Box<dyn Error>> {
     let key = SecretString::from(format!("1:{}", STANDARD.encode([7u8; 32])));
     let path = std::env::temp_dir().join(format!("bonin-example-{}.db", std::process::id()));
     let store = SqliteStore::open(&path, Arc::new(RecordCipher::from_config(&[key])?), clock.clone())?;
-    let ttl = Duration::from_secs(3600);
 
-    // 1. Start: the launch goes to the browser, the keys stay in the store.
-    let id = VerificationId::generate(&OsRng)?;
-    let start = nice.start(&WindowRequest::new(id.clone(), format!("https://my.app/identity/{id}/return"))).await?;
-    let session = Verification::start(id.clone(), ProviderId::Nice, Method::Window, FlowRules::nice(), clock.now())
-        .with_provider_session(start.provider_key.clone(), start.provider_state.clone(), start.valid_until);
-    store.create(&session, ttl).await?;
-    let Launch::Form(form) = &start.launch else { return Err("NICE launches a form".into()) };
+    // The service: where NICE sends the browser back (your route, which calls `complete`), which
+    // origins the browser may finally return to, and how long a finished verification is kept.
+    let settings = ServiceSettings {
+        public_url: "https://my.app/identity".into(),
+        allowed_return_origins: vec!["https://my.app".into()],
+        default_provider: ProviderId::Nice,
+        pii_retention: Duration::from_secs(600),
+        identity_grace: Duration::from_secs(60),
+    };
+    let service = VerificationService::new(Arc::new(store), clock, Arc::new(OsRng), settings, Arc::new(NoObserver))
+        .with_window(Arc::new(nice));
+
+    // 1. Start: the launch goes to the browser; the keys stay in the store.
+    let started = service
+        .start(StartRequest {
+            provider: None,
+            method: Method::Window,
+            return_url: Some("https://my.app/signup/done".into()),
+            purpose: None,
+            display: Display::Page,
+            min_age: Some(19),
+        })
+        .await?;
+    let id = started.verification.id().clone();
+    let Some(Launch::Form(form)) = &started.launch else { return Err("NICE launches a form".into()) };
     println!("1. started {id}: the browser submits {} fields to {}", form.fields.len(), form.action);
 
     // 2. The user authenticates in NICE's window (here: the simulator plays persona "hong").
@@ -51,24 +70,19 @@ async fn main() -> Result<(), Box<dyn Error>> {
     let callback = CallbackParams::from_pairs(CallbackTransport::Post, returned.params);
     println!("2. NICE returned the browser with {callback:?}");
 
-    // 3. Complete: verify against the stored session, then apply exactly once.
-    let current = store.get(&id).await?.ok_or("the session expired")?;
-    let completion = nice.complete(&current, &callback).await?;
-    let next = current.verified(clock.now(), completion.identity)?;
-    match store.compare_and_swap(current.version(), &next, ttl).await? {
-        CasOutcome::Swapped => {}
-        CasOutcome::Conflict(_) => return Err("another request completed it first".into()),
-    }
-    let identity = next.identity().ok_or("no identity")?;
-    let name = identity.name.as_ref().map(|n| bonin_examples::mask(n.expose())).unwrap_or_default();
-    println!("3. verified {name} (CI present: {}, carrier: {:?})", identity.ci.is_some(), identity.carrier);
+    // 3. Complete: checked against the stored session (HMAC, session, expiry, min_age), applied once.
+    let verified = service.complete(&id, &callback).await?;
+    println!("3. {id} is {:?}", verified.stored_status());
 
-    // A replayed callback is refused by the compare-and-swap.
-    let replay = store.compare_and_swap(current.version(), &next, ttl).await?;
-    println!(
-        "4. the same callback again: {}",
-        if matches!(replay, CasOutcome::Conflict(_)) { "refused" } else { "APPLIED TWICE" }
-    );
+    // A replayed callback is refused.
+    let replay = service.complete(&id, &callback).await;
+    println!("4. the same callback again: {}", replay.err().map_or("APPLIED TWICE".into(), |e| e.to_string()));
+
+    // 5. Read the identity: handed out, readable again for the grace period, then dropped.
+    let read = service.get(&id).await?;
+    let identity = read.identity().ok_or("no identity")?;
+    let name = identity.name.as_ref().map(|n| bonin_examples::mask(n.expose())).unwrap_or_default();
+    println!("5. verified {name} (CI present: {}, carrier: {:?})", identity.ci.is_some(), identity.carrier);
 
     for suffix in ["", "-wal", "-shm"] {
         let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));

@@ -125,3 +125,21 @@ impl Metrics {
         out
     }
 }
+
+impl bonin_domain::ServiceObserver for Metrics {
+    fn started(&self, provider: ProviderId) {
+        Metrics::started(self, provider);
+    }
+    fn completed(&self, provider: ProviderId) {
+        Metrics::completed(self, provider);
+    }
+    fn failed(&self, provider: ProviderId, code: &'static str) {
+        Metrics::failed(self, provider, code);
+    }
+    fn upstream(&self, provider: ProviderId, operation: &'static str, elapsed: Duration) {
+        Metrics::upstream(self, provider, operation, elapsed);
+    }
+    fn export(&self, tokens: &[(ProviderId, TokenCacheStats)]) -> Option<String> {
+        Some(self.render(tokens))
+    }
+}

@@ -154,7 +154,7 @@ async fn whole_nice_window_flow_through_the_http_api() {
     assert!(body.get("launch").is_none());
 
     // Within the grace period after the first read (an answer lost in transit), it can be read
-    // again; the read-once rule after it is tested with a controlled clock in hostile_service.rs.
+    // again; the read-once rule after it is tested with a controlled clock in bonin-domain's tests/service.rs.
     let second = send(&app.router, get(&format!("/v1/verifications/{id}"), Some(KEY))).await;
     assert_eq!(second.json()["status"], "verified");
     assert_eq!(second.json()["identity"]["name"], "홍길동");

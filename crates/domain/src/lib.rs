@@ -42,6 +42,7 @@ mod error;
 mod flow;
 mod identity;
 mod pii;
+pub mod service;
 mod signing;
 mod store;
 mod token;
@@ -62,6 +63,7 @@ pub use identity::{Carrier, Gender, Nationality, ProviderId, ProviderTxId, Verif
 pub use pii::{BirthDate, Ci, Di, Email, Name, OtpCode, PhoneNumber};
 /// Credentials are `secrecy` strings: zeroized on drop, masked in `Debug`.
 pub use secrecy::{ExposeSecret, SecretString};
+pub use service::{NoObserver, ServiceObserver, ServiceSettings, StartRequest, Started, VerificationService};
 #[cfg(feature = "mock")]
 pub use signing::MockSigningWorkflows;
 pub use signing::{
@@ -77,6 +79,6 @@ pub use token::{
     IssuedToken, RefreshPolicy, SharedTokenSource, SharedTokens, Token, TokenCache, TokenCacheStats, TokenSource,
 };
 pub use verification::{
-    Failure, FlowRules, MAX_RESULT_CLOCK_SKEW, Method, OtpProgress, ProviderKey, ProviderState, Purpose, Status,
-    Verification, VerificationId,
+    ConfirmLease, Failure, FlowRules, MAX_RESULT_CLOCK_SKEW, Method, OtpProgress, ProviderKey, ProviderState, Purpose,
+    Status, Verification, VerificationId,
 };

@@ -1,6 +1,7 @@
-//! The service's guarantees, attacked: racing OTP confirms, `min_age`, a store that fails while a
-//! provider's one-time result is in hand, a browser-only failure, and the identity's read-once
-//! rule with its grace period. Mock providers count what reaches them.
+//! The verification service's guarantees, attacked, over the memory store and stand-in providers
+//! that count what reaches them: racing OTP confirms, `min_age`, a store that fails while a
+//! provider's one-time result is in hand, a browser-only failure, an app approval confirmed too
+//! early, and the identity's read-once rule with its grace period.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly on purpose
 
 use std::{
@@ -13,10 +14,6 @@ use std::{
 
 use async_trait::async_trait;
 use bonin_adapters_store::MemoryStore;
-use bonin_app::{
-    metrics::Metrics,
-    service::{ServiceSettings, StartRequest, VerificationService},
-};
 use bonin_domain::*;
 
 fn settings(grace: Duration) -> ServiceSettings {
@@ -100,7 +97,7 @@ async fn otp_service(
     let store = Arc::new(MemoryStore::with_clock(clock.clone()));
     let otp = Arc::new(CountingOtp { confirms: AtomicUsize::new(0), born });
     let service =
-        VerificationService::new(store, clock, Arc::new(OsRng), settings(Duration::ZERO), Arc::new(Metrics::default()))
+        VerificationService::new(store, clock, Arc::new(OsRng), settings(Duration::ZERO), Arc::new(NoObserver))
             .with_otp(otp.clone());
     let started = service.start(start(Method::Otp, min_age)).await.unwrap();
     let id = started.verification.id().clone();
@@ -240,14 +237,9 @@ async fn a_store_failure_after_a_one_time_result_loses_nothing_and_cleans_up_onl
     let store = Arc::new(FlakyStore { inner: MemoryStore::with_clock(clock.clone()), broken: AtomicBool::new(true) });
     let window =
         Arc::new(OneShotWindow { taken: AtomicBool::new(false), cleaned: AtomicUsize::new(0), fail_in_browser: false });
-    let service = VerificationService::new(
-        store.clone(),
-        clock,
-        Arc::new(OsRng),
-        settings(Duration::ZERO),
-        Arc::new(Metrics::default()),
-    )
-    .with_window(window.clone());
+    let service =
+        VerificationService::new(store.clone(), clock, Arc::new(OsRng), settings(Duration::ZERO), Arc::new(NoObserver))
+            .with_window(window.clone());
     let id = service.start(start(Method::Window, None)).await.unwrap().verification.id().clone();
     let callback = CallbackParams::new(CallbackTransport::Post).with("data", "x");
 
@@ -271,7 +263,7 @@ async fn a_failure_only_the_browser_asserts_leaves_the_verification_open() {
     let window =
         Arc::new(OneShotWindow { taken: AtomicBool::new(false), cleaned: AtomicUsize::new(0), fail_in_browser: true });
     let service =
-        VerificationService::new(store, clock, Arc::new(OsRng), settings(Duration::ZERO), Arc::new(Metrics::default()))
+        VerificationService::new(store, clock, Arc::new(OsRng), settings(Duration::ZERO), Arc::new(NoObserver))
             .with_window(window);
     let id = service.start(start(Method::Window, None)).await.unwrap().verification.id().clone();
     let error = service.complete(&id, &CallbackParams::new(CallbackTransport::Post)).await.unwrap_err();
@@ -289,7 +281,7 @@ async fn the_identity_survives_a_lost_first_read_and_is_dropped_after_the_grace_
         clock.clone(),
         Arc::new(OsRng),
         settings(Duration::from_secs(60)),
-        Arc::new(Metrics::default()),
+        Arc::new(NoObserver),
     )
     .with_otp(otp);
     let id = service.start(start(Method::Otp, None)).await.unwrap().verification.id().clone();
@@ -324,4 +316,130 @@ async fn an_app_approval_confirmed_too_early_costs_no_attempt() {
     assert_eq!(v.provider_state().unwrap().expose(), "t3", "the provider's new state is kept");
     let done = service.otp_confirm(&id, Some(OtpCode::new("123456").unwrap())).await.unwrap();
     assert_eq!(done.stored_status(), Status::Verified);
+}
+
+fn window_service(adapter: MockWindowVerifier) -> VerificationService {
+    let clock = Arc::new(SystemClock::new());
+    let store = Arc::new(MemoryStore::with_clock(clock.clone()));
+    VerificationService::new(store, clock, Arc::new(OsRng), settings(Duration::ZERO), Arc::new(NoObserver))
+        .with_window(Arc::new(adapter))
+}
+
+fn mock_window(outcome: fn() -> Result<Completion, Error>) -> MockWindowVerifier {
+    let mut adapter = MockWindowVerifier::new();
+    adapter.expect_provider().return_const(ProviderId::Nice);
+    adapter.expect_start().returning(|request| {
+        let launch =
+            Launch::Form(FormLaunch { action: request.return_url.clone(), method: FormMethod::Post, fields: vec![] });
+        Ok(WindowStart::new(launch, ProviderState::new("s")))
+    });
+    adapter.expect_complete().returning(move |_, _| outcome());
+    adapter.expect_after_commit().returning(|_, _| Ok(()));
+    adapter
+}
+
+fn nice_start() -> StartRequest {
+    StartRequest { provider: Some(ProviderId::Nice), ..start(Method::Window, None) }
+}
+
+#[tokio::test]
+async fn a_tampered_callback_changes_nothing_and_an_authenticated_refusal_ends_the_verification() {
+    let service = window_service(mock_window(|| Err(Error::integrity("bad HMAC"))));
+    let id = service.start(nice_start()).await.unwrap().verification.id().clone();
+    let callback = CallbackParams::new(CallbackTransport::Post);
+    assert_eq!(service.complete(&id, &callback).await.unwrap_err().code(), ErrorCode::IntegrityMismatch);
+    let v = service.peek(&id).await.unwrap();
+    assert_eq!((v.stored_status(), v.version()), (Status::Pending, 0), "nothing was written");
+
+    let service = window_service(mock_window(|| Err(Error::rejected(ProviderId::Nice, "resultcode:9001", None))));
+    let id = service.start(nice_start()).await.unwrap().verification.id().clone();
+    assert_eq!(service.complete(&id, &callback).await.unwrap_err().code(), ErrorCode::ProviderRejected);
+    let v = service.peek(&id).await.unwrap();
+    assert_eq!(v.stored_status(), Status::Failed);
+    assert_eq!(v.failure().unwrap().provider_code.as_deref(), Some("resultcode:9001"));
+    // A replay finds a final state.
+    assert_eq!(service.complete(&id, &callback).await.unwrap_err(), Error::AlreadyCompleted);
+}
+
+#[tokio::test]
+async fn a_window_callback_verifies_once_however_many_race() {
+    let service =
+        Arc::new(window_service(mock_window(|| Ok(Completion::new(identity(ProviderId::Nice, (1990, 2, 15)))))));
+    let id = service.start(nice_start()).await.unwrap().verification.id().clone();
+    let mut tasks = Vec::new();
+    for _ in 0..20 {
+        let (service, id) = (service.clone(), id.clone());
+        tasks.push(tokio::spawn(
+            async move { service.complete(&id, &CallbackParams::new(CallbackTransport::Post)).await },
+        ));
+    }
+    let mut verified = 0;
+    for task in tasks {
+        match task.await.unwrap() {
+            Ok(v) => {
+                assert_eq!(v.stored_status(), Status::Verified);
+                verified += 1;
+            }
+            Err(e) => {
+                assert!(matches!(e.code(), ErrorCode::AlreadyCompleted | ErrorCode::ProviderIndeterminate), "{e}")
+            }
+        }
+    }
+    assert_eq!(verified, 1);
+}
+
+#[derive(Clone, Default)]
+struct Captured(Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Captured {
+    type Writer = Captured;
+    fn make_writer(&'a self) -> Self::Writer {
+        self.clone()
+    }
+}
+
+#[test]
+fn an_embedders_subscriber_sees_spans_per_verification_and_provider_call_with_ids_only() {
+    let captured = Captured::default();
+    let subscriber = tracing_subscriber::fmt()
+        .json()
+        .with_max_level(tracing::Level::TRACE)
+        .with_span_events(tracing_subscriber::fmt::format::FmtSpan::CLOSE)
+        .with_writer(captured.clone())
+        .finish();
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let id = tracing::subscriber::with_default(subscriber, || {
+        runtime.block_on(async {
+            let service =
+                window_service(mock_window(|| Ok(Completion::new(identity(ProviderId::Nice, (1990, 2, 15))))));
+            let id = service.start(nice_start()).await.unwrap().verification.id().clone();
+            service.complete(&id, &CallbackParams::new(CallbackTransport::Post).with("enc_data", "x")).await.unwrap();
+            service.get(&id).await.unwrap();
+            id
+        })
+    });
+    let logs = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    for needle in [
+        r#""name":"verification""#,
+        r#""step":"start""#,
+        r#""step":"complete""#,
+        r#""name":"provider_call""#,
+        r#""operation":"complete""#,
+    ] {
+        assert!(logs.contains(needle), "{needle} missing:\n{logs}");
+    }
+    assert!(logs.contains(id.as_str()) && logs.contains(r#""provider":"nice""#), "{logs}");
+    for pii in ["홍길동", "1990-02-15", "19900215"] {
+        assert!(!logs.contains(pii), "personal data in the spans:\n{logs}");
+    }
 }

@@ -1,0 +1,779 @@
+//! The verification service: providers, store, clock and rules together, pure over the ports.
+//! `bonin serve`'s REST API and CLI call it, and so does a Rust backend that embeds adapters: every
+//! guarantee below comes with it.
+//!
+//! ```text
+//! let service = VerificationService::new(store, clock, rng, settings, observer)
+//!     .with_window(nice_adapter)          // WindowVerifier
+//!     .with_otp(mobileok_adapter);        // OtpVerifier
+//! ```
+//!
+//! Call order, window: [`VerificationService::start`] → browser → [`VerificationService::complete`]
+//! (from the return landing, or server-to-server) → [`VerificationService::get`].
+//! OTP: `start` (method `otp`) → [`VerificationService::otp_send`] → [`VerificationService::otp_confirm`]
+//! (→ [`VerificationService::otp_resend`]) → `get`.
+//!
+//! Every change is a compare-and-swap on the store, so a callback or a confirm is applied at most
+//! once. A callback that fails its integrity check changes nothing (anyone can post garbage to a
+//! landing URL; that must not end a real user's verification). A provider's authenticated refusal
+//! ends the verification as `failed`.
+//!
+//! PII retention: a verified record, with its identity, is kept for `pii_retention` after
+//! completion; the identity is removed the first time [`VerificationService::get`] returns it. After
+//! the retention time the record is gone (`not_found`).
+
+use std::{collections::HashMap, fmt, net::IpAddr, sync::Arc, time::Duration};
+
+use tracing::Instrument;
+
+use crate::{
+    CallbackParams, CasOutcome, Clock, Display, Error, FlowRules, Launch, Method, OtpChannel, OtpCode, OtpOutcome,
+    OtpRequest, OtpSubject, OtpVerifier, ProviderId, Purpose, Rng, SessionStore, Status, Timestamp, TokenCacheStats,
+    Verification, VerificationId, WindowRequest, WindowVerifier,
+};
+
+/// What the service reports as it works: counters and provider call times, never personal data.
+/// `bonin serve` exports them as Prometheus text; an embedder plugs in its own metrics.
+pub trait ServiceObserver: Send + Sync {
+    /// A verification was started.
+    fn started(&self, provider: ProviderId) {
+        let _ = provider;
+    }
+    /// A verification was verified.
+    fn completed(&self, provider: ProviderId) {
+        let _ = provider;
+    }
+    /// A step failed with `code`.
+    fn failed(&self, provider: ProviderId, code: &'static str) {
+        let _ = (provider, code);
+    }
+    /// A provider call (`start`, `complete`, `send`, `confirm`) took `elapsed`.
+    fn upstream(&self, provider: ProviderId, operation: &'static str, elapsed: Duration) {
+        let _ = (provider, operation, elapsed);
+    }
+    /// The observer's text export (Prometheus), given the token caches' statistics; `None` when it
+    /// has none.
+    fn export(&self, tokens: &[(ProviderId, TokenCacheStats)]) -> Option<String> {
+        let _ = tokens;
+        None
+    }
+}
+
+/// An observer that ignores everything.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NoObserver;
+
+impl ServiceObserver for NoObserver {}
+
+/// The origin (`scheme://host[:port]`, lower case) of an absolute http(s) URL; `None` for anything
+/// else, including URLs with user information.
+pub fn origin_of(url: &str) -> Option<String> {
+    let (scheme, rest) = url.split_once("://")?;
+    let scheme = scheme.to_ascii_lowercase();
+    if scheme != "http" && scheme != "https" {
+        return None;
+    }
+    let authority = rest.split(['/', '?', '#']).next()?;
+    if authority.is_empty() || authority.contains('@') || authority.contains(char::is_whitespace) {
+        return None;
+    }
+    Some(format!("{scheme}://{}", authority.to_ascii_lowercase()))
+}
+
+/// Settings of the service.
+#[derive(Debug, Clone)]
+pub struct ServiceSettings {
+    /// Base of the return URLs handed to providers (no trailing slash).
+    pub public_url: String,
+    /// Origins a verification may return the browser to.
+    pub allowed_return_origins: Vec<String>,
+    /// The provider when a request names none.
+    pub default_provider: ProviderId,
+    /// How long a completed record (and its identity) is kept.
+    pub pii_retention: Duration,
+    /// How long after the first read the identity can be read again (a reader whose answer was
+    /// lost in transit reads it once more); zero makes the first read the only one.
+    pub identity_grace: Duration,
+}
+
+/// What `start` needs.
+#[derive(Debug, Clone)]
+pub struct StartRequest {
+    /// The provider, or the default.
+    pub provider: Option<ProviderId>,
+    /// Window or OTP.
+    pub method: Method,
+    /// Where the browser goes at the end (required for windows; must match an allowed origin).
+    pub return_url: Option<String>,
+    /// Why.
+    pub purpose: Option<Purpose>,
+    /// Popup or page.
+    pub display: Display,
+    /// Minimum age, where the provider supports it.
+    pub min_age: Option<u8>,
+}
+
+/// A started verification.
+#[derive(Debug, Clone)]
+pub struct Started {
+    /// The record.
+    pub verification: Verification,
+    /// What the browser opens (window flows).
+    pub launch: Option<Launch>,
+}
+
+/// A token cache to report in metrics.
+pub type TokenStatsSource = Arc<dyn Fn() -> TokenCacheStats + Send + Sync>;
+
+/// The service.
+pub struct VerificationService {
+    store: Arc<dyn SessionStore>,
+    windows: HashMap<ProviderId, Arc<dyn WindowVerifier>>,
+    otps: HashMap<ProviderId, Arc<dyn OtpVerifier>>,
+    tokens: Vec<(ProviderId, TokenStatsSource)>,
+    clock: Arc<dyn Clock>,
+    rng: Arc<dyn Rng>,
+    settings: ServiceSettings,
+    metrics: Arc<dyn ServiceObserver>,
+    parked: std::sync::Mutex<HashMap<VerificationId, Parked>>,
+}
+
+impl fmt::Debug for VerificationService {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("VerificationService")
+            .field("window_providers", &self.windows.keys().collect::<Vec<_>>())
+            .field("otp_providers", &self.otps.keys().collect::<Vec<_>>())
+            .field("settings", &self.settings)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The rules each provider's sessions are held to (mobileOK's, NICE's, else 30 minutes).
+pub fn rules_for(provider: ProviderId) -> FlowRules {
+    match provider {
+        ProviderId::Nice => FlowRules::nice(),
+        ProviderId::Mobileok => FlowRules::mobileok(),
+        _ => FlowRules::new(Duration::from_secs(30 * 60)),
+    }
+}
+
+/// How long an OTP confirm holds its lease: longer than any provider call with its retries, so a
+/// second confirm cannot start while the first may still be at the provider.
+pub const CONFIRM_LEASE: Duration = Duration::from_secs(120);
+
+/// Store writes of a verified result are tried this many times before the result is parked.
+const COMMIT_TRIES: u32 = 3;
+
+/// A verified result the store refused to take, held until a write succeeds (see
+/// [`VerificationService::complete`]).
+struct Parked {
+    current: Verification,
+    next: Verification,
+    after_commit: Option<crate::ProviderState>,
+}
+
+/// The span of one provider call: provider and operation, nothing else.
+fn call_span(provider: ProviderId, operation: &'static str) -> tracing::Span {
+    tracing::info_span!("provider_call", provider = %provider, operation)
+}
+
+/// The span of one step on a verification: its id (and provider, once known), nothing else.
+fn step_span(step: &'static str, id: Option<&VerificationId>) -> tracing::Span {
+    match id {
+        Some(id) => tracing::info_span!("verification", step, verification_id = %id, provider = tracing::field::Empty),
+        None => tracing::info_span!(
+            "verification",
+            step,
+            verification_id = tracing::field::Empty,
+            provider = tracing::field::Empty
+        ),
+    }
+}
+
+fn remaining(until: Timestamp, now: Timestamp) -> Duration {
+    let left = until - now;
+    if left.is_positive() { Duration::try_from(left).unwrap_or(Duration::ZERO) } else { Duration::ZERO }
+}
+
+impl VerificationService {
+    /// A service over `store`, with no providers yet.
+    pub fn new(
+        store: Arc<dyn SessionStore>,
+        clock: Arc<dyn Clock>,
+        rng: Arc<dyn Rng>,
+        settings: ServiceSettings,
+        metrics: Arc<dyn ServiceObserver>,
+    ) -> Self {
+        Self {
+            store,
+            windows: HashMap::new(),
+            otps: HashMap::new(),
+            tokens: Vec::new(),
+            clock,
+            rng,
+            settings,
+            metrics,
+            parked: std::sync::Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Adds a window provider.
+    pub fn with_window(mut self, verifier: Arc<dyn WindowVerifier>) -> Self {
+        self.windows.insert(verifier.provider(), verifier);
+        self
+    }
+
+    /// Adds an OTP provider.
+    pub fn with_otp(mut self, verifier: Arc<dyn OtpVerifier>) -> Self {
+        self.otps.insert(verifier.provider(), verifier);
+        self
+    }
+
+    /// Reports a provider's token cache in metrics.
+    pub fn with_token_stats(mut self, provider: ProviderId, source: TokenStatsSource) -> Self {
+        self.tokens.push((provider, source));
+        self
+    }
+
+    /// The clock the service runs on.
+    pub fn clock(&self) -> Arc<dyn Clock> {
+        self.clock.clone()
+    }
+
+    /// The settings.
+    pub fn settings(&self) -> &ServiceSettings {
+        &self.settings
+    }
+
+    /// The providers that run window flows, sorted.
+    pub fn window_providers(&self) -> Vec<ProviderId> {
+        let mut providers: Vec<_> = self.windows.keys().copied().collect();
+        providers.sort();
+        providers
+    }
+
+    /// The token caches' statistics, per provider.
+    pub fn token_stats(&self) -> Vec<(ProviderId, TokenCacheStats)> {
+        self.tokens.iter().map(|(p, source)| (*p, source())).collect()
+    }
+
+    /// The observer's text export with the token statistics (the Prometheus text of `bonin
+    /// serve`); empty when the observer exports nothing.
+    pub fn render_metrics(&self) -> String {
+        self.metrics.export(&self.token_stats()).unwrap_or_default()
+    }
+
+    /// Checks the store answers.
+    pub async fn ready(&self) -> Result<(), Error> {
+        self.store.ping().await.map_err(Error::from)
+    }
+
+    fn check_return_url(&self, url: &str) -> Result<(), Error> {
+        let origin =
+            origin_of(url).ok_or_else(|| Error::invalid_input("return_url", "must be an absolute http(s) URL"))?;
+        let allowed =
+            self.settings.allowed_return_origins.iter().any(|a| a.trim_end_matches('/').eq_ignore_ascii_case(&origin));
+        if allowed {
+            Ok(())
+        } else {
+            Err(Error::invalid_input("return_url", "its origin is not in server.allowed_return_origins"))
+        }
+    }
+
+    fn record(&self, provider: ProviderId, error: &Error) {
+        self.metrics.failed(provider, error.code().as_str());
+    }
+
+    /// Starts a verification.
+    pub async fn start(&self, request: StartRequest) -> Result<Started, Error> {
+        self.start_step(request).instrument(step_span("start", None)).await
+    }
+
+    async fn start_step(&self, request: StartRequest) -> Result<Started, Error> {
+        let provider = request.provider.unwrap_or(self.settings.default_provider);
+        let now = self.clock.now();
+        let id = VerificationId::generate(self.rng.as_ref())?;
+        let span = tracing::Span::current();
+        span.record("verification_id", tracing::field::display(&id));
+        span.record("provider", tracing::field::display(provider));
+        let rules = rules_for(provider);
+        let mut verification = Verification::start(id.clone(), provider, request.method, rules, now)
+            .with_purpose(request.purpose)
+            .with_display(request.display)
+            .with_min_age(request.min_age);
+        if let Some(url) = &request.return_url {
+            self.check_return_url(url)?;
+            verification = verification.with_return_url(Some(url.clone()));
+        }
+        let launch = match request.method {
+            Method::Window => {
+                let adapter = self.windows.get(&provider).ok_or_else(|| {
+                    Error::invalid_input("provider", format!("{provider} is not enabled for window verification"))
+                })?;
+                if request.return_url.is_none() {
+                    return Err(Error::invalid_input("return_url", "required for window verification"));
+                }
+                let landing = format!("{}/v1/verifications/{id}/return", self.settings.public_url);
+                let launch_url = format!("{}/v1/verifications/{id}/launch", self.settings.public_url);
+                let window = WindowRequest::new(id.clone(), landing)
+                    .with_launch_url(Some(launch_url))
+                    .with_display(request.display)
+                    .with_purpose(request.purpose)
+                    .with_min_age(request.min_age);
+                let began = std::time::Instant::now();
+                let start = adapter.start(&window).instrument(call_span(provider, "start")).await;
+                self.metrics.upstream(provider, "start", began.elapsed());
+                let start = start.inspect_err(|e| self.record(provider, e))?;
+                verification =
+                    verification.with_provider_session(start.provider_key, start.provider_state, start.valid_until);
+                Some(start.launch)
+            }
+            _ => {
+                if !self.otps.contains_key(&provider) {
+                    return Err(Error::invalid_input(
+                        "provider",
+                        format!("{provider} is not enabled for OTP verification"),
+                    ));
+                }
+                None
+            }
+        };
+        let ttl = remaining(verification.expires_at(), now) + self.settings.pii_retention;
+        self.store.create(&verification, ttl).await?;
+        self.metrics.started(provider);
+        tracing::info!(verification_id = %id, provider = %provider, "verification started");
+        Ok(Started { verification, launch })
+    }
+
+    async fn load(&self, id: &VerificationId) -> Result<Verification, Error> {
+        self.flush_parked(id).await;
+        let loaded = self.store.get(id).await?.ok_or(Error::NotFound)?;
+        tracing::Span::current().record("provider", tracing::field::display(loaded.provider()));
+        Ok(loaded)
+    }
+
+    /// Writes a parked result for `id`, if this instance holds one.
+    async fn flush_parked(&self, id: &VerificationId) {
+        let parked = match self.parked.lock() {
+            Ok(mut map) => map.remove(id),
+            Err(_) => None,
+        };
+        let Some(parked) = parked else { return };
+        match self.commit(&parked.current, &parked.next).await {
+            Ok(()) => self.after_commit(&parked.next, parked.after_commit.as_ref()).await,
+            Err(Error::Unavailable { dependency: crate::Dependency::Store, .. })
+            | Err(Error::Indeterminate { dependency: crate::Dependency::Store, .. }) => {
+                if let Ok(mut map) = self.parked.lock() {
+                    map.insert(id.clone(), parked);
+                }
+            }
+            Err(error) => {
+                tracing::warn!(verification_id = %id, code = error.code().as_str(), "a parked result could not be applied");
+            }
+        }
+    }
+
+    /// Results parked because the store refused them; each is written on the next request for its
+    /// verification on this instance, or by [`VerificationService::flush_all_parked`].
+    pub fn parked_count(&self) -> usize {
+        self.parked.lock().map(|m| m.len()).unwrap_or(0)
+    }
+
+    /// Tries to write every parked result (call it periodically).
+    pub async fn flush_all_parked(&self) {
+        let ids: Vec<VerificationId> = match self.parked.lock() {
+            Ok(map) => map.keys().cloned().collect(),
+            Err(_) => return,
+        };
+        for id in ids {
+            self.flush_parked(&id).await;
+        }
+    }
+
+    /// Writes a verified result: the swap is tried [`COMMIT_TRIES`] times in a row while the store
+    /// errs (a pooled store reconnects in between). A write that erred but landed shows up as a
+    /// conflict whose winner is this very result, which counts as success.
+    async fn commit(&self, current: &Verification, next: &Verification) -> Result<(), Error> {
+        let mut tries = 0;
+        loop {
+            tries += 1;
+            match self.swap(current, next).await {
+                Ok(()) => return Ok(()),
+                Err(error @ (Error::Unavailable { .. } | Error::Indeterminate { .. })) => {
+                    if tries >= COMMIT_TRIES {
+                        return Err(error);
+                    }
+                }
+                Err(Error::AlreadyCompleted | Error::NotFound) if tries > 1 => {
+                    return match self.store.get(current.id()).await {
+                        Ok(Some(stored))
+                            if stored.version() == next.version() && stored.stored_status() == next.stored_status() =>
+                        {
+                            Ok(())
+                        }
+                        _ => Err(Error::AlreadyCompleted),
+                    };
+                }
+                Err(error) => return Err(error),
+            }
+        }
+    }
+
+    async fn after_commit(&self, verified: &Verification, work: Option<&crate::ProviderState>) {
+        let Some(work) = work else { return };
+        let result = match verified.method() {
+            Method::Window => match self.windows.get(&verified.provider()) {
+                Some(adapter) => {
+                    adapter
+                        .after_commit(verified, work)
+                        .instrument(call_span(verified.provider(), "after_commit"))
+                        .await
+                }
+                None => Ok(()),
+            },
+            _ => match self.otps.get(&verified.provider()) {
+                Some(adapter) => {
+                    adapter
+                        .after_commit(verified, work)
+                        .instrument(call_span(verified.provider(), "after_commit"))
+                        .await
+                }
+                None => Ok(()),
+            },
+        };
+        if let Err(error) = result {
+            self.record(verified.provider(), &error);
+            tracing::warn!(
+                verification_id = %verified.id(),
+                provider = %verified.provider(),
+                code = error.code().as_str(),
+                "provider clean-up after the verified result was stored failed"
+            );
+        }
+    }
+
+    /// Stores a verified (or age-refused) result, then runs the adapter's after-commit work. When
+    /// the store keeps failing, the result is parked on this instance so that nothing the
+    /// provider handed over only once (mobileOK's key token) is lost: it is written on the next
+    /// request for the verification, and the caller is told the step is indeterminate.
+    async fn settle(
+        &self,
+        current: &Verification,
+        completion: crate::Completion,
+        now: Timestamp,
+    ) -> Result<Verification, Error> {
+        let (next, outcome) = match current.verified(now, completion.identity) {
+            Ok(next) => (next, Ok(())),
+            Err(Error::AgeRestricted) => (current.failed(now, &Error::AgeRestricted)?, Err(Error::AgeRestricted)),
+            Err(error) => return Err(error),
+        };
+        let work = if outcome.is_ok() { completion.after_commit } else { None };
+        match self.commit(current, &next).await {
+            Ok(()) => {}
+            Err(error @ (Error::Unavailable { .. } | Error::Indeterminate { .. })) => {
+                tracing::warn!(
+                    verification_id = %current.id(),
+                    provider = %current.provider(),
+                    code = error.code().as_str(),
+                    "the store refused a verified result; it is held on this instance until a write succeeds"
+                );
+                if let Ok(mut map) = self.parked.lock() {
+                    map.insert(current.id().clone(), Parked { current: current.clone(), next, after_commit: work });
+                }
+                return Err(Error::Indeterminate {
+                    dependency: crate::Dependency::Store,
+                    reason: "the result was received but not yet stored; read the status".into(),
+                });
+            }
+            Err(error) => return Err(error),
+        }
+        self.after_commit(&next, work.as_ref()).await;
+        match outcome {
+            Ok(()) => {
+                self.metrics.completed(current.provider());
+                tracing::info!(verification_id = %current.id(), provider = %current.provider(), "verification verified");
+                Ok(next)
+            }
+            Err(error) => {
+                self.record(current.provider(), &error);
+                tracing::info!(verification_id = %current.id(), provider = %current.provider(), "verified person is under the minimum age");
+                Err(error)
+            }
+        }
+    }
+
+    /// Writes `next` over `current`; a lost race is `AlreadyCompleted` when the winner finished the
+    /// verification.
+    async fn swap(&self, current: &Verification, next: &Verification) -> Result<(), Error> {
+        self.swap_or(current, next, || Error::Indeterminate {
+            dependency: crate::Dependency::Store,
+            reason: "the verification changed concurrently; read its status".into(),
+        })
+        .await
+    }
+
+    /// [`Self::swap`], answering `on_race` when another open version won.
+    async fn swap_or(
+        &self,
+        current: &Verification,
+        next: &Verification,
+        on_race: impl FnOnce() -> Error,
+    ) -> Result<(), Error> {
+        let now = self.clock.now();
+        let ttl = if next.stored_status().is_final() {
+            self.settings.pii_retention
+        } else {
+            remaining(next.expires_at(), now) + self.settings.pii_retention
+        };
+        match self.store.compare_and_swap(current.version(), next, ttl).await? {
+            CasOutcome::Swapped => Ok(()),
+            CasOutcome::Conflict(Some(winner)) if winner.stored_status().is_final() => Err(Error::AlreadyCompleted),
+            CasOutcome::Conflict(Some(_)) => Err(on_race()),
+            CasOutcome::Conflict(None) => Err(Error::NotFound),
+        }
+    }
+
+    /// Persists expiry if the deadline passed; returns the open-check result.
+    async fn ensure_open(&self, current: &Verification) -> Result<(), Error> {
+        let now = self.clock.now();
+        match current.ensure_open(now) {
+            Err(Error::Expired) => {
+                if let Ok(expired) = current.expired(now) {
+                    let _ = self.swap(current, &expired).await;
+                }
+                Err(Error::Expired)
+            }
+            other => other,
+        }
+    }
+
+    /// Applies a provider callback. Returns the updated record.
+    pub async fn complete(&self, id: &VerificationId, callback: &CallbackParams) -> Result<Verification, Error> {
+        self.complete_step(id, callback).instrument(step_span("complete", Some(id))).await
+    }
+
+    async fn complete_step(&self, id: &VerificationId, callback: &CallbackParams) -> Result<Verification, Error> {
+        let current = self.load(id).await?;
+        let provider = current.provider();
+        let outcome = self.try_complete(&current, callback).await;
+        if let Err(error) = &outcome {
+            self.record(provider, error);
+            tracing::info!(verification_id = %id, provider = %provider, code = error.code().as_str(), "completion refused");
+        }
+        outcome
+    }
+
+    async fn try_complete(&self, current: &Verification, callback: &CallbackParams) -> Result<Verification, Error> {
+        self.ensure_open(current).await?;
+        if current.method() != Method::Window {
+            return Err(Error::invalid_input("id", "an OTP verification is completed with confirm"));
+        }
+        let adapter = self
+            .windows
+            .get(&current.provider())
+            .ok_or_else(|| Error::misconfigured("the verification's provider is no longer enabled"))?;
+        let began = std::time::Instant::now();
+        let result = adapter.complete(current, callback).instrument(call_span(current.provider(), "complete")).await;
+        self.metrics.upstream(current.provider(), "complete", began.elapsed());
+        let now = self.clock.now();
+        let checked = result.and_then(|completion| {
+            if let Some(issued_at) = completion.result_issued_at {
+                current.check_result_age(issued_at, now)?;
+            }
+            Ok(completion)
+        });
+        match checked {
+            Ok(completion) => self.settle(current, completion, now).await,
+            // Only refusals the provider authenticated end the verification; anything the browser
+            // alone asserts (`Unconfirmed`), or a callback that fails its checks, changes nothing.
+            Err(error @ (Error::Rejected { .. } | Error::Expired)) => {
+                let next = current.failed(now, &error)?;
+                self.swap(current, &next).await?;
+                Err(error)
+            }
+            Err(error) => Err(error),
+        }
+    }
+
+    /// What the provider's browser SDK fetches for an open window verification (mobileOK's
+    /// request info). `NotFound` when the provider has no such step.
+    pub async fn launch_data(&self, id: &VerificationId) -> Result<String, Error> {
+        let current = self.load(id).await?;
+        current.ensure_open(self.clock.now())?;
+        let adapter = self.windows.get(&current.provider()).ok_or(Error::NotFound)?;
+        adapter.launch_data(&current)?.ok_or(Error::NotFound)
+    }
+
+    /// Whether `origin` may receive the browser back (and call browser-facing endpoints).
+    pub fn is_allowed_origin(&self, origin: &str) -> bool {
+        self.settings.allowed_return_origins.iter().any(|a| a.trim_end_matches('/').eq_ignore_ascii_case(origin))
+    }
+
+    /// The record as it stands, without releasing its identity (for status pages).
+    pub async fn peek(&self, id: &VerificationId) -> Result<Verification, Error> {
+        self.load(id).await
+    }
+
+    /// The record as it stands; a verified identity is handed out, can be read again for
+    /// [`ServiceSettings::identity_grace`] after the first read (so a reader whose answer was lost
+    /// does not lose the identity), and is dropped by the first read after that. With a zero grace
+    /// the first read drops it.
+    pub async fn get(&self, id: &VerificationId) -> Result<Verification, Error> {
+        self.get_step(id).instrument(step_span("read", Some(id))).await
+    }
+
+    async fn get_step(&self, id: &VerificationId) -> Result<Verification, Error> {
+        let current = self.load(id).await?;
+        if current.identity().is_none() {
+            return Ok(current);
+        }
+        let now = self.clock.now();
+        let grace = self.settings.identity_grace;
+        let (stored, answer) = match current.identity_released_at() {
+            None if !grace.is_zero() => (current.identity_released(now), current.clone()),
+            Some(first) if now < first + grace => return Ok(current),
+            _ => {
+                let dropped = current.without_identity();
+                (dropped.clone(), if current.identity_released_at().is_none() { current.clone() } else { dropped })
+            }
+        };
+        match self.store.compare_and_swap(current.version(), &stored, remaining_ttl(&current, self)).await? {
+            CasOutcome::Swapped => Ok(answer),
+            // Another reader got there first: answer with what it left.
+            CasOutcome::Conflict(Some(winner)) => {
+                Ok(if winner.identity().is_some() && winner.identity_released_at().is_some_and(|t| now < t + grace) {
+                    *winner
+                } else {
+                    winner.without_identity()
+                })
+            }
+            CasOutcome::Conflict(None) => Err(Error::NotFound),
+        }
+    }
+
+    fn otp_adapter(&self, current: &Verification) -> Result<&Arc<dyn OtpVerifier>, Error> {
+        if current.method() != Method::Otp {
+            return Err(Error::invalid_input("id", "this verification uses a provider window, not an OTP"));
+        }
+        self.otps
+            .get(&current.provider())
+            .ok_or_else(|| Error::misconfigured("the verification's provider is no longer enabled"))
+    }
+
+    /// Sends the OTP (not retried: the provider may have sent it).
+    pub async fn otp_send(
+        &self,
+        id: &VerificationId,
+        subject: OtpSubject,
+        channel: OtpChannel,
+        client_ip: Option<IpAddr>,
+    ) -> Result<Verification, Error> {
+        self.otp_send_step(id, subject, channel, client_ip).instrument(step_span("otp_send", Some(id))).await
+    }
+
+    async fn otp_send_step(
+        &self,
+        id: &VerificationId,
+        subject: OtpSubject,
+        channel: OtpChannel,
+        client_ip: Option<IpAddr>,
+    ) -> Result<Verification, Error> {
+        let current = self.load(id).await?;
+        self.ensure_open(&current).await?;
+        let adapter = self.otp_adapter(&current)?;
+        if current.stored_status() != Status::Pending {
+            return Err(Error::invalid_input("otp", "an OTP was already sent for this verification; use resend"));
+        }
+        let request =
+            OtpRequest::new(id.clone(), subject, channel).with_purpose(current.purpose()).with_client_ip(client_ip);
+        let began = std::time::Instant::now();
+        let dispatch = adapter.send(&request).instrument(call_span(current.provider(), "send")).await;
+        self.metrics.upstream(current.provider(), "send", began.elapsed());
+        let dispatch = dispatch.inspect_err(|e| self.record(current.provider(), e))?;
+        let next = current.otp_sent(self.clock.now(), dispatch.provider_state, dispatch.provider_key)?;
+        self.swap(&current, &next).await?;
+        Ok(next)
+    }
+
+    /// Sends the OTP again.
+    pub async fn otp_resend(&self, id: &VerificationId) -> Result<Verification, Error> {
+        self.otp_resend_step(id).instrument(step_span("otp_resend", Some(id))).await
+    }
+
+    async fn otp_resend_step(&self, id: &VerificationId) -> Result<Verification, Error> {
+        let current = self.load(id).await?;
+        self.ensure_open(&current).await?;
+        let adapter = self.otp_adapter(&current)?;
+        current.ensure_can_confirm(self.clock.now())?;
+        let dispatch = adapter
+            .resend(&current)
+            .instrument(call_span(current.provider(), "resend"))
+            .await
+            .inspect_err(|e| self.record(current.provider(), e))?;
+        let next = current.otp_resent(self.clock.now(), dispatch.provider_state)?;
+        self.swap(&current, &next).await?;
+        Ok(next)
+    }
+
+    /// Confirms a code (`None` for app approval). Every confirm uses up one attempt, reserved
+    /// with compare-and-swap *before* the provider sees the code, so racing confirms cannot test
+    /// more codes than the rules allow; while one confirm is at the provider, others of the same
+    /// verification are refused (`rate_limited`). An attempt that provably never reached the
+    /// provider (`provider_unavailable`) is given back.
+    pub async fn otp_confirm(&self, id: &VerificationId, code: Option<OtpCode>) -> Result<Verification, Error> {
+        self.otp_confirm_step(id, code).instrument(step_span("otp_confirm", Some(id))).await
+    }
+
+    async fn otp_confirm_step(&self, id: &VerificationId, code: Option<OtpCode>) -> Result<Verification, Error> {
+        let loaded = self.load(id).await?;
+        self.ensure_open(&loaded).await?;
+        let adapter = self.otp_adapter(&loaded)?;
+        let reserved = loaded.reserve_confirm(self.clock.now(), CONFIRM_LEASE)?;
+        self.swap_or(&loaded, &reserved, || Error::RateLimited {
+            reason: "another confirm of this verification is in progress".into(),
+        })
+        .await?;
+        let current = reserved;
+        let began = std::time::Instant::now();
+        let outcome = adapter.confirm(&current, code).instrument(call_span(current.provider(), "confirm")).await;
+        self.metrics.upstream(current.provider(), "confirm", began.elapsed());
+        let now = self.clock.now();
+        let outcome = match outcome {
+            Ok(outcome) => outcome,
+            Err(error) => {
+                self.record(current.provider(), &error);
+                if let Ok(released) = current.release_confirm(error.is_retryable()) {
+                    let _ = self.swap(&current, &released).await;
+                }
+                return Err(error);
+            }
+        };
+        match outcome {
+            OtpOutcome::Verified(completion) => self.settle(&current, completion, now).await,
+            OtpOutcome::WrongCode { retry_state, provider_code } => {
+                let next = current.otp_rejected(now, retry_state)?;
+                self.swap(&current, &next).await?;
+                let error = if next.stored_status() == Status::Failed {
+                    Error::AttemptsExhausted
+                } else {
+                    Error::rejected(current.provider(), provider_code, None)
+                };
+                self.record(current.provider(), &error);
+                Err(error)
+            }
+            OtpOutcome::NotYetApproved { retry_state, provider_code } => {
+                let next = current.release_confirm_with(true, retry_state)?;
+                self.swap(&current, &next).await?;
+                Err(Error::rejected(current.provider(), provider_code, None))
+            }
+        }
+    }
+}
+
+fn remaining_ttl(current: &Verification, service: &VerificationService) -> Duration {
+    let now = service.clock.now();
+    match current.completed_at() {
+        Some(done) => remaining(done + service.settings.pii_retention, now).max(Duration::from_secs(1)),
+        None => remaining(current.expires_at(), now) + service.settings.pii_retention,
+    }
+}
