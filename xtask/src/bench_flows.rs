@@ -292,14 +292,7 @@ fn spawn_serve(bin: &Path, port: u16, sim: &str, key_file: &Path, store: &str) -
         .env("BONIN_SERVER__PUBLIC_URL", "http://127.0.0.1:8080")
         .env("BONIN_STORE__URL", store)
         .env("BONIN_LOG__LEVEL", "error")
-        // The bench is one client on loopback driving thousands of flows: the per-client limits
-        // and the open-verification cap would measure themselves instead of the flows.
-        .env("BONIN_LIMITS__STARTS_PER_MINUTE", "0")
-        .env("BONIN_LIMITS__OTP_SENDS_PER_MINUTE", "0")
-        .env("BONIN_LIMITS__CONFIRMS_PER_MINUTE", "0")
-        .env("BONIN_LIMITS__CALLBACKS_PER_MINUTE", "0")
-        .env("BONIN_LIMITS__MAX_OPEN_VERIFICATIONS", "0")
-        .env("BONIN_LIMITS__PROVIDER_CONCURRENCY", "1024")
+        .envs(crate::bench_service::UNLIMITED.iter().copied())
         .env("BONIN_PROVIDERS__NICE__CLIENT_ID", "sandbox-nice-client")
         .env("BONIN_PROVIDERS__NICE__CLIENT_SECRET", "sandbox-nice-secret")
         .env("BONIN_PROVIDERS__NICE__API_BASE", sim)

@@ -62,6 +62,17 @@ impl Drop for Serve {
     }
 }
 
+/// The bench is one client on loopback driving thousands of flows: the per-client limits and the
+/// open-verification cap would measure themselves instead of the flows.
+pub(crate) const UNLIMITED: &[(&str, &str)] = &[
+    ("BONIN_LIMITS__STARTS_PER_MINUTE", "0"),
+    ("BONIN_LIMITS__OTP_SENDS_PER_MINUTE", "0"),
+    ("BONIN_LIMITS__CONFIRMS_PER_MINUTE", "0"),
+    ("BONIN_LIMITS__CALLBACKS_PER_MINUTE", "0"),
+    ("BONIN_LIMITS__MAX_OPEN_VERIFICATIONS", "0"),
+    ("BONIN_LIMITS__PROVIDER_CONCURRENCY", "1024"),
+];
+
 fn spawn(bin: &Path, env: &[(&str, String)]) -> Result<Serve, String> {
     let port = free_port()?;
     let child = Command::new(bin)
@@ -70,6 +81,7 @@ fn spawn(bin: &Path, env: &[(&str, String)]) -> Result<Serve, String> {
         .env("PATH", std::env::var("PATH").unwrap_or_default())
         .env("BONIN_SERVER__BIND", format!("127.0.0.1:{port}"))
         .env("BONIN_LOG__LEVEL", "error")
+        .envs(UNLIMITED.iter().copied())
         .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
         .stdout(Stdio::null())
         .stderr(Stdio::null())

@@ -109,6 +109,7 @@ struct AppState {
     service: Arc<VerificationService>,
     clock: Arc<dyn Clock>,
     open: Arc<OpenVerifications>,
+    limiter: Arc<RateLimiter>,
 }
 
 impl AppState {
@@ -272,7 +273,8 @@ async fn complete(
 ) -> Result<Json<VerificationBody>, ApiError> {
     let id = parse_id(&id)?;
     let callback = CallbackParams::from_pairs(CallbackTransport::Api, body.params);
-    let v = state.service.complete(&id, &callback).await?;
+    let service = state.service.clone();
+    let v = detached(async move { service.complete(&id, &callback).await }).await?;
     Ok(Json(state.body(&v, None)))
 }
 
@@ -307,7 +309,8 @@ async fn otp_send(
         nationality: body.nationality,
         carrier: body.carrier,
     };
-    let v = state.service.otp_send(&id, subject, body.auth_type.unwrap_or(OtpChannel::Sms), body.client_ip).await?;
+    let (service, channel) = (state.service.clone(), body.auth_type.unwrap_or(OtpChannel::Sms));
+    let v = detached(async move { service.otp_send(&id, subject, channel, body.client_ip).await }).await?;
     Ok(Json(state.body(&v, None)))
 }
 
@@ -327,13 +330,15 @@ async fn otp_confirm(
 ) -> Result<Json<VerificationBody>, ApiError> {
     let id = parse_id(&id)?;
     let code = body.code.map(OtpCode::new).transpose()?;
-    let v = state.service.otp_confirm(&id, code).await?;
+    let service = state.service.clone();
+    let v = detached(async move { service.otp_confirm(&id, code).await }).await?;
     Ok(Json(state.body(&v, None)))
 }
 
 async fn otp_resend(State(state): State<AppState>, Path(id): Path<String>) -> Result<Json<VerificationBody>, ApiError> {
     let id = parse_id(&id)?;
-    let v = state.service.otp_resend(&id).await?;
+    let service = state.service.clone();
+    let v = detached(async move { service.otp_resend(&id).await }).await?;
     Ok(Json(state.body(&v, None)))
 }
 
@@ -360,7 +365,21 @@ async fn landing(state: AppState, id: String, callback: CallbackParams) -> Respo
     let Ok(id) = VerificationId::parse(&id) else {
         return pages::error_page(StatusCode::NOT_FOUND, "not_found", "This verification does not exist.");
     };
-    let outcome = state.service.complete(&id, &callback).await;
+    // Limited per existing verification: an id that does not exist costs nothing and no budget.
+    if let Err(error) = state.service.peek(&id).await {
+        return pages::error_page(StatusCode::NOT_FOUND, error.code().as_str(), "This verification does not exist.");
+    }
+    let key = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, id.as_str().as_bytes());
+    let mut digest = [0u8; 16];
+    digest.copy_from_slice(&key.as_ref()[..16]);
+    if let Err(retry_after) = state.limiter.spend(Client::Verification(digest), Budget::Callback) {
+        tracing::debug!(verification_id = %id, limit = Budget::Callback.reason(), "landing refused by a rate limit");
+        return ApiError::Limited { reason: Budget::Callback.reason(), retry_after }.into_response();
+    }
+    let outcome = {
+        let (service, id) = (state.service.clone(), id.clone());
+        detached(async move { service.complete(&id, &callback).await }).await
+    };
     let error = outcome.as_ref().err().map(|e| e.code().as_str());
     let record = match outcome {
         Ok(v) => v,
@@ -476,6 +495,24 @@ async fn demo_done() -> Response {
 async fn demo_js() -> Response {
     ([(header::CONTENT_TYPE, "text/javascript; charset=utf-8"), (header::CACHE_CONTROL, "no-store")], pages::DEMO_JS)
         .into_response()
+}
+
+/// Runs a step that may reach a provider to its end even when the request is dropped (the client
+/// went away, or the request time limit answered first): a provider's answer (a consumed key token,
+/// a confirmed code) is then still applied, and the caller reads the status. A panic in the step
+/// is resumed here, so it is answered like any handler's panic.
+async fn detached<T: Send + 'static>(
+    step: impl std::future::Future<Output = Result<T, Error>> + Send + 'static,
+) -> Result<T, Error> {
+    use tracing::Instrument;
+    match tokio::spawn(step.in_current_span()).await {
+        Ok(result) => result,
+        Err(error) if error.is_panic() => std::panic::resume_unwind(error.into_panic()),
+        Err(_) => Err(Error::Indeterminate {
+            dependency: Dependency::System,
+            reason: "the step was stopped; read the status".into(),
+        }),
+    }
 }
 
 /// Hashes a key so comparisons run over equal-length inputs.
@@ -621,6 +658,7 @@ pub fn router_with(service: Arc<VerificationService>, settings: ApiSettings, gua
         service,
         open: OpenVerifications::new(guards.limits.max_open_verifications, guards.clock.clone()),
         clock: guards.clock,
+        limiter: limiter.clone(),
     };
     let protected = Router::new()
         .route("/v1/verifications", post(start).route_layer(limited(Budget::Start)))
@@ -631,10 +669,7 @@ pub fn router_with(service: Arc<VerificationService>, settings: ApiSettings, gua
         .route("/v1/verifications/{id}/resend", post(otp_resend).route_layer(limited(Budget::OtpSend)))
         .route_layer(middleware::from_fn_with_state(settings.api_keys.clone(), require_api_key));
     let mut open = Router::new()
-        .route(
-            "/v1/verifications/{id}/return",
-            get(landing_get).post(landing_post).route_layer(limited(Budget::Callback)),
-        )
+        .route("/v1/verifications/{id}/return", get(landing_get).post(landing_post))
         .route("/v1/verifications/{id}/launch", get(launch).post(launch))
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))

@@ -199,7 +199,7 @@ pub struct LimitsConfig {
     pub otp_sends_per_minute: u32,
     /// OTP confirms one client may make per minute.
     pub confirms_per_minute: u32,
-    /// Provider returns to the open landing one client (peer address) may make per minute.
+    /// Returns to the open landing per existing verification per minute.
     pub callbacks_per_minute: u32,
     /// Verifications started on this instance and not yet finished; 0 is no limit.
     pub max_open_verifications: usize,
@@ -286,7 +286,7 @@ fn defaults() -> serde_json::Value {
             "starts_per_minute": 300,
             "otp_sends_per_minute": 60,
             "confirms_per_minute": 300,
-            "callbacks_per_minute": 600,
+            "callbacks_per_minute": 30,
             "max_open_verifications": 10000,
             "provider_concurrency": 64,
             "provider_wait_ms": 2000,
@@ -424,19 +424,7 @@ fn error_at(figment: &Figment, key: &str, problem: &str) -> ConfigError {
     ConfigError(format!("`{key}` (from {}): {problem}", source_of(figment, key)))
 }
 
-/// `scheme://host[:port]` of an absolute http(s) URL, lower-cased; `None` if it is not one.
-pub fn origin_of(url: &str) -> Option<String> {
-    let (scheme, rest) = url.split_once("://")?;
-    let scheme = scheme.to_ascii_lowercase();
-    if scheme != "http" && scheme != "https" {
-        return None;
-    }
-    let authority = rest.split(['/', '?', '#']).next()?;
-    if authority.is_empty() || authority.contains('@') || authority.contains(char::is_whitespace) {
-        return None;
-    }
-    Some(format!("{scheme}://{}", authority.to_ascii_lowercase()))
-}
+pub use bonin_domain::service::origin_of;
 
 fn is_loopback_url(url: &str) -> bool {
     let Some(origin) = origin_of(url) else { return false };
@@ -910,8 +898,8 @@ pub const REFERENCE: &[Setting] = &[
     },
     Setting {
         key: "limits.callbacks_per_minute",
-        default: "600",
-        about: "Returns to the open landing (`/v1/verifications/{id}/return`) one peer address may make per minute; each may cost a provider call. Generous because mobile carriers put many users behind one address. 0: no limit.",
+        default: "30",
+        about: "Returns to the open landing (`/v1/verifications/{id}/return`) per existing verification per minute; each may cost a provider call. Counted per verification, not per address (behind a proxy or a carrier's NAT everyone shares one), and only for verifications that exist, so nobody without an id can use up anyone's budget. 0: no limit.",
     },
     Setting {
         key: "limits.max_open_verifications",

@@ -126,7 +126,7 @@ pub struct ApiLimits {
     pub otp_sends_per_minute: u32,
     /// OTP confirms one client may make per minute.
     pub confirms_per_minute: u32,
-    /// Returns to the open landing one peer address may make per minute.
+    /// Returns to the open landing per existing verification per minute.
     pub callbacks_per_minute: u32,
     /// Verifications started on this instance and still open; 0 is no limit.
     pub max_open_verifications: usize,
@@ -138,7 +138,7 @@ impl Default for ApiLimits {
             starts_per_minute: 300,
             otp_sends_per_minute: 60,
             confirms_per_minute: 300,
-            callbacks_per_minute: 600,
+            callbacks_per_minute: 30,
             max_open_verifications: 10_000,
         }
     }
@@ -164,7 +164,7 @@ impl Budget {
             Self::Start => "starts by this client, limits.starts_per_minute",
             Self::OtpSend => "OTP sends by this client, limits.otp_sends_per_minute",
             Self::Confirm => "OTP confirms by this client, limits.confirms_per_minute",
-            Self::Callback => "returns to the landing from this address, limits.callbacks_per_minute",
+            Self::Callback => "returns to the landing for this verification, limits.callbacks_per_minute",
         }
     }
 }
@@ -179,6 +179,9 @@ pub enum Client {
     Key([u8; 16]),
     /// A peer address; IPv6 addresses by their /64, which one subscriber usually holds whole.
     Address(IpAddr),
+    /// One existing verification (the first bytes of the SHA-256 of its id): the open landing is
+    /// limited per verification, so nobody without its id can use up its budget.
+    Verification([u8; 16]),
     /// No key and no known peer (a router served without connect info), or more clients than
     /// are tracked: these share one budget.
     Unknown,
@@ -190,6 +193,7 @@ impl std::fmt::Debug for Client {
         f.write_str(match self {
             Self::Key(_) => "Client::Key(<redacted>)",
             Self::Address(_) => "Client::Address(<redacted>)",
+            Self::Verification(_) => "Client::Verification(<redacted>)",
             Self::Unknown => "Client::Unknown",
         })
     }

@@ -443,7 +443,7 @@ async fn esignon_is_refused_as_a_verification_provider_and_not_offered_for_one()
 }
 
 #[tokio::test]
-async fn returns_to_the_open_landing_beyond_the_per_address_rate_are_rate_limited() {
+async fn returns_to_the_open_landing_are_limited_per_existing_verification_not_per_address() {
     let addr = served(&[("BONIN_LIMITS__CALLBACKS_PER_MINUTE", "2")]).await;
     let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
     let started = client
@@ -471,4 +471,94 @@ async fn returns_to_the_open_landing_beyond_the_per_address_rate_are_rate_limite
     let refused = garbage().await.unwrap();
     assert_eq!(refused.status().as_u16(), 429);
     assert!(refused.headers().contains_key("retry-after"));
+    // Everyone else, from the same address, is untouched: ids that do not exist cost nothing, and
+    // another verification has its own budget.
+    for path in ["nonsense", "vf0000000000000000000000000", "vf00000000000000000000000000"] {
+        for _ in 0..5 {
+            let reply = client.get(format!("http://{addr}/v1/verifications/{path}/return")).send().await.unwrap();
+            assert_eq!(reply.status().as_u16(), 404);
+        }
+    }
+    let other = client
+        .post(format!("http://{addr}/v1/verifications"))
+        .header("content-type", "application/json")
+        .body(nice_start().to_string())
+        .send()
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
+    let other: Value = serde_json::from_slice(&other).unwrap();
+    let other_id = other["id"].as_str().unwrap();
+    let reply = client
+        .post(format!("http://{addr}/v1/verifications/{other_id}/return"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body("token_version_id=x&enc_data=y&integrity_value=z")
+        .send()
+        .await
+        .unwrap();
+    assert_ne!(reply.status().as_u16(), 429);
+}
+
+/// An OTP provider that takes its time to accept the code.
+struct SlowOtp;
+
+#[async_trait]
+impl OtpVerifier for SlowOtp {
+    fn provider(&self) -> ProviderId {
+        ProviderId::Mobileok
+    }
+    async fn send(&self, _: &OtpRequest) -> Result<OtpDispatch, Error> {
+        Ok(OtpDispatch::new(ProviderState::new("t1")))
+    }
+    async fn resend(&self, _: &Verification) -> Result<OtpDispatch, Error> {
+        Ok(OtpDispatch::new(ProviderState::new("t1")))
+    }
+    async fn confirm(&self, session: &Verification, _: Option<OtpCode>) -> Result<OtpOutcome, Error> {
+        tokio::time::sleep(Duration::from_millis(400)).await;
+        Ok(OtpOutcome::Verified(Completion::new(VerifiedIdentity::new(session.provider(), session.created_at()))))
+    }
+}
+
+#[tokio::test]
+async fn a_confirm_cut_off_by_the_request_time_limit_is_still_applied() {
+    let clock = Arc::new(SystemClock::new());
+    let store = Arc::new(bonin_adapters_store::MemoryStore::with_clock(clock.clone()));
+    let settings = ServiceSettings {
+        public_url: "http://127.0.0.1:8080".into(),
+        allowed_return_origins: vec!["http://127.0.0.1:8080".into()],
+        default_provider: ProviderId::Mobileok,
+        pii_retention: Duration::from_secs(600),
+        identity_grace: Duration::ZERO,
+    };
+    let service = Arc::new(
+        VerificationService::new(store, clock.clone(), Arc::new(OsRng), settings, Arc::new(Metrics::default()))
+            .with_otp(Arc::new(SlowOtp)),
+    );
+    let api_settings = ApiSettings {
+        api_keys: Arc::new(Vec::new()),
+        request_timeout: Duration::from_millis(100),
+        body_limit: 65536,
+        demo: false,
+        signing: None,
+    };
+    let router = api::router_with(service.clone(), api_settings, Guards::new(clock));
+    let started = send(&router, post_json("/v1/verifications", &json!({"method": "otp"}), None)).await;
+    let id = started.json()["id"].as_str().unwrap().to_owned();
+    send(&router, post_json(&format!("/v1/verifications/{id}/otp"), &subject(), None)).await;
+    let cut =
+        send(&router, post_json(&format!("/v1/verifications/{id}/confirm"), &json!({"code": "123456"}), None)).await;
+    assert_eq!(cut.code(), "provider_indeterminate", "{}", cut.text());
+    // The provider's answer still lands: poll the status (bounded) until it does.
+    let id = VerificationId::parse(&id).unwrap();
+    let mut status = Status::OtpSent;
+    for _ in 0..50 {
+        status = service.peek(&id).await.unwrap().stored_status();
+        if status != Status::OtpSent {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(status, Status::Verified);
 }

@@ -168,9 +168,23 @@ const COMMIT_TRIES: u32 = 3;
 /// [`VerificationService::complete`]).
 struct Parked {
     current: Verification,
-    next: Verification,
+    identity: crate::VerifiedIdentity,
+    at: Timestamp,
     after_commit: Option<crate::ProviderState>,
 }
+
+/// The record a provider's verified answer makes of `base`: verified, or failed when the person is
+/// younger than the verification's `min_age`.
+fn settled(base: &Verification, identity: &crate::VerifiedIdentity, at: Timestamp) -> Result<Verification, Error> {
+    match base.verified(at, identity.clone()) {
+        Err(Error::AgeRestricted) => base.failed(at, &Error::AgeRestricted),
+        other => other,
+    }
+}
+
+/// Concurrent changes to an open record (a resend, a lapsed lease taken over) a verified answer is
+/// re-applied over before giving up.
+const COMMIT_RACES: u32 = 5;
 
 /// The span of one provider call: provider and operation, nothing else.
 fn call_span(provider: ProviderId, operation: &'static str) -> tracing::Span {
@@ -359,8 +373,8 @@ impl VerificationService {
             Err(_) => None,
         };
         let Some(parked) = parked else { return };
-        match self.commit(&parked.current, &parked.next).await {
-            Ok(()) => self.after_commit(&parked.next, parked.after_commit.as_ref()).await,
+        match self.commit(&parked.current, &parked.identity, parked.at).await {
+            Ok(stored) => self.after_commit(&stored, parked.after_commit.as_ref()).await,
             Err(Error::Unavailable { dependency: crate::Dependency::Store, .. })
             | Err(Error::Indeterminate { dependency: crate::Dependency::Store, .. }) => {
                 if let Ok(mut map) = self.parked.lock() {
@@ -390,31 +404,48 @@ impl VerificationService {
         }
     }
 
-    /// Writes a verified result: the swap is tried [`COMMIT_TRIES`] times in a row while the store
-    /// errs (a pooled store reconnects in between). A write that erred but landed shows up as a
-    /// conflict whose winner is this very result, which counts as success.
-    async fn commit(&self, current: &Verification, next: &Verification) -> Result<(), Error> {
-        let mut tries = 0;
+    /// Writes the record a verified answer makes of `current` (see [`settled`]) and returns it. A
+    /// store error is tried [`COMMIT_TRIES`] times in a row (a pooled store reconnects in between);
+    /// a write that erred but landed shows up as a conflict whose winner is this very result, which
+    /// counts as success. When another change to the still-open record won the race (a resend, a
+    /// lapsed lease taken over), the answer is re-applied over the winner: the provider's verdict
+    /// stands. A final winner is `AlreadyCompleted`.
+    async fn commit(
+        &self,
+        current: &Verification,
+        identity: &crate::VerifiedIdentity,
+        at: Timestamp,
+    ) -> Result<Verification, Error> {
+        let mut base = current.clone();
+        let (mut failures, mut races) = (0, 0);
+        let mut erred = false;
         loop {
-            tries += 1;
-            match self.swap(current, next).await {
-                Ok(()) => return Ok(()),
-                Err(error @ (Error::Unavailable { .. } | Error::Indeterminate { .. })) => {
-                    if tries >= COMMIT_TRIES {
-                        return Err(error);
+            let next = settled(&base, identity, at)?;
+            let ttl = self.ttl_for(&next);
+            match self.store.compare_and_swap(base.version(), &next, ttl).await {
+                Ok(CasOutcome::Swapped) => return Ok(next),
+                Ok(CasOutcome::Conflict(Some(winner))) if winner.stored_status().is_final() => {
+                    let ours = erred && winner.version() == next.version() && winner.stored_status() == next.stored_status();
+                    return if ours { Ok(*winner) } else { Err(Error::AlreadyCompleted) };
+                }
+                Ok(CasOutcome::Conflict(Some(winner))) => {
+                    races += 1;
+                    if races > COMMIT_RACES {
+                        return Err(Error::Indeterminate {
+                            dependency: crate::Dependency::Store,
+                            reason: "the verification keeps changing concurrently; read its status".into(),
+                        });
+                    }
+                    base = *winner;
+                }
+                Ok(CasOutcome::Conflict(None)) => return Err(Error::NotFound),
+                Err(error) => {
+                    failures += 1;
+                    erred = true;
+                    if failures >= COMMIT_TRIES {
+                        return Err(error.into());
                     }
                 }
-                Err(Error::AlreadyCompleted | Error::NotFound) if tries > 1 => {
-                    return match self.store.get(current.id()).await {
-                        Ok(Some(stored))
-                            if stored.version() == next.version() && stored.stored_status() == next.stored_status() =>
-                        {
-                            Ok(())
-                        }
-                        _ => Err(Error::AlreadyCompleted),
-                    };
-                }
-                Err(error) => return Err(error),
             }
         }
     }
@@ -462,14 +493,13 @@ impl VerificationService {
         completion: crate::Completion,
         now: Timestamp,
     ) -> Result<Verification, Error> {
-        let (next, outcome) = match current.verified(now, completion.identity) {
-            Ok(next) => (next, Ok(())),
-            Err(Error::AgeRestricted) => (current.failed(now, &Error::AgeRestricted)?, Err(Error::AgeRestricted)),
-            Err(error) => return Err(error),
-        };
-        let work = if outcome.is_ok() { completion.after_commit } else { None };
-        match self.commit(current, &next).await {
-            Ok(()) => {}
+        // Checked before anything is written: a result that cannot apply changes nothing.
+        settled(current, &completion.identity, now)?;
+        // The provider-side clean-up runs for an age-refused result too: the person's data must
+        // not linger at the provider either.
+        let work = completion.after_commit;
+        let next = match self.commit(current, &completion.identity, now).await {
+            Ok(next) => next,
             Err(error @ (Error::Unavailable { .. } | Error::Indeterminate { .. })) => {
                 tracing::warn!(
                     verification_id = %current.id(),
@@ -478,7 +508,9 @@ impl VerificationService {
                     "the store refused a verified result; it is held on this instance until a write succeeds"
                 );
                 if let Ok(mut map) = self.parked.lock() {
-                    map.insert(current.id().clone(), Parked { current: current.clone(), next, after_commit: work });
+                    let parked =
+                        Parked { current: current.clone(), identity: completion.identity, at: now, after_commit: work };
+                    map.insert(current.id().clone(), parked);
                 }
                 return Err(Error::Indeterminate {
                     dependency: crate::Dependency::Store,
@@ -486,15 +518,16 @@ impl VerificationService {
                 });
             }
             Err(error) => return Err(error),
-        }
+        };
         self.after_commit(&next, work.as_ref()).await;
-        match outcome {
-            Ok(()) => {
+        match next.stored_status() {
+            Status::Verified => {
                 self.metrics.completed(current.provider());
                 tracing::info!(verification_id = %current.id(), provider = %current.provider(), "verification verified");
                 Ok(next)
             }
-            Err(error) => {
+            _ => {
+                let error = Error::AgeRestricted;
                 self.record(current.provider(), &error);
                 tracing::info!(verification_id = %current.id(), provider = %current.provider(), "verified person is under the minimum age");
                 Err(error)
@@ -519,17 +552,22 @@ impl VerificationService {
         next: &Verification,
         on_race: impl FnOnce() -> Error,
     ) -> Result<(), Error> {
-        let now = self.clock.now();
-        let ttl = if next.stored_status().is_final() {
-            self.settings.pii_retention
-        } else {
-            remaining(next.expires_at(), now) + self.settings.pii_retention
-        };
+        let ttl = self.ttl_for(next);
         match self.store.compare_and_swap(current.version(), next, ttl).await? {
             CasOutcome::Swapped => Ok(()),
             CasOutcome::Conflict(Some(winner)) if winner.stored_status().is_final() => Err(Error::AlreadyCompleted),
             CasOutcome::Conflict(Some(_)) => Err(on_race()),
             CasOutcome::Conflict(None) => Err(Error::NotFound),
+        }
+    }
+
+    /// How long the store keeps `next`: the retention time after a final state, else the time left
+    /// plus the retention time.
+    fn ttl_for(&self, next: &Verification) -> Duration {
+        if next.stored_status().is_final() {
+            self.settings.pii_retention
+        } else {
+            remaining(next.expires_at(), self.clock.now()) + self.settings.pii_retention
         }
     }
 
@@ -704,7 +742,7 @@ impl VerificationService {
         let current = self.load(id).await?;
         self.ensure_open(&current).await?;
         let adapter = self.otp_adapter(&current)?;
-        current.ensure_can_confirm(self.clock.now())?;
+        current.ensure_can_resend(self.clock.now())?;
         let dispatch = adapter
             .resend(&current)
             .instrument(call_span(current.provider(), "resend"))
@@ -718,8 +756,9 @@ impl VerificationService {
     /// Confirms a code (`None` for app approval). Every confirm uses up one attempt, reserved
     /// with compare-and-swap *before* the provider sees the code, so racing confirms cannot test
     /// more codes than the rules allow; while one confirm is at the provider, others of the same
-    /// verification are refused (`rate_limited`). An attempt that provably never reached the
-    /// provider (`provider_unavailable`) is given back.
+    /// verification are refused (`rate_limited`). A failed call keeps its attempt counted (even an
+    /// "unavailable" answer may come after the provider checked the code); only a code-less
+    /// confirm the provider did not decide yet (`OtpOutcome::NotYetApproved`) gives it back.
     pub async fn otp_confirm(&self, id: &VerificationId, code: Option<OtpCode>) -> Result<Verification, Error> {
         self.otp_confirm_step(id, code).instrument(step_span("otp_confirm", Some(id))).await
     }
@@ -735,6 +774,7 @@ impl VerificationService {
         .await?;
         let current = reserved;
         let began = std::time::Instant::now();
+        let code_less = code.is_none();
         let outcome = adapter.confirm(&current, code).instrument(call_span(current.provider(), "confirm")).await;
         self.metrics.upstream(current.provider(), "confirm", began.elapsed());
         let now = self.clock.now();
@@ -742,7 +782,9 @@ impl VerificationService {
             Ok(outcome) => outcome,
             Err(error) => {
                 self.record(current.provider(), &error);
-                if let Ok(released) = current.release_confirm(error.is_retryable()) {
+                // The attempt stays counted: even an "unavailable" answer may come after the
+                // provider checked the code (a refused confirm whose re-read failed).
+                if let Ok(released) = current.release_confirm(false) {
                     let _ = self.swap(&current, &released).await;
                 }
                 return Err(error);
@@ -762,7 +804,9 @@ impl VerificationService {
                 Err(error)
             }
             OtpOutcome::NotYetApproved { retry_state, provider_code } => {
-                let next = current.release_confirm_with(true, retry_state)?;
+                // Only a confirm without a code can be "not yet approved"; one with a code was
+                // checked, so its attempt stays counted.
+                let next = current.release_confirm_with(code_less, retry_state)?;
                 self.swap(&current, &next).await?;
                 Err(Error::rejected(current.provider(), provider_code, None))
             }

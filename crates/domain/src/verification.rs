@@ -233,6 +233,9 @@ pub struct FlowRules {
     pub max_result_age: Option<Duration>,
 }
 
+/// Resends one verification's OTP allows; each is a message someone pays for.
+pub const MAX_OTP_RESENDS: u8 = 5;
+
 /// How far a result's issue time may be ahead of bonin's clock before it is refused as forged.
 pub const MAX_RESULT_CLOCK_SKEW: Duration = Duration::from_secs(60);
 
@@ -595,12 +598,27 @@ impl Verification {
 
     /// `OtpSent` → `OtpSent`: the OTP was sent again. The confirm window still counts from the first
     /// request (the provider's clock started then), so a resend never extends it.
+    ///
+    /// Refused while a confirm is at the provider (`RateLimited`: its answer would race the new
+    /// code) and after [`MAX_OTP_RESENDS`] resends (`AttemptsExhausted`: each is a paid message).
     pub fn otp_resent(&self, now: Timestamp, state: ProviderState) -> Result<Self, Error> {
-        let progress = self.open_otp(now)?;
+        let progress = self.ensure_can_resend(now)?;
         let mut next = self.next();
         next.provider_state = Some(state);
         next.otp = Some(OtpProgress { resends: progress.resends.saturating_add(1), ..progress });
         Ok(next)
+    }
+
+    /// Succeeds when the OTP may be sent again at `now` (see [`Verification::otp_resent`]).
+    pub fn ensure_can_resend(&self, now: Timestamp) -> Result<OtpProgress, Error> {
+        let progress = self.open_otp(now)?;
+        if self.confirm_lease.is_some_and(|l| l.until > now) {
+            return Err(Error::RateLimited { reason: "a confirm of this verification is in progress".into() });
+        }
+        if progress.resends >= MAX_OTP_RESENDS {
+            return Err(Error::AttemptsExhausted);
+        }
+        Ok(progress)
     }
 
     /// Succeeds when a code may be confirmed at `now` (open, `OtpSent`, attempts left).

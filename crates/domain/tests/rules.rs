@@ -284,8 +284,13 @@ fn min_age_counts_full_years_on_the_korean_date() {
     assert_eq!(check((2007, 3, 1)), Ok(()), "19th birthday today");
     assert_eq!(check((2007, 3, 2)), Err(Error::AgeRestricted), "19th birthday tomorrow");
     assert_eq!(check((2007, 2, 28)), Ok(()));
-    // Born on 29 February: a new age on 1 March in a common year.
-    assert_eq!(check((2004, 2, 29)), Ok(()));
+    // Born on 29 February: 22 on 1 March 2026 (a common year), not on 28 February (below).
+    assert_eq!(
+        Verification::start(id(&rng), ProviderId::Nice, Method::Window, FlowRules::nice(), T0)
+            .with_min_age(Some(22))
+            .check_min_age(&born(ProviderId::Nice, T0, (2004, 2, 29)), T0),
+        Ok(())
+    );
     let feb28 = datetime!(2026-02-28 12:00:00 UTC);
     assert_eq!(v.check_min_age(&born(ProviderId::Nice, feb28, (2007, 2, 29 - 1)), feb28), Ok(()));
     assert_eq!(

@@ -59,6 +59,18 @@ impl OtpVerifier for CountingOtp {
                 provider_code: "4000".into(),
             });
         }
+        match code.as_ref().map(OtpCode::expose) {
+            Some("999999") => {
+                return Err(Error::Unavailable {
+                    dependency: Dependency::Provider(ProviderId::Mobileok),
+                    reason: "HTTP 503".into(),
+                });
+            }
+            Some("555555") => {
+                return Ok(OtpOutcome::NotYetApproved { retry_state: None, provider_code: "4000".into() });
+            }
+            _ => {}
+        }
         if code.as_ref().map(OtpCode::expose) == Some("123456") {
             Ok(OtpOutcome::Verified(Completion::new(identity(session.provider(), self.born))))
         } else {
@@ -199,6 +211,8 @@ impl WindowVerifier for OneShotWindow {
 struct FlakyStore {
     inner: MemoryStore,
     broken: AtomicBool,
+    /// Once: just before a final record is written, another change to the open record wins.
+    interloper: AtomicBool,
 }
 
 #[async_trait]
@@ -221,6 +235,11 @@ impl SessionStore for FlakyStore {
         if self.broken.load(Ordering::SeqCst) && next.stored_status().is_final() {
             return Err(StoreError::Unavailable("connection reset".into()));
         }
+        if next.stored_status().is_final() && self.interloper.swap(false, Ordering::SeqCst) {
+            let open = self.inner.get(next.id()).await?.unwrap();
+            let bumped = open.without_identity();
+            assert_eq!(self.inner.compare_and_swap(open.version(), &bumped, ttl).await?, CasOutcome::Swapped);
+        }
         self.inner.compare_and_swap(expected, next, ttl).await
     }
     async fn delete(&self, id: &VerificationId) -> Result<bool, StoreError> {
@@ -234,7 +253,11 @@ impl SessionStore for FlakyStore {
 #[tokio::test]
 async fn a_store_failure_after_a_one_time_result_loses_nothing_and_cleans_up_only_after_commit() {
     let clock = Arc::new(SystemClock::new());
-    let store = Arc::new(FlakyStore { inner: MemoryStore::with_clock(clock.clone()), broken: AtomicBool::new(true) });
+    let store = Arc::new(FlakyStore {
+        inner: MemoryStore::with_clock(clock.clone()),
+        broken: AtomicBool::new(true),
+        interloper: AtomicBool::new(false),
+    });
     let window =
         Arc::new(OneShotWindow { taken: AtomicBool::new(false), cleaned: AtomicUsize::new(0), fail_in_browser: false });
     let service =
@@ -442,4 +465,69 @@ fn an_embedders_subscriber_sees_spans_per_verification_and_provider_call_with_id
     for pii in ["홍길동", "1990-02-15", "19900215"] {
         assert!(!logs.contains(pii), "personal data in the spans:\n{logs}");
     }
+}
+
+#[tokio::test]
+async fn a_verified_answer_is_reapplied_over_a_concurrent_change_never_parked() {
+    let clock = Arc::new(SystemClock::new());
+    let store = Arc::new(FlakyStore {
+        inner: MemoryStore::with_clock(clock.clone()),
+        broken: AtomicBool::new(false),
+        interloper: AtomicBool::new(true),
+    });
+    let otp = Arc::new(CountingOtp { confirms: AtomicUsize::new(0), born: (1990, 2, 15) });
+    let service =
+        VerificationService::new(store.clone(), clock, Arc::new(OsRng), settings(Duration::ZERO), Arc::new(NoObserver))
+            .with_otp(otp);
+    let id = service.start(start(Method::Otp, None)).await.unwrap().verification.id().clone();
+    service.otp_send(&id, subject(), OtpChannel::Sms, None).await.unwrap();
+    let done = service.otp_confirm(&id, Some(OtpCode::new("123456").unwrap())).await.unwrap();
+    assert_eq!(done.stored_status(), Status::Verified);
+    assert!(!store.interloper.load(Ordering::SeqCst), "the concurrent change happened");
+    assert_eq!(service.parked_count(), 0);
+    assert_eq!(service.peek(&id).await.unwrap().stored_status(), Status::Verified);
+}
+
+#[tokio::test]
+async fn a_failed_confirm_keeps_its_attempt_and_a_coded_not_yet_answer_counts_too() {
+    let (service, _, id) = otp_service((1990, 2, 15), None).await;
+    let error = service.otp_confirm(&id, Some(OtpCode::new("999999").unwrap())).await.unwrap_err();
+    assert_eq!(error.code(), ErrorCode::ProviderUnavailable);
+    let v = service.peek(&id).await.unwrap();
+    assert_eq!((v.otp_attempts_left(), v.confirm_lease()), (2, None), "counted, and the lease is released");
+    service.otp_confirm(&id, Some(OtpCode::new("555555").unwrap())).await.unwrap_err();
+    assert_eq!(service.peek(&id).await.unwrap().otp_attempts_left(), 1);
+}
+
+#[tokio::test]
+async fn resends_wait_for_a_confirm_in_flight_and_are_capped() {
+    let (service, _, id) = otp_service((1990, 2, 15), None).await;
+    let confirm = {
+        let (service, id) = (service.clone(), id.clone());
+        tokio::spawn(async move { service.otp_confirm(&id, Some(OtpCode::new("000000").unwrap())).await })
+    };
+    tokio::time::sleep(Duration::from_millis(5)).await;
+    assert!(matches!(service.otp_resend(&id).await, Err(Error::RateLimited { .. })), "a resend during a confirm");
+    confirm.await.unwrap().unwrap_err();
+    for _ in 0..MAX_OTP_RESENDS {
+        service.otp_resend(&id).await.unwrap();
+    }
+    assert_eq!(service.otp_resend(&id).await.unwrap_err(), Error::AttemptsExhausted);
+    assert_eq!(service.peek(&id).await.unwrap().stored_status(), Status::OtpSent, "still open for a confirm");
+}
+
+#[tokio::test]
+async fn an_age_refused_result_is_cleaned_up_at_the_provider_too() {
+    let clock = Arc::new(SystemClock::new());
+    let store = Arc::new(MemoryStore::with_clock(clock.clone()));
+    let window =
+        Arc::new(OneShotWindow { taken: AtomicBool::new(false), cleaned: AtomicUsize::new(0), fail_in_browser: false });
+    let service =
+        VerificationService::new(store, clock, Arc::new(OsRng), settings(Duration::ZERO), Arc::new(NoObserver))
+            .with_window(window.clone());
+    let id = service.start(start(Method::Window, Some(60))).await.unwrap().verification.id().clone();
+    let error = service.complete(&id, &CallbackParams::new(CallbackTransport::Post)).await.unwrap_err();
+    assert_eq!(error, Error::AgeRestricted);
+    assert_eq!(window.cleaned.load(Ordering::SeqCst), 1);
+    assert!(service.peek(&id).await.unwrap().identity().is_none());
 }
