@@ -53,10 +53,9 @@ pub use clock::{Clock, KST, ManualClock, OsRng, Rng, SequenceRng, SystemClock, T
 pub use clock::{MockClock, MockRng};
 pub use error::{Dependency, Error, ErrorCode, UNCONFIRMED_CODE_MAX};
 pub use flow::{
-    CallbackParams, CallbackTransport, Completion, DanalBypass, Display, FormField, FormLaunch, FormMethod,
-    IamportLaunch, IamportParams, KcpV2Bypass, Launch, MobileokLaunch, OtpChannel, OtpDispatch, OtpOutcome, OtpRequest,
-    OtpSubject, OtpVerifier, PortoneBypass, PortoneCustomer, PortoneLaunch, PortoneParams, PortoneWindowType, Prefill,
-    WindowRequest, WindowStart, WindowVerifier,
+    CallbackParams, CallbackTransport, Completion, Display, FormField, FormLaunch, FormMethod, IamportLaunch,
+    IamportParams, Launch, MobileokLaunch, OtpChannel, OtpDispatch, OtpOutcome, OtpRequest, OtpSubject, OtpVerifier,
+    PortoneLaunch, PortoneParams, PortoneWindowType, WindowRequest, WindowStart, WindowVerifier,
 };
 #[cfg(feature = "mock")]
 pub use flow::{MockOtpVerifier, MockWindowVerifier};
@@ -80,6 +79,6 @@ pub use token::{
     IssuedToken, RefreshPolicy, SharedTokenSource, SharedTokens, Token, TokenCache, TokenCacheStats, TokenSource,
 };
 pub use verification::{
-    ConfirmLease, Failure, FlowRules, MAX_OTP_RESENDS, MAX_RESULT_CLOCK_SKEW, Method, OtpProgress, ProviderKey, ProviderState, Purpose,
-    Status, Verification, VerificationId,
+    ConfirmLease, Failure, FlowRules, MAX_OTP_RESENDS, MAX_RESULT_CLOCK_SKEW, Method, OtpProgress, ProviderKey,
+    ProviderState, Purpose, Status, Verification, VerificationId,
 };
