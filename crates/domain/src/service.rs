@@ -425,7 +425,8 @@ impl VerificationService {
             match self.store.compare_and_swap(base.version(), &next, ttl).await {
                 Ok(CasOutcome::Swapped) => return Ok(next),
                 Ok(CasOutcome::Conflict(Some(winner))) if winner.stored_status().is_final() => {
-                    let ours = erred && winner.version() == next.version() && winner.stored_status() == next.stored_status();
+                    let ours =
+                        erred && winner.version() == next.version() && winner.stored_status() == next.stored_status();
                     return if ours { Ok(*winner) } else { Err(Error::AlreadyCompleted) };
                 }
                 Ok(CasOutcome::Conflict(Some(winner))) => {
