@@ -577,6 +577,30 @@ impl LoadedConfig {
                         }
                     }
                 }
+                // A sandbox that reaches a real provider handles real people's data: not under the
+                // sandbox's public sealing key, and not for anyone beyond this machine (that is
+                // what the production profile, with its checks, is for).
+                let real = self
+                    .endpoints()
+                    .into_iter()
+                    .find(|(key, url)| self.used_as_configured_in_sandbox(key) && !is_loopback_url(url));
+                if let Some((key, _)) = real {
+                    let memory = c.store.url.trim().starts_with("memory:");
+                    if c.store.encryption_keys.is_empty() && !memory {
+                        return Err(error_at(
+                            f,
+                            "store.encryption_keys",
+                            &format!("{key} is a real provider: set store.encryption_keys (the sandbox profile's built-in key is public), or use the production profile"),
+                        ));
+                    }
+                    if !c.server.bind.ip().is_loopback() {
+                        return Err(error_at(
+                            f,
+                            "server.bind",
+                            &format!("{key} is a real provider: a sandbox that reaches one binds to loopback only; serve others with profile = \"production\""),
+                        ));
+                    }
+                }
             }
             ProfileName::Production => self.validate_production()?,
         }

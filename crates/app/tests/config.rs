@@ -327,11 +327,15 @@ fn every_documented_key_is_a_real_setting() {
             };
             jail.set_env(&env, value);
             if value.starts_with("https://example.test") {
-                // A real endpoint in the sandbox profile needs API keys.
+                // A real endpoint in the sandbox profile needs API keys and a sealing key of its own.
                 jail.set_env("BONIN_SERVER__API_KEYS", "a-documented-key-0000");
+                jail.set_env("BONIN_STORE__ENCRYPTION_KEYS", "1:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=");
             }
             if setting.key.starts_with("providers.mobileok.") && setting.key != "providers.mobileok.key_password" {
                 jail.set_env("BONIN_PROVIDERS__MOBILEOK__KEY_PASSWORD", "documented-password");
+            }
+            if setting.key.starts_with("providers.mobileok.") && setting.key != "providers.mobileok.site_url" {
+                jail.set_env("BONIN_PROVIDERS__MOBILEOK__SITE_URL", "https://shop.example");
             }
             if setting.key.starts_with("providers.nice.") {
                 jail.set_env("BONIN_PROVIDERS__NICE__CLIENT_ID", "documented-id");

@@ -96,6 +96,7 @@ access_token = "canary-nice-access-token-0006"
 [providers.mobileok]
 key_file_base64 = "Y2FuYXJ5LW1vYmlsZW9rLWtleS1maWxlLTAwMDc="
 key_password = "canary-mobileok-key-password-0008"
+site_url = "https://shop.example"
 [providers.portone_v1]
 imp_key = "live-imp-key"
 imp_secret = "canary-portone-imp-secret-0009"
@@ -212,7 +213,10 @@ fn a_secret_of_the_wrong_type_is_not_echoed() {
 fn section_env(provider: &str) -> Vec<(&'static str, String)> {
     let pairs: &[(&'static str, &str)] = match provider {
         "nice" => &[("BONIN_PROVIDERS__NICE__CLIENT_ID", "id"), ("BONIN_PROVIDERS__NICE__CLIENT_SECRET", "secret")],
-        "mobileok" => &[("BONIN_PROVIDERS__MOBILEOK__KEY_PASSWORD", "password")],
+        "mobileok" => &[
+            ("BONIN_PROVIDERS__MOBILEOK__KEY_PASSWORD", "password"),
+            ("BONIN_PROVIDERS__MOBILEOK__SITE_URL", "https://shop.example"),
+        ],
         "portone_v1" => &[
             ("BONIN_PROVIDERS__PORTONE_V1__IMP_KEY", "key"),
             ("BONIN_PROVIDERS__PORTONE_V1__IMP_SECRET", "secret"),
@@ -305,4 +309,30 @@ fn a_keyless_sandbox_refuses_the_real_endpoint_left_beside_a_local_one() {
     for provider in ["nice", "mobileok", "portone_v1", "portone_v2", "esignon"] {
         sandbox_load(&section_env(provider)).unwrap_or_else(|e| panic!("{provider}: {e}"));
     }
+}
+
+#[test]
+fn a_sandbox_reaching_a_real_provider_needs_its_own_sealing_key_and_stays_on_loopback() {
+    let with = |extra: &[(&'static str, &str)], store: &str| {
+        let mut env = section_env("nice");
+        env.push(("BONIN_PROVIDERS__NICE__API_BASE", "https://svc.niceapi.co.kr:22001".into()));
+        env.push(("BONIN_SERVER__API_KEYS", "sandbox-key-long-enough-0001".into()));
+        env.extend(extra.iter().map(|(k, v)| (*k, (*v).to_owned())));
+        let env =
+            env.iter().map(|(k, v)| ((*k).to_owned(), v.clone())).chain([("BONIN_STORE__URL".into(), store.into())]);
+        LoadedConfig::load(figment(Some(PathBuf::from("/nonexistent/bonin.toml")), StringEnv::from_vars(env)))
+            .map(|_| ())
+            .map_err(|e| e.to_string())
+    };
+    let dir = std::env::temp_dir().join(format!("bonin-sealing-{}.db", std::process::id()));
+    let sqlite = format!("sqlite://{}", dir.display());
+    let error = with(&[], &sqlite).unwrap_err();
+    assert!(error.contains("store.encryption_keys") && error.contains("public"), "{error}");
+    let key = "1:Ym9uaW4tdGVzdC1zZWFsaW5nLWtleS0wMDAwMDAwMDA=";
+    with(&[("BONIN_STORE__ENCRYPTION_KEYS", key)], &sqlite).unwrap();
+    let error =
+        with(&[("BONIN_STORE__ENCRYPTION_KEYS", key), ("BONIN_SERVER__BIND", "0.0.0.0:8080")], &sqlite).unwrap_err();
+    assert!(error.contains("server.bind") && error.contains("production"), "{error}");
+    // The memory store keeps nothing at rest.
+    with(&[], "memory:").unwrap();
 }
