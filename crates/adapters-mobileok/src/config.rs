@@ -19,8 +19,11 @@ pub struct MobileokConfig {
     pub key_file_base64: Option<SecretString>,
     /// The key file's password.
     pub key_password: SecretString,
-    /// The `siteUrl` registered with Dream for the 본인확인-API (send exactly what was registered;
-    /// whether a scheme is expected is not documented).
+    /// The `siteUrl` registered with Dream for the 본인확인-API, sent exactly as configured.
+    /// Required: mobileOK refuses a token request without it ("등록되지 않은 사이트입니다.").
+    /// Dream's samples send a bare domain (`www.example.com`), integrators also `https://…`; which
+    /// form Dream requires is not published, so both are accepted here (production deployments
+    /// of bonin require an absolute `https://` URL, see [`MobileokConfig::validate_for_production`]).
     #[serde(default)]
     pub site_url: String,
     /// 본인확인-API host (`https://cert-dir.mobile-ok.com`; dev: `https://scert-dir.mobile-ok.com`).
@@ -30,13 +33,64 @@ pub struct MobileokConfig {
     #[serde(default = "default_window_base")]
     pub window_base: String,
     /// `encryptReqClientInfo` generation: `v1` (legacy libraries) or `v2` (key files with a
-    /// `ServerPublicKey`). Which token endpoint pairs with which is not published; bonin uses
-    /// `/agent/v1/token/get` for v1 and `/agent/v2/token/get` for v2.
+    /// `ServerPublicKey`). Independent of [`token_endpoint`](Self::token_endpoint).
     #[serde(default)]
     pub crypto: CryptoGeneration,
+    /// Which `token/get` the 본인확인-API calls: `v2` (`/agent/v2/token/get`, the only one Dream's
+    /// 본인확인-API guide lists) or `v1` (`/agent/v1/token/get`, called by the v1.0.x vendor
+    /// libraries). Which request-crypto generation each endpoint accepts is not published, so the
+    /// two are set separately.
+    #[serde(default)]
+    pub token_endpoint: TokenEndpoint,
     /// `usageCode` when a request gives no purpose (`01005` 본인확인용).
     #[serde(default = "default_usage_code")]
     pub usage_code: String,
+}
+
+/// The `token/get` endpoint of the 본인확인-API.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TokenEndpoint {
+    /// `/agent/v1/token/get` (the v1.0.x vendor libraries).
+    V1,
+    /// `/agent/v2/token/get` (Dream's 본인확인-API guide).
+    #[default]
+    V2,
+}
+
+impl TokenEndpoint {
+    /// The path under the API host.
+    pub fn path(self) -> &'static str {
+        match self {
+            Self::V1 => "/agent/v1/token/get",
+            Self::V2 => "/agent/v2/token/get",
+        }
+    }
+}
+
+/// Longest `siteUrl` accepted.
+const MAX_SITE_URL: usize = 255;
+
+/// Checks a `siteUrl`: a bare host (`www.example.com`, with a port or path if registered so) or an
+/// absolute `http(s)://` URL with a host; no spaces or control characters.
+fn check_site_url(site_url: &str) -> Result<(), Error> {
+    let refuse = |why: &str| Err(Error::misconfigured(format!("providers.mobileok.site_url {why}")));
+    if site_url.trim().is_empty() {
+        return refuse("is required: the siteUrl registered with Dream for the 본인확인-API");
+    }
+    if site_url.len() > MAX_SITE_URL || site_url.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return refuse("must be a URL or host name without spaces (at most 255 characters)");
+    }
+    let host = match site_url.split_once("://") {
+        Some(("https" | "http", rest)) => rest,
+        Some(_) => return refuse("must be an http(s) URL or a bare host name"),
+        None => site_url,
+    };
+    let host = host.split(['/', '?', '#']).next().unwrap_or_default();
+    if host.is_empty() || host.starts_with(':') || host.contains('@') {
+        return refuse("must name a host");
+    }
+    Ok(())
 }
 
 fn default_api_base() -> String {
@@ -60,6 +114,7 @@ impl MobileokConfig {
             api_base: default_api_base(),
             window_base: default_window_base(),
             crypto: CryptoGeneration::default(),
+            token_endpoint: TokenEndpoint::default(),
             usage_code: default_usage_code(),
         }
     }
@@ -88,6 +143,18 @@ impl MobileokConfig {
         if self.usage_code.len() != 5 || !self.usage_code.bytes().all(|b| b.is_ascii_digit()) {
             return Err(Error::misconfigured("providers.mobileok.usage_code must be five digits (e.g. 01005)"));
         }
-        Ok(())
+        check_site_url(&self.site_url)
+    }
+
+    /// [`validate`](Self::validate) plus what a production deployment needs besides: `site_url` an
+    /// absolute `https://` URL.
+    pub fn validate_for_production(&self) -> Result<(), Error> {
+        self.validate()?;
+        match self.site_url.strip_prefix("https://") {
+            Some(rest) if !rest.is_empty() => Ok(()),
+            _ => Err(Error::misconfigured(
+                "providers.mobileok.site_url must be an absolute https:// URL in production (as registered with Dream)",
+            )),
+        }
     }
 }

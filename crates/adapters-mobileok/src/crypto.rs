@@ -21,12 +21,11 @@ use crate::KeyFile;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum CryptoGeneration {
-    /// Gen-1: `"V2|clientTxId|yyyyMMddHHmmss"` under the client private key (PKCS#1 v1.5 type 1),
-    /// token at `/agent/v1/token/get`.
+    /// Gen-1: `"V2|clientTxId|yyyyMMddHHmmss"` under the client private key (PKCS#1 v1.5 type 1).
     #[default]
     V1,
-    /// Gen-2: JSON under the key file's `ServerPublicKey` (RSA-OAEP SHA-256), token at
-    /// `/agent/v2/token/get`, `encryptVersion: "V2"` in the 표준창 request.
+    /// Gen-2: JSON under the key file's `ServerPublicKey` (RSA-OAEP SHA-256), with
+    /// `encryptVersion: "V2"` in the 표준창 request.
     V2,
 }
 

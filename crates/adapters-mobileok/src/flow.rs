@@ -18,11 +18,56 @@ use crate::{
     crypto::{decrypt_result, encrypt_req_client_info, parse_issue_date, parse_public_key, server_encrypt},
 };
 
-/// What the 표준창 callback needs (stored with the session).
+/// What the 표준창 launches and callback need (stored with the session).
 #[derive(Serialize, Deserialize)]
 struct WindowState {
+    /// The verification id, which begins the `clientTxId` of every launch.
     client_tx_id: String,
-    request_info: String,
+    /// bonin's return URL, for the request info of each launch.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    return_url: Option<String>,
+    /// `usageCode` of each launch.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    usage_code: Option<String>,
+    /// Request info built once at start, with `clientTxId` = the verification id (sessions started
+    /// before request info was built per launch).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    request_info: Option<String>,
+}
+
+/// Characters appended to the verification id to make a `clientTxId` (the verification id's own
+/// alphabet).
+const TX_SUFFIX_ALPHABET: &[u8; 32] = b"0123456789abcdefghjkmnpqrstvwxyz";
+/// Length of that suffix: a 26-character verification id makes a 36-character `clientTxId`, within
+/// mobileOK's 20–40.
+const TX_SUFFIX_LEN: usize = 10;
+
+/// A fresh `clientTxId` for the verification `base`: mobileOK refuses one it has seen, so every
+/// token request and every 표준창 launch gets its own. The verification id leads, so a result names
+/// the verification it belongs to.
+fn fresh_client_tx_id(base: &str, rng: &dyn Rng) -> Result<String, Error> {
+    let mut bytes = [0u8; TX_SUFFIX_LEN];
+    rng.fill_bytes(&mut bytes)?;
+    let mut id = String::with_capacity(base.len() + TX_SUFFIX_LEN);
+    id.push_str(base);
+    // 256 is a multiple of 32: every character is equally likely.
+    id.extend(bytes.iter().map(|b| char::from(TX_SUFFIX_ALPHABET[usize::from(*b) % 32])));
+    Ok(id)
+}
+
+impl WindowState {
+    /// Whether `reported` is a `clientTxId` bonin made for this session: the one of any of its
+    /// launches, or, for a session whose request info was built once at start, the verification
+    /// id itself.
+    fn launched(&self, reported: &str) -> bool {
+        let base = self.client_tx_id.as_str();
+        if self.return_url.is_none() {
+            return reported == base;
+        }
+        reported.strip_prefix(base).is_some_and(|suffix| {
+            suffix.len() == TX_SUFFIX_LEN && suffix.bytes().all(|b| TX_SUFFIX_ALPHABET.contains(&b))
+        })
+    }
 }
 
 /// The 본인확인-API token chain (stored with the session).
@@ -133,14 +178,15 @@ fn required(value: &Value, key: &'static str, what: &'static str) -> Result<Stri
     text(value, key).ok_or_else(|| Error::protocol(ProviderId::Mobileok, format!("{what}: `{key}` missing")))
 }
 
-/// Maps a result decrypted from a reply of mobileOK's server to a completion. The result must name
-/// this session's `clientTxId` and carry a readable `issueDate`, which the caller checks against the
-/// 600-second rule ([`Completion::result_issued_at`]).
-fn to_completion(result: &Value, client_tx_id: &str) -> Result<Completion, Error> {
+/// Maps a result decrypted from a reply of mobileOK's server to a completion. The result's
+/// `clientTxId` must be one `ours` accepts for this session, and it must carry a readable
+/// `issueDate`, which the caller checks against the 600-second rule
+/// ([`Completion::result_issued_at`]).
+fn to_completion(result: &Value, ours: impl Fn(&str) -> bool) -> Result<Completion, Error> {
     let reported = text(result, "clientTxId").unwrap_or_default();
     // One integrator strips a `|…` suffix from the returned id; the same tolerance applies here.
     let reported = reported.split('|').next().unwrap_or_default();
-    if reported != client_tx_id {
+    if !ours(reported) {
         return Err(Error::integrity("clientTxId does not match this session"));
     }
     // Without its issue time a result cannot be held to the 600-second rule.
@@ -170,11 +216,11 @@ fn to_completion(result: &Value, client_tx_id: &str) -> Result<Completion, Error
 }
 
 /// Decrypts an `encryptMOKResult` taken from a reply of mobileOK's server and maps it.
-fn open_result(key_file: &KeyFile, encrypted: &str, client_tx_id: &str) -> Result<Completion, Error> {
+fn open_result(key_file: &KeyFile, encrypted: &str, ours: impl Fn(&str) -> bool) -> Result<Completion, Error> {
     let plaintext = decrypt_result(key_file, encrypted)?;
     let result: Value = serde_json::from_slice(&plaintext)
         .map_err(|_| Error::protocol(ProviderId::Mobileok, "the result is not JSON"))?;
-    to_completion(&result, client_tx_id)
+    to_completion(&result, ours)
 }
 
 fn state_error() -> Error {
@@ -245,9 +291,10 @@ impl MobileokClient {
         &self.key_file
     }
 
-    /// The lookup key of an OTP or window session (`clientTxId`).
-    pub fn provider_key(client_tx_id: &str) -> ProviderKey {
-        ProviderKey::new(ProviderId::Mobileok, client_tx_id)
+    /// The lookup key of an OTP or window session: its verification id, which begins every
+    /// `clientTxId` bonin sends for it.
+    pub fn provider_key(verification_id: &str) -> ProviderKey {
+        ProviderKey::new(ProviderId::Mobileok, verification_id)
     }
 
     async fn post(&self, label: &'static str, url: String, body: &Value) -> Result<Value, Error> {
@@ -259,10 +306,11 @@ impl MobileokClient {
         reply(&response, label)
     }
 
-    fn request_info(&self, client_tx_id: &str, return_url: &str, purpose: Option<Purpose>) -> Result<String, Error> {
+    /// The `MOKReqClientInfo` of one 표준창 launch.
+    fn request_info(&self, client_tx_id: &str, return_url: &str, usage_code: &str) -> Result<String, Error> {
         let encrypted = encrypt_req_client_info(&self.key_file, self.config.crypto, client_tx_id, self.clock.now())?;
         let mut info = json!({
-            "usageCode": usage_code(purpose, &self.config.usage_code),
+            "usageCode": usage_code,
             "serviceId": self.key_file.service_id(),
             "encryptReqClientInfo": encrypted,
             "serviceType": "telcoAuth",
@@ -276,15 +324,11 @@ impl MobileokClient {
     }
 
     async fn token(&self, client_tx_id: &str) -> Result<(String, String), Error> {
-        let version = match self.config.crypto {
-            CryptoGeneration::V1 => "v1",
-            CryptoGeneration::V2 => "v2",
-        };
         let encrypted = encrypt_req_client_info(&self.key_file, self.config.crypto, client_tx_id, self.clock.now())?;
         let reply = self
             .post(
                 "mobileok.token",
-                format!("{}/agent/{version}/token/get", self.config.api_base),
+                format!("{}{}", self.config.api_base, self.config.token_endpoint.path()),
                 &json!({"serviceId": self.key_file.service_id(), "encryptReqClientInfo": encrypted, "siteUrl": self.config.site_url}),
             )
             .await?;
@@ -319,22 +363,38 @@ impl WindowVerifier for MobileokClient {
         let request_url = request.launch_url.clone().ok_or_else(|| {
             Error::invalid_input("launch_url", "mobileOK's SDK needs a request URL to fetch its request data")
         })?;
-        let client_tx_id = request.verification_id.as_str().to_owned();
-        let request_info = self.request_info(&client_tx_id, &request.return_url, request.purpose)?;
-        let state = serde_json::to_string(&WindowState { client_tx_id: client_tx_id.clone(), request_info })
-            .map_err(|_| state_error())?;
+        let base = request.verification_id.as_str();
+        let state = WindowState {
+            client_tx_id: base.to_owned(),
+            return_url: Some(request.return_url.clone()),
+            usage_code: Some(usage_code(request.purpose, &self.config.usage_code)),
+            request_info: None,
+        };
+        let state = serde_json::to_string(&state).map_err(|_| state_error())?;
         let launch = Launch::Mobileok(MobileokLaunch {
             script_url: format!("{}/resources/js/index.js", self.config.window_base),
             request_url,
         });
-        Ok(WindowStart::new(launch, ProviderState::new(state)).with_provider_key(Self::provider_key(&client_tx_id)))
+        Ok(WindowStart::new(launch, ProviderState::new(state)).with_provider_key(Self::provider_key(base)))
     }
 
+    /// The request info for one launch of the window. The SDK fetches it each time the window is
+    /// opened (a popup closed and opened again, a page reloaded), and mobileOK refuses a
+    /// `clientTxId` it has seen, so each answer carries a fresh one (the verification id plus a
+    /// random suffix) and a fresh `requestTime`.
     fn launch_data(&self, session: &Verification) -> Result<Option<String>, Error> {
         session.ensure_open(self.clock.now())?;
         let state = session.provider_state().ok_or(Error::AlreadyCompleted)?;
         let state: WindowState = serde_json::from_str(state.expose()).map_err(|_| state_error())?;
-        Ok(Some(state.request_info))
+        match (state.return_url, state.request_info) {
+            (Some(return_url), _) => {
+                let usage_code = state.usage_code.unwrap_or_else(|| self.config.usage_code.clone());
+                let client_tx_id = fresh_client_tx_id(&state.client_tx_id, self.rng.as_ref())?;
+                self.request_info(&client_tx_id, &return_url, &usage_code).map(Some)
+            }
+            (None, Some(request_info)) => Ok(Some(request_info)),
+            (None, None) => Err(state_error()),
+        }
     }
 
     /// Takes the `encryptMOKKeyToken` from the posted `data`, exchanges it at `result/request` and
@@ -366,7 +426,7 @@ impl WindowVerifier for MobileokClient {
             return Err(codes::key_token_refused(&code, text(&reply, "resultMsg").as_deref()));
         }
         let encrypted = required(&reply, "encryptMOKResult", "result/request")?;
-        open_result(&self.key_file, &encrypted, &state.client_tx_id)
+        open_result(&self.key_file, &encrypted, |reported| state.launched(reported))
     }
 }
 
@@ -377,13 +437,16 @@ impl OtpVerifier for MobileokClient {
     }
 
     async fn send(&self, request: &OtpRequest) -> Result<OtpDispatch, Error> {
+        // LMS is an SMS request whose serviceType asks for the long-message channel.
         let (auth_type, service_type) = match request.channel {
             OtpChannel::Sms => ("SMS", "telcoAuth"),
-            OtpChannel::Lms => ("LMS", "telcoAuth-LMS"),
+            OtpChannel::Lms => ("SMS", "telcoAuth-LMS"),
             OtpChannel::Pass => ("PASS", "telcoAuth"),
             _ => return Err(Error::invalid_input("auth_type", "mobileOK supports sms, lms and pass")),
         };
-        let client_tx_id = request.verification_id.as_str().to_owned();
+        let base = request.verification_id.as_str();
+        // A send that failed may be sent again, and mobileOK refuses a clientTxId it has seen.
+        let client_tx_id = fresh_client_tx_id(base, self.rng.as_ref())?;
         let (token, public_key) = self.token(&client_tx_id).await?;
         let subject = &request.subject;
         let auth_info = json!({
@@ -407,12 +470,12 @@ impl OtpVerifier for MobileokClient {
             .await?;
         ensure_success(&reply)?;
         let state = OtpState {
-            client_tx_id: client_tx_id.clone(),
+            client_tx_id,
             token: required(&reply, "encryptMOKToken", "auth/request")?,
             public_key,
             auth_type: auth_type.to_owned(),
         };
-        Ok(OtpDispatch::new(Self::state_of(&state)?).with_provider_key(Self::provider_key(&client_tx_id)))
+        Ok(OtpDispatch::new(Self::state_of(&state)?).with_provider_key(Self::provider_key(base)))
     }
 
     async fn resend(&self, session: &Verification) -> Result<OtpDispatch, Error> {
@@ -441,9 +504,9 @@ impl OtpVerifier for MobileokClient {
             self.post("mobileok.confirm", format!("{}/agent/v1/confirm/request", self.config.api_base), &body).await?;
         let result_code = result_code(&reply);
         if result_code != codes::SUCCESS {
-            // mobileOK publishes no confirm codes, so every refused confirm counts as one attempt.
-            // The new token it hands out (on all but the last attempt) is kept for the next one.
-            let retry_state = match text(&reply, "encryptMOKToken") {
+            // mobileOK publishes no confirm codes. The new token it hands out with a refusal is kept
+            // for the next confirm.
+            let carried_on = match text(&reply, "encryptMOKToken") {
                 Some(token) => {
                     state.token = token;
                     Some(Self::state_of(&state)?)
@@ -451,9 +514,18 @@ impl OtpVerifier for MobileokClient {
                 None => None,
             };
             let provider_code = if result_code.is_empty() { "(none)".to_owned() } else { result_code };
-            return Ok(OtpOutcome::WrongCode { retry_state, provider_code });
+            // A PASS confirm carries no code that could be wrong: refused with a new token, the
+            // request is still alive and the person has not approved the push yet, so nothing was
+            // decided and the attempt is given back. Refused without one, the request is over at
+            // mobileOK (used up or expired) and the refusal counts like a wrong code.
+            if state.auth_type == "PASS" && carried_on.is_some() {
+                return Ok(OtpOutcome::NotYetApproved { retry_state: carried_on, provider_code });
+            }
+            // For a typed code every refusal counts as one attempt.
+            return Ok(OtpOutcome::WrongCode { retry_state: carried_on, provider_code });
         }
         let encrypted = required(&reply, "encryptMOKResult", "confirm/request")?;
-        Ok(OtpOutcome::Verified(open_result(&self.key_file, &encrypted, &state.client_tx_id)?))
+        let sent_for = state.client_tx_id.as_str();
+        Ok(OtpOutcome::Verified(open_result(&self.key_file, &encrypted, |reported| reported == sent_for)?))
     }
 }

@@ -8,9 +8,11 @@
 //! # Call order, 표준창
 //!
 //! 1. `start` (with [`WindowRequest::launch_url`](bonin_domain::WindowRequest::launch_url) set):
-//!    builds the `MOKReqClientInfo` JSON (`clientTxId` = the verification id) and returns a
-//!    `mobileok` launch: the SDK script and the request URL.
-//! 2. The SDK posts to the request URL; answer it with `launch_data(session)`.
+//!    returns a `mobileok` launch (the SDK script and the request URL) and the session state.
+//! 2. The SDK posts to the request URL; answer it with `launch_data(session)`, the
+//!    `MOKReqClientInfo` JSON. Each call builds it afresh with a new `clientTxId` (the verification
+//!    id plus a random suffix), since the window may be opened more than once and mobileOK refuses
+//!    a `clientTxId` it has seen.
 //! 3. Dream's window posts `data` to the return URL; `complete` exchanges the `encryptMOKKeyToken`
 //!    at once (`result/request`), decrypts the result, checks `clientTxId`, and reports `issueDate`
 //!    so the 600-second rule is enforced. In popup (`WB`) mode the return URL must answer 200 with a
@@ -34,10 +36,14 @@
 //!
 //! # Call order, 본인확인-API
 //!
-//! `send` (token/get → auth/request) → `confirm` (confirm/request; a wrong code hands back a new
-//! token for the next attempt) → or `resend`. The domain's mobileOK rules (10 min, 7 min, 3
-//! attempts) apply to the session. Every reply here comes from mobileOK's server to bonin, so its
-//! refusals are mobileOK's own: a refused request is `Rejected`, a refused confirm an attempt.
+//! `send` (token/get at the configured [`TokenEndpoint`], then auth/request, with a fresh
+//! `clientTxId`) → `confirm` (confirm/request; a wrong code hands back a new token for the next
+//! attempt) → or `resend`. LMS is sent as `reqAuthType: "SMS"` with `serviceType:
+//! "telcoAuth-LMS"`. The domain's mobileOK rules (10 min, 7 min, 3 attempts) apply to the session.
+//! Every reply here comes from mobileOK's server to bonin, so its refusals are mobileOK's own: a
+//! refused request is `Rejected`, a refused SMS/LMS confirm an attempt, and a refused PASS confirm
+//! that hands back a new token `NotYetApproved` (the push is not answered yet; no attempt is
+//! used).
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
@@ -47,7 +53,7 @@ pub mod crypto;
 mod flow;
 mod keyfile;
 
-pub use config::MobileokConfig;
+pub use config::{MobileokConfig, TokenEndpoint};
 pub use crypto::CryptoGeneration;
 pub use flow::MobileokClient;
 pub use keyfile::KeyFile;

@@ -9,7 +9,7 @@ use std::{
 
 use base64::{Engine, engine::general_purpose::STANDARD};
 use bonin_adapters_http::{HttpClient, HttpConfig, ReqwestTransport, RetryPolicy};
-use bonin_adapters_mobileok::{CryptoGeneration, KeyFile, MobileokClient, MobileokConfig};
+use bonin_adapters_mobileok::{CryptoGeneration, KeyFile, MobileokClient, MobileokConfig, TokenEndpoint};
 use bonin_domain::*;
 use bonin_sandbox::{
     Fault, SandboxServer, Times,
@@ -38,16 +38,23 @@ async fn harness_with(generation: CryptoGeneration, sim_config: MobileokSimConfi
     let sim = keys().fresh(sim_config);
     let server = SandboxServer::start(sim.router(), "127.0.0.1:0".parse().unwrap()).await.unwrap();
     let key_file = sim.key_file(PASSWORD, generation == CryptoGeneration::V2);
-    let config = MobileokConfig {
-        key_file: None,
-        key_file_base64: Some(SecretString::from(STANDARD.encode(key_file))),
-        key_password: SecretString::from(PASSWORD),
-        site_url: "shop.example".into(),
-        api_base: server.base_url(),
-        window_base: server.base_url(),
-        crypto: generation,
-        usage_code: "01005".into(),
-    };
+    let mut config = config_for(&key_file, &server.base_url());
+    config.crypto = generation;
+    client_for(sim, server, config)
+}
+
+/// A config for `key_file` (locked with [`PASSWORD`]) with both hosts at `base`.
+fn config_for(key_file: &[u8], base: &str) -> MobileokConfig {
+    let mut config =
+        MobileokConfig::new(std::path::PathBuf::new(), SecretString::from(PASSWORD), "https://shop.example");
+    config.key_file = None;
+    config.key_file_base64 = Some(SecretString::from(STANDARD.encode(key_file)));
+    config.api_base = base.to_owned();
+    config.window_base = base.to_owned();
+    config
+}
+
+fn client_for(sim: MobileokSimulator, server: SandboxServer, config: MobileokConfig) -> Harness {
     let http = HttpClient::new(
         ProviderId::Mobileok,
         Arc::new(
@@ -129,16 +136,8 @@ fn key_files_load_from_a_path_and_several_live_in_one_process() {
 #[tokio::test]
 async fn gen2_crypto_with_a_gen1_key_file_is_refused_at_start_up() {
     let sim = keys();
-    let config = MobileokConfig {
-        key_file: None,
-        key_file_base64: Some(SecretString::from(STANDARD.encode(sim.key_file(PASSWORD, false)))),
-        key_password: SecretString::from(PASSWORD),
-        site_url: "shop.example".into(),
-        api_base: "http://127.0.0.1:9".into(),
-        window_base: "http://127.0.0.1:9".into(),
-        crypto: CryptoGeneration::V2,
-        usage_code: "01005".into(),
-    };
+    let mut config = config_for(&sim.key_file(PASSWORD, false), "http://127.0.0.1:9");
+    config.crypto = CryptoGeneration::V2;
     assert!(matches!(MobileokClient::from_config(config), Err(Error::Misconfigured { .. })));
 }
 
@@ -722,6 +721,7 @@ async fn lms_and_pass_are_supported() {
     let session = otp_session(&h, "hong", OtpChannel::Lms).await;
     assert!(matches!(confirm(&h, &session, Some(code_of("hong"))).await.unwrap(), OtpOutcome::Verified(_)));
     let session = otp_session(&h, "wilson", OtpChannel::Pass).await;
+    h.sim.approve_pass(personas::by_key("wilson").unwrap().phone);
     assert!(matches!(confirm(&h, &session, None).await.unwrap(), OtpOutcome::Verified(_)));
     let error = h.client.send(&OtpRequest::new(new_id(), subject_of("hong"), OtpChannel::App)).await.unwrap_err();
     assert!(matches!(error, Error::InvalidInput { .. }));
@@ -823,7 +823,7 @@ async fn an_unregistered_site_is_misconfigured_and_unknown_codes_are_kept() {
     let error = h.client.send(&OtpRequest::new(new_id(), subject_of("hong"), OtpChannel::Sms)).await.unwrap_err();
     assert!(matches!(error, Error::Misconfigured { reason } if reason.contains("not registered")));
     let h = harness(CryptoGeneration::V1).await;
-    h.server.faults().inject("/agent/v1/token/get", Fault::provider_code("9876"), Times::Once);
+    h.server.faults().inject("/agent/v2/token/get", Fault::provider_code("9876"), Times::Once);
     let error = h.client.send(&OtpRequest::new(new_id(), subject_of("hong"), OtpChannel::Sms)).await.unwrap_err();
     assert_eq!(error, Error::rejected(ProviderId::Mobileok, "9876", Some("injected".into())));
     h.server.faults().inject("/agent/v1/auth/request", Fault::status(502), Times::Once);
@@ -853,4 +853,175 @@ async fn nothing_personal_reaches_errors_or_debug_output() {
         }
         assert!(!text.contains(PASSWORD));
     }
+}
+
+// --- protocol fidelity ---
+
+fn raw_http() -> HttpClient {
+    HttpClient::new(
+        ProviderId::Mobileok,
+        Arc::new(ReqwestTransport::new(&HttpConfig::default()).unwrap()),
+        RetryPolicy::NONE,
+    )
+}
+
+#[tokio::test]
+async fn lms_is_an_sms_request_with_the_lms_service_type() {
+    let h = harness(CryptoGeneration::V1).await;
+    let session = otp_session(&h, "hong", OtpChannel::Lms).await;
+    let sent = h.sim.sent_messages();
+    assert_eq!(sent.last().map(|m| m.channel), Some("LMS"), "the code went by LMS");
+    assert!(matches!(confirm(&h, &session, Some(code_of("hong"))).await.unwrap(), OtpOutcome::Verified(_)));
+    let session = otp_session(&h, "wilson", OtpChannel::Sms).await;
+    assert_eq!(h.sim.sent_messages().last().map(|m| m.channel), Some("SMS"));
+    assert!(matches!(confirm(&h, &session, Some(code_of("wilson"))).await.unwrap(), OtpOutcome::Verified(_)));
+}
+
+#[tokio::test]
+async fn a_pass_confirm_before_the_approval_gives_the_attempt_back() {
+    let h = harness(CryptoGeneration::V2).await;
+    let mut session = otp_session(&h, "wilson", OtpChannel::Pass).await;
+    let phone = personas::by_key("wilson").unwrap().phone;
+    // Asked three times before the person taps the push: none of them is a wrong code.
+    for _ in 0..3 {
+        let reserved = session.reserve_confirm(h.clock.now(), Duration::from_secs(30)).unwrap();
+        match h.client.confirm(&reserved, None).await.unwrap() {
+            OtpOutcome::NotYetApproved { retry_state, provider_code } => {
+                assert_eq!(provider_code, "4032");
+                assert!(retry_state.is_some(), "mobileOK's new token carries the request on");
+                session = reserved.release_confirm_with(true, retry_state).unwrap();
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+    assert_eq!(session.otp_attempts_left(), 3);
+    assert_eq!(h.sim.approve_pass(phone), 1);
+    assert!(matches!(confirm(&h, &session, None).await.unwrap(), OtpOutcome::Verified(_)));
+}
+
+#[tokio::test]
+async fn relaunching_a_window_uses_a_fresh_client_tx_id() {
+    for generation in [CryptoGeneration::V1, CryptoGeneration::V2] {
+        let h = harness(generation).await;
+        let (session, first) = window_session(&h, &new_id()).await;
+        // The SDK asks for the request info again (a popup closed and opened, a page reloaded).
+        let second = h.client.launch_data(&session).unwrap().unwrap();
+        assert_ne!(first, second);
+        // Both windows open at mobileOK, which refuses a clientTxId it has seen.
+        h.sim.complete_window(&first, Some("wilson")).unwrap();
+        let delivery = h.sim.complete_window(&second, Some("hong")).unwrap();
+        let completion = h.client.complete(&session, &callback_from(&delivery.form_body())).await.unwrap();
+        assert_eq!(completion.identity.name.unwrap().expose(), personas::by_key("hong").unwrap().name);
+    }
+}
+
+#[tokio::test]
+async fn a_window_of_another_verification_does_not_complete_this_one() {
+    let h = harness(CryptoGeneration::V1).await;
+    let (session, _) = window_session(&h, &new_id()).await;
+    let (_, other) = window_session(&h, &new_id()).await;
+    let delivery = h.sim.complete_window(&other, Some("hong")).unwrap();
+    let error = h.client.complete(&session, &callback_from(&delivery.form_body())).await.unwrap_err();
+    assert!(matches!(error, Error::IntegrityMismatch { .. }), "{error:?}");
+}
+
+#[tokio::test]
+async fn an_otp_sent_again_after_a_failed_send_uses_a_fresh_client_tx_id() {
+    let h = harness(CryptoGeneration::V1).await;
+    let id = new_id();
+    // auth/request fails after token/get consumed the first clientTxId.
+    h.server.faults().inject("/agent/v1/auth/request", Fault::status(503), Times::Once);
+    let error = h.client.send(&OtpRequest::new(id.clone(), subject_of("hong"), OtpChannel::Sms)).await.unwrap_err();
+    assert!(matches!(error, Error::Unavailable { .. }), "{error:?}");
+    h.client.send(&OtpRequest::new(id, subject_of("hong"), OtpChannel::Sms)).await.unwrap();
+}
+
+#[tokio::test]
+async fn mobileok_refuses_a_token_request_without_a_site_url() {
+    let h = harness(CryptoGeneration::V2).await;
+    let key_file = h.client.key_file();
+    let encrypted = bonin_adapters_mobileok::crypto::encrypt_req_client_info(
+        key_file,
+        CryptoGeneration::V2,
+        &format!("{}x", new_id()),
+        h.clock.now(),
+    )
+    .unwrap();
+    let request =
+        bonin_adapters_http::HttpRequest::post("token", format!("{}/agent/v2/token/get", h.server.base_url()))
+            .header("Content-Type", "application/json")
+            .body(
+                json!({"serviceId": key_file.service_id(), "encryptReqClientInfo": encrypted}).to_string().into_bytes(),
+            );
+    let reply: Value = serde_json::from_slice(&raw_http().send(request).await.unwrap().body).unwrap();
+    assert_eq!(reply["resultCode"], "4003");
+}
+
+#[test]
+fn a_site_url_is_required() {
+    let key_file = keys().key_file(PASSWORD, false);
+    for site_url in ["", "  ", "https://", "ftp://shop.example", "shop example", "https://shop.example/\n"] {
+        let mut config = config_for(&key_file, "http://127.0.0.1:9");
+        config.site_url = site_url.to_owned();
+        let error = MobileokClient::from_config(config).unwrap_err();
+        assert!(
+            matches!(&error, Error::Misconfigured { reason } if reason.contains("site_url")),
+            "{site_url:?}: {error:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn the_token_endpoint_is_v2_whatever_the_request_crypto() {
+    // A service that serves only the endpoint Dream's guide lists.
+    let sim_config = MobileokSimConfig { v1_token_endpoint: false, ..MobileokSimConfig::default() };
+    for generation in [CryptoGeneration::V1, CryptoGeneration::V2] {
+        let h = harness_with(generation, sim_config.clone()).await;
+        let session = otp_session(&h, "hong", OtpChannel::Sms).await;
+        assert!(matches!(confirm(&h, &session, Some(code_of("hong"))).await.unwrap(), OtpOutcome::Verified(_)));
+    }
+}
+
+#[tokio::test]
+async fn the_v1_token_endpoint_is_a_setting_of_its_own() {
+    for generation in [CryptoGeneration::V1, CryptoGeneration::V2] {
+        let sim = keys().fresh(MobileokSimConfig::default());
+        let server = SandboxServer::start(sim.router(), "127.0.0.1:0".parse().unwrap()).await.unwrap();
+        let mut config = config_for(&sim.key_file(PASSWORD, true), &server.base_url());
+        config.crypto = generation;
+        config.token_endpoint = TokenEndpoint::V1;
+        let h = client_for(sim, server, config);
+        // The token request goes to v1, whatever the request crypto.
+        h.server.faults().inject("/agent/v1/token/get", Fault::provider_code("9876"), Times::Once);
+        let error = h.client.send(&OtpRequest::new(new_id(), subject_of("hong"), OtpChannel::Sms)).await.unwrap_err();
+        assert!(matches!(&error, Error::Rejected { code, .. } if code == "9876"), "{error:?}");
+        let session = otp_session(&h, "hong", OtpChannel::Sms).await;
+        assert!(matches!(confirm(&h, &session, Some(code_of("hong"))).await.unwrap(), OtpOutcome::Verified(_)));
+    }
+}
+
+#[tokio::test]
+async fn a_pass_request_mobileok_has_closed_counts_as_an_attempt() {
+    let h = harness(CryptoGeneration::V1).await;
+    let session = otp_session(&h, "wilson", OtpChannel::Pass).await;
+    // Past mobileOK's seven minutes the token is refused without a new one: nothing to wait for.
+    h.sim.age(Duration::from_secs(7 * 60));
+    assert!(matches!(
+        h.client.confirm(&session, None).await.unwrap(),
+        OtpOutcome::WrongCode { retry_state: None, provider_code } if provider_code == "4011"
+    ));
+}
+
+#[test]
+fn production_needs_an_https_site_url() {
+    let key_file = keys().key_file(PASSWORD, false);
+    let mut config = config_for(&key_file, "http://127.0.0.1:9");
+    config.validate_for_production().unwrap();
+    for site_url in ["shop.example", "http://shop.example", "https://"] {
+        config.site_url = site_url.to_owned();
+        assert!(matches!(config.validate_for_production(), Err(Error::Misconfigured { .. })), "{site_url}");
+    }
+    // Outside production a bare host, as Dream's samples register it, is sent as is.
+    config.site_url = "shop.example".into();
+    config.validate().unwrap();
 }

@@ -1,7 +1,24 @@
 //! NICE configuration.
 
 use bonin_domain::{Error, FormMethod, SecretString};
-use serde::Deserialize;
+use serde::{Deserialize, Deserializer};
+
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum StringOrList {
+    One(String),
+    Many(Vec<String>),
+}
+
+/// A list given as a list, or as one comma-separated string.
+fn string_list<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
+    Ok(match StringOrList::deserialize(d)? {
+        StringOrList::One(text) => {
+            text.split(',').map(str::trim).filter(|s| !s.is_empty()).map(str::to_owned).collect()
+        }
+        StringOrList::Many(items) => items,
+    })
+}
 
 /// The NICE section of the configuration (`[providers.nice]`).
 #[derive(Debug, Clone, Deserialize)]
@@ -39,6 +56,20 @@ pub struct NiceConfig {
     /// most clients send `Basic`, some `bearer`; configurable for that reason.
     #[serde(default)]
     pub revoke_scheme: RevokeScheme,
+    /// App schemes (`myapp`) a `returnurl` may use besides `https`/`http`, for apps that receive
+    /// NICE's result themselves and forward it to their server. NICE's sample allows an app scheme
+    /// as `returnurl`; an app can only be reached by a redirect, so such windows are sent with
+    /// `methodtype=get` whatever [`callback_method`](Self::callback_method) says. Empty (the
+    /// default): only web URLs. A single string is read as a comma-separated list (environment
+    /// variables).
+    #[serde(default, deserialize_with = "string_list")]
+    pub app_return_schemes: Vec<String>,
+    /// The site code NICE assigned to the contract, if known. A result's `sitecode`, when present,
+    /// must name this site: the crypto token's `site_code` as issued, its Base64-decoded text (the
+    /// one observed `site_code` was Base64 of the plain code; NICE does not document which form the
+    /// result carries), or this value.
+    #[serde(default)]
+    pub site_code: Option<String>,
 }
 
 /// `methodtype` of the window request.
@@ -89,6 +120,15 @@ fn is_http_url(url: &str) -> bool {
     url.starts_with("https://") || url.starts_with("http://")
 }
 
+/// Schemes that never name an app.
+const NOT_APP_SCHEMES: &[&str] = &["http", "https", "javascript", "data", "vbscript", "file", "blob", "about"];
+
+/// Whether `scheme` has URI scheme syntax (a letter, then letters, digits, `+`, `-`, `.`).
+fn is_scheme(scheme: &str) -> bool {
+    scheme.bytes().next().is_some_and(|b| b.is_ascii_alphabetic())
+        && scheme.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'-' | b'.'))
+}
+
 impl NiceConfig {
     /// A config with the production defaults.
     pub fn new(client_id: impl Into<String>, client_secret: SecretString) -> Self {
@@ -103,6 +143,8 @@ impl NiceConfig {
             callback_method: CallbackMethod::default(),
             window_form_method: default_form_method(),
             revoke_scheme: RevokeScheme::default(),
+            app_return_schemes: Vec::new(),
+            site_code: None,
         }
     }
 
@@ -136,6 +178,31 @@ impl NiceConfig {
         {
             return Err(Error::misconfigured("providers.nice.auth_type must be one of M, C, X, U, F, S"));
         }
+        for scheme in &self.app_return_schemes {
+            if !is_scheme(scheme) || NOT_APP_SCHEMES.contains(&scheme.to_ascii_lowercase().as_str()) {
+                return Err(Error::misconfigured(
+                    "providers.nice.app_return_schemes lists app URL schemes only (e.g. myapp), without ':'",
+                ));
+            }
+        }
+        if self.site_code.as_deref().is_some_and(|c| c.trim().is_empty()) {
+            return Err(Error::misconfigured("providers.nice.site_code must not be empty when set"));
+        }
         Ok(())
+    }
+
+    /// Whether `url` may be the `returnurl`: an `https`/`http` URL, or a URL of a configured app
+    /// scheme ([`app_return_schemes`](Self::app_return_schemes)).
+    pub fn accepts_return_url(&self, url: &str) -> bool {
+        is_http_url(url) || self.is_app_return_url(url)
+    }
+
+    /// Whether `url` uses one of the configured app schemes.
+    pub fn is_app_return_url(&self, url: &str) -> bool {
+        url.split_once(':').is_some_and(|(scheme, rest)| {
+            !rest.is_empty()
+                && is_scheme(scheme)
+                && self.app_return_schemes.iter().any(|allowed| allowed.eq_ignore_ascii_case(scheme))
+        })
     }
 }

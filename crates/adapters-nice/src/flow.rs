@@ -20,7 +20,7 @@ use serde::{Deserialize, Serialize};
 use time::{PrimitiveDateTime, format_description::BorrowedFormatItem, macros::format_description};
 
 use crate::{
-    NiceConfig, RevokeScheme,
+    CallbackMethod, NiceConfig, RevokeScheme,
     codes::{self, Class},
     crypto::{SessionKeys, derive_session_keys},
     wire,
@@ -135,6 +135,26 @@ struct StoredState {
     hmac_key: String,
     requestno: String,
     token_version_id: String,
+    /// The crypto token's `site_code` (absent in sessions stored before it was kept).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    site_code: Option<String>,
+}
+
+/// Whether a result's `sitecode` names this site: the crypto token's `site_code` as issued, its
+/// Base64-decoded text, or the configured site code. A result without one, or a session that knows
+/// no site code, passes.
+fn names_this_site(reported: Option<&str>, issued: Option<&str>, configured: Option<&str>) -> bool {
+    let Some(reported) = reported.map(str::trim).filter(|r| !r.is_empty()) else {
+        return true;
+    };
+    let decoded = issued.and_then(|i| STANDARD.decode(i.trim()).ok()).and_then(|bytes| String::from_utf8(bytes).ok());
+    let known: Vec<&str> = [issued, decoded.as_deref(), configured]
+        .into_iter()
+        .flatten()
+        .map(str::trim)
+        .filter(|k| !k.is_empty())
+        .collect();
+    known.is_empty() || known.contains(&reported)
 }
 
 /// The NICE adapter. Holds no per-verification state; cheap to share behind an `Arc`.
@@ -404,9 +424,15 @@ impl WindowVerifier for NiceClient {
 
     async fn start(&self, request: &WindowRequest) -> Result<WindowStart, Error> {
         let return_url = request.return_url.as_str();
-        if !(return_url.starts_with("https://") || return_url.starts_with("http://")) {
-            return Err(Error::invalid_input("return_url", "must be an absolute http(s) URL"));
+        if !self.config.accepts_return_url(return_url) {
+            return Err(Error::invalid_input(
+                "return_url",
+                "must be an absolute http(s) URL or use an app scheme listed in providers.nice.app_return_schemes",
+            ));
         }
+        // An app is reached only by a redirect: NICE must deliver its result by GET.
+        let methodtype =
+            if self.config.is_app_return_url(return_url) { CallbackMethod::Get } else { self.config.callback_method };
         if return_url.len() > MAX_RETURN_URL {
             return Err(Error::invalid_input("return_url", "NICE accepts at most 250 characters"));
         }
@@ -421,7 +447,7 @@ impl WindowVerifier for NiceClient {
             sitecode: &crypto.site_code,
             authtype: self.config.auth_type.as_deref(),
             mobilceco: request.carrier_hint.map(carrier_preselection),
-            methodtype: Some(self.config.callback_method.as_str()),
+            methodtype: Some(methodtype.as_str()),
             popupyn: Some(if request.display == Display::Popup { "Y" } else { "N" }),
             receivedata: None,
         };
@@ -436,6 +462,7 @@ impl WindowVerifier for NiceClient {
             hmac_key,
             requestno: req_no.to_owned(),
             token_version_id: crypto.token_version_id.clone(),
+            site_code: Some(crypto.site_code.clone()),
         };
         let state =
             serde_json::to_string(&state).map_err(|_| Error::misconfigured("session state did not serialize"))?;
@@ -483,6 +510,9 @@ impl WindowVerifier for NiceClient {
             .map_err(|_| Error::protocol(ProviderId::Nice, "the result is not the expected JSON"))?;
         if result.requestno != state.requestno {
             return Err(Error::integrity("requestno does not match this session"));
+        }
+        if !names_this_site(result.sitecode.as_deref(), state.site_code.as_deref(), self.config.site_code.as_deref()) {
+            return Err(Error::integrity("the result's sitecode names another site"));
         }
         if result.resultcode != "0000" {
             return Err(Error::rejected(ProviderId::Nice, format!("resultcode:{}", result.resultcode), None));

@@ -15,8 +15,11 @@
 //!    POST with `token_version_id`, `enc_data`, `integrity_value`.
 //! 3. [`WindowVerifier::complete`](bonin_domain::WindowVerifier::complete) with the stored session:
 //!    checks expiry, verifies the HMAC in constant time, decrypts, decodes EUC-KR/CP949, checks
-//!    `requestno` and `resultcode`, and returns the identity. Apply it with compare-and-swap so a
-//!    replay is refused.
+//!    `requestno`, `sitecode` (when the result carries one) and `resultcode`, and returns the
+//!    identity. Apply it with compare-and-swap so a replay is refused.
+//!
+//! The return URL is an `https`/`http` URL, or an app scheme listed in
+//! [`NiceConfig::app_return_schemes`] (then NICE is asked to deliver by GET).
 //!
 //! ```no_run
 //! # async fn run() -> Result<(), bonin_domain::Error> {

@@ -118,6 +118,8 @@ pub(crate) struct ResultPlaintext {
     #[serde(default)]
     pub enctime: Option<String>,
     #[serde(default)]
+    pub sitecode: Option<String>,
+    #[serde(default)]
     pub responseno: Option<String>,
     #[serde(default)]
     pub name: Option<String>,

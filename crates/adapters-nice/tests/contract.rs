@@ -487,3 +487,100 @@ async fn the_request_plaintext_carries_nice_field_names() {
         })
     );
 }
+
+// --- sitecode and app-scheme return URLs ---
+
+#[tokio::test]
+async fn a_result_naming_another_site_is_an_integrity_mismatch() {
+    let h = harness().await;
+    for other in ["Q0cyMzM=", "CG233", "someone-elses-site"] {
+        let overrides = ResultOverrides { sitecode: Some(other.into()), ..ResultOverrides::default() };
+        let (session, callback) = run_window(&h, "hong", &overrides).await;
+        let error = h.client.complete(&session, &callback).await.unwrap_err();
+        assert!(matches!(error, Error::IntegrityMismatch { .. }), "{other}: {error:?}");
+    }
+}
+
+#[tokio::test]
+async fn the_result_sitecode_is_read_as_issued_decoded_or_absent() {
+    // As the crypto token carried it (`Q0cyMzI=`), or as the plain site code (`CG232`).
+    for decoded in [false, true] {
+        let h =
+            harness_with(NiceSimConfig { result_site_code_decoded: decoded, ..NiceSimConfig::default() }, |_| {}).await;
+        let (session, callback) = run_window(&h, "hong", &ResultOverrides::default()).await;
+        h.client.complete(&session, &callback).await.unwrap();
+    }
+    // A contract whose result carries no sitecode.
+    let h = harness_with(NiceSimConfig { omitted_fields: vec!["sitecode".into()], ..NiceSimConfig::default() }, |_| {})
+        .await;
+    let (session, callback) = run_window(&h, "hong", &ResultOverrides::default()).await;
+    h.client.complete(&session, &callback).await.unwrap();
+}
+
+#[tokio::test]
+async fn an_app_scheme_return_url_is_refused_unless_configured() {
+    let h = harness().await;
+    for url in ["bonin-demo://nice/done", "intent://nice#Intent;scheme=x;end"] {
+        let error = h.client.start(&WindowRequest::new(new_id(), url)).await.unwrap_err();
+        assert!(matches!(error, Error::InvalidInput { .. }), "{url}: {error:?}");
+    }
+    assert_eq!(h.sim.counters().crypto_token_requests.load(Ordering::SeqCst), 0);
+}
+
+#[tokio::test]
+async fn a_configured_app_scheme_is_accepted_and_answered_by_get() {
+    let h = harness_with(NiceSimConfig::default(), |c| {
+        c.app_return_schemes = vec!["bonin-demo".into()];
+        c.callback_method = CallbackMethod::Post;
+    })
+    .await;
+    let id = new_id();
+    let start = h.client.start(&WindowRequest::new(id.clone(), "Bonin-Demo://nice/done?x=1")).await.unwrap();
+    // The app gets the result by a redirect, even with callback_method = post.
+    let callback = h.sim.complete_window(&form_fields(&start), "hong", &ResultOverrides::default()).unwrap();
+    assert_eq!(callback.method, "get");
+    assert!(callback.get_url().starts_with("Bonin-Demo://nice/done?x=1&token_version_id="));
+    let session = session_for(&h, &id, &start);
+    h.client.complete(&session, &callback_params(&callback)).await.unwrap();
+    // Web return URLs keep the configured method; other schemes stay refused.
+    let (_, web) = run_window(&h, "hong", &ResultOverrides::default()).await;
+    assert_eq!(web.transport(), CallbackTransport::Post);
+    let error = h.client.start(&WindowRequest::new(new_id(), "other-app://nice/done")).await.unwrap_err();
+    assert!(matches!(error, Error::InvalidInput { .. }), "{error:?}");
+}
+
+#[tokio::test]
+async fn nice_cannot_post_a_result_to_an_app() {
+    let h = harness_with(NiceSimConfig { force_post: true, ..NiceSimConfig::default() }, |c| {
+        c.app_return_schemes = vec!["bonin-demo".into()];
+    })
+    .await;
+    let start = h.client.start(&WindowRequest::new(new_id(), "bonin-demo://nice/done")).await.unwrap();
+    assert!(matches!(
+        h.sim.complete_window(&form_fields(&start), "hong", &ResultOverrides::default()),
+        Err(bonin_sandbox::nice::WindowError::Malformed(_))
+    ));
+}
+
+#[test]
+fn app_return_schemes_must_be_app_schemes() {
+    for scheme in ["http", "HTTPS", "javascript", "data", "file", "my app", "myapp:", "", "1app"] {
+        let mut config = NiceConfig::new("client", SecretString::from("secret"));
+        config.app_return_schemes = vec![scheme.into()];
+        assert!(matches!(config.validate(), Err(Error::Misconfigured { .. })), "{scheme:?}");
+    }
+    let mut config = NiceConfig::new("client", SecretString::from("secret"));
+    config.app_return_schemes = vec!["bonin-demo".into(), "kr.example.app".into()];
+    config.validate().unwrap();
+    assert!(config.accepts_return_url("kr.example.app://done"));
+    assert!(!config.accepts_return_url("kr.example.app:"));
+    assert!(!config.accepts_return_url("javascript:alert(1)"));
+}
+
+#[tokio::test]
+async fn a_configured_site_code_is_accepted_in_the_result() {
+    let h = harness_with(NiceSimConfig::default(), |c| c.site_code = Some("CG999".into())).await;
+    let overrides = ResultOverrides { sitecode: Some("CG999".into()), ..ResultOverrides::default() };
+    let (session, callback) = run_window(&h, "hong", &overrides).await;
+    h.client.complete(&session, &callback).await.unwrap();
+}

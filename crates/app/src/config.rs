@@ -590,14 +590,18 @@ impl LoadedConfig {
                         return Err(error_at(
                             f,
                             "store.encryption_keys",
-                            &format!("{key} is a real provider: set store.encryption_keys (the sandbox profile's built-in key is public), or use the production profile"),
+                            &format!(
+                                "{key} is a real provider: set store.encryption_keys (the sandbox profile's built-in key is public), or use the production profile"
+                            ),
                         ));
                     }
                     if !c.server.bind.ip().is_loopback() {
                         return Err(error_at(
                             f,
                             "server.bind",
-                            &format!("{key} is a real provider: a sandbox that reaches one binds to loopback only; serve others with profile = \"production\""),
+                            &format!(
+                                "{key} is a real provider: a sandbox that reaches one binds to loopback only; serve others with profile = \"production\""
+                            ),
                         ));
                     }
                 }
@@ -610,7 +614,24 @@ impl LoadedConfig {
         }
         #[cfg(feature = "mobileok")]
         if let Some(mobileok) = &c.providers.mobileok {
-            mobileok.validate().map_err(|e| error_at(f, "providers.mobileok", &e.to_string()))?;
+            // Where the simulator stands in and no siteUrl is set, the wiring sends bonin's public
+            // URL (and the simulator takes any); everywhere else site_url is required.
+            let simulated =
+                c.profile == ProfileName::Sandbox && !self.used_as_configured_in_sandbox("providers.mobileok.api_base");
+            let mut checked = mobileok.clone();
+            if simulated && checked.site_url.trim().is_empty() {
+                checked.site_url = self.public_url();
+            }
+            let result = match c.profile {
+                ProfileName::Production => checked.validate_for_production(),
+                ProfileName::Sandbox => checked.validate(),
+            };
+            result.map_err(|e| {
+                let problem = e.to_string();
+                let key =
+                    if problem.contains("site_url") { "providers.mobileok.site_url" } else { "providers.mobileok" };
+                error_at(f, key, &problem)
+            })?;
         }
         #[cfg(feature = "portone")]
         if let Some(v1) = &c.providers.portone_v1 {
@@ -996,8 +1017,8 @@ pub const REFERENCE: &[Setting] = &[
     Setting { key: "providers.mobileok.key_password", default: "—", about: "The key file's password (secret)." },
     Setting {
         key: "providers.mobileok.site_url",
-        default: "\"\"",
-        about: "The `siteUrl` registered with Dream for the 본인확인-API, exactly as registered.",
+        default: "—",
+        about: "The `siteUrl` registered with Dream for the 본인확인-API, sent exactly as configured. Required; production needs an absolute `https://` URL. In the sandbox profile, when the simulator stands in, bonin's public URL unless set.",
     },
     Setting {
         key: "providers.mobileok.api_base",
@@ -1012,7 +1033,12 @@ pub const REFERENCE: &[Setting] = &[
     Setting {
         key: "providers.mobileok.crypto",
         default: "\"v1\"",
-        about: "`encryptReqClientInfo` generation: `v1` (client private key) or `v2` (needs a key file with `ServerPublicKey`).",
+        about: "`encryptReqClientInfo` generation: `v1` (client private key) or `v2` (needs a key file with `ServerPublicKey`). Independent of `token_endpoint`.",
+    },
+    Setting {
+        key: "providers.mobileok.token_endpoint",
+        default: "\"v2\"",
+        about: "The 본인확인-API token call: `v2` (`/agent/v2/token/get`, the one Dream's guide lists) or `v1` (`/agent/v1/token/get`, used by the v1.0.x vendor libraries). Which request crypto each accepts is not published.",
     },
     Setting {
         key: "providers.mobileok.usage_code",
@@ -1023,6 +1049,16 @@ pub const REFERENCE: &[Setting] = &[
         key: "providers.nice.revoke_scheme",
         default: "\"basic\"",
         about: "Authorization scheme of the token revoke call (`basic` or `bearer`; NICE does not document which).",
+    },
+    Setting {
+        key: "providers.nice.app_return_schemes",
+        default: "[]",
+        about: "App schemes (`myapp`) an embedder's NICE return URL may use besides http(s), comma-separated in the environment; such windows are answered by GET. Empty: web URLs only.",
+    },
+    Setting {
+        key: "providers.nice.site_code",
+        default: "—",
+        about: "The site code of the NICE contract, if known: a result's `sitecode` must be the crypto token's `site_code` (as issued or Base64-decoded) or this.",
     },
     Setting { key: "providers.portone_v1.imp_key", default: "—", about: "PortOne V1 REST API key (`imp_key`)." },
     Setting { key: "providers.portone_v1.imp_secret", default: "—", about: "PortOne V1 REST API secret (secret)." },

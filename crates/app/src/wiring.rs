@@ -129,9 +129,20 @@ pub async fn start_sandbox(loaded: &LoadedConfig, bind: SocketAddr) -> Result<Sa
     };
     #[cfg(feature = "mobileok")]
     let (simulators, mobileok) = {
+        // A configured siteUrl is the one registered with the simulator; without one it takes any.
+        let site_urls = loaded
+            .config
+            .providers
+            .mobileok
+            .as_ref()
+            .map(|m| m.site_url.clone())
+            .filter(|s| !s.trim().is_empty())
+            .into_iter()
+            .collect();
         let config = bonin_sandbox::mobileok::MobileokSimConfig {
             // The 표준창 returns only to this bonin.
             return_url_prefixes: vec![format!("{}/v1/verifications/", loaded.public_url())],
+            site_urls,
             ..bonin_sandbox::mobileok::MobileokSimConfig::default()
         };
         let sim = bonin_sandbox::mobileok::MobileokSimulator::new(config)
@@ -333,9 +344,12 @@ pub async fn build_with_metrics(loaded: &LoadedConfig, metrics: Arc<Metrics>) ->
                     bonin_adapters_mobileok::MobileokConfig::new(
                         std::path::PathBuf::new(),
                         bonin_domain::SecretString::from(SANDBOX_KEY_PASSWORD),
-                        "sandbox.bonin.local",
+                        loaded.public_url(),
                     )
                 });
+                if sim_config.site_url.trim().is_empty() {
+                    sim_config.site_url = loaded.public_url();
+                }
                 sim_config.key_file = None;
                 sim_config.key_file_base64 =
                     Some(bonin_domain::SecretString::from(base64::engine::general_purpose::STANDARD.encode(key_file)));

@@ -7,11 +7,28 @@
 //!
 //! Dream publishes only `2000`, `4101` and `5028`; the other codes below are this simulator's own,
 //! chosen so tests can tell the cases apart: `4000` malformed request, `4001` request crypto does not
-//! verify, `4003` site not registered ("등록되지 않은 사이트입니다."), `4004` reused `clientTxId`,
-//! `4010` unknown or already used token, `4011` token past its 10 minutes or the 7 minutes after
-//! auth/request, `4020` user details match no subscriber, `4030` wrong code (a new token comes with
-//! it), `4031` third wrong code (no token), `4040` unknown, already exchanged or expired key token,
+//! verify, `4003` site not registered or no `siteUrl` at all ("등록되지 않은 사이트입니다."), `4004`
+//! reused `clientTxId`, `4010` unknown or already used token, `4011` token past its 10 minutes or the
+//! 7 minutes after auth/request, `4020` user details match no subscriber, `4030` wrong code (a new
+//! token comes with it), `4031` third wrong code (no token), `4032` PASS not approved yet (a new
+//! token comes with it; no attempt is used), `4040` unknown, already exchanged or expired key token,
 //! `3100` the user cancelled in the window (posted to the return URL, like every window outcome).
+//!
+//! What it holds the client to, beyond the crypto:
+//!
+//! * `token/get` is served at `/agent/v2/token/get` (the endpoint Dream's 본인확인-API guide lists)
+//!   and, unless [`MobileokSimConfig::v1_token_endpoint`] is off, at `/agent/v1/token/get` (the
+//!   vendor libraries' endpoint). Either reads either request-crypto generation: the generation is
+//!   told by the value, not by the path.
+//! * A `clientTxId` is used once, whether by `token/get` or by opening a window: a window opened
+//!   again with the same request info is refused (`4004`).
+//! * `siteUrl` is required.
+//! * `reqAuthType` is `SMS` or `PASS`; LMS is chosen by `serviceType: "telcoAuth-LMS"` with
+//!   `reqAuthType: "SMS"` (a `reqAuthType` of `LMS` is refused).
+//! * A PASS request is approved in the person's PASS app, a scripted event here
+//!   ([`MobileokSimulator::approve_pass`], `POST /_sandbox/mobileok/approve {"phone": …}`, or
+//!   [`MobileokSimConfig::pass_auto_approve`]); a confirm before that answers `4032` with a new
+//!   token and uses no attempt.
 //!
 //! The window honours `retTransferType`: with `MOKToken` (what bonin asks for) it posts only a
 //! single-use `encryptMOKKeyToken`, never the result; with `MOKResult` it hands the sealed result
@@ -56,6 +73,11 @@ pub struct MobileokSimConfig {
     pub key_token_ttl: Duration,
     /// Spell the result's site field `siteId` instead of `siteID`.
     pub site_id_lower_camel: bool,
+    /// Serve `/agent/v1/token/get` besides `/agent/v2/token/get`. Dream's current 본인확인-API guide
+    /// lists only v2; the v1.0.x vendor libraries call v1. Off models a service that kept only v2.
+    pub v1_token_endpoint: bool,
+    /// Approve every PASS request at once, as if the person had already tapped the push.
+    pub pass_auto_approve: bool,
 }
 
 impl Default for MobileokSimConfig {
@@ -66,6 +88,8 @@ impl Default for MobileokSimConfig {
             return_url_prefixes: Vec::new(),
             key_token_ttl: Duration::from_secs(30),
             site_id_lower_camel: false,
+            v1_token_endpoint: true,
+            pass_auto_approve: false,
         }
     }
 }
@@ -94,6 +118,20 @@ struct Subscriber {
     service_type: String,
     deadline: Timestamp,
     attempts: u8,
+    /// PASS only: whether the person approved the push.
+    approved: bool,
+}
+
+/// A one-time code the simulator "sent".
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct SentMessage {
+    /// The number it went to.
+    pub phone: String,
+    /// The code.
+    pub code: String,
+    /// `SMS` or `LMS`, as `serviceType` chose.
+    pub channel: &'static str,
 }
 
 #[derive(Clone)]
@@ -109,7 +147,7 @@ struct SimState {
     tokens: HashMap<String, TokenRecord>,
     key_tokens: HashMap<String, (String, Timestamp)>,
     windows: HashMap<String, window::OpenWindow>,
-    sent_codes: Vec<(String, String)>,
+    sent: Vec<SentMessage>,
     tweaks: ResultTweaks,
 }
 
@@ -211,7 +249,32 @@ impl MobileokSimulator {
 
     /// The codes "sent" so far, as (phone, code).
     pub fn sent_codes(&self) -> Vec<(String, String)> {
-        self.lock().sent_codes.clone()
+        self.lock().sent.iter().map(|m| (m.phone.clone(), m.code.clone())).collect()
+    }
+
+    /// The codes "sent" so far, with the channel each went by.
+    pub fn sent_messages(&self) -> Vec<SentMessage> {
+        self.lock().sent.clone()
+    }
+
+    /// The person with this phone number approves their pending PASS requests in the PASS app.
+    /// Returns how many were pending.
+    pub fn approve_pass(&self, phone: &str) -> usize {
+        let mut state = self.lock();
+        let mut approved = 0;
+        for subscriber in state.tokens.values_mut().filter_map(|t| t.subscriber.as_mut()) {
+            if subscriber.auth_type == "PASS" && !subscriber.approved && subscriber.persona.phone == phone {
+                subscriber.approved = true;
+                approved += 1;
+            }
+        }
+        approved
+    }
+
+    fn record_sent(&self, persona: &Persona, service_type: &str) {
+        let channel = if service_type == "telcoAuth-LMS" { "LMS" } else { "SMS" };
+        self.lock().sent.push(SentMessage { phone: persona.phone.to_owned(), code: persona.otp.to_owned(), channel });
+        self.counters.codes_sent.fetch_add(1, Ordering::Relaxed);
     }
 
     /// Applies `tweaks` to every result from now on.
@@ -239,8 +302,12 @@ impl MobileokSimulator {
 
     /// The routes.
     pub fn router(&self) -> Router {
-        Router::new()
-            .route("/agent/v1/token/get", post(token_v1))
+        let router = if self.config.v1_token_endpoint {
+            Router::new().route("/agent/v1/token/get", post(token_v1))
+        } else {
+            Router::new()
+        };
+        router
             .route("/agent/v2/token/get", post(token_v2))
             .route("/agent/v1/auth/request", post(auth_request))
             .route("/agent/v1/auth/resend", post(auth_resend))
@@ -250,12 +317,20 @@ impl MobileokSimulator {
             .route(window::AUTHENTICATE_PATH, post(window::authenticate))
             .route("/gui/service/v1/result/request", post(window::result_request))
             .route("/_sandbox/mobileok/complete", post(window::complete_api))
+            .route("/_sandbox/mobileok/approve", post(approve_api))
             .with_state(self.clone())
     }
 
-    /// Checks `encryptReqClientInfo` (Gen-1 or Gen-2) and returns its `clientTxId`; the id may not
-    /// have been used before.
-    fn verify_client_info(&self, encrypted: &str, generation: u8) -> Result<String, (&'static str, &'static str)> {
+    /// Checks `encryptReqClientInfo` and returns its `clientTxId`; the id may not have been used
+    /// before. `generation` is the one the request declares (the 표준창's `encryptVersion`); `None`
+    /// (token/get, which declares none) reads whichever the value is.
+    fn verify_client_info(
+        &self,
+        encrypted: &str,
+        generation: Option<u8>,
+    ) -> Result<String, (&'static str, &'static str)> {
+        let generation =
+            generation.unwrap_or_else(|| if keys::recover_gen1(&self.client, encrypted).is_some() { 1 } else { 2 });
         let client_tx_id = match generation {
             1 => {
                 let message =
@@ -355,7 +430,7 @@ impl MobileokSimulator {
     }
 }
 
-async fn token(sim: MobileokSimulator, code: Option<String>, body: Value, generation: u8) -> Response {
+async fn token(sim: MobileokSimulator, code: Option<String>, body: Value) -> Response {
     sim.counters.token_requests.fetch_add(1, Ordering::Relaxed);
     if let Some(code) = code {
         return answer(&code, "injected");
@@ -367,10 +442,11 @@ async fn token(sim: MobileokSimulator, code: Option<String>, body: Value, genera
         return answer("4001", "등록되지 않은 서비스입니다.");
     }
     let site_url = text(&body, "siteUrl").unwrap_or_default();
-    if !sim.config.site_urls.is_empty() && !sim.config.site_urls.contains(&site_url) {
+    let registered = sim.config.site_urls.is_empty() || sim.config.site_urls.contains(&site_url);
+    if site_url.trim().is_empty() || !registered {
         return answer("4003", "등록되지 않은 사이트입니다.");
     }
-    let client_tx_id = match sim.verify_client_info(&encrypted, generation) {
+    let client_tx_id = match sim.verify_client_info(&encrypted, None) {
         Ok(id) => id,
         Err((code, message)) => return answer(code, message),
     };
@@ -384,7 +460,7 @@ async fn token_v1(
     InjectedProviderCode(code): InjectedProviderCode,
     Json(body): Json<Value>,
 ) -> Response {
-    token(sim, code, body, 1).await
+    token(sim, code, body).await
 }
 
 async fn token_v2(
@@ -392,7 +468,7 @@ async fn token_v2(
     InjectedProviderCode(code): InjectedProviderCode,
     Json(body): Json<Value>,
 ) -> Response {
-    token(sim, code, body, 2).await
+    token(sim, code, body).await
 }
 
 async fn auth_request(
@@ -413,9 +489,18 @@ async fn auth_request(
     let Ok(info) = serde_json::from_slice::<Value>(&info) else {
         return answer("4000", "encryptMOKAuthInfo 형식 오류");
     };
+    // LMS is a serviceType (`telcoAuth-LMS`), not a reqAuthType.
     let auth_type = text(&info, "reqAuthType").unwrap_or_default();
-    if !matches!(auth_type.as_str(), "SMS" | "LMS" | "PASS") {
+    if !matches!(auth_type.as_str(), "SMS" | "PASS") {
         return answer("4000", "reqAuthType 오류");
+    }
+    let service_type = text(&info, "serviceType").unwrap_or_default();
+    let known_service = match auth_type.as_str() {
+        "SMS" => matches!(service_type.as_str(), "telcoAuth" | "telcoAuth-LMS"),
+        _ => service_type == "telcoAuth",
+    };
+    if !known_service {
+        return answer("4000", "serviceType 오류");
     }
     let persona = crate::personas::by_phone(&text(&info, "userPhone").unwrap_or_default()).filter(|p| {
         text(&info, "userName").as_deref() == Some(p.name)
@@ -424,13 +509,13 @@ async fn auth_request(
     });
     let Some(persona) = persona else { return answer("4020", "본인확인 정보가 일치하지 않습니다.") };
     if auth_type != "PASS" {
-        sim.lock().sent_codes.push((persona.phone.to_owned(), persona.otp.to_owned()));
-        sim.counters.codes_sent.fetch_add(1, Ordering::Relaxed);
+        sim.record_sent(persona, &service_type);
     }
     let subscriber = Subscriber {
         persona,
+        approved: auth_type != "PASS" || sim.config.pass_auto_approve,
         auth_type,
-        service_type: text(&info, "serviceType").unwrap_or_else(|| "telcoAuth".into()),
+        service_type,
         deadline: now() + AUTH_WINDOW,
         attempts: 0,
     };
@@ -453,8 +538,7 @@ async fn auth_resend(
     if let Some(s) = &record.subscriber
         && s.auth_type != "PASS"
     {
-        sim.lock().sent_codes.push((s.persona.phone.to_owned(), s.persona.otp.to_owned()));
-        sim.counters.codes_sent.fetch_add(1, Ordering::Relaxed);
+        sim.record_sent(s.persona, &s.service_type);
     }
     let token = sim.issue_token(record);
     Json(json!({"resultCode": "2000", "resultMsg": "성공", "encryptMOKToken": token})).into_response()
@@ -475,8 +559,17 @@ async fn confirm_request(
     let Some(subscriber) = record.subscriber.clone() else {
         return answer("4010", "유효하지 않은 토큰입니다.");
     };
+    if !subscriber.approved {
+        // The PASS push is not answered yet: nothing is decided and no attempt is used; the new
+        // token carries the request on.
+        let token = sim.issue_token(record);
+        return Json(json!({
+            "resultCode": "4032", "resultMsg": "PASS 앱에서 인증이 완료되지 않았습니다.", "encryptMOKToken": token
+        }))
+        .into_response();
+    }
     let accepted = if subscriber.auth_type == "PASS" {
-        // The PASS approval is scripted: the persona always approves.
+        // Approved in the PASS app (a scripted event).
         true
     } else {
         let code = text(&body, "encryptMOKVerifyInfo")
@@ -505,4 +598,14 @@ async fn confirm_request(
         }
         None => answer("5000", "내부 오류"),
     }
+}
+
+#[derive(serde::Deserialize)]
+struct ApproveRequest {
+    phone: String,
+}
+
+/// `POST /_sandbox/mobileok/approve {"phone": …}`: the person approves their pending PASS requests.
+async fn approve_api(State(sim): State<MobileokSimulator>, Json(request): Json<ApproveRequest>) -> Response {
+    Json(json!({"approved": sim.approve_pass(&request.phone)})).into_response()
 }

@@ -105,7 +105,8 @@ impl MobileokSimulator {
         };
         let generation = if text(&info, "encryptVersion").as_deref() == Some("V2") { 2 } else { 1 };
         let encrypted = text(&info, "encryptReqClientInfo").unwrap_or_default();
-        let client_tx_id = self.verify_client_info(&encrypted, generation).map_err(|(c, m)| WindowError::Code(c, m))?;
+        let client_tx_id =
+            self.verify_client_info(&encrypted, Some(generation)).map_err(|(c, m)| WindowError::Code(c, m))?;
         Ok(OpenWindow {
             client_tx_id,
             return_url,

@@ -8,7 +8,10 @@
 //!   split (else 1500), an empty body (1300), valid `req_dtim`/`req_no`/`enc_mode` (else `result_cd`
 //!   0001).
 //! - The window: known, unexpired `token_version_id`, a valid HMAC, decryptable data, the right
-//!   `sitecode`; many verifications per crypto token within `period`.
+//!   `sitecode`; many verifications per crypto token within `period`. `returnurl` is an http(s) URL
+//!   or an app scheme (`myapp://…`, for apps that hand the result to their server); an app is
+//!   reached only by a GET redirect, so a result for an app scheme with `methodtype` `post` never
+//!   arrives (the window shows an error instead).
 //!
 //! A [`Fault::ProviderCode`](crate::Fault::ProviderCode) on E1/E3 answers with that code in the right
 //! layer: `1xxx` → `GW_RSLT_CD` (with `dataBody: ""`), `00xx` → `result_cd`, anything else → `rsp_cd`.
@@ -68,6 +71,9 @@ pub struct NiceSimConfig {
     pub force_post: bool,
     /// Result fields the contract does not include (e.g. `ci`, `mobileno`).
     pub omitted_fields: Vec<String>,
+    /// Write the result's `sitecode` as the plain site code (`CG232`) rather than as the crypto
+    /// token carried it (`Q0cyMzI=`). Which one NICE writes is not publicly documented.
+    pub result_site_code_decoded: bool,
 }
 
 impl Default for NiceSimConfig {
@@ -80,6 +86,7 @@ impl Default for NiceSimConfig {
             floats: true,
             force_post: false,
             omitted_fields: Vec::new(),
+            result_site_code_decoded: false,
         }
     }
 }
@@ -384,6 +391,8 @@ pub struct ResultOverrides {
     pub requestno: Option<String>,
     /// Replaces `resultcode` (`0000`).
     pub resultcode: Option<String>,
+    /// Replaces `sitecode`.
+    pub sitecode: Option<String>,
 }
 
 fn mobileco(persona: &Persona) -> &'static str {

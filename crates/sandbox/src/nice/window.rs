@@ -114,6 +114,20 @@ pub(super) struct OpenWindow {
     authtype: String,
 }
 
+fn is_web_url(url: &str) -> bool {
+    url.starts_with("https://") || url.starts_with("http://")
+}
+
+/// An app scheme (`myapp://…`): a scheme of letters, digits, `+`, `-`, `.`, then something.
+fn is_app_url(url: &str) -> bool {
+    url.split_once(':').is_some_and(|(scheme, rest)| {
+        scheme.bytes().next().is_some_and(|b| b.is_ascii_alphabetic())
+            && scheme.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'-' | b'.'))
+            && !rest.is_empty()
+            && !matches!(scheme.to_ascii_lowercase().as_str(), "javascript" | "data" | "vbscript" | "file")
+    })
+}
+
 fn error_page(error: &WindowError) -> Response {
     let mut response = page("NICE 본인확인 오류", &format!("<p id=\"error\">{}</p>", escape(&error.to_string())));
     *response.status_mut() = StatusCode::BAD_REQUEST;
@@ -140,7 +154,7 @@ impl NiceSimulator {
         let requestno =
             text("requestno").filter(|r| !r.is_empty() && r.len() <= 30).ok_or(WindowError::Malformed("requestno"))?;
         let returnurl = text("returnurl")
-            .filter(|u| (u.starts_with("https://") || u.starts_with("http://")) && u.len() <= 250)
+            .filter(|u| (is_web_url(u) || is_app_url(u)) && u.len() <= 250)
             .ok_or(WindowError::Malformed("returnurl"))?;
         if text("sitecode").as_deref() != Some(self.config.site_code.as_str()) {
             return Err(WindowError::SiteCode);
@@ -160,6 +174,16 @@ impl NiceSimulator {
         })
     }
 
+    /// The result's `sitecode`: as the crypto token carried it, or decoded to the plain site code.
+    fn result_site_code(&self) -> String {
+        use base64::{Engine, engine::general_purpose::STANDARD};
+        let decoded = STANDARD.decode(&self.config.site_code).ok().and_then(|b| String::from_utf8(b).ok());
+        match decoded {
+            Some(plain) if self.config.result_site_code_decoded => plain,
+            _ => self.config.site_code.clone(),
+        }
+    }
+
     fn result_json(&self, window: &OpenWindow, persona: &Persona, overrides: &ResultOverrides) -> Value {
         let enctime = kst_stamp(time::OffsetDateTime::now_utc());
         // NICE URL-encodes utf8_name the way Java's URLEncoder does: spaces become '+'.
@@ -168,7 +192,7 @@ impl NiceSimulator {
             "resultcode": overrides.resultcode.clone().unwrap_or_else(|| "0000".into()),
             "requestno": overrides.requestno.clone().unwrap_or_else(|| window.requestno.clone()),
             "enctime": enctime,
-            "sitecode": self.config.site_code,
+            "sitecode": overrides.sitecode.clone().unwrap_or_else(|| self.result_site_code()),
             "responseno": random_hex(12).to_uppercase(),
             "authtype": window.authtype,
             "name": persona.name,
@@ -207,6 +231,10 @@ impl NiceSimulator {
         let (enc_data, integrity_value) = window.keys.seal(&bytes).ok_or(WindowError::Integrity)?;
         self.counters.results_delivered.fetch_add(1, Ordering::Relaxed);
         let method = if self.config.force_post { "post".to_owned() } else { window.methodtype.clone() };
+        if method == "post" && !is_web_url(&window.returnurl) {
+            // A browser cannot post a form to an app: the result would never arrive.
+            return Err(WindowError::Malformed("a result cannot be posted to an app-scheme returnurl"));
+        }
         Ok(WindowCallback {
             method,
             return_url: window.returnurl.clone(),
