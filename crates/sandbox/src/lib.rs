@@ -29,11 +29,13 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod conformance;
 pub mod esignon;
 mod faults;
 pub mod mobileok;
 pub mod nice;
 pub mod personas;
+pub mod play;
 pub mod portone;
 mod recorder;
 mod server;
