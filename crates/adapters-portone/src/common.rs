@@ -46,6 +46,37 @@ pub(crate) fn carrier_name(carrier: Carrier, lg: &str) -> String {
     if carrier.is_mvno() { format!("{base}_MVNO") } else { base.to_owned() }
 }
 
+/// The carrier as Danal's window names it (V1 `IMP.certification`'s `carrier`, V2
+/// `bypass.danal.IsCarrier`): `SKT`, `KTF`, `LGT`, and `MVNO` for every MVNO.
+pub(crate) fn danal_carrier(carrier: Carrier) -> &'static str {
+    if carrier.is_mvno() {
+        return "MVNO";
+    }
+    match carrier.network() {
+        Carrier::Skt => "SKT",
+        Carrier::Kt => "KTF",
+        _ => "LGT",
+    }
+}
+
+/// KCP's `bypass` of an OTP request (`{"kcpV2": {...}}`, V1 and V2 alike): the media type and
+/// the settings that are configured.
+pub(crate) fn kcp_otp_bypass(
+    media_type: &str,
+    web_siteid: Option<&str>,
+    sms_message: Option<&str>,
+    callback: Option<&str>,
+) -> Value {
+    let mut kcp = serde_json::Map::new();
+    kcp.insert("media_type".into(), media_type.into());
+    for (key, value) in [("web_siteid", web_siteid), ("cp_sms_msg", sms_message), ("cp_callback", callback)] {
+        if let Some(value) = value {
+            kcp.insert(key.into(), value.into());
+        }
+    }
+    serde_json::json!({"kcpV2": kcp})
+}
+
 /// Reads `SKT`, `KT`, `LGT`/`LGU` and their `_MVNO` forms (both generations' spellings).
 pub(crate) fn parse_carrier(name: &str) -> Option<Carrier> {
     Some(match name.trim().to_ascii_uppercase().as_str() {
@@ -73,5 +104,10 @@ mod tests {
         assert_eq!(carrier_name(Carrier::LguMvno, "LGT"), "LGT_MVNO");
         assert_eq!(carrier_name(Carrier::Lgu, "LGU"), "LGU");
         assert_eq!(parse_carrier("MVNO"), None);
+        let danal: Vec<_> = [Carrier::Skt, Carrier::Kt, Carrier::Lgu, Carrier::SktMvno, Carrier::LguMvno]
+            .into_iter()
+            .map(danal_carrier)
+            .collect();
+        assert_eq!(danal, ["SKT", "KTF", "LGT", "MVNO", "MVNO"]);
     }
 }

@@ -16,8 +16,9 @@
 //! `complete` reads `GET /certifications/{imp_uid}` and requires `certified` and our
 //! `merchant_uid`. Anything short of that the landing brings (an uncertified record, no record) is
 //! `Unconfirmed` and leaves the verification open: whoever knows a pending id can create such a
-//! record. OTP: `send` (`otp/request`) → `confirm` (`otp/confirm/{imp_uid}`); V1 has no resend.
-//! Either way, the delete at PortOne (`delete_after_read`) is handed back as
+//! record. The window shows the caller's prefill (`name`, `phone`, `carrier` as Danal names it)
+//! and the configured `company`. OTP: `send` (`otp/request`) → `confirm` (`otp/confirm/{imp_uid}`);
+//! V1 has no resend. Either way, the delete at PortOne (`delete_after_read`) is handed back as
 //! `Completion::after_commit` work and runs only once bonin has stored the result.
 //!
 //! # V2 ([`PortoneV2Client`])
@@ -25,11 +26,18 @@
 //! `Authorization: PortOne <secret>` on every call, 60 s read timeout by default. Window: `start` →
 //! `portone` launch (`PortOne.requestIdentityVerification`, `identityVerificationId` = the
 //! verification id, `forceRedirect: true` so a desktop browser comes back to the landing too,
-//! `min_age` as Danal's `bypass.danal.AGELIMIT`) → `complete` reads
+//! the caller's prefill as `customer`, its `custom_data` as `customData`, and per PG its own
+//! `bypass`, e.g. `min_age` as Danal's `AGELIMIT`) → `complete` reads
 //! `GET /identity-verifications/{id}` and requires `VERIFIED`; `FAILED` ends the verification, a
 //! browser's failure `code` while PortOne still says `READY` is `Unconfirmed`.
 //! OTP: `send` → `confirm` (→ `resend`), each with an `Idempotency-Key` derived from the session, so
 //! a call retried after a timeout is replayed by PortOne, not repeated.
+//!
+//! # PGs
+//!
+//! `pg_provider` names the PG behind the channel (Danal by default). A KCP channel (`kcp_v2`) gets
+//! what KCP requires on OTP requests, in both generations: `bypass.kcpV2.media_type` (and, in V1,
+//! `verification_method`), plus the KCP settings that are configured.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 

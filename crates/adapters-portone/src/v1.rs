@@ -18,7 +18,11 @@ use serde_json::{Value, json};
 
 use crate::{
     PortoneV1Config,
-    common::{carrier_name, encode, parse_carrier, read_state, state_error, storable_time, text, write_state},
+    common::{
+        carrier_name, danal_carrier, encode, kcp_otp_bypass, parse_carrier, read_state, state_error, storable_time,
+        text, write_state,
+    },
+    config::Pg,
 };
 
 const PROVIDER: ProviderId = ProviderId::PortoneV1;
@@ -525,6 +529,10 @@ impl WindowVerifier for PortoneV1Client {
             return Err(Error::invalid_input("return_url", "must be an absolute http(s) URL"));
         }
         let merchant_uid = request.verification_id.as_str().to_owned();
+        // The caller's prefill, which passes through the person's browser: Danal fills in the
+        // name and number and offers only the carrier given (PortOne documents these for Danal
+        // only), and shows the company as the service's name.
+        let prefill = request.prefill.as_ref();
         let launch = Launch::Iamport(IamportLaunch {
             script_url: self.config.script_url.clone(),
             merchant_code: self.config.merchant_code.clone(),
@@ -535,6 +543,10 @@ impl WindowVerifier for PortoneV1Client {
                 m_redirect_url: Some(request.return_url.clone()),
                 min_age: request.min_age,
                 popup: Some(request.display == Display::Popup),
+                name: prefill.and_then(|p| p.name.clone()),
+                phone: prefill.and_then(|p| p.phone.clone()),
+                carrier: prefill.and_then(|p| p.carrier).or(request.carrier_hint).map(|c| danal_carrier(c).to_owned()),
+                company: self.config.company.clone(),
             },
         });
         Ok(WindowStart::new(launch, write_state(PROVIDER, &WindowState { merchant_uid })?))
@@ -573,7 +585,12 @@ impl WindowVerifier for PortoneV1Client {
             return Err(Error::integrity("the callback's merchant_uid is not this verification's"));
         }
         let imp_uid = callback.require("imp_uid")?;
-        let certification = match self.read(imp_uid).await? {
+        // A refused token or lookup says nothing about the person: it never ends the verification.
+        let read = self.read(imp_uid).await.map_err(|error| match error {
+            Error::Rejected { code, .. } => Error::unconfirmed(PROVIDER, format!("lookup:{code}")),
+            other => other,
+        })?;
+        let certification = match read {
             Ok(certification) => certification,
             Err(V1Error::NotFound { .. }) => {
                 return Err(Error::unconfirmed(PROVIDER, window_code(callback, "http404:-1")));
@@ -602,8 +619,14 @@ impl OtpVerifier for PortoneV1Client {
         PROVIDER
     }
 
+    /// `otp/request`. Through a KCP channel (`pg_provider = "kcp_v2"`) it also carries what KCP
+    /// requires: `verification_method` (`SMS` or `APP`) and `bypass.kcpV2` with the configured
+    /// `media_type` and, where set, `web_siteid`, `cp_sms_msg` and `cp_callback`; a Danal request
+    /// names only a non-SMS method.
     async fn send(&self, request: &OtpRequest) -> Result<OtpDispatch, Error> {
+        let kcp = self.config.pg() == Pg::KcpV2;
         let method = match request.channel {
+            OtpChannel::Sms if kcp => Some("SMS"),
             OtpChannel::Sms => None,
             OtpChannel::App => Some("APP"),
             _ => return Err(Error::invalid_input("channel", "PortOne V1 sends sms (or app with kcp_v2)")),
@@ -630,6 +653,16 @@ impl OtpVerifier for PortoneV1Client {
         }
         if let Some(method) = method {
             body["verification_method"] = json!(method);
+        }
+        if kcp {
+            let config = &self.config;
+            let bypass = kcp_otp_bypass(
+                &config.kcp_media_type,
+                config.kcp_web_siteid.as_deref(),
+                config.kcp_sms_message.as_deref(),
+                config.kcp_callback.as_deref(),
+            );
+            body["bypass"] = if config.kcp_bypass_as_json_string { json!(bypass.to_string()) } else { bypass };
         }
         // Sends an SMS: never repeated automatically.
         let value = self

@@ -1,6 +1,6 @@
 //! PortOne V2: identity verifications with `Authorization: PortOne <secret>`.
 
-use std::{collections::BTreeMap, fmt, sync::Arc, time::Duration};
+use std::{fmt, sync::Arc, time::Duration};
 
 use async_trait::async_trait;
 use aws_lc_rs::digest;
@@ -8,17 +8,22 @@ use bonin_adapters_http::{
     HttpClient, HttpConfig, HttpMethod, HttpRequest, HttpResponse, Idempotency, ReqwestTransport, RetryPolicy,
 };
 use bonin_domain::{
-    BirthDate, CallbackParams, Ci, Clock, Completion, Dependency, Di, Error, ExposeSecret, Gender, Launch, Name,
-    Nationality, OtpChannel, OtpCode, OtpDispatch, OtpOutcome, OtpRequest, OtpVerifier, PhoneNumber, PortoneLaunch,
-    PortoneParams, PortoneWindowType, ProviderId, ProviderKey, ProviderTxId, SystemClock, Verification, VerificationId,
-    VerifiedIdentity, WindowRequest, WindowStart, WindowVerifier,
+    BirthDate, CallbackParams, Ci, Clock, Completion, DanalBypass, Dependency, Di, Error, ExposeSecret, Gender,
+    KcpV2Bypass, Launch, Name, Nationality, OtpChannel, OtpCode, OtpDispatch, OtpOutcome, OtpRequest, OtpVerifier,
+    PhoneNumber, PortoneBypass, PortoneCustomer, PortoneLaunch, PortoneParams, PortoneWindowType, ProviderId,
+    ProviderKey, ProviderTxId, SystemClock, Verification, VerificationId, VerifiedIdentity, WindowRequest, WindowStart,
+    WindowVerifier,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use crate::{
     PortoneV2Config,
-    common::{carrier_name, encode, parse_carrier, read_state, storable_time, text, write_state},
+    common::{
+        carrier_name, danal_carrier, encode, kcp_otp_bypass, parse_carrier, read_state, storable_time, text,
+        write_state,
+    },
+    config::Pg,
 };
 
 const PROVIDER: ProviderId = ProviderId::PortoneV2;
@@ -404,34 +409,76 @@ impl WindowVerifier for PortoneV2Client {
         PROVIDER
     }
 
+    /// The `requestIdentityVerification` launch. Besides the ids and the landing (with
+    /// `forceRedirect`), it carries what the caller and the configuration give:
+    ///
+    /// - the caller's [`Prefill`](bonin_domain::Prefill) as `customer` (`fullName`, `phoneNumber`,
+    ///   `birthYear`/`birthMonth`/`birthDay`); Danal fixes the name and number in its window. This is
+    ///   the person's own data, but it passes through their browser with the launch;
+    /// - the caller's `custom_data` as `customData` (JSON text, kept by PortOne with its record);
+    /// - configured window types, upper-cased as the SDK spells them (`popup` becomes `POPUP`),
+    ///   only the ones set;
+    /// - per PG, its own `bypass`: Danal (the default) gets `min_age` as `AGELIMIT`, the company as
+    ///   `CPTITLE` and the prefilled carrier as `IsCarrier`; a KCP channel gets `kcpV2.web_siteid`
+    ///   when configured (the browser SDK takes no other KCP parameter); KG Inicis gets none.
+    ///   bonin checks `min_age` against the verified birth date for every PG either way.
     async fn start(&self, request: &WindowRequest) -> Result<WindowStart, Error> {
         if !request.return_url.starts_with("https://") && !request.return_url.starts_with("http://") {
             return Err(Error::invalid_input("return_url", "must be an absolute http(s) URL"));
         }
+        if let Some(data) = &request.custom_data
+            && serde_json::from_str::<serde::de::IgnoredAny>(data).is_err()
+        {
+            return Err(Error::invalid_input("custom_data", "must be JSON text (PortOne's customData)"));
+        }
         let id = request.verification_id.as_str().to_owned();
-        let window_type = match (&self.config.window_type_pc, &self.config.window_type_mobile) {
+        let upper =
+            |kind: &Option<String>| kind.as_deref().map(|k| k.trim().to_ascii_uppercase()).filter(|k| !k.is_empty());
+        let window_type = match (upper(&self.config.window_type_pc), upper(&self.config.window_type_mobile)) {
             (None, None) => None,
-            (pc, mobile) => Some(PortoneWindowType {
-                pc: pc.clone().unwrap_or_else(|| "POPUP".into()),
-                mobile: mobile.clone().unwrap_or_else(|| "REDIRECTION".into()),
-            }),
+            (pc, mobile) => Some(PortoneWindowType { pc, mobile }),
         };
-        // Danal's AGELIMIT; other PGs ignore Danal's bypass, and bonin checks min_age against the
-        // verified birth date either way.
-        let bypass = request.min_age.map(|age| {
-            BTreeMap::from([("danal".to_owned(), BTreeMap::from([("AGELIMIT".to_owned(), u32::from(age))]))])
+        let prefill = request.prefill.as_ref();
+        let customer = prefill.map(|p| {
+            let birth = p.birth_date.map(|b| b.expose());
+            PortoneCustomer {
+                full_name: p.name.clone(),
+                phone_number: p.phone.clone(),
+                birth_year: birth.map(|b| format!("{:04}", b.year())),
+                birth_month: birth.map(|b| format!("{:02}", u8::from(b.month()))),
+                birth_day: birth.map(|b| format!("{:02}", b.day())),
+            }
         });
+        let carrier = prefill.and_then(|p| p.carrier).or(request.carrier_hint);
+        let bypass = match self.config.pg() {
+            Pg::Danal => {
+                let danal = DanalBypass {
+                    age_limit: request.min_age.map(u32::from),
+                    cp_title: self.config.company.clone(),
+                    is_carrier: carrier.map(|c| danal_carrier(c).to_owned()),
+                };
+                (danal != DanalBypass::default()).then_some(PortoneBypass { danal: Some(danal), kcp_v2: None })
+            }
+            Pg::KcpV2 => self
+                .config
+                .kcp_web_siteid
+                .clone()
+                .map(|site| PortoneBypass { danal: None, kcp_v2: Some(KcpV2Bypass { web_siteid: Some(site) }) }),
+            Pg::InicisUnified => None,
+        };
         let launch = Launch::Portone(PortoneLaunch {
             script_url: self.config.script_url.clone(),
             params: PortoneParams {
                 store_id: self.config.store_id.clone(),
                 identity_verification_id: id.clone(),
                 channel_key: self.config.channel_key.clone(),
+                customer: customer.filter(|c| *c != PortoneCustomer::default()),
                 redirect_url: Some(request.return_url.clone()),
                 // On a PC the SDK would otherwise resolve its Promise in the page and never come
                 // to the landing.
                 force_redirect: Some(true),
                 window_type,
+                custom_data: request.custom_data.clone(),
                 bypass,
             },
         });
@@ -458,14 +505,23 @@ impl WindowVerifier for PortoneV2Client {
         {
             return Err(Error::integrity("the callback's identityVerificationId is not this verification's"));
         }
-        match self.identity_verification(&state.id).await? {
+        // A refused lookup says nothing about the person: it never ends the verification.
+        let record = self.identity_verification(&state.id).await.map_err(|error| match error {
+            Error::Rejected { code, .. } => Error::unconfirmed(PROVIDER, format!("lookup:{code}")),
+            other => other,
+        })?;
+        match record {
             IdentityVerification::Verified(identity) => Ok(Completion::new(*identity)),
-            IdentityVerification::Failed { reason, pg_code, pg_message } => {
+            // PortOne keeps an identity verification open for further attempts until one is
+            // VERIFIED, and anyone holding the id (with the merchant's public store id and channel
+            // key) can make a failed attempt for it: a FAILED attempt is kept as the reported code
+            // and the verification stays open until the user verifies or it expires.
+            IdentityVerification::Failed { pg_code, .. } => {
                 let code = match pg_code {
                     Some(pg_code) => format!("FAILED:{pg_code}"),
                     None => "FAILED".to_owned(),
                 };
-                Err(Error::rejected(PROVIDER, code, pg_message.or(reason)))
+                Err(Error::unconfirmed(PROVIDER, code))
             }
             IdentityVerification::Ready => match callback.get("code").filter(|c| !c.is_empty()) {
                 Some(code) => Err(Error::unconfirmed(PROVIDER, code)),
@@ -486,6 +542,9 @@ impl OtpVerifier for PortoneV2Client {
         PROVIDER
     }
 
+    /// `send`. Through a KCP channel (`pg_provider = "kcp_v2"`) it carries KCP's required
+    /// `bypass.kcpV2.media_type` and the KCP settings that are configured; through Danal, the
+    /// company as `CPTITLE` when one is configured.
     async fn send(&self, request: &OtpRequest) -> Result<OtpDispatch, Error> {
         let method = match request.channel {
             OtpChannel::Sms => "SMS",
@@ -497,7 +556,7 @@ impl OtpVerifier for PortoneV2Client {
             .ok_or_else(|| Error::invalid_input("client_ip", "PortOne V2 needs the end user's IP address"))?;
         let subject = &request.subject;
         let id = request.verification_id.as_str().to_owned();
-        let body = json!({
+        let mut body = json!({
             "storeId": self.config.store_id,
             "channelKey": self.config.channel_key,
             "customer": {
@@ -508,9 +567,25 @@ impl OtpVerifier for PortoneV2Client {
             },
             "operator": operator(subject.carrier),
             "method": method,
-        })
-        .to_string()
-        .into_bytes();
+        });
+        let config = &self.config;
+        match config.pg() {
+            Pg::KcpV2 => {
+                body["bypass"] = kcp_otp_bypass(
+                    &config.kcp_media_type,
+                    config.kcp_web_siteid.as_deref(),
+                    config.kcp_sms_message.as_deref(),
+                    config.kcp_callback.as_deref(),
+                );
+            }
+            Pg::Danal => {
+                if let Some(company) = &config.company {
+                    body["bypass"] = json!({"danal": {"CPTITLE": company}});
+                }
+            }
+            Pg::InicisUnified => {}
+        }
+        let body = body.to_string().into_bytes();
         let key = idempotency_key(&request.verification_id, "send", 0, &body);
         match self
             .call("portone_v2.send", HttpMethod::Post, self.path(&id, Some("send")), Some(body), Some(key))

@@ -588,7 +588,7 @@ async fn v2_a_forged_failure_code_while_portone_says_ready_does_not_end_the_veri
 }
 
 #[tokio::test]
-async fn v2_a_failed_verification_is_rejected_with_the_pg_code() {
+async fn v2_a_failed_attempt_is_kept_with_the_pg_code_and_leaves_the_verification_open() {
     let h = harness().await;
     let client = h.v2();
     let id = new_id();
@@ -601,7 +601,9 @@ async fn v2_a_failed_verification_is_rejected_with_the_pg_code() {
     let start = client.start(&WindowRequest::new(id.clone(), "https://shop.example/return")).await.unwrap();
     let session = h.window_session(ProviderId::PortoneV2, &id, &start);
     let error = client.complete(&session, &CallbackParams::new(CallbackTransport::Get)).await.unwrap_err();
-    assert!(matches!(&error, Error::Rejected { code, .. } if code == "FAILED:SIM0101"), "{error:?}");
+    // Anyone with the id could have made that attempt; PortOne takes further attempts until one is
+    // VERIFIED, so the verification stays open.
+    assert!(matches!(&error, Error::Unconfirmed { code, .. } if code == "FAILED:SIM0101"), "{error:?}");
 }
 
 /// On a PC, `requestIdentityVerification` resolves a Promise instead of redirecting unless it is
@@ -651,9 +653,9 @@ async fn v2_min_age_reaches_danal_as_agelimit() {
         if verified {
             assert!(outcome.is_ok(), "{persona}: {outcome:?}");
         } else {
-            // PortOne's own record says FAILED: that ends the verification.
+            // PortOne's record says FAILED; bonin's own age check still stands behind it.
             let error = outcome.unwrap_err();
-            assert!(matches!(&error, Error::Rejected { code, .. } if code == "FAILED:SIM0401"), "{error:?}");
+            assert!(matches!(&error, Error::Unconfirmed { code, .. } if code == "FAILED:SIM0401"), "{error:?}");
         }
     }
 }
@@ -938,4 +940,312 @@ async fn debug_output_of_clients_and_records_holds_no_secret_or_personal_data() 
     {
         assert!(!text.contains(secret), "leaked into Debug: {text}");
     }
+}
+
+// --- KCP channels ---
+
+impl Harness {
+    fn v1_kcp_config(&self) -> PortoneV1Config {
+        let mut config = self.v1_config();
+        config.channel_key = Some(sim::SANDBOX_V1_KCP_CHANNEL_KEY.into());
+        config.pg_provider = Some("kcp_v2".into());
+        config
+    }
+
+    fn v2_kcp_config(&self) -> PortoneV2Config {
+        let mut config = self.v2_config();
+        config.channel_key = sim::SANDBOX_V2_KCP_CHANNEL_KEY.into();
+        config.pg_provider = Some("KCP_V2".into());
+        config
+    }
+}
+
+/// KCP needs `verification_method` and `bypass.kcpV2.media_type` on V1's `otp/request`; the
+/// simulator refuses a request without them, as PortOne's KCP guide marks them required. Both
+/// encodings of `bypass` go through.
+#[tokio::test]
+async fn v1_kcp_otp_requests_carry_the_verification_method_and_media_type() {
+    let h = harness().await;
+    for as_text in [false, true] {
+        let client = h.v1_with(PortoneV1Config { kcp_bypass_as_json_string: as_text, ..h.v1_kcp_config() });
+        let persona = personas::by_key("wilson").unwrap();
+        let id = new_id();
+        let dispatch = client.send(&OtpRequest::new(id.clone(), subject(persona), OtpChannel::Sms)).await.unwrap();
+        let session = h.otp_session(ProviderId::PortoneV1, &id, dispatch);
+        let OtpOutcome::Verified(completion) =
+            client.confirm(&session, Some(OtpCode::new(persona.otp).unwrap())).await.unwrap()
+        else {
+            panic!("not verified")
+        };
+        assert_identity(&completion.identity, persona, ProviderId::PortoneV1);
+        // KCP's app method: no code is sent and none is typed.
+        let id = new_id();
+        let sent = h.sim.counters().codes_sent.load(std::sync::atomic::Ordering::SeqCst);
+        let dispatch = client.send(&OtpRequest::new(id.clone(), subject(persona), OtpChannel::App)).await.unwrap();
+        assert_eq!(count(&h.sim.counters().codes_sent), sent);
+        let outcome = client.confirm(&h.otp_session(ProviderId::PortoneV1, &id, dispatch), None).await.unwrap();
+        assert!(matches!(outcome, OtpOutcome::Verified(_)), "{outcome:?}");
+    }
+}
+
+/// KCP needs `bypass.kcpV2.media_type` on V2's send.
+#[tokio::test]
+async fn v2_kcp_sends_carry_the_media_type() {
+    let h = harness().await;
+    let client = h.v2_with(PortoneV2Config { kcp_media_type: "MC02".into(), ..h.v2_kcp_config() });
+    let persona = personas::by_key("kim-mvno").unwrap();
+    let id = new_id();
+    let dispatch = client.send(&v2_request(&id, persona)).await.unwrap();
+    let session = h.otp_session(ProviderId::PortoneV2, &id, dispatch);
+    let OtpOutcome::Verified(completion) =
+        client.confirm(&session, Some(OtpCode::new(persona.otp).unwrap())).await.unwrap()
+    else {
+        panic!("not verified")
+    };
+    assert_identity(&completion.identity, persona, ProviderId::PortoneV2);
+}
+
+/// A transport that answers like PortOne and keeps the JSON body of every call but getToken.
+fn capturing() -> (HttpClient, HttpClient, Arc<std::sync::Mutex<Vec<Value>>>) {
+    let seen: Arc<std::sync::Mutex<Vec<Value>>> = Arc::default();
+    let http = |provider: ProviderId| {
+        let seen = seen.clone();
+        let transport = bonin_adapters_http::FnTransport::new(move |request: &bonin_adapters_http::HttpRequest| {
+            let answer = if request.url.ends_with("/users/getToken") {
+                json!({"code": 0, "response": {"access_token": "t0ken", "now": 1_000, "expired_at": 2_800}})
+            } else {
+                seen.lock().unwrap().push(serde_json::from_slice::<Value>(&request.body).unwrap_or(Value::Null));
+                json!({"code": 0, "response": {"imp_uid": "imp_1"}})
+            };
+            Ok(HttpResponse::new(200, answer.to_string().into_bytes()))
+        });
+        HttpClient::new(provider, Arc::new(transport), RetryPolicy::NONE)
+    };
+    (http(ProviderId::PortoneV1), http(ProviderId::PortoneV2), seen)
+}
+
+/// The OTP request bodies as sent: each configured KCP setting lands in `bypass.kcpV2` (V1: an
+/// object, or JSON text when so configured), a KCP request always names its method, and a Danal
+/// request is what it was (plus `CPTITLE` on V2 when a company is configured).
+#[tokio::test]
+async fn kcp_settings_reach_the_bypass_and_danal_requests_stay_as_they_were() {
+    let (v1_http, v2_http, seen) = capturing();
+    let last = || seen.lock().unwrap().last().cloned().unwrap();
+    let clock: Arc<dyn Clock> = Arc::new(ManualClock::new(time::OffsetDateTime::now_utc()));
+    let persona = personas::default_persona();
+    let kcp = json!({"kcpV2": {"media_type": "MC02", "web_siteid": "J0123", "cp_sms_msg": "[SHOP] [000000]",
+        "cp_callback": "0215880000"}});
+    let with_kcp_v1 = |mut config: PortoneV1Config| {
+        config.kcp_media_type = "MC02".into();
+        config.kcp_web_siteid = Some("J0123".into());
+        config.kcp_sms_message = Some("[SHOP] [000000]".into());
+        config.kcp_callback = Some("0215880000".into());
+        config
+    };
+    let v1 = |config: PortoneV1Config| PortoneV1Client::new(config, v1_http.clone(), clock.clone()).unwrap();
+    let base_v1 = || {
+        let mut config = PortoneV1Config::new("key", SecretString::from("secret"), "imp00000000")
+            .with_endpoints("https://portone.test", "https://portone.test/v1.js");
+        config.channel_key = Some("channel".into());
+        config
+    };
+    let sms = OtpRequest::new(new_id(), subject(persona), OtpChannel::Sms);
+
+    v1(base_v1()).send(&sms).await.unwrap();
+    let danal = last();
+    assert!(danal.get("bypass").is_none() && danal.get("verification_method").is_none(), "{danal}");
+
+    let kcp_v1 = with_kcp_v1(PortoneV1Config { pg_provider: Some("kcp_v2".into()), ..base_v1() });
+    v1(kcp_v1.clone()).send(&sms).await.unwrap();
+    let body = last();
+    assert_eq!((&body["verification_method"], &body["bypass"]), (&json!("SMS"), &kcp), "{body}");
+    v1(PortoneV1Config { kcp_bypass_as_json_string: true, ..kcp_v1 }).send(&sms).await.unwrap();
+    let body = last();
+    let text = body["bypass"].as_str().expect("JSON text");
+    assert_eq!(serde_json::from_str::<Value>(text).unwrap(), kcp);
+
+    let v2 = |config: PortoneV2Config| PortoneV2Client::new(config, v2_http.clone(), clock.clone()).unwrap();
+    let base_v2 = || {
+        PortoneV2Config::new(SecretString::from("secret"), "store-1", "channel")
+            .with_endpoints("https://portone.test", "https://portone.test/v2.js")
+    };
+    let ip_sms = sms.clone().with_client_ip(Some("203.0.113.7".parse().unwrap()));
+    v2(base_v2()).send(&ip_sms).await.unwrap();
+    assert!(last().get("bypass").is_none(), "{}", last());
+    v2(PortoneV2Config { company: Some("shop.example".into()), ..base_v2() }).send(&ip_sms).await.unwrap();
+    assert_eq!(last()["bypass"], json!({"danal": {"CPTITLE": "shop.example"}}));
+    let kcp_v2 = PortoneV2Config {
+        pg_provider: Some("kcp_v2".into()),
+        kcp_media_type: "MC02".into(),
+        kcp_web_siteid: Some("J0123".into()),
+        kcp_sms_message: Some("[SHOP] [000000]".into()),
+        kcp_callback: Some("0215880000".into()),
+        company: Some("shop.example".into()),
+        ..base_v2()
+    };
+    v2(kcp_v2).send(&ip_sms).await.unwrap();
+    assert_eq!(last()["bypass"], kcp, "only KCP's parameters reach a KCP channel");
+}
+
+/// KCP settings are checked when the configuration is read.
+#[test]
+fn kcp_settings_are_checked() {
+    let v1 = || {
+        let mut config = PortoneV1Config::new("key", SecretString::from("secret"), "imp00000000");
+        config.channel_key = Some("channel".into());
+        config
+    };
+    let v2 = || PortoneV2Config::new(SecretString::from("secret"), "store-1", "channel");
+    assert!(v1().validate().is_ok() && v2().validate().is_ok());
+    assert!(PortoneV1Config { kcp_media_type: "MC03".into(), ..v1() }.validate().is_err());
+    assert!(PortoneV2Config { kcp_media_type: "pc".into(), ..v2() }.validate().is_err());
+    assert!(PortoneV2Config { kcp_sms_message: Some("code".into()), ..v2() }.validate().is_err());
+    assert!(PortoneV2Config { kcp_sms_message: Some("[SHOP] [000000]".into()), ..v2() }.validate().is_ok());
+    // KCP through V1 takes a channel key only, never the deprecated `pg`.
+    let pg_only = PortoneV1Config { channel_key: None, pg: Some("danal.A010002002".into()), ..v1() };
+    assert!(pg_only.validate().is_ok());
+    assert!(PortoneV1Config { pg_provider: Some("kcp_v2".into()), ..pg_only }.validate().is_err());
+}
+
+// --- What the caller already knows: prefill, customData, company ---
+
+fn prefill_of(persona: &Persona) -> Prefill {
+    Prefill::new()
+        .with_name(Some(Name::new(persona.name).unwrap()))
+        .with_phone(Some(PhoneNumber::new(persona.phone).unwrap()))
+        .with_birth_date(Some(BirthDate::parse(persona.birth_date).unwrap()))
+        .with_carrier(Some(persona.carrier))
+}
+
+/// The V2 window gets the caller's prefill as PortOne's `customer` (`fullName`, digits-only
+/// `phoneNumber`, the birth date in three parts), which the PG fixes: someone else who completes
+/// the window fails at the PG. The carrier becomes Danal's `IsCarrier`, `customData` is kept with
+/// PortOne's record, and the configured company is Danal's `CPTITLE`.
+#[tokio::test]
+async fn v2_prefill_fixes_the_window_to_the_person_and_custom_data_is_kept() {
+    let h = harness().await;
+    let client = h.v2_with(PortoneV2Config { company: Some("Shop Example".into()), ..h.v2_config() });
+    let hong = personas::by_key("hong").unwrap();
+    let start = |id: &VerificationId, prefill: Prefill| {
+        let request = WindowRequest::new(id.clone(), "https://shop.example/return")
+            .with_prefill(Some(prefill))
+            .with_custom_data(Some(r#"{"member":"m-1"}"#.into()));
+        let client = &client;
+        async move { client.start(&request).await.unwrap() }
+    };
+    // Someone else in a window fixed to hong (whatever the carrier): PortOne's record fails.
+    let id = new_id();
+    let started = start(&id, prefill_of(hong).with_carrier(None)).await;
+    let Launch::Portone(launch) = &started.launch else { panic!() };
+    let params = serde_json::to_value(&launch.params).unwrap();
+    let callback = callback_of(h.sim.complete_v2_window(&params, Some("lee-cp949")).unwrap());
+    let error = client.complete(&h.window_session(ProviderId::PortoneV2, &id, &started), &callback).await.unwrap_err();
+    assert!(matches!(&error, Error::Unconfirmed { code, .. } if code == "FAILED:SIM0101"), "{error:?}");
+    let record = h.sim.v2_identity_verification(sim::SANDBOX_STORE_ID, id.as_str()).unwrap();
+    assert_eq!(record["customData"], r#"{"member":"m-1"}"#);
+    assert_eq!(
+        params["customer"],
+        json!({"fullName": "홍길동", "phoneNumber": "01012345678", "birthYear": "1990", "birthMonth": "02",
+               "birthDay": "15"}),
+        "{params}"
+    );
+    assert_eq!(params["customData"], json!(r#"{"member":"m-1"}"#));
+    // With the carrier, only that carrier is offered.
+    let id = new_id();
+    let started = start(&id, prefill_of(hong)).await;
+    let Launch::Portone(launch) = &started.launch else { panic!() };
+    let params = serde_json::to_value(&launch.params).unwrap();
+    assert!(h.sim.complete_v2_window(&params, Some("wilson")).is_err());
+    assert_eq!(params["bypass"], json!({"danal": {"CPTITLE": "Shop Example", "IsCarrier": "SKT"}}));
+    let callback = callback_of(h.sim.complete_v2_window(&params, Some("hong")).unwrap());
+    let completion = client.complete(&h.window_session(ProviderId::PortoneV2, &id, &started), &callback).await.unwrap();
+    assert_identity(&completion.identity, hong, ProviderId::PortoneV2);
+    // customData is the caller's JSON text.
+    let request = WindowRequest::new(new_id(), "https://shop.example/return").with_custom_data(Some("m-1".into()));
+    assert!(matches!(client.start(&request).await, Err(Error::InvalidInput { .. })));
+}
+
+/// `IMP.certification` gets the caller's `name` and `phone` (the window fills them in), its
+/// `carrier` as Danal's window names it (`KTF` for KT, `MVNO` for any MVNO), which limits the
+/// carriers offered, and the configured `company` as the service name shown.
+#[tokio::test]
+async fn v1_prefill_fills_the_window_limits_the_carrier_and_names_the_service() {
+    let h = harness().await;
+    let client = h.v1_with(PortoneV1Config { company: Some("Shop Example".into()), ..h.v1_config() });
+    let wilson = personas::by_key("wilson").unwrap();
+    let id = new_id();
+    let request = WindowRequest::new(id.clone(), "https://shop.example/return").with_prefill(Some(prefill_of(wilson)));
+    let started = client.start(&request).await.unwrap();
+    let Launch::Iamport(launch) = &started.launch else { panic!() };
+    let params = serde_json::to_value(&launch.params).unwrap();
+    // The window as the browser opens it.
+    let url = format!(
+        "{}/_sandbox/portone/v1/window?merchant_code={}&params={}",
+        h.server.base_url(),
+        launch.merchant_code,
+        bonin_adapters_http::encode_component(&params.to_string())
+    );
+    let browser = http(ProviderId::PortoneV1, RetryPolicy::NONE);
+    let page = browser.send(bonin_adapters_http::HttpRequest::get("test.window", url)).await.unwrap();
+    let page = String::from_utf8_lossy(&page.body).into_owned();
+    assert!(page.contains(r#"value="wilson" checked>"#), "{page}");
+    assert!(page.contains("서비스: Shop Example"), "{page}");
+    // hong (SKT) cannot pick a carrier the window does not offer; wilson completes it.
+    assert!(h.sim.complete_v1_window(&launch.merchant_code, &params, Some("hong")).is_err());
+    assert_eq!(
+        (&params["name"], &params["phone"], &params["carrier"], &params["company"]),
+        (&json!("EMMA WILSON"), &json!("01098761234"), &json!("KTF"), &json!("Shop Example")),
+        "{params}"
+    );
+    assert!(params.get("birth_date").is_none() && params.get("birthday").is_none(), "{params}");
+    let mut redirected = params.clone();
+    redirected["m_redirect_url"] = json!("https://shop.example/return");
+    let callback = callback_of(h.sim.complete_v1_window(&launch.merchant_code, &redirected, Some("wilson")).unwrap());
+    let session = h.window_session(ProviderId::PortoneV1, &id, &started);
+    let completion = client.complete(&session, &callback).await.unwrap();
+    assert_identity(&completion.identity, wilson, ProviderId::PortoneV1);
+    // Every MVNO is `MVNO` to Danal.
+    let kim = personas::by_key("kim-mvno").unwrap();
+    let request = WindowRequest::new(new_id(), "https://shop.example/return").with_prefill(Some(prefill_of(kim)));
+    let Launch::Iamport(launch) = client.start(&request).await.unwrap().launch else { panic!() };
+    assert_eq!(launch.params.carrier.as_deref(), Some("MVNO"));
+}
+
+/// Window types reach the SDK as it spells them (upper case), and only the ones configured.
+#[tokio::test]
+async fn v2_window_types_are_sent_as_the_sdk_spells_them() {
+    let h = harness().await;
+    let client = h.v2_with(PortoneV2Config { window_type_pc: Some("popup".into()), ..h.v2_config() });
+    let started = client.start(&WindowRequest::new(new_id(), "https://shop.example/return")).await.unwrap();
+    let Launch::Portone(launch) = &started.launch else { panic!() };
+    let params = serde_json::to_value(&launch.params).unwrap();
+    h.sim.complete_v2_window(&params, Some("hong")).unwrap();
+    assert_eq!(params["windowType"], json!({"pc": "POPUP"}), "{params}");
+}
+
+/// A KCP channel's window gets KCP's `web_siteid` and none of Danal's parameters; bonin still
+/// checks `min_age` against the verified birth date.
+#[tokio::test]
+async fn v2_a_kcp_window_gets_kcps_bypass_not_danals() {
+    let h = harness().await;
+    let client = h.v2_with(PortoneV2Config {
+        kcp_web_siteid: Some("J0123".into()),
+        company: Some("Shop Example".into()),
+        ..h.v2_kcp_config()
+    });
+    let hong = personas::by_key("hong").unwrap();
+    let request = WindowRequest::new(new_id(), "https://shop.example/return")
+        .with_min_age(Some(19))
+        .with_prefill(Some(prefill_of(hong)));
+    let started = client.start(&request).await.unwrap();
+    let Launch::Portone(launch) = &started.launch else { panic!() };
+    let params = serde_json::to_value(&launch.params).unwrap();
+    assert_eq!(params["bypass"], json!({"kcpV2": {"web_siteid": "J0123"}}), "{params}");
+    assert_eq!(params["customer"]["fullName"], "홍길동");
+    h.sim.complete_v2_window(&params, Some("hong")).unwrap();
+    // Without a site id there is nothing to pass.
+    let client = h.v2_with(h.v2_kcp_config());
+    let started = client.start(&request).await.unwrap();
+    let Launch::Portone(launch) = &started.launch else { panic!() };
+    assert!(launch.params.bypass.is_none(), "{:?}", launch.params);
 }

@@ -2,17 +2,11 @@
 //! error bodies and identity verifications, the window callbacks of both, and Standard Webhooks
 //! headers and bodies. No input may panic and no error may carry a certification's personal data.
 //!
-//! Each property runs `BONIN_FUZZ_CASES` cases (256 by default); `cargo xtask fuzz` raises the count
-//! and sums what each property records in `BONIN_FUZZ_REPORT`.
+//! Each property runs through `bonin_sandbox::fuzz`: `BONIN_FUZZ_CASES` cases (256 by default);
+//! `cargo xtask fuzz` raises the count and sums what each property records in `BONIN_FUZZ_REPORT`.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly on purpose
 
-use std::{
-    io::Write,
-    sync::{
-        Arc, Mutex,
-        atomic::{AtomicU64, Ordering},
-    },
-};
+use std::sync::{Arc, Mutex};
 
 use bonin_adapters_http::{FnTransport, HttpClient, HttpRequest, HttpResponse, RetryPolicy};
 use bonin_adapters_portone::{
@@ -20,202 +14,9 @@ use bonin_adapters_portone::{
     V2Error, WebhookError, WebhookVerifier,
 };
 use bonin_domain::*;
-use proptest::{
-    prelude::*,
-    sample::Index,
-    test_runner::{Config, TestCaseError, TestRunner},
-};
+use bonin_sandbox::fuzz::{any_text, canary, check, json_body, mutated, mutated_json, no_leak};
+use proptest::{prelude::*, test_runner::TestCaseError};
 use serde_json::{Value, json};
-
-// The harness: the same in every crate's `prop_parsers.rs`.
-
-/// Cases per property: `BONIN_FUZZ_CASES`, else a count that keeps an ordinary test run quick.
-fn cases() -> u32 {
-    std::env::var("BONIN_FUZZ_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(256)
-}
-
-/// Runs `test` on values of `strategy`, records how many cases ran, and fails with the shrunk
-/// counterexample.
-fn check<S: Strategy>(name: &str, strategy: S, test: impl Fn(S::Value) -> Result<(), TestCaseError>) {
-    let mut runner = TestRunner::new(Config { failure_persistence: None, ..Config::with_cases(cases()) });
-    let ran = AtomicU64::new(0);
-    let result = runner.run(&strategy, |value| {
-        ran.fetch_add(1, Ordering::Relaxed);
-        test(value)
-    });
-    record(name, ran.into_inner(), result.is_ok());
-    if let Err(error) = result {
-        panic!("{name}: {error}");
-    }
-}
-
-/// Appends `<crate> <property> <cases> <ok|FAILED>` to `BONIN_FUZZ_REPORT`, when set.
-fn record(name: &str, ran: u64, passed: bool) {
-    let Ok(path) = std::env::var("BONIN_FUZZ_REPORT") else { return };
-    let line = format!("{} {name} {ran} {}\n", env!("CARGO_PKG_NAME"), if passed { "ok" } else { "FAILED" });
-    let mut file = std::fs::OpenOptions::new().create(true).append(true).open(path).expect("fuzz report");
-    file.write_all(line.as_bytes()).expect("fuzz report");
-}
-
-/// Characters that break parsers: separators, controls, invisible and wide characters, lookalike
-/// digits.
-const ODD: &[char] = &[
-    '0',
-    '1',
-    '9',
-    '-',
-    ' ',
-    '/',
-    '+',
-    '%',
-    '.',
-    ':',
-    '|',
-    '@',
-    '=',
-    '"',
-    '\\',
-    '{',
-    '}',
-    '[',
-    ']',
-    ',',
-    'T',
-    'Z',
-    'a',
-    '\0',
-    '\t',
-    '\n',
-    '\u{7f}',
-    '\u{a0}',
-    '\u{200b}',
-    '\u{feff}',
-    'é',
-    '가',
-    '𝟘',
-    '٣',
-    '\u{10ffff}',
-];
-
-/// `base` with up to four edits: a character replaced, inserted, removed, swapped, or the text cut.
-fn mutated(base: impl Strategy<Value = String>) -> impl Strategy<Value = String> {
-    (base, prop::collection::vec((0u8..6, any::<Index>(), prop::sample::select(ODD)), 0..5)).prop_map(
-        |(text, edits)| {
-            let mut chars: Vec<char> = text.chars().collect();
-            for (kind, at, c) in edits {
-                let i = at.index(chars.len() + 1);
-                match kind {
-                    0 if i < chars.len() => chars[i] = c,
-                    1 => chars.insert(i, c),
-                    2 if i < chars.len() => {
-                        chars.remove(i);
-                    }
-                    3 if i + 1 < chars.len() => chars.swap(i, i + 1),
-                    4 => chars.truncate(i),
-                    _ => chars.push(c),
-                }
-            }
-            chars.into_iter().collect()
-        },
-    )
-}
-
-/// Any text at all: arbitrary Unicode, and arbitrary bytes read as UTF-8.
-fn any_text() -> impl Strategy<Value = String> {
-    prop_oneof![
-        any::<String>(),
-        prop::collection::vec(any::<u8>(), 0..40).prop_map(|b| String::from_utf8_lossy(&b).into_owned()),
-    ]
-}
-
-/// Canary-like personal data: a marker and random digits or Hangul, so a leak is unmistakable.
-fn canary() -> impl Strategy<Value = String> {
-    prop_oneof!["[0-9]{6,12}", "CANARY[A-Za-z0-9+/]{4,16}", "카나리[가-힣]{1,6}", "[A-Za-z0-9+/]{40,100}={0,2}",]
-}
-
-/// Fails when `rendered` (an error's Display or Debug) holds a run of four or more digits of
-/// `input`, or `input` itself once it is long enough to be personal data.
-fn no_leak(rendered: &str, input: &str) -> Result<(), TestCaseError> {
-    let digits: Vec<&str> = input.split(|c: char| !c.is_ascii_digit()).filter(|run| run.len() >= 4).collect();
-    for run in digits {
-        prop_assert!(!rendered.contains(run), "the error shows digits of the input: {rendered}");
-    }
-    let trimmed = input.trim();
-    if trimmed.chars().count() >= 6 {
-        prop_assert!(!rendered.contains(trimmed), "the error shows the input: {rendered}");
-    }
-    Ok(())
-}
-
-/// Any JSON value, with the numbers and strings that trip readers.
-fn json_value() -> impl Strategy<Value = Value> {
-    use prop::num::f64::{NEGATIVE, NORMAL, POSITIVE, SUBNORMAL, ZERO};
-    let leaf = prop_oneof![
-        Just(Value::Null),
-        any::<bool>().prop_map(Value::from),
-        any::<i64>().prop_map(Value::from),
-        any::<u64>().prop_map(Value::from),
-        (POSITIVE | NEGATIVE | NORMAL | SUBNORMAL | ZERO).prop_map(Value::from),
-        any_text().prop_map(Value::from),
-        canary().prop_map(Value::from),
-    ];
-    leaf.prop_recursive(3, 24, 4, |inner| {
-        prop_oneof![
-            prop::collection::vec(inner.clone(), 0..4).prop_map(Value::from),
-            prop::collection::btree_map("[a-z_]{1,12}", inner, 0..4)
-                .prop_map(|m| Value::Object(m.into_iter().collect())),
-        ]
-    })
-}
-
-/// `valid` with some of its fields (at any depth) replaced by arbitrary JSON, removed, or joined
-/// by new ones.
-fn mutated_json(valid: Value) -> impl Strategy<Value = Value> {
-    (Just(valid), prop::collection::vec((any::<Index>(), 0u8..3, json_value()), 0..4)).prop_map(|(mut value, edits)| {
-        for (at, kind, replacement) in edits {
-            let mut paths = Vec::new();
-            object_paths(&value, String::new(), &mut paths);
-            if paths.is_empty() {
-                break;
-            }
-            let path = &paths[at.index(paths.len())];
-            let (parent, key) = path.rsplit_once('/').unwrap_or(("", path));
-            let Some(object) = value.pointer_mut(parent).and_then(Value::as_object_mut) else { continue };
-            match kind {
-                0 => {
-                    object.insert(key.to_owned(), replacement);
-                }
-                1 => {
-                    object.remove(key);
-                }
-                _ => {
-                    object.insert(format!("{key}_"), replacement);
-                }
-            }
-        }
-        value
-    })
-}
-
-/// JSON pointers of every member of every object in `value`.
-fn object_paths(value: &Value, at: String, out: &mut Vec<String>) {
-    if let Value::Object(object) = value {
-        for (key, member) in object {
-            let path = format!("{at}/{key}");
-            out.push(path.clone());
-            object_paths(member, path, out);
-        }
-    }
-}
-
-/// `valid` as JSON text, mutated as text or as structure, or any text at all.
-fn json_body(valid: Value) -> impl Strategy<Value = Vec<u8>> {
-    prop_oneof![
-        3 => mutated_json(valid.clone()).prop_map(|v| v.to_string().into_bytes()),
-        2 => mutated(Just(valid.to_string())).prop_map(String::into_bytes),
-        1 => prop::collection::vec(any::<u8>(), 0..64),
-    ]
-}
 
 const ID: &str = "vf0123456789abcdefghjkmnpq";
 
@@ -349,7 +150,7 @@ fn legacy_birth_at_the_end_of_the_calendar_is_ignored_not_a_panic() {
 
 #[test]
 fn prop_v1_certification() {
-    check("prop_v1_certification", certification_body(), |(person, value)| {
+    check!("prop_v1_certification", certification_body(), |(person, value)| {
         if let Ok(certification) = serde_json::from_value::<Certification>(value) {
             let identity = certification.identity(now());
             let debug = format!("{certification:?} {identity:?}");
@@ -363,7 +164,7 @@ fn prop_v1_certification() {
 #[test]
 fn prop_v1_envelope() {
     let valid = json!({"code": 0, "message": null, "response": {"access_token": "t", "now": 1, "expired_at": 2}});
-    check("prop_v1_envelope", (status(), json_body(valid)), |(status, body)| {
+    check!("prop_v1_envelope", (status(), json_body(valid)), |(status, body)| {
         let response = HttpResponse::new(status, body);
         match V1Error::check(&response) {
             Ok(value) => prop_assert!(!value.is_null()),
@@ -393,7 +194,7 @@ fn prop_v1_window_and_otp() {
             0..5,
         ),
     );
-    check("prop_v1_window_and_otp", strategy, |((token_status, token), (status, (person, certification)), params)| {
+    check!("prop_v1_window_and_otp", strategy, |((token_status, token), (status, (person, certification)), params)| {
         let envelope = json!({"code": 0, "message": null, "response": certification}).to_string().into_bytes();
         let answers = Answers::new(Mutex::new(vec![
             ("/users/getToken", token_status, token),
@@ -449,7 +250,7 @@ fn identity_verification_body() -> impl Strategy<Value = (Person, Value)> {
 
 #[test]
 fn prop_v2_identity_verification() {
-    check("prop_v2_identity_verification", identity_verification_body(), |(person, value)| {
+    check!("prop_v2_identity_verification", identity_verification_body(), |(person, value)| {
         match IdentityVerification::from_json(&value, now()) {
             Ok(record) => {
                 let debug = format!("{record:?}");
@@ -464,7 +265,7 @@ fn prop_v2_identity_verification() {
 #[test]
 fn prop_v2_error() {
     let valid = json!({"type": "PG_PROVIDER", "message": "m", "pgCode": "P1", "pgMessage": "pm"});
-    check("prop_v2_error", (status(), json_body(valid)), |(status, body)| {
+    check!("prop_v2_error", (status(), json_body(valid)), |(status, body)| {
         if let Some(error) = V2Error::parse(&HttpResponse::new(status, body)) {
             let _ = error.provider_code();
             let _ = error.into_error();
@@ -486,7 +287,7 @@ fn prop_v2_window_and_otp() {
             0..4,
         ),
     );
-    check("prop_v2_window_and_otp", strategy, |((status, (person, record)), params)| {
+    check!("prop_v2_window_and_otp", strategy, |((status, (person, record)), params)| {
         let confirm = json!({"identityVerification": record}).to_string().into_bytes();
         let answers = Answers::new(Mutex::new(vec![
             ("/confirm", status, confirm),
@@ -544,7 +345,7 @@ fn prop_webhook() {
         prop::collection::vec((names, any_text()), 0..3),
         any::<bool>(),
     );
-    check("prop_webhook", strategy, |(id, timestamp, body, extra, tamper)| {
+    check!("prop_webhook", strategy, |(id, timestamp, body, extra, tamper)| {
         let seconds: Option<i64> = timestamp.trim().parse().ok();
         let signature = seconds.map_or_else(|| "v1,AAAA".to_owned(), |s| verifier.sign(&id, s, &body));
         let signature = if tamper { format!("v2,x {}", signature.replace("v1,", "v1,A")) } else { signature };
@@ -569,7 +370,7 @@ fn prop_webhook() {
 
 #[test]
 fn prop_webhook_secret() {
-    check("prop_webhook_secret", prop_oneof![any_text(), mutated(Just(SECRET.to_owned()))], |secret| {
+    check!("prop_webhook_secret", prop_oneof![any_text(), mutated(Just(SECRET.to_owned()))], |secret| {
         if let Ok(verifier) = WebhookVerifier::new(&secret) {
             prop_assert_eq!(format!("{verifier:?}"), "WebhookVerifier(<secret>)");
             let signature = verifier.sign("msg", NOW, b"{}");

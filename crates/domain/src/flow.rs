@@ -32,7 +32,7 @@ pub enum Display {
 }
 
 /// What the caller asks of a window flow.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct WindowRequest {
     /// bonin's id; adapters use it as the merchant-side transaction id where the protocol has one.
@@ -52,6 +52,29 @@ pub struct WindowRequest {
     /// Where the browser-side SDK fetches the request data from (mobileOK's request URL), served
     /// by the caller from [`WindowVerifier::launch_data`].
     pub launch_url: Option<String>,
+    /// What the caller already knows of the person, for providers whose window shows it filled in
+    /// (or fixes it). It travels in the [`Launch`], which the browser sees: see [`Prefill`].
+    pub prefill: Option<Prefill>,
+    /// The caller's own JSON text, kept by the provider with its record where it can (PortOne V2
+    /// `customData`). It travels in the [`Launch`] too, so it must hold nothing the browser may not
+    /// see; `Debug` shows only whether it is set.
+    pub custom_data: Option<String>,
+}
+
+impl fmt::Debug for WindowRequest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("WindowRequest")
+            .field("verification_id", &self.verification_id)
+            .field("return_url", &self.return_url)
+            .field("display", &self.display)
+            .field("purpose", &self.purpose)
+            .field("min_age", &self.min_age)
+            .field("carrier_hint", &self.carrier_hint)
+            .field("launch_url", &self.launch_url)
+            .field("prefill", &self.prefill)
+            .field("custom_data", &self.custom_data.as_ref().map(|_| "<set>"))
+            .finish()
+    }
 }
 
 impl WindowRequest {
@@ -65,6 +88,8 @@ impl WindowRequest {
             min_age: None,
             carrier_hint: None,
             launch_url: None,
+            prefill: None,
+            custom_data: None,
         }
     }
 
@@ -90,6 +115,94 @@ impl WindowRequest {
     pub fn with_min_age(mut self, min_age: Option<u8>) -> Self {
         self.min_age = min_age;
         self
+    }
+
+    /// Sets what the window shows filled in; an empty prefill counts as none.
+    pub fn with_prefill(mut self, prefill: Option<Prefill>) -> Self {
+        self.prefill = prefill.filter(|p| !p.is_empty());
+        self
+    }
+
+    /// Sets the caller's data kept with the provider's record.
+    pub fn with_custom_data(mut self, custom_data: Option<String>) -> Self {
+        self.custom_data = custom_data;
+        self
+    }
+}
+
+/// What the caller already knows of the person a window is opened for, so the provider's window
+/// shows it filled in instead of asking for it again: PortOne V2 `customer` (Danal fixes the name
+/// and number it is given; KG Inicis reads the birth date), PortOne V1 `IMP.certification`'s `name`,
+/// `phone` and `carrier` (Danal only; `carrier` limits the carriers the window offers).
+///
+/// It is the person's own data, shown back to them, but it travels in the [`Launch`] and so
+/// through their browser: a caller passes only what it got from that person. A provider verifies
+/// whoever completes the window, so the verified identity is still the one to trust; a window a
+/// provider fixes to these details is meant for that person alone. `Debug` shows only which
+/// fields are set.
+#[derive(Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[non_exhaustive]
+pub struct Prefill {
+    /// Name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<Name>,
+    /// Mobile number.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub phone: Option<PhoneNumber>,
+    /// Date of birth.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub birth_date: Option<BirthDate>,
+    /// Carrier of the number.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub carrier: Option<Carrier>,
+}
+
+impl fmt::Debug for Prefill {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let set = |present: bool| if present { "<redacted>" } else { "-" };
+        f.debug_struct("Prefill")
+            .field("name", &set(self.name.is_some()))
+            .field("phone", &set(self.phone.is_some()))
+            .field("birth_date", &set(self.birth_date.is_some()))
+            .field("carrier", &set(self.carrier.is_some()))
+            .finish()
+    }
+}
+
+impl Prefill {
+    /// Nothing filled in.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Sets the name.
+    pub fn with_name(mut self, name: Option<Name>) -> Self {
+        self.name = name;
+        self
+    }
+
+    /// Sets the mobile number.
+    pub fn with_phone(mut self, phone: Option<PhoneNumber>) -> Self {
+        self.phone = phone;
+        self
+    }
+
+    /// Sets the date of birth.
+    pub fn with_birth_date(mut self, birth_date: Option<BirthDate>) -> Self {
+        self.birth_date = birth_date;
+        self
+    }
+
+    /// Sets the carrier.
+    pub fn with_carrier(mut self, carrier: Option<Carrier>) -> Self {
+        self.carrier = carrier;
+        self
+    }
+
+    /// Whether no field is set.
+    pub fn is_empty(&self) -> bool {
+        self.name.is_none() && self.phone.is_none() && self.birth_date.is_none() && self.carrier.is_none()
     }
 }
 
@@ -158,8 +271,8 @@ pub struct IamportLaunch {
     pub params: IamportParams,
 }
 
-/// The `IMP.certification` parameter object.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// The `IMP.certification` parameter object. `Debug` leaves out the personal fields' values.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct IamportParams {
     /// bonin's verification id.
     pub merchant_uid: String,
@@ -178,6 +291,36 @@ pub struct IamportParams {
     /// Popup mode.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub popup: Option<bool>,
+    /// The name the window shows filled in (Danal), from [`Prefill`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<Name>,
+    /// The number the window shows filled in (Danal), from [`Prefill`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub phone: Option<PhoneNumber>,
+    /// The carrier the window offers (Danal): `SKT`, `KTF`, `LGT` or `MVNO`, from [`Prefill`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub carrier: Option<String>,
+    /// The service's name or domain, shown to the person and reported to KISA's ePrivacy Clean
+    /// service (PortOne shows its own name when unset).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub company: Option<String>,
+}
+
+impl fmt::Debug for IamportParams {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("IamportParams")
+            .field("merchant_uid", &self.merchant_uid)
+            .field("channel_key", &self.channel_key)
+            .field("pg", &self.pg)
+            .field("m_redirect_url", &self.m_redirect_url)
+            .field("min_age", &self.min_age)
+            .field("popup", &self.popup)
+            .field("name", &self.name)
+            .field("phone", &self.phone)
+            .field("carrier", &self.carrier.as_ref().map(|_| "<redacted>"))
+            .field("company", &self.company)
+            .finish()
+    }
 }
 
 /// `PortOne.requestIdentityVerification` parameters (PortOne V2).
@@ -189,8 +332,10 @@ pub struct PortoneLaunch {
     pub params: PortoneParams,
 }
 
-/// The `requestIdentityVerification` parameter object.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// The `requestIdentityVerification` parameter object, shaped as `@portone/browser-sdk`'s
+/// `IdentityVerificationRequest` (checked against its type definitions by `cargo xtask
+/// portone-sdk`). `Debug` leaves out the personal fields' values and `customData`.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct PortoneParams {
     /// Store id.
@@ -199,6 +344,9 @@ pub struct PortoneParams {
     pub identity_verification_id: String,
     /// Channel key.
     pub channel_key: String,
+    /// What the window shows filled in (or fixes), from [`Prefill`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub customer: Option<PortoneCustomer>,
     /// Where the result is sent by redirect (mobile always; desktop with `force_redirect`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub redirect_url: Option<String>,
@@ -206,22 +354,120 @@ pub struct PortoneParams {
     /// redirecting unless this is `true` (it needs `redirect_url`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub force_redirect: Option<bool>,
-    /// `{ pc, mobile }` window types, provider-defined strings.
+    /// `{ pc, mobile }` window types.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub window_type: Option<PortoneWindowType>,
-    /// `bypass`: integer values the SDK hands to one PG as they are, by PG and parameter name
-    /// (`{"danal": {"AGELIMIT": 19}}`).
+    /// The caller's JSON text, kept by PortOne with the record (`customData`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub bypass: Option<std::collections::BTreeMap<String, std::collections::BTreeMap<String, u32>>>,
+    pub custom_data: Option<String>,
+    /// `bypass`: values the SDK hands to one PG as they are.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bypass: Option<PortoneBypass>,
 }
 
-/// PortOne V2 window types.
+impl fmt::Debug for PortoneParams {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PortoneParams")
+            .field("store_id", &self.store_id)
+            .field("identity_verification_id", &self.identity_verification_id)
+            .field("channel_key", &self.channel_key)
+            .field("customer", &self.customer)
+            .field("redirect_url", &self.redirect_url)
+            .field("force_redirect", &self.force_redirect)
+            .field("window_type", &self.window_type)
+            .field("custom_data", &self.custom_data.as_ref().map(|_| "<set>"))
+            .field("bypass", &self.bypass)
+            .finish()
+    }
+}
+
+/// `customer` of a V2 window: the [`Prefill`] as PortOne's `Customer` spells it (`fullName`,
+/// digits-only `phoneNumber`, birth date split into `"1990"`, `"07"`, `"25"`). `Debug` shows only
+/// which fields are set.
+#[derive(Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PortoneCustomer {
+    /// Full name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub full_name: Option<Name>,
+    /// Mobile number, digits only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub phone_number: Option<PhoneNumber>,
+    /// Year of birth (`"1990"`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub birth_year: Option<String>,
+    /// Month of birth (`"07"`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub birth_month: Option<String>,
+    /// Day of birth (`"25"`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub birth_day: Option<String>,
+}
+
+impl fmt::Debug for PortoneCustomer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PortoneCustomer")
+            .field("full_name", &self.full_name)
+            .field("phone_number", &self.phone_number)
+            .field("birth_date", &self.birth_year.as_ref().map(|_| "<redacted>"))
+            .finish()
+    }
+}
+
+/// PortOne V2 window types (`IFRAME`, `POPUP`, `REDIRECTION`, `UI`); PortOne picks the PG's
+/// default for one that is not set.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PortoneWindowType {
-    /// Desktop (`IFRAME`, `POPUP`, …).
-    pub pc: String,
-    /// Mobile (`REDIRECTION`, …).
-    pub mobile: String,
+    /// Desktop.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pc: Option<String>,
+    /// Mobile.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mobile: Option<String>,
+}
+
+/// `bypass` of a V2 window, by PG: what the browser SDK's `IdentityVerificationBypass` takes.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PortoneBypass {
+    /// Danal's parameters.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub danal: Option<DanalBypass>,
+    /// KCP's parameters.
+    #[serde(default, rename = "kcpV2", skip_serializing_if = "Option::is_none")]
+    pub kcp_v2: Option<KcpV2Bypass>,
+}
+
+/// Danal's window parameters. `Debug` leaves out the carrier.
+#[derive(Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DanalBypass {
+    /// `AGELIMIT`: the minimum age (in full years) Danal lets through.
+    #[serde(default, rename = "AGELIMIT", skip_serializing_if = "Option::is_none")]
+    pub age_limit: Option<u32>,
+    /// `CPTITLE`: the service's URL or name (Danal shows PortOne's name when unset).
+    #[serde(default, rename = "CPTITLE", skip_serializing_if = "Option::is_none")]
+    pub cp_title: Option<String>,
+    /// `IsCarrier`: the carriers the window offers, `;`-separated (`SKT`, `KTF`, `LGT`, `MVNO`).
+    #[serde(default, rename = "IsCarrier", skip_serializing_if = "Option::is_none")]
+    pub is_carrier: Option<String>,
+}
+
+impl fmt::Debug for DanalBypass {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("DanalBypass")
+            .field("age_limit", &self.age_limit)
+            .field("cp_title", &self.cp_title)
+            .field("is_carrier", &self.is_carrier.as_ref().map(|_| "<redacted>"))
+            .finish()
+    }
+}
+
+/// KCP's window parameters (the browser SDK takes only this one; `media_type` and the SMS settings
+/// belong to the REST API's send).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KcpV2Bypass {
+    /// `web_siteid`: the site id KCP derives the DI with (KCP's own when unset).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub web_siteid: Option<String>,
 }
 
 /// What a window flow's `start` hands back.
@@ -552,5 +798,87 @@ pub trait OtpVerifier: Send + Sync {
     async fn after_commit(&self, session: &Verification, work: &ProviderState) -> Result<(), Error> {
         let _ = (session, work);
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    fn prefill() -> Prefill {
+        Prefill::new()
+            .with_name(Some(Name::new("홍길동").unwrap()))
+            .with_phone(Some(PhoneNumber::new("010-1234-5678").unwrap()))
+            .with_birth_date(Some(BirthDate::parse("1990-02-15").unwrap()))
+            .with_carrier(Some(Carrier::KtMvno))
+    }
+
+    #[test]
+    fn prefill_and_custom_data_stay_out_of_debug_output() {
+        let id = VerificationId::parse("vf0123456789abcdefghjkmnpq").unwrap();
+        let request = WindowRequest::new(id, "https://bonin.example/return")
+            .with_prefill(Some(prefill()))
+            .with_custom_data(Some(r#"{"member":"m-secret-77"}"#.into()));
+        let text = format!("{request:?}");
+        for value in ["홍길동", "01012345678", "1990", "KtMvno", "kt_mvno", "m-secret-77"] {
+            assert!(!text.contains(value), "{value} in {text}");
+        }
+        assert!(text.contains("prefill: Some(Prefill { name: \"<redacted>\""), "{text}");
+    }
+
+    #[test]
+    fn portone_launches_keep_personal_fields_out_of_debug_output() {
+        let customer = PortoneCustomer {
+            full_name: Some(Name::new("홍길동").unwrap()),
+            phone_number: Some(PhoneNumber::new("01012345678").unwrap()),
+            birth_year: Some("1990".into()),
+            birth_month: Some("02".into()),
+            birth_day: Some("15".into()),
+        };
+        let danal = DanalBypass { age_limit: Some(19), cp_title: None, is_carrier: Some("KTF".into()) };
+        let v2 = PortoneParams {
+            store_id: "store-1".into(),
+            identity_verification_id: "vf1".into(),
+            channel_key: "channel".into(),
+            customer: Some(customer),
+            redirect_url: None,
+            force_redirect: Some(true),
+            window_type: None,
+            custom_data: Some(r#"{"member":"m-secret-77"}"#.into()),
+            bypass: Some(PortoneBypass { danal: Some(danal), kcp_v2: None }),
+        };
+        let v1 = IamportParams {
+            merchant_uid: "vf1".into(),
+            channel_key: None,
+            pg: None,
+            m_redirect_url: None,
+            min_age: None,
+            popup: None,
+            name: Some(Name::new("홍길동").unwrap()),
+            phone: Some(PhoneNumber::new("01012345678").unwrap()),
+            carrier: Some("KTF".into()),
+            company: Some("shop.example".into()),
+        };
+        let text = format!("{v2:?} {v1:?}");
+        for value in ["홍길동", "01012345678", "1990", "KTF", "m-secret-77"] {
+            assert!(!text.contains(value), "{value} in {text}");
+        }
+        assert!(text.contains("age_limit: Some(19)") && text.contains("shop.example"), "{text}");
+    }
+
+    #[test]
+    fn prefill_reads_the_rest_shapes_and_refuses_what_it_does_not_know() {
+        let read: Prefill = serde_json::from_str(
+            r#"{"name": "홍길동", "phone": "010-1234-5678", "birth_date": "1990-02-15", "carrier": "kt_mvno"}"#,
+        )
+        .unwrap();
+        assert_eq!(read, prefill());
+        assert!(serde_json::from_str::<Prefill>(r#"{"phone": "02-123-4567"}"#).is_err());
+        assert!(serde_json::from_str::<Prefill>(r#"{"email": "a@b.example"}"#).is_err());
+        let empty: Prefill = serde_json::from_str("{}").unwrap();
+        assert!(empty.is_empty());
+        let id = VerificationId::parse("vf0123456789abcdefghjkmnpq").unwrap();
+        assert_eq!(WindowRequest::new(id, "https://x.example").with_prefill(Some(empty)).prefill, None);
     }
 }

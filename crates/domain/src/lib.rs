@@ -53,9 +53,10 @@ pub use clock::{Clock, KST, ManualClock, OsRng, Rng, SequenceRng, SystemClock, T
 pub use clock::{MockClock, MockRng};
 pub use error::{Dependency, Error, ErrorCode, UNCONFIRMED_CODE_MAX};
 pub use flow::{
-    CallbackParams, CallbackTransport, Completion, Display, FormField, FormLaunch, FormMethod, IamportLaunch,
-    IamportParams, Launch, MobileokLaunch, OtpChannel, OtpDispatch, OtpOutcome, OtpRequest, OtpSubject, OtpVerifier,
-    PortoneLaunch, PortoneParams, PortoneWindowType, WindowRequest, WindowStart, WindowVerifier,
+    CallbackParams, CallbackTransport, Completion, DanalBypass, Display, FormField, FormLaunch, FormMethod,
+    IamportLaunch, IamportParams, KcpV2Bypass, Launch, MobileokLaunch, OtpChannel, OtpDispatch, OtpOutcome, OtpRequest,
+    OtpSubject, OtpVerifier, PortoneBypass, PortoneCustomer, PortoneLaunch, PortoneParams, PortoneWindowType, Prefill,
+    WindowRequest, WindowStart, WindowVerifier,
 };
 #[cfg(feature = "mock")]
 pub use flow::{MockOtpVerifier, MockWindowVerifier};

@@ -19,6 +19,20 @@
 //! - A V1 certification that is not certified reads back as `certified: false` (what PortOne
 //!   returns for a window that ended without a verified person), or as 404 with
 //!   [`PortoneSimConfig::uncertified_as_not_found`].
+//! - Channels are Danal's unless listed in [`PortoneSimConfig::kcp_channel_keys`]. An OTP request
+//!   through a KCP channel needs KCP's `bypass.kcpV2.media_type` (`MC01`/`MC02`; V1 also
+//!   `verification_method`), as PortOne's KCP guides mark them required; without them it is refused
+//!   as missing input (V1 HTTP 400, V2 `INVALID_REQUEST`), which is this simulator's reading: PortOne
+//!   might as well hand KCP's own refusal back. V1's `bypass` is read both as an object and as JSON
+//!   text (PortOne documents both). KCP's `cp_sms_msg` must contain `[000000]`, and its merchant
+//!   ids are letters and digits only (V1 at most 40, V2 at most 70).
+//! - The windows show what they are given: V1 `name` and `phone` fill the form (the matching
+//!   persona is preselected), `carrier` (`SKT`, `KTF`, `LGT`, `MVNO`) limits the carriers offered,
+//!   `company` is the service name shown (PortOne's own name otherwise). The V2 window fixes its
+//!   `customer` (`fullName`, `phoneNumber`, `birthYear`/`birthMonth`/`birthDay`): a persona that does
+//!   not match fails at the PG (`SIM0101`); Danal's `IsCarrier` limits the carriers offered and its
+//!   `CPTITLE` is the service name shown; `customData` is kept with the record; `windowType` takes
+//!   the SDK's upper-case names only.
 //!
 //! PortOne passes PG codes through without publishing them; the PG codes here are this simulator's
 //! own: `SIM0101` the details match no subscriber, `SIM0201` wrong code, `SIM0202` third wrong code
@@ -78,6 +92,9 @@ pub struct PortoneSimConfig {
     pub v2_secrets: Vec<(String, Vec<String>)>,
     /// V2 channel keys.
     pub v2_channel_keys: Vec<String>,
+    /// The channel keys (V1 or V2, listed there as well) whose PG is KCP (`kcp_v2`); every other
+    /// channel is Danal's.
+    pub kcp_channel_keys: Vec<String>,
     /// V2 sends allowed per identity verification id.
     pub max_sends: u32,
     /// The V2 webhook secret (`whsec_…`) [`PortoneSimulator::signed_webhook`] signs with.
@@ -92,6 +109,10 @@ pub const SANDBOX_IMP_SECRET: &str = "sandbox_imp_secret_00000000000000000000000
 pub const SANDBOX_MERCHANT_CODE: &str = "imp00000000";
 /// The sandbox's V1 channel key.
 pub const SANDBOX_V1_CHANNEL_KEY: &str = "channel-key-sandbox-v1";
+/// The sandbox's V1 channel key of a KCP (`kcp_v2`) channel.
+pub const SANDBOX_V1_KCP_CHANNEL_KEY: &str = "channel-key-sandbox-v1-kcp";
+/// The sandbox's V2 channel key of a KCP (`kcp_v2`) channel.
+pub const SANDBOX_V2_KCP_CHANNEL_KEY: &str = "channel-key-sandbox-v2-kcp";
 /// The sandbox's V2 API secret.
 pub const SANDBOX_V2_SECRET: &str = "sandbox-v2-api-secret-0000000000000000000000000000000000000000";
 /// The sandbox's V2 store.
@@ -106,14 +127,15 @@ impl Default for PortoneSimConfig {
         Self {
             v1_keys: vec![(SANDBOX_IMP_KEY.into(), SANDBOX_IMP_SECRET.into())],
             merchant_codes: vec![SANDBOX_MERCHANT_CODE.into()],
-            v1_channel_keys: vec![SANDBOX_V1_CHANNEL_KEY.into()],
+            v1_channel_keys: vec![SANDBOX_V1_CHANNEL_KEY.into(), SANDBOX_V1_KCP_CHANNEL_KEY.into()],
             carrier_approval: true,
             foreigner_contract: true,
             legacy_birth: false,
             business_errors_as_200: true,
             uncertified_as_not_found: false,
             v2_secrets: vec![(SANDBOX_V2_SECRET.into(), vec![SANDBOX_STORE_ID.into()])],
-            v2_channel_keys: vec![SANDBOX_V2_CHANNEL_KEY.into()],
+            v2_channel_keys: vec![SANDBOX_V2_CHANNEL_KEY.into(), SANDBOX_V2_KCP_CHANNEL_KEY.into()],
+            kcp_channel_keys: vec![SANDBOX_V1_KCP_CHANNEL_KEY.into(), SANDBOX_V2_KCP_CHANNEL_KEY.into()],
             max_sends: 5,
             webhook_secret: SANDBOX_WEBHOOK_SECRET.into(),
         }
@@ -231,6 +253,11 @@ impl PortoneSimulator {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
+    /// Whether `channel_key` is a KCP channel.
+    fn is_kcp(&self, channel_key: &str) -> bool {
+        self.config.kcp_channel_keys.iter().any(|k| k == channel_key)
+    }
+
     fn record_sent(&self, persona: &Persona) {
         self.lock().sent_codes.push((persona.phone.to_owned(), persona.otp.to_owned()));
         self.counters.codes_sent.fetch_add(1, Ordering::SeqCst);
@@ -282,6 +309,47 @@ fn carrier_name(carrier: bonin_domain::Carrier, lg: &str) -> String {
         _ => lg,
     };
     if carrier.is_mvno() { format!("{base}_MVNO") } else { base.to_owned() }
+}
+
+/// The carrier as Danal's window names it (`IMP.certification`'s `carrier`, `IsCarrier`).
+fn danal_carrier(carrier: bonin_domain::Carrier) -> &'static str {
+    use bonin_domain::Carrier;
+    match carrier {
+        _ if carrier.is_mvno() => "MVNO",
+        Carrier::Skt => "SKT",
+        Carrier::Kt => "KTF",
+        _ => "LGT",
+    }
+}
+
+/// The carriers a window offers, from `SKT;KTF`-style text; `Err` names a code Danal does not have.
+fn offered_carriers(text: &str) -> Result<Vec<String>, window::WindowError> {
+    text.split(';')
+        .map(str::trim)
+        .filter(|c| !c.is_empty())
+        .map(|c| match c {
+            "SKT" | "KTF" | "LGT" | "MVNO" => Ok(c.to_owned()),
+            _ => Err(window::WindowError::BadRequest("carrier codes are SKT, KTF, LGT and MVNO")),
+        })
+        .collect()
+}
+
+/// Whether `id` is an id KCP takes: letters and digits, at most `max` of them.
+fn kcp_id(id: &str, max: usize) -> bool {
+    !id.is_empty() && id.len() <= max && id.bytes().all(|b| b.is_ascii_alphanumeric())
+}
+
+/// Checks KCP's `bypass.kcpV2` of an OTP request; `Err` says what is missing or wrong.
+fn check_kcp_bypass(bypass: Option<&serde_json::Value>) -> Result<(), &'static str> {
+    let kcp = bypass.and_then(|b| b.get("kcpV2")).ok_or("bypass.kcpV2.media_type 가 필요합니다.")?;
+    match kcp.get("media_type").and_then(serde_json::Value::as_str) {
+        Some("MC01" | "MC02") => {}
+        _ => return Err("bypass.kcpV2.media_type 은 MC01 또는 MC02 이어야 합니다."),
+    }
+    if kcp.get("cp_sms_msg").and_then(serde_json::Value::as_str).is_some_and(|m| !m.contains("[000000]")) {
+        return Err("bypass.kcpV2.cp_sms_msg 에는 [000000] 이 있어야 합니다.");
+    }
+    Ok(())
 }
 
 /// The 7th resident-registration digit of a persona: 1/2 born before 2000, 3/4 after; +4 for

@@ -40,6 +40,7 @@ pub(super) struct Certification {
     wrong_codes: u8,
     failed: bool,
     needs_otp: bool,
+    pg_provider: &'static str,
 }
 
 pub(super) fn envelope(status: StatusCode, code: i64, message: Option<&str>, response: Value) -> Response {
@@ -109,7 +110,7 @@ impl PortoneSimulator {
             "imp_uid": c.imp_uid,
             "merchant_uid": c.merchant_uid,
             "pg_tid": format!("sim{}", &c.imp_uid[4..]),
-            "pg_provider": "danal",
+            "pg_provider": c.pg_provider,
             "certified": c.certified,
             "certified_at": if c.certified { c.certified_at } else { 0 },
             "unique_key": if c.certified { Some(p.ci) } else { None },
@@ -158,6 +159,7 @@ impl PortoneSimulator {
             wrong_codes: 0,
             failed: false,
             needs_otp: false,
+            pg_provider: "danal",
         };
         self.lock().v1.certifications.insert(imp_uid.clone(), certification);
         imp_uid
@@ -279,6 +281,20 @@ pub(super) async fn otp_request(
     if !channel_ok {
         return sim.business_error("본인인증 채널 정보를 찾을 수 없습니다.");
     }
+    let kcp = get("channel_key").is_some_and(|key| sim.is_kcp(&key));
+    if kcp {
+        // KCP's guide marks these required; `bypass` may come as an object or as JSON text.
+        if !matches!(get("verification_method").as_deref(), Some("SMS" | "APP")) {
+            return bad("kcp_v2 본인인증에는 verification_method (SMS, APP) 가 필요합니다.");
+        }
+        let bypass = get("bypass").and_then(|b| serde_json::from_str::<Value>(&b).ok());
+        if let Err(message) = super::check_kcp_bypass(bypass.as_ref()) {
+            return bad(message);
+        }
+        if get("merchant_uid").is_some_and(|m| !super::kcp_id(&m, 40)) {
+            return bad("merchant_uid 는 영문 대소문자와 숫자 40자 이하여야 합니다.");
+        }
+    }
     let is_mvno = get("is_mvno").is_some_and(|v| v == "true");
     let carrier_name = if is_mvno { format!("{carrier}_MVNO") } else { carrier };
     let persona = personas::by_phone(&phone).filter(|p| {
@@ -294,6 +310,7 @@ pub(super) async fn otp_request(
     let needs_otp = get("verification_method").as_deref() != Some("APP");
     if let Some(c) = sim.lock().v1.certifications.get_mut(&imp_uid) {
         c.needs_otp = needs_otp;
+        c.pg_provider = if kcp { "kcp_v2" } else { "danal" };
     }
     if needs_otp {
         sim.record_sent(persona);

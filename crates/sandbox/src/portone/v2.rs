@@ -51,6 +51,8 @@ pub(super) struct Record {
     status_changed_at: Timestamp,
     verified_at: Option<Timestamp>,
     failure: Option<(String, String)>,
+    pg_provider: &'static str,
+    custom_data: Option<String>,
 }
 
 enum Stored {
@@ -77,6 +79,13 @@ pub(super) enum WindowResult {
     Failed(&'static str, &'static str),
 }
 
+/// What a window attempt brings besides its result.
+#[derive(Clone, Default)]
+pub(super) struct WindowExtras {
+    /// `customData`, kept with the record.
+    pub(super) custom_data: Option<String>,
+}
+
 fn error(status: StatusCode, kind: &str, message: &str) -> Answer {
     (status, json!({"type": kind, "message": message}))
 }
@@ -97,7 +106,7 @@ fn rfc3339(at: Timestamp) -> String {
 }
 
 impl Record {
-    fn new(id: &str, store: &str, channel_key: &str, now: Timestamp) -> Self {
+    fn new(sim: &PortoneSimulator, id: &str, store: &str, channel_key: &str, now: Timestamp) -> Self {
         Self {
             id: id.to_owned(),
             store: store.to_owned(),
@@ -114,6 +123,8 @@ impl Record {
             status_changed_at: now,
             verified_at: None,
             failure: None,
+            pg_provider: if sim.is_kcp(channel_key) { "KCP_V2" } else { "DANAL" },
+            custom_data: None,
         }
     }
 
@@ -134,7 +145,8 @@ impl Record {
 
     pub(super) fn json(&self) -> Value {
         let channel = json!({
-            "type": "LIVE", "key": self.channel_key, "name": "sandbox", "pgProvider": "DANAL", "pgMerchantId": "sim-cpid"
+            "type": "LIVE", "key": self.channel_key, "name": "sandbox", "pgProvider": self.pg_provider,
+            "pgMerchantId": "sim-cpid"
         });
         let mut value = json!({
             "id": self.id,
@@ -144,6 +156,9 @@ impl Record {
             "statusChangedAt": rfc3339(self.status_changed_at),
             "version": "V2",
         });
+        if let Some(custom_data) = &self.custom_data {
+            value["customData"] = json!(custom_data);
+        }
         match self.status {
             Status::Verified => {
                 let p = self.persona.unwrap_or_else(personas::default_persona);
@@ -200,6 +215,11 @@ impl PortoneSimulator {
         Ok(Caller { secret: secret.clone(), store })
     }
 
+    /// The identity verification `id` of `store` as `GET /identity-verifications/{id}` answers it.
+    pub fn v2_identity_verification(&self, store: &str, id: &str) -> Option<Value> {
+        self.v2_record(store, id).map(|r| r.json())
+    }
+
     pub(super) fn v2_record(&self, store: &str, id: &str) -> Option<Record> {
         self.lock().v2.records.get(&(store.to_owned(), id.to_owned())).cloned()
     }
@@ -211,16 +231,17 @@ impl PortoneSimulator {
         id: &str,
         channel_key: &str,
         result: WindowResult,
+        extras: WindowExtras,
     ) -> Result<(), &'static str> {
         let now = self.now();
+        let fresh = Record::new(self, id, store, channel_key, now);
         let mut state = self.lock();
-        let record = state
-            .v2
-            .records
-            .entry((store.to_owned(), id.to_owned()))
-            .or_insert_with(|| Record::new(id, store, channel_key, now));
+        let record = state.v2.records.entry((store.to_owned(), id.to_owned())).or_insert(fresh);
         if record.status == Status::Verified {
             return Err("이미 인증이 완료된 identityVerificationId 입니다.");
+        }
+        if extras.custom_data.is_some() {
+            record.custom_data = extras.custom_data;
         }
         match result {
             WindowResult::Verified(persona) => record.verify(persona, now),
@@ -454,6 +475,19 @@ fn send_now(sim: &PortoneSimulator, store: &str, id: &str, body: &Value) -> Answ
     if !sim.config.v2_channel_keys.iter().any(|k| k == channel_key) {
         return error(StatusCode::NOT_FOUND, "CHANNEL_NOT_FOUND", "요청된 채널이 존재하지 않는 경우");
     }
+    if sim.is_kcp(channel_key) {
+        // KCP's guide marks `bypass.kcpV2.media_type` required (an object; JSON text is read too).
+        let bypass = match body.get("bypass") {
+            Some(Value::String(text)) => serde_json::from_str::<Value>(text).ok(),
+            other => other.cloned(),
+        };
+        if let Err(message) = super::check_kcp_bypass(bypass.as_ref()) {
+            return invalid(message);
+        }
+        if !super::kcp_id(id, 70) {
+            return invalid("identityVerificationId 는 영문 대소문자와 숫자 70자 이하여야 합니다.");
+        }
+    }
     let now = sim.now();
     let persona = personas::by_phone(phone).filter(|p| {
         p.name == name
@@ -462,12 +496,9 @@ fn send_now(sim: &PortoneSimulator, store: &str, id: &str, body: &Value) -> Answ
                 n.get(..6) == p.birth_date.get(2..) && n.get(6..).is_some_and(|d| d.starts_with(gender_digit(p)))
             })
     });
+    let fresh = Record::new(sim, id, store, channel_key, now);
     let mut state = sim.lock();
-    let record = state
-        .v2
-        .records
-        .entry((store.to_owned(), id.to_owned()))
-        .or_insert_with(|| Record::new(id, store, channel_key, now));
+    let record = state.v2.records.entry((store.to_owned(), id.to_owned())).or_insert(fresh);
     if record.status == Status::Verified {
         return error(
             StatusCode::CONFLICT,
@@ -493,6 +524,10 @@ fn send_now(sim: &PortoneSimulator, store: &str, id: &str, body: &Value) -> Answ
     record.requested_name = Some(name.to_owned());
     record.requested_phone = Some(phone.to_owned());
     record.channel_key = channel_key.to_owned();
+    record.pg_provider = if sim.is_kcp(channel_key) { "KCP_V2" } else { "DANAL" };
+    if let Some(custom_data) = str_of(body, "customData") {
+        record.custom_data = Some(custom_data.to_owned());
+    }
     record.updated_at = now;
     let Some(persona) = persona else {
         record.failure = Some(("SIM0101".into(), "본인확인 정보가 일치하지 않습니다.".into()));
@@ -600,6 +635,45 @@ mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
     use crate::portone::{PortoneSimConfig, SANDBOX_STORE_ID, SANDBOX_V2_CHANNEL_KEY};
+
+    #[test]
+    fn a_kcp_send_needs_its_media_type_and_a_danal_send_does_not() {
+        let sim = PortoneSimulator::new(PortoneSimConfig::default());
+        let body = |channel: &str, bypass: Value| {
+            json!({"channelKey": channel, "method": "SMS", "operator": "SKT", "bypass": bypass, "customData": "{}",
+                "customer": {"name": "홍길동", "phoneNumber": "01012345678", "ipAddress": "203.0.113.7",
+                             "identityNumber": "9002151"}})
+        };
+        let kcp = crate::portone::SANDBOX_V2_KCP_CHANNEL_KEY;
+        for (i, bypass) in [
+            json!(null),
+            json!({"kcpV2": {}}),
+            json!({"kcpV2": {"media_type": "PC"}}),
+            json!({"kcpV2": {"media_type": "MC01", "cp_sms_msg": "no code here"}}),
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            let (status, answer) = send_now(&sim, SANDBOX_STORE_ID, &format!("ivkcp{i}"), &body(kcp, bypass));
+            assert_eq!((status, answer["type"].as_str()), (StatusCode::BAD_REQUEST, Some("INVALID_REQUEST")));
+        }
+        let (status, _) =
+            send_now(&sim, SANDBOX_STORE_ID, "iv-kcp-dash", &body(kcp, json!({"kcpV2": {"media_type": "MC02"}})));
+        assert_eq!(status, StatusCode::BAD_REQUEST, "KCP takes letters and digits only");
+        for (id, bypass) in [
+            ("ivkcpok", json!({"kcpV2": {"media_type": "MC02"}})),
+            ("ivkcptext", json!(r#"{"kcpV2":{"media_type":"MC01","cp_sms_msg":"[SHOP] [000000]"}}"#)),
+        ] {
+            assert_eq!(send_now(&sim, SANDBOX_STORE_ID, id, &body(kcp, bypass)).0, StatusCode::OK, "{id}");
+        }
+        let record = sim.v2_record(SANDBOX_STORE_ID, "ivkcpok").unwrap().json();
+        assert_eq!(
+            (record["channel"]["pgProvider"].as_str(), record["customData"].as_str()),
+            (Some("KCP_V2"), Some("{}"))
+        );
+        let (status, _) = send_now(&sim, SANDBOX_STORE_ID, "iv-danal", &body(SANDBOX_V2_CHANNEL_KEY, json!(null)));
+        assert_eq!(status, StatusCode::OK);
+    }
 
     #[test]
     fn a_short_or_non_ascii_identity_number_on_an_app_send_is_answered_not_a_panic() {

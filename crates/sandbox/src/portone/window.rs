@@ -52,12 +52,76 @@ impl fmt::Display for WindowError {
 
 #[derive(Clone)]
 pub(super) enum OpenWindow {
-    V1 { merchant_uid: String, redirect: Option<String>, min_age: Option<i32> },
-    V2 { store: String, id: String, channel_key: String, redirect: Option<String>, min_age: Option<i32> },
+    V1 {
+        merchant_uid: String,
+        redirect: Option<String>,
+        min_age: Option<i32>,
+        form: Shown,
+    },
+    V2 {
+        store: String,
+        id: String,
+        channel_key: String,
+        redirect: Option<String>,
+        min_age: Option<i32>,
+        form: Shown,
+        custom_data: Option<String>,
+    },
+}
+
+impl OpenWindow {
+    fn form(&self) -> &Shown {
+        match self {
+            Self::V1 { form, .. } | Self::V2 { form, .. } => form,
+        }
+    }
+}
+
+/// What a window shows and allows, from its parameters.
+#[derive(Clone, Default)]
+pub(super) struct Shown {
+    /// The service name shown (PortOne's own when none is given).
+    service: Option<String>,
+    /// The name filled in.
+    name: Option<String>,
+    /// The number filled in, digits only.
+    phone: Option<String>,
+    /// The birth date filled in (`YYYYMMDD`).
+    birth_date: Option<String>,
+    /// Whether the filled-in details are fixed (V2 `customer`) rather than only suggested (V1).
+    fixed: bool,
+    /// The carriers offered (Danal's codes); every carrier when `None`.
+    carriers: Option<Vec<String>>,
+}
+
+impl Shown {
+    /// Whether `persona` is the person the fixed details describe.
+    fn admits(&self, persona: &Persona) -> bool {
+        !self.fixed
+            || (self.name.as_deref().is_none_or(|n| n == persona.name)
+                && self.phone.as_deref().is_none_or(|p| p == persona.phone)
+                && self.birth_date.as_deref().is_none_or(|b| b == persona.birth_date))
+    }
+
+    /// Whether the window offers `persona`'s carrier.
+    fn offers(&self, persona: &Persona) -> bool {
+        let code = super::danal_carrier(persona.carrier);
+        self.carriers.as_ref().is_none_or(|offered| offered.iter().any(|c| c == code))
+    }
+
+    /// The persona the filled-in details point at, if any.
+    fn preselected(&self) -> Option<&'static Persona> {
+        let phone = self.phone.as_deref().and_then(personas::by_phone);
+        phone.or_else(|| self.name.as_deref().and_then(|n| personas::ALL.iter().find(|p| p.name == n)))
+    }
 }
 
 fn text(value: &Value, key: &str) -> Option<String> {
     value.get(key).and_then(Value::as_str).map(str::trim).filter(|s| !s.is_empty()).map(str::to_owned)
+}
+
+fn digits(text: &str) -> String {
+    text.chars().filter(char::is_ascii_digit).collect()
 }
 
 fn with_query(url: &str, pairs: &[(&str, String)]) -> String {
@@ -103,7 +167,16 @@ impl PortoneSimulator {
         }
         let merchant_uid = text(params, "merchant_uid").ok_or(WindowError::BadRequest("merchant_uid missing"))?;
         let min_age = params.get("min_age").and_then(Value::as_i64).and_then(|a| i32::try_from(a).ok());
-        Ok(OpenWindow::V1 { merchant_uid, redirect: text(params, "m_redirect_url"), min_age })
+        // Danal's form: name and number filled in, the carriers offered, the service named.
+        let form = Shown {
+            service: text(params, "company"),
+            name: text(params, "name"),
+            phone: text(params, "phone").map(|p| digits(&p)),
+            birth_date: None,
+            fixed: false,
+            carriers: text(params, "carrier").map(|c| super::offered_carriers(&c)).transpose()?,
+        };
+        Ok(OpenWindow::V1 { merchant_uid, redirect: text(params, "m_redirect_url"), min_age, form })
     }
 
     fn open_v2(&self, params: &Value) -> Result<OpenWindow, WindowError> {
@@ -123,9 +196,43 @@ impl PortoneSimulator {
         // On a desktop browser the SDK resolves its Promise with the result; it redirects only
         // when told to (`forceRedirect`) and given somewhere to go.
         let redirect = text(params, "redirectUrl").filter(|_| params.get("forceRedirect") == Some(&Value::Bool(true)));
-        let min_age =
-            params.pointer("/bypass/danal/AGELIMIT").and_then(Value::as_i64).and_then(|a| i32::try_from(a).ok());
-        Ok(OpenWindow::V2 { store, id, channel_key, redirect, min_age })
+        for device in ["pc", "mobile"] {
+            let kind = params.get("windowType").and_then(|w| w.get(device));
+            if kind.is_some_and(|k| !matches!(k.as_str(), Some("IFRAME" | "POPUP" | "REDIRECTION" | "UI"))) {
+                return Err(WindowError::BadRequest("windowType values are IFRAME, POPUP, REDIRECTION and UI"));
+            }
+        }
+        // `bypass.danal` reaches only a Danal channel.
+        let danal = params.pointer("/bypass/danal").filter(|_| !self.is_kcp(&channel_key)).cloned().unwrap_or_default();
+        let min_age = danal.get("AGELIMIT").and_then(Value::as_i64).and_then(|a| i32::try_from(a).ok());
+        let customer = params.get("customer").cloned().unwrap_or_default();
+        let name = text(&customer, "fullName").or_else(|| {
+            let (last, first) = (text(&customer, "lastName")?, text(&customer, "firstName")?);
+            Some(format!("{last}{first}"))
+        });
+        let phone = text(&customer, "phoneNumber");
+        if phone.as_deref().is_some_and(|p| !p.bytes().all(|b| b.is_ascii_digit())) {
+            return Err(WindowError::BadRequest("customer.phoneNumber takes digits only"));
+        }
+        let birth_date =
+            match (text(&customer, "birthYear"), text(&customer, "birthMonth"), text(&customer, "birthDay")) {
+                (Some(year), Some(month), Some(day)) => Some(format!("{year:0>4}{month:0>2}{day:0>2}")),
+                _ => None,
+            };
+        let custom_data = match params.get("customData") {
+            None | Some(Value::Null) => None,
+            Some(Value::String(data)) => Some(data.clone()),
+            Some(_) => return Err(WindowError::BadRequest("customData must be a string")),
+        };
+        let form = Shown {
+            service: text(&danal, "CPTITLE"),
+            name,
+            phone,
+            birth_date,
+            fixed: true,
+            carriers: text(&danal, "IsCarrier").map(|c| super::offered_carriers(&c)).transpose()?,
+        };
+        Ok(OpenWindow::V2 { store, id, channel_key, redirect, min_age, form, custom_data })
     }
 
     /// Whether `persona` is younger than `min_age` today (KST).
@@ -135,8 +242,11 @@ impl PortoneSimulator {
     }
 
     fn finish(&self, window: &OpenWindow, persona: Option<&'static Persona>) -> Result<WindowOutcome, WindowError> {
+        if persona.is_some_and(|p| !window.form().offers(p)) {
+            return Err(WindowError::BadRequest("this window does not offer the persona's carrier"));
+        }
         match window {
-            OpenWindow::V1 { merchant_uid, redirect, min_age } => {
+            OpenWindow::V1 { merchant_uid, redirect, min_age, .. } => {
                 let too_young = self.too_young(persona, *min_age);
                 let certified = persona.is_some() && !too_young;
                 let imp_uid = self.create_certification(
@@ -168,16 +278,21 @@ impl PortoneSimulator {
                     )),
                 })
             }
-            OpenWindow::V2 { store, id, channel_key, redirect, min_age } => {
-                // Under Danal's AGELIMIT the PG ends the attempt: PortOne records it as FAILED.
+            OpenWindow::V2 { store, id, channel_key, redirect, min_age, form, custom_data } => {
+                // Someone other than the fixed customer, or under Danal's AGELIMIT: the PG ends
+                // the attempt and PortOne records it as FAILED.
                 let result = match persona {
+                    Some(p) if !form.admits(p) => {
+                        v2::WindowResult::Failed("SIM0101", "본인확인 정보가 일치하지 않습니다.")
+                    }
                     Some(_) if self.too_young(persona, *min_age) => {
                         v2::WindowResult::Failed("SIM0401", "최소 연령 미달입니다.")
                     }
                     Some(persona) => v2::WindowResult::Verified(persona),
                     None => v2::WindowResult::Cancelled,
                 };
-                self.v2_window_result(store, id, channel_key, result).map_err(WindowError::BadRequest)?;
+                let extras = v2::WindowExtras { custom_data: custom_data.clone() };
+                self.v2_window_result(store, id, channel_key, result, extras).map_err(WindowError::BadRequest)?;
                 let mut fields = vec![
                     ("transactionType", "IDENTITY_VERIFICATION".to_owned()),
                     ("identityVerificationId", id.clone()),
@@ -223,15 +338,19 @@ impl PortoneSimulator {
 
     fn window_page(&self, window: OpenWindow, action: &str, title: &str, error: Option<&str>) -> Response {
         let id = random_id("w", 18);
+        let form = window.form().clone();
         self.lock().windows.insert(id.clone(), window);
+        let preselected = form.preselected().filter(|p| form.offers(p));
+        let preselected = preselected.or_else(|| personas::ALL.iter().find(|p| form.offers(p)));
         let choices: String = personas::ALL
             .iter()
-            .enumerate()
-            .map(|(i, p)| {
+            .map(|p| {
+                let checked = preselected.is_some_and(|s| s.key == p.key);
                 format!(
-                    r#"<label><input type="radio" name="persona" value="{}"{}> {} · {} · 인증번호 {}</label>"#,
+                    r#"<label><input type="radio" name="persona" value="{}"{}{}> {} · {} · 인증번호 {}</label>"#,
                     escape(p.key),
-                    if i == 0 { " checked" } else { "" },
+                    if checked { " checked" } else { "" },
+                    if form.offers(p) { "" } else { " disabled" },
                     escape(p.name),
                     escape(p.birth_date),
                     p.otp
@@ -239,10 +358,12 @@ impl PortoneSimulator {
             })
             .collect();
         let error = error.map(|e| format!(r#"<p id="error" role="alert">{}</p>"#, escape(e))).unwrap_or_default();
+        let service = escape(form.service.as_deref().unwrap_or("포트원"));
         page(
             title,
             &format!(
-                r#"<p>Simulated PortOne window. Choose a test persona and enter its code.</p>{error}
+                r#"<p>Simulated PortOne window. Choose a test persona and enter its code.</p>
+<p id="service">서비스: {service}</p>{error}
 <form method="post" action="{action}"><input type="hidden" name="window" value="{id}">{choices}
 <label>인증번호 <input id="otp" name="otp" inputmode="numeric"></label>
 <button id="confirm" type="submit">확인</button> <button id="cancel" type="submit" name="cancel" value="1">취소</button></form>"#
@@ -509,6 +630,81 @@ mod tests {
         old["bypass"] = json!({"danal": {"AGELIMIT": 30}});
         sim.complete_v2_window(&old, Some("hong")).unwrap();
         assert_eq!(sim.v2_record(SANDBOX_STORE_ID, "iv-old").unwrap().json()["status"], "VERIFIED");
+    }
+
+    async fn page_text(response: Response) -> String {
+        let body = axum::body::to_bytes(response.into_body(), 1 << 20).await.unwrap();
+        String::from_utf8(body.to_vec()).unwrap()
+    }
+
+    #[tokio::test]
+    async fn the_v1_window_fills_in_name_and_number_offers_the_given_carriers_and_names_the_service() {
+        let sim = PortoneSimulator::new(PortoneSimConfig::default());
+        let params = json!({"channelKey": crate::portone::SANDBOX_V1_CHANNEL_KEY, "merchant_uid": "m-1",
+            "name": "EMMA WILSON", "phone": "010-9876-1234", "carrier": "KTF", "company": "Shop Example"});
+        let query = HashMap::from([
+            ("merchant_code".to_owned(), crate::portone::SANDBOX_MERCHANT_CODE.to_owned()),
+            ("params".to_owned(), params.to_string()),
+        ]);
+        let page = page_text(v1_window(State(sim.clone()), Query(query)).await).await;
+        assert!(page.contains(r#"value="wilson" checked>"#), "{page}");
+        assert!(page.contains(r#"value="hong" disabled>"#), "{page}");
+        assert!(page.contains("서비스: Shop Example"), "{page}");
+        let code = crate::portone::SANDBOX_MERCHANT_CODE;
+        assert!(matches!(sim.complete_v1_window(code, &params, Some("hong")), Err(WindowError::BadRequest(_))));
+        assert!(matches!(sim.complete_v1_window(code, &params, Some("wilson")), Ok(WindowOutcome::Callback(_))));
+        // Without a company PortOne shows its own name; a carrier code Danal does not have is refused.
+        let plain = json!({"channelKey": crate::portone::SANDBOX_V1_CHANNEL_KEY, "merchant_uid": "m-2"});
+        let query =
+            HashMap::from([("merchant_code".to_owned(), code.to_owned()), ("params".to_owned(), plain.to_string())]);
+        assert!(page_text(v1_window(State(sim.clone()), Query(query)).await).await.contains("서비스: 포트원"));
+        let kt = json!({"channelKey": crate::portone::SANDBOX_V1_CHANNEL_KEY, "merchant_uid": "m-3", "carrier": "KT"});
+        assert!(matches!(sim.complete_v1_window(code, &kt, Some("wilson")), Err(WindowError::BadRequest(_))));
+    }
+
+    #[test]
+    fn the_v2_window_fixes_its_customer_and_keeps_custom_data() {
+        let sim = PortoneSimulator::new(PortoneSimConfig::default());
+        let mut fixed = params("ivfixed1");
+        fixed["forceRedirect"] = json!(true);
+        fixed["customer"] = json!({"fullName": "홍길동", "phoneNumber": "01012345678",
+            "birthYear": "1990", "birthMonth": "02", "birthDay": "15"});
+        fixed["customData"] = json!(r#"{"member":"m-1"}"#);
+        sim.complete_v2_window(&fixed, Some("wilson")).unwrap();
+        let record = sim.v2_record(SANDBOX_STORE_ID, "ivfixed1").unwrap().json();
+        assert_eq!(
+            (record["status"].as_str(), record["failure"]["pgCode"].as_str()),
+            (Some("FAILED"), Some("SIM0101"))
+        );
+        assert_eq!(record["customData"], r#"{"member":"m-1"}"#);
+        fixed["identityVerificationId"] = json!("ivfixed2");
+        sim.complete_v2_window(&fixed, Some("hong")).unwrap();
+        assert_eq!(sim.v2_record(SANDBOX_STORE_ID, "ivfixed2").unwrap().json()["status"], "VERIFIED");
+        // Dashes are not digits; an unknown key (`name`) fixes nothing.
+        let mut dashed = params("ivfixed3");
+        dashed["customer"] = json!({"phoneNumber": "010-1234-5678"});
+        assert!(matches!(sim.complete_v2_window(&dashed, Some("hong")), Err(WindowError::BadRequest(_))));
+        let mut misnamed = params("ivfixed4");
+        misnamed["customer"] = json!({"name": "홍길동"});
+        sim.complete_v2_window(&misnamed, Some("wilson")).unwrap();
+        assert_eq!(sim.v2_record(SANDBOX_STORE_ID, "ivfixed4").unwrap().json()["status"], "VERIFIED");
+    }
+
+    #[test]
+    fn danal_bypass_limits_carriers_on_danal_channels_only() {
+        let sim = PortoneSimulator::new(PortoneSimConfig::default());
+        let mut danal = params("ivcarrier1");
+        danal["bypass"] = json!({"danal": {"IsCarrier": "MVNO", "AGELIMIT": 30}});
+        assert!(matches!(sim.complete_v2_window(&danal, Some("hong")), Err(WindowError::BadRequest(_))));
+        let mut kcp = danal.clone();
+        kcp["identityVerificationId"] = json!("ivcarrier2");
+        kcp["channelKey"] = json!(crate::portone::SANDBOX_V2_KCP_CHANNEL_KEY);
+        sim.complete_v2_window(&kcp, Some("kim-mvno")).unwrap();
+        let record = sim.v2_record(SANDBOX_STORE_ID, "ivcarrier2").unwrap().json();
+        assert_eq!(
+            (record["status"].as_str(), record["channel"]["pgProvider"].as_str()),
+            (Some("VERIFIED"), Some("KCP_V2"))
+        );
     }
 
     #[test]
