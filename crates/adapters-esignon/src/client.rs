@@ -78,14 +78,21 @@ pub struct TokenExpiry {
 /// One parsed answer.
 enum Reply {
     Ok(Value),
-    /// HTTP 400/401 or result 94: the token looks refused.
+    /// HTTP 401 or result 94 (or HTTP 400 on a call that may be repeated): the token looks refused
+    /// and the call was turned away unprocessed.
     TokenRefused,
+    /// HTTP 400 on a call that must not be repeated. eSignon answers 400 for any failure ("실패"),
+    /// so it does not prove the call was turned away before it was processed.
+    Failed400,
     Refused(Error),
 }
 
 fn read(endpoint: &'static str, response: &HttpResponse, idempotent: bool) -> Reply {
-    if matches!(response.status, 400 | 401) {
-        return Reply::TokenRefused;
+    match response.status {
+        401 => return Reply::TokenRefused,
+        400 if idempotent => return Reply::TokenRefused,
+        400 => return Reply::Failed400,
+        _ => {}
     }
     if response.status >= 500 {
         let reason = format!("{endpoint}: HTTP {}", response.status).into();
@@ -147,7 +154,7 @@ impl TokenSource for Login {
         let response = self.http.send(request).await?;
         let body = match read("1001Q", &response, true) {
             Reply::Ok(body) => body,
-            Reply::TokenRefused => {
+            Reply::TokenRefused | Reply::Failed400 => {
                 return Err(Error::misconfigured(format!(
                     "eSignon refused the login (HTTP {}); check company_id, email and password",
                     response.status
@@ -159,11 +166,18 @@ impl TokenSource for Login {
             text(&body, "access_token").ok_or_else(|| Error::protocol(PROVIDER, "1001A: access_token missing"))?;
         let cap = issued_at + MAX_TOKEN_LIFETIME;
         let parsed = text(&body, "expire_date").and_then(|d| parse_expire_date(&d));
+        // A date already past says more about its format (or eSignon's clock) than about a token
+        // eSignon has just issued: the documented lifetime applies, and a token refused before then
+        // is replaced on the spot.
+        let parsed = parsed.filter(|at| {
+            let future = *at > issued_at;
+            if !future {
+                tracing::debug!(provider = %PROVIDER, "expire_date is already past; assuming 30 days");
+            }
+            future
+        });
         let expires_at = parsed.map_or(cap, |at| at.min(cap));
-        let lifetime = Duration::try_from(expires_at - issued_at).unwrap_or(Duration::ZERO);
-        if lifetime.is_zero() {
-            return Err(Error::protocol(PROVIDER, "1001A: expire_date is already past"));
-        }
+        let lifetime = Duration::try_from(expires_at - issued_at).unwrap_or(MAX_TOKEN_LIFETIME);
         *self.expiry.lock().unwrap_or_else(PoisonError::into_inner) =
             Some(TokenExpiry { expires_at, from_expire_date: parsed.is_some() });
         Ok(IssuedToken { value: SecretString::from(token), lifetime })
@@ -251,25 +265,32 @@ impl EsignonClient {
 
     fn request(
         &self,
-        label: &'static str,
+        (label, endpoint): (&'static str, &'static str),
         method: HttpMethod,
         url: &str,
         body: Option<&Value>,
         token: &Token,
         idempotent: bool,
     ) -> HttpRequest {
+        let value = format!("esignon {}", token.expose_secret());
         let mut request = HttpRequest::new(label, method, url.to_owned())
-            .header("Authorization", format!("esignon {}", token.expose_secret()))
             .timeout(self.config.timeout())
             .idempotency(if idempotent { Idempotency::Idempotent } else { Idempotency::NotIdempotent });
+        if endpoint.starts_with("v2.") {
+            // The v2 pages name the header `Authentication`, everything else `Authorization`.
+            request = request.header("Authentication", value.clone());
+        }
+        request = request.header("Authorization", value);
         if let Some(body) = body {
             request = request.header("Content-Type", "application/json").body(body.to_string().into_bytes());
         }
         request
     }
 
-    /// One authenticated call. A refused-looking token (HTTP 400/401, result 94) logs in once more
-    /// and sends the call once more: it was refused before it was processed.
+    /// One authenticated call. A refused token (HTTP 401, result 94) logs in once more and sends the
+    /// call once more: it was refused before it was processed. HTTP 400 does the same for a call
+    /// that may be repeated; a call that must not be is not sent again: the error is indeterminate,
+    /// and the token is dropped so the next call logs in afresh.
     async fn call(
         &self,
         label: &'static str,
@@ -289,18 +310,38 @@ impl EsignonClient {
         let reply = self
             .tokens
             .call_with_refresh(refused, |token| {
-                let request = self.request(label, method, &url, body.as_ref(), &token, idempotent);
+                let request = self.request((label, endpoint), method, &url, body.as_ref(), &token, idempotent);
                 async move { Ok(read(endpoint, &self.http.send(request).await?, idempotent)) }
             })
             .await?;
         match reply {
             Reply::Ok(body) => Ok(body),
             Reply::Refused(error) => Err(error),
+            Reply::Failed400 => {
+                // If the token was what eSignon refused, the next call must not meet it again.
+                self.tokens.invalidate();
+                Err(Error::Indeterminate {
+                    dependency: Dependency::Provider(PROVIDER),
+                    reason: format!("{endpoint}: HTTP 400; not sent again, as it may have been processed").into(),
+                })
+            }
             Reply::TokenRefused => Err(Error::rejected(
                 PROVIDER,
                 format!("{endpoint}:token"),
                 Some("eSignon refused a freshly issued token".to_owned()),
             )),
+        }
+    }
+
+    /// A link eSignon gave, made absolute against the API host; `None` unless it is an http(s) URL
+    /// or a path.
+    fn absolute(&self, url: &str) -> Option<SecretString> {
+        if url.starts_with("https://") || url.starts_with("http://") {
+            Some(SecretString::from(url.to_owned()))
+        } else if url.starts_with('/') && !url.starts_with("//") {
+            Some(SecretString::from(format!("{}{url}", self.config.api_base)))
+        } else {
+            None
         }
     }
 
@@ -344,7 +385,7 @@ fn validate(request: &SigningRequest, today: Date) -> Result<(), Error> {
     Ok(())
 }
 
-fn status_of(value: &str) -> WorkflowStatus {
+pub(crate) fn status_of(value: &str) -> WorkflowStatus {
     match value {
         "Playing" => WorkflowStatus::InProgress,
         "Complete" => WorkflowStatus::Completed,
@@ -368,6 +409,12 @@ impl SigningWorkflows for EsignonClient {
 
     async fn start(&self, request: &SigningRequest) -> Result<WorkflowStarted, Error> {
         validate(request, self.clock.now().to_offset(KST).date())?;
+        if self.config.embed && request.export.is_none() {
+            return Err(Error::misconfigured(
+                "providers.esignon.embed needs a callback target (providers.esignon.webhook_authorization): \
+                 in embed mode the signers' links arrive only with eSignon's callbacks",
+            ));
+        }
         let players: Vec<Value> = request
             .signers
             .iter()
@@ -403,6 +450,12 @@ impl SigningWorkflows for EsignonClient {
                 "api_type": "ALL",
                 "authorization": export.authorization.expose_secret(),
             });
+            if self.config.embed {
+                // No mail or KakaoTalk to the signers: each one's link comes back to bonin, and the
+                // completed document's URLs are download URLs rather than viewer pages.
+                body["export_api_info"]["request_code"] = json!("embed");
+                body["export_api_info"]["link_type"] = json!("download");
+            }
         }
         let envelope = json!({"header": {"request_code": "5005Q", "version": "9.9.99"}, "body": body});
         let url = format!(
@@ -415,15 +468,20 @@ impl SigningWorkflows for EsignonClient {
         let reply = self.call("esignon.start", "5005Q", HttpMethod::Post, url, Some(envelope), false).await?;
         let workflow_id =
             text(&reply, "workflow_id").ok_or_else(|| Error::protocol(PROVIDER, "5005A: workflow_id missing"))?;
-        // The returned token opens the signing page; it is not an API token.
-        let signing_url = text(&reply, "token").map(|token| {
-            SecretString::from(format!(
-                "{}/api/{}/sign?token={}",
-                self.config.api_base,
-                encode(&self.config.company_id),
-                encode(&token)
-            ))
-        });
+        // The answer's `token` is the starting member's own page (it signs only while that member
+        // is the current signer, and otherwise shows the document): never a signer's link. Only
+        // embed mode answers the first signer's own link, `play_url`; otherwise eSignon sends each
+        // signer theirs.
+        let signing_url = if self.config.embed {
+            let link = text(&reply, "play_url").and_then(|url| self.absolute(&url));
+            if link.is_none() {
+                tracing::warn!(provider = %PROVIDER, workflow_id = %workflow_id,
+                    "embed mode: eSignon's answer has no usable play_url; the first signer has no link");
+            }
+            link
+        } else {
+            None
+        };
         Ok(WorkflowStarted::new(workflow_id, signing_url))
     }
 

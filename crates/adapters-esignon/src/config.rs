@@ -28,6 +28,11 @@ pub struct EsignonConfig {
     /// set, workflows started through bonin report to bonin's callback endpoint.
     #[serde(default)]
     pub webhook_authorization: Option<SecretString>,
+    /// eSignon's embed mode (`export_api_info.request_code: "embed"`): eSignon sends the signers no
+    /// mail or KakaoTalk; the start answers the first signer's own link and each progress callback
+    /// the next signer's. Needs a callback target. Off: eSignon delivers each signer's link itself.
+    #[serde(default)]
+    pub embed: bool,
     /// Time limit per call in seconds.
     #[serde(default = "default_timeout")]
     pub timeout_secs: u64,
@@ -60,6 +65,7 @@ impl EsignonConfig {
             api_base: default_api_base(),
             lang: default_lang(),
             webhook_authorization: None,
+            embed: false,
             timeout_secs: default_timeout(),
             token_margin_secs: default_margin(),
         }

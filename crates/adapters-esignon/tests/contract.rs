@@ -1,5 +1,6 @@
 //! The eSignon adapter against the eSignon simulator: the token lifecycle, the contract calls with
-//! their per-endpoint result codes, and the Export API callback.
+//! their per-endpoint result codes, the signing links (the member's page is never a signer's; embed
+//! mode hands each signer their own), and the Export API callback in every documented shape.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly on purpose
 
 use std::{sync::Arc, time::Duration};
@@ -8,8 +9,11 @@ use bonin_adapters_esignon::*;
 use bonin_adapters_http::{HttpClient, HttpConfig, ReqwestTransport, RetryPolicy};
 use bonin_domain::*;
 use bonin_sandbox::{
-    Fault, SandboxServer, Times,
-    esignon::{self as sim, EsignonCounters, EsignonSimConfig, EsignonSimulator, ExpireFormat, TokenFailure},
+    Fault, Recorder, SandboxServer, Times,
+    esignon::{
+        self as sim, CallbackStyle, EsignonCounters, EsignonSimConfig, EsignonSimulator, ExpireFormat, TokenFailure,
+        V2AuthHeader,
+    },
 };
 use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -43,6 +47,10 @@ impl Harness {
         self.client_with(self.config())
     }
 
+    fn embed_client(&self) -> EsignonClient {
+        self.client_with(EsignonConfig { embed: true, ..self.config() })
+    }
+
     fn client_with(&self, config: EsignonConfig) -> EsignonClient {
         let http = HttpClient::new(
             ProviderId::Esignon,
@@ -55,6 +63,28 @@ impl Harness {
 
 fn logins(h: &Harness) -> u64 {
     EsignonCounters::get(&h.sim.counters().logins)
+}
+
+fn starts(h: &Harness) -> u64 {
+    EsignonCounters::get(&h.sim.counters().starts)
+}
+
+const CALLBACK_AUTHORIZATION: &str = "callback-authorization-0123456789abcdef";
+
+/// What the signing page at `url` (a link with `?token=`) answers to a signature.
+async fn sign_at(url: &str) -> u16 {
+    let token =
+        percent_encoding::percent_decode_str(url.split("token=").nth(1).unwrap()).decode_utf8().unwrap().into_owned();
+    let form = format!("token={}", percent_encoding::utf8_percent_encode(&token, percent_encoding::NON_ALPHANUMERIC));
+    reqwest::Client::new()
+        .post(url.split('?').next().unwrap())
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(form)
+        .send()
+        .await
+        .unwrap()
+        .status()
+        .as_u16()
 }
 
 fn signer(name: &str, email: &str) -> Signer {
@@ -141,10 +171,18 @@ async fn a_refused_token_mid_flight_logs_in_once_more_and_the_calls_succeed() {
         }
         assert_eq!(logins(&h), 2, "{failure:?}: one re-login for every refused caller");
         assert!(EsignonCounters::get(&h.sim.counters().token_refusals) >= 1);
-        // 1510Q with a revoked token: 94, one re-login, then the cancel goes through.
         h.sim.revoke_tokens();
+        if failure == TokenFailure::Http400 {
+            // 400 is eSignon's answer to any failure: a cancel is not sent again on it, the token is
+            // dropped, and the next call logs in first.
+            let error = client.cancel(&id, CancelCommand::Cancel).await.unwrap_err();
+            assert!(matches!(error, Error::Indeterminate { .. }), "{error:?}");
+            assert_eq!(logins(&h), 2);
+            assert_eq!(client.status(&id).await.unwrap().status, WorkflowStatus::InProgress);
+        }
+        // 1510Q with a refused token (94 or 401): one re-login, then the cancel goes through.
         client.cancel(&id, CancelCommand::Cancel).await.unwrap();
-        assert_eq!(logins(&h), 3);
+        assert_eq!(logins(&h), 3, "{failure:?}");
     }
 }
 
@@ -167,9 +205,12 @@ async fn wrong_credentials_and_an_unregistered_company_are_misconfigured_with_th
 
 #[tokio::test]
 async fn an_undocumented_expire_date_falls_back_to_thirty_days() {
-    for (format, parsed) in
-        [(ExpireFormat::Placeholder, false), (ExpireFormat::Iso, true), (ExpireFormat::DateTime, true)]
-    {
+    for (format, parsed) in [
+        (ExpireFormat::Placeholder, false),
+        (ExpireFormat::Past, false),
+        (ExpireFormat::Iso, true),
+        (ExpireFormat::DateTime, true),
+    ] {
         let h = harness_with(EsignonSimConfig { expire_format: format, ..EsignonSimConfig::default() }).await;
         let client = h.client();
         client.access_token().await.unwrap();
@@ -177,6 +218,10 @@ async fn an_undocumented_expire_date_falls_back_to_thirty_days() {
         assert_eq!(expiry.from_expire_date, parsed, "{format:?}");
         let left = expiry.expires_at - h.clock.now();
         assert!(left <= time::Duration::days(30) && left > time::Duration::days(29), "{format:?}: {left}");
+        // The token works, and is not fetched again on every call.
+        let id = client.start(&contract()).await.unwrap().provider_workflow_id;
+        client.status(&id).await.unwrap();
+        assert_eq!(logins(&h), 1, "{format:?}");
     }
 }
 
@@ -187,12 +232,7 @@ async fn start_status_sign_and_cancel_through_their_state_machine() {
     let h = harness().await;
     let client = h.client();
     let started = client.start(&contract().with_expires_on(Some(h.clock.now().to_offset(KST).date()))).await.unwrap();
-    let url = started.signing_url.as_ref().unwrap().expose_secret().to_owned();
-    assert!(url.starts_with(&format!("{}/api/{}/sign?token=", h.server.base_url(), sim::SANDBOX_COMPANY_ID)), "{url}");
-    assert!(
-        !url[url.find("token=").unwrap()..].contains(['+', '/', '=']) || url.contains('%'),
-        "the token is URL-encoded"
-    );
+    assert!(started.signing_url.is_none(), "eSignon tells the signers; the member's page is nobody's link");
     let info = client.status(&started.provider_workflow_id).await.unwrap();
     assert_eq!(info.status, WorkflowStatus::InProgress);
     assert!(info.download_url.is_none());
@@ -368,7 +408,7 @@ async fn callbacks_pass_with_the_configured_authorization_and_are_refused_otherw
             tokio::time::timeout(Duration::from_secs(5), received.recv()).await.unwrap().unwrap();
         let callback = receive_export(&secret, authorization.as_deref(), &body).unwrap();
         assert_eq!(callback.workflow_id, id);
-        statuses.push(callback.status);
+        statuses.push(callback.status.unwrap());
         let wrong = SecretString::from("callback-authorization-0123456789abcdeX");
         assert_eq!(receive_export(&wrong, authorization.as_deref(), &body), Err(ExportError::Unauthorized));
         assert_eq!(receive_export(&secret, None, &body), Err(ExportError::Unauthorized));
@@ -381,8 +421,10 @@ async fn callbacks_pass_with_the_configured_authorization_and_are_refused_otherw
 #[tokio::test]
 async fn debug_output_holds_no_password_token_or_signer() {
     let h = harness().await;
-    let client = h.client();
-    let started = client.start(&contract()).await.unwrap();
+    let client = h.embed_client();
+    let (url, _received) = receiver().await;
+    let export = ExportTarget { url, authorization: SecretString::from(CALLBACK_AUTHORIZATION) };
+    let started = client.start(&contract().with_export(Some(export))).await.unwrap();
     let token = client.access_token().await.unwrap();
     let text = format!(
         "{client:?} {started:?} {token:?} {:?} {:?}",
@@ -409,33 +451,243 @@ async fn two_instances_without_a_shared_token_survive_logins_that_invalidate_eac
     assert!(logins(&h) >= 4, "each switch costs a login: share the token (store.share_tokens) to avoid it");
 }
 
+// --- signing links ---
+
+/// A raw 5005Q start by the sandbox member, as eSignon sees it.
+async fn raw_start(h: &Harness, token: &str, first_signer: &str) -> Value {
+    let body = json!({"header": {"request_code": "5005Q", "version": "9.9.99"}, "body": {
+        "biz_id": "0", "memb_email": sim::SANDBOX_EMAIL, "doc_id": sim::SANDBOX_TEMPLATE_ID, "workflow_name": "raw",
+        "player_list": [{"field_owner": "1", "email": first_signer, "name": "가"}, {"field_owner": "2", "email": "c@d.example", "name": "나"}]}});
+    let reply = reqwest::Client::new()
+        .post(format!("{}/api/{}/startsimple", h.server.base_url(), sim::SANDBOX_COMPANY_ID))
+        .header("Authorization", format!("esignon {token}"))
+        .header("Content-Type", "application/json")
+        .body(body.to_string())
+        .send()
+        .await
+        .unwrap();
+    serde_json::from_slice(&reply.bytes().await.unwrap()).unwrap()
+}
+
 #[tokio::test]
-async fn the_signing_url_opens_the_signing_page_where_each_signer_signs() {
+async fn the_start_token_opens_the_members_page_which_signs_only_on_the_members_turn() {
+    let h = harness().await;
+    let client = h.client();
+    let token = client.access_token().await.unwrap().expose_secret().to_owned();
+    let page = |token: &str| {
+        format!(
+            "{}/api/{}/sign?token={}",
+            h.server.base_url(),
+            sim::SANDBOX_COMPANY_ID,
+            percent_encoding::utf8_percent_encode(token, percent_encoding::NON_ALPHANUMERIC)
+        )
+    };
+    // Someone else signs first: the member's page only shows the document.
+    let answer = raw_start(&h, &token, "a@b.example").await;
+    let member_page = page(answer["body"]["token"].as_str().unwrap());
+    let shown = reqwest::get(&member_page).await.unwrap().text().await.unwrap();
+    assert!(shown.contains("view-only") && !shown.contains(r#"id="sign""#), "{shown}");
+    assert_eq!(sign_at(&member_page).await, 403, "the member cannot sign in another signer's place");
+    let id = answer["body"]["workflow_id"].as_str().unwrap();
+    assert_eq!(client.status(id).await.unwrap().history.iter().filter(|e| e.step_code == "SIGN_COMPLETE").count(), 0);
+    // The signer's own link (eSignon's mail) signs.
+    let mail = h.sim.notifications().into_iter().find(|n| n.workflow_id == id && n.step == 1).unwrap();
+    assert_eq!(mail.address, "a@b.example");
+    assert_eq!(sign_at(&mail.url).await, 200);
+    assert_eq!(sign_at(&mail.url).await, 403, "a link signs its own step once");
+    // The member is the first signer: then the member's page signs.
+    let answer = raw_start(&h, &token, sim::SANDBOX_EMAIL).await;
+    assert_eq!(sign_at(&page(answer["body"]["token"].as_str().unwrap())).await, 200);
+    assert!(answer["body"].get("play_url").is_none(), "play_url only in embed mode");
+}
+
+#[tokio::test]
+async fn by_default_esignon_tells_each_signer_and_bonin_hands_out_no_link() {
     let h = harness().await;
     let client = h.client();
     let started = client.start(&contract()).await.unwrap();
-    let url = started.signing_url.as_ref().unwrap().expose_secret().to_owned();
-    let http = reqwest::Client::new();
-    let page = http.get(&url).send().await.unwrap();
-    assert_eq!(page.status(), 200);
-    assert!(page.text().await.unwrap().contains("근로계약서 2026년 11월"));
-    let token =
-        percent_encoding::percent_decode_str(url.split("token=").nth(1).unwrap()).decode_utf8().unwrap().into_owned();
-    for _ in 0..2 {
-        let form =
-            format!("token={}", percent_encoding::utf8_percent_encode(&token, percent_encoding::NON_ALPHANUMERIC));
-        let signed = http
-            .post(url.split('?').next().unwrap())
-            .header("content-type", "application/x-www-form-urlencoded")
-            .body(form)
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(signed.status(), 200);
+    assert!(started.signing_url.is_none());
+    let id = started.provider_workflow_id;
+    for step in 1..=2 {
+        let mail = h.sim.notifications().into_iter().find(|n| n.workflow_id == id && n.step == step).unwrap();
+        assert_eq!(sign_at(&mail.url).await, 200, "step {step}");
     }
-    assert_eq!(client.status(&started.provider_workflow_id).await.unwrap().status, WorkflowStatus::Completed);
-    assert_eq!(
-        http.get(format!("{}?token=unknown", url.split('?').next().unwrap())).send().await.unwrap().status(),
-        404
+    assert_eq!(client.status(&id).await.unwrap().status, WorkflowStatus::Completed);
+}
+
+#[tokio::test]
+async fn in_embed_mode_each_signer_gets_their_own_link_and_esignon_sends_nothing() {
+    let h = harness().await;
+    let client = h.embed_client();
+    // Without a callback target the later signers' links would be lost: refused before sending.
+    let error = client.start(&contract()).await.unwrap_err();
+    assert!(matches!(error, Error::Misconfigured { .. }), "{error:?}");
+    assert_eq!(starts(&h), 0);
+
+    let (url, mut received) = receiver().await;
+    let secret = SecretString::from(CALLBACK_AUTHORIZATION);
+    let request = contract().with_export(Some(ExportTarget { url, authorization: secret.clone() }));
+    let started = client.start(&request).await.unwrap();
+    let id = started.provider_workflow_id.clone();
+    let first = started.signing_url.as_ref().unwrap().expose_secret().to_owned();
+    assert!(first.starts_with(&format!("{}/api/{}/sign?token=", h.server.base_url(), sim::SANDBOX_COMPANY_ID)));
+    assert!(h.sim.notifications().is_empty(), "no mail or KakaoTalk in embed mode");
+    async fn next(
+        received: &mut tokio::sync::mpsc::UnboundedReceiver<(Option<String>, Vec<u8>)>,
+        secret: &SecretString,
+    ) -> ExportCallback {
+        let (authorization, body) =
+            tokio::time::timeout(Duration::from_secs(5), received.recv()).await.unwrap().unwrap();
+        receive_export(secret, authorization.as_deref(), &body).unwrap()
+    }
+    assert_eq!(next(&mut received, &secret).await.status, Some(WorkflowStatus::InProgress), "the start");
+    assert_eq!(sign_at(&first).await, 200, "the first signer signs with their link");
+    let progress = next(&mut received, &secret).await;
+    let second = progress.next_signer.clone().unwrap();
+    assert_eq!(second.address.as_ref().map(ExposeSecret::expose_secret), Some("01055556666"));
+    let second = second.signing_url.expose_secret().to_owned();
+    assert_ne!(second, first);
+    assert_eq!(sign_at(&first).await, 403, "the first link does not sign the second step");
+    assert_eq!(sign_at(&second).await, 200);
+    let done = next(&mut received, &secret).await;
+    assert_eq!(done.status, Some(WorkflowStatus::Completed));
+    assert!(done.next_signer.is_none());
+    // link_type "download": the completed document and its certificate as files, not viewer pages.
+    assert!(done.download_url.as_deref().is_some_and(|u| u.ends_with(".pdf")), "{done:?}");
+    assert!(done.certificate_url.as_deref().is_some_and(|u| u.ends_with("-certificate.pdf")));
+    assert_eq!(client.status(&id).await.unwrap().status, WorkflowStatus::Completed);
+}
+
+#[tokio::test]
+async fn request_shapes_embed_mode_and_both_spellings_of_the_v2_header() {
+    let recorder = Recorder::start().await.unwrap();
+    let login = json!({"header": {"response_code": "1001A", "result_code": "00"}, "body": {"access_token": "tok+/=", "expire_date": "{만료일}"}});
+    recorder.respond(&format!("/api/{}/login", sim::SANDBOX_COMPANY_ID), 200, "application/json", login.to_string());
+    let started = json!({"header": {"response_code": "5005A", "result_code": "00"}, "body": {"workflow_id": "1", "token": "member", "play_url": "/api/x/sign?token=p1"}});
+    recorder.respond(
+        &format!("/api/{}/startsimple", sim::SANDBOX_COMPANY_ID),
+        200,
+        "application/json",
+        started.to_string(),
     );
+    let read = json!({"header": {"response_code": "/api/v2/workflows/:workflowId", "result_code": "00"}, "body": {"workflow_id": "1", "workflow_status": "Playing"}});
+    recorder.respond("/api/v2/workflows/1", 200, "application/json", read.to_string());
+    let h = harness().await;
+    let config = EsignonConfig { embed: true, ..h.config() }.with_api_base(recorder.base_url());
+    let client = h.client_with(config);
+    let export = ExportTarget {
+        url: "https://bonin.example/v1/signing/events".into(),
+        authorization: SecretString::from(CALLBACK_AUTHORIZATION),
+    };
+    let started = client.start(&contract().with_export(Some(export))).await.unwrap();
+    assert_eq!(
+        started.signing_url.unwrap().expose_secret(),
+        format!("{}/api/x/sign?token=p1", recorder.base_url()),
+        "a relative play_url is made absolute; the member's token is not used"
+    );
+    client.status("1").await.unwrap();
+    let requests = recorder.requests();
+    let start = requests.iter().find(|r| r.path.ends_with("/startsimple")).unwrap();
+    let body: Value = serde_json::from_slice(&start.body).unwrap();
+    let export = &body["body"]["export_api_info"];
+    assert_eq!((export["request_code"].as_str(), export["link_type"].as_str()), (Some("embed"), Some("download")));
+    assert_eq!(export["api_type"], "ALL", "every step reports, so every next signer's link arrives");
+    assert_eq!(start.header("authorization"), Some("esignon tok+/="));
+    assert_eq!(start.header("authentication"), None);
+    let read = requests.iter().find(|r| r.path == "/api/v2/workflows/1").unwrap();
+    assert_eq!(read.header("authorization"), Some("esignon tok+/="));
+    assert_eq!(read.header("authentication"), Some("esignon tok+/="));
+}
+
+#[tokio::test]
+async fn the_v2_read_passes_whichever_header_esignon_reads() {
+    for header in [V2AuthHeader::Either, V2AuthHeader::Authorization, V2AuthHeader::Authentication] {
+        let h = harness_with(EsignonSimConfig { v2_auth_header: header, ..EsignonSimConfig::default() }).await;
+        let client = h.client();
+        let id = client.start(&contract()).await.unwrap().provider_workflow_id;
+        assert_eq!(client.status(&id).await.unwrap().status, WorkflowStatus::InProgress, "{header:?}");
+        assert_eq!(logins(&h), 1, "{header:?}: the token was not refused");
+    }
+}
+
+// --- a start is made at most once ---
+
+#[tokio::test]
+async fn a_start_answered_http_400_is_not_sent_again() {
+    // eSignon made the contract, then answered 400 "실패".
+    let h = harness().await;
+    let client = h.client();
+    client.access_token().await.unwrap();
+    h.sim.fail_starts_after_processing(1);
+    let error = client.start(&contract()).await.unwrap_err();
+    assert!(matches!(error, Error::Indeterminate { .. }), "{error:?}");
+    assert_eq!((starts(&h), logins(&h)), (1, 1), "one contract, no re-login to send it again");
+    // The next call logs in afresh (the 400 may have been about the token) and works.
+    client.start(&contract()).await.unwrap();
+    assert_eq!((starts(&h), logins(&h)), (2, 2));
+
+    // A refused token answered 400: the start is not repeated either; the next one logs in.
+    let h =
+        harness_with(EsignonSimConfig { token_failure: TokenFailure::Http400, ..EsignonSimConfig::default() }).await;
+    let client = h.client();
+    client.access_token().await.unwrap();
+    h.sim.revoke_tokens();
+    assert!(matches!(client.start(&contract()).await.unwrap_err(), Error::Indeterminate { .. }));
+    assert_eq!((starts(&h), logins(&h)), (0, 1));
+    client.start(&contract()).await.unwrap();
+    assert_eq!((starts(&h), logins(&h)), (1, 2));
+    // A 401 or 94 is a refusal before processing: one re-login, sent once more.
+    for failure in [TokenFailure::Http401, TokenFailure::Code94] {
+        let h = harness_with(EsignonSimConfig { token_failure: failure, ..EsignonSimConfig::default() }).await;
+        let client = h.client();
+        client.access_token().await.unwrap();
+        h.sim.revoke_tokens();
+        client.start(&contract()).await.unwrap();
+        assert_eq!((starts(&h), logins(&h)), (1, 2), "{failure:?}");
+    }
+}
+
+// --- callbacks in every shape ---
+
+#[tokio::test]
+async fn callbacks_in_every_documented_shape_pass_and_unknown_statuses_are_kept() {
+    for style in [CallbackStyle::Legacy, CallbackStyle::LegacyJsonHeader, CallbackStyle::Flat] {
+        let h = harness_with(EsignonSimConfig {
+            callback_style: style,
+            reject_status: "Rejected".into(),
+            ..EsignonSimConfig::default()
+        })
+        .await;
+        let client = h.client();
+        let (url, mut received) = receiver().await;
+        let secret = SecretString::from(CALLBACK_AUTHORIZATION);
+        let request = contract().with_export(Some(ExportTarget { url, authorization: secret.clone() }));
+        let id = client.start(&request).await.unwrap().provider_workflow_id;
+        h.sim.sign(&id, false).unwrap();
+        assert_eq!(h.sim.reject(&id).unwrap(), "Rejected");
+        let mut seen = Vec::new();
+        for _ in 0..3 {
+            let (authorization, body) =
+                tokio::time::timeout(Duration::from_secs(5), received.recv()).await.unwrap().unwrap();
+            if style == CallbackStyle::LegacyJsonHeader {
+                assert!(authorization.is_none(), "the value travels in the body only");
+            }
+            let callback = receive_export(&secret, authorization.as_deref(), &body).unwrap();
+            assert_eq!(callback.workflow_id, id, "{style:?}");
+            seen.push((callback.status, callback.work_type));
+            let wrong = SecretString::from("callback-authorization-0123456789abcdeX");
+            assert_eq!(receive_export(&wrong, authorization.as_deref(), &body), Err(ExportError::Unauthorized));
+        }
+        assert_eq!(
+            seen,
+            [
+                (Some(WorkflowStatus::InProgress), None),
+                (Some(WorkflowStatus::InProgress), Some("CF".into())),
+                (Some(WorkflowStatus::Other("Rejected".into())), Some("RT".into())),
+            ],
+            "{style:?}"
+        );
+        // The read agrees, verbatim.
+        assert_eq!(client.status(&id).await.unwrap().status, WorkflowStatus::Other("Rejected".into()));
+    }
 }

@@ -6,10 +6,19 @@
 //! | `GET /v1/signing/{id}` | API key | status, history, download URLs once completed |
 //! | `POST /v1/signing/{id}/cancel` | API key | cancel (or dispose of, or delete) |
 //! | `POST /v1/signing/{id}/remind` | API key | remind the current signer |
-//! | `POST /v1/signing/events` | eSignon's static `Authorization` | progress callbacks |
+//! | `POST /v1/signing/events` | eSignon's static authorization | progress callbacks |
 //!
 //! bonin keeps no signing state: the provider holds the workflow, and `id` names it
 //! (`esignon-<workflow id>`).
+//!
+//! Signing links. By default eSignon sends each signer their own link by mail or KakaoTalk, and the
+//! start answers none: the link eSignon's start answer carries belongs to the API member, not to a
+//! signer. In embed mode (`providers.esignon.embed`) eSignon sends nothing; the start answers the
+//! first signer's own link (`signers[0].signing_url`, also `signing_url`), and each later signer's
+//! link arrives with eSignon's progress callback.
+//!
+//! Callbacks are answered `200` whenever their authorization holds, whatever status they report (an
+//! unknown one is kept): an error answer would only make the event lost.
 
 use std::{collections::BTreeMap, sync::Arc};
 
@@ -82,6 +91,13 @@ pub struct CancelBody {
     reason: Option<String>,
 }
 
+/// One signer's own link, by signing order.
+#[derive(Debug, Serialize)]
+struct SignerLinkBody {
+    order: u32,
+    signing_url: String,
+}
+
 #[derive(Debug, Serialize)]
 struct EventBody {
     step_code: String,
@@ -96,8 +112,12 @@ struct SigningBody {
     provider: bonin_domain::ProviderId,
     provider_workflow_id: String,
     status: String,
+    /// The first signer's own page (embed mode, start only): `signers[0].signing_url`.
     #[serde(skip_serializing_if = "Option::is_none")]
     signing_url: Option<String>,
+    /// The signers' own links bonin holds (embed mode, start only: the first signer's).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    signers: Vec<SignerLinkBody>,
     #[serde(skip_serializing_if = "Option::is_none")]
     name: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -136,6 +156,7 @@ fn body_of(api: &SigningApi, info: WorkflowInfo) -> SigningBody {
         status: status_name(&info.status),
         provider_workflow_id: info.provider_workflow_id,
         signing_url: None,
+        signers: Vec::new(),
         name: info.name,
         download_url: info.download_url,
         certificate_url: info.certificate_url,
@@ -166,13 +187,19 @@ async fn start(
         .with_expires_on(expires_on)
         .with_export(api.export.clone());
     let started = api.workflows.start(&request).await?;
-    tracing::info!(provider = %api.workflows.provider(), workflow_id = %started.provider_workflow_id, "signing started");
+    tracing::info!(provider = %api.workflows.provider(), workflow_id = %started.provider_workflow_id,
+        first_signer_link = started.signing_url.is_some(), "signing started");
+    // The adapter answers a link only when it is the first signer's own (eSignon's embed mode).
+    let signing_url = started.signing_url.as_ref().map(|u| bonin_domain::ExposeSecret::expose_secret(u).to_owned());
+    let signers =
+        signing_url.iter().map(|url| SignerLinkBody { order: 1, signing_url: url.clone() }).collect::<Vec<_>>();
     let body = SigningBody {
         id: public_id(&api, &started.provider_workflow_id),
         provider: api.workflows.provider(),
         provider_workflow_id: started.provider_workflow_id,
         status: status_name(&WorkflowStatus::InProgress),
-        signing_url: started.signing_url.as_ref().map(|u| bonin_domain::ExposeSecret::expose_secret(u).to_owned()),
+        signing_url,
+        signers,
         name: None,
         download_url: None,
         certificate_url: None,
@@ -222,9 +249,16 @@ async fn events(State(api): State<SigningApi>, headers: HeaderMap, body: Bytes) 
     let authorization = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok());
     match bonin_adapters_esignon::receive_export(&export.authorization, authorization, &body) {
         Ok(callback) => {
+            // The status only as a label: an unknown one is kept by the adapter, never logged raw.
             tracing::info!(provider = %api.workflows.provider(), workflow_id = %callback.workflow_id,
-                status = %status_name(&callback.status), "signing progress reported");
-            StatusCode::NO_CONTENT.into_response()
+                status = %callback.status_label(), "signing progress reported");
+            if callback.next_signer.is_some() {
+                tracing::warn!(provider = %api.workflows.provider(), workflow_id = %callback.workflow_id,
+                    "embed mode: eSignon handed over the next signer's link, which bonin serve does not relay; \
+                     use embed mode with one-signer templates, or let eSignon send the links");
+            }
+            // 200 whatever the status: anything else and the event would be lost.
+            StatusCode::OK.into_response()
         }
         Err(bonin_adapters_esignon::ExportError::Unauthorized) => ApiError::Unauthorized.into_response(),
         Err(error) => ApiError::Body { status: StatusCode::BAD_REQUEST, detail: error.to_string() }.into_response(),

@@ -8,8 +8,9 @@ use tokio::{
     net::TcpStream,
 };
 
-/// Posts `body` as JSON with the `Authorization` header; returns the receiver's HTTP status.
-pub(super) async fn post(url: &str, authorization: &str, body: &str) -> Result<u16, String> {
+/// Posts `body` as JSON, with the `Authorization` header when given; returns the receiver's HTTP
+/// status.
+pub(super) async fn post(url: &str, authorization: Option<&str>, body: &str) -> Result<u16, String> {
     let rest = url.strip_prefix("http://").ok_or("the simulator delivers only to http:// loopback URLs")?;
     let (authority, path) = rest.split_once('/').map_or((rest, "/".to_owned()), |(a, p)| (a, format!("/{p}")));
     let host = authority.rsplit_once(':').map_or(authority, |(h, _)| h);
@@ -20,8 +21,9 @@ pub(super) async fn post(url: &str, authorization: &str, body: &str) -> Result<u
     let exchange = async {
         let mut stream =
             TcpStream::connect(address.replace("localhost", "127.0.0.1")).await.map_err(|e| e.to_string())?;
+        let authorization = authorization.map(|value| format!("Authorization: {value}\r\n")).unwrap_or_default();
         let request = format!(
-            "POST {path} HTTP/1.1\r\nHost: {authority}\r\nContent-Type: application/json\r\nAuthorization: {authorization}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            "POST {path} HTTP/1.1\r\nHost: {authority}\r\nContent-Type: application/json\r\n{authorization}Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
             body.len()
         );
         stream.write_all(request.as_bytes()).await.map_err(|e| e.to_string())?;

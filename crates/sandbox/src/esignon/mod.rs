@@ -1,11 +1,21 @@
 //! The eSignon simulator: 1001Q login, 5005Q `startsimple`, `GET /api/v2/workflows/{id}`, 1510Q
-//! cancel/dispose/delete and 1429Q remind on `/JEDOC/Common.do`, signing (a control endpoint plays
-//! the signers), and Export API callbacks delivered to the URL given at start.
+//! cancel/dispose/delete and 1429Q remind on `/JEDOC/Common.do`, the signing pages
+//! (`/api/{companyId}/sign?token=`, `/mail/sign?token=`), a control endpoint that plays the signers,
+//! and Export API callbacks delivered to the URL given at start.
 //!
 //! Written from `shared/protocols/esignon.md`, independently of the adapter. Business errors come as
-//! HTTP 200 with the endpoint's own `result_code`. What eSignon does not document is configurable:
-//! the token lifetime and `expire_date` format, whether a new login invalidates earlier tokens, and
-//! how a bad token is refused ([`TokenFailure`]).
+//! HTTP 200 with the endpoint's own `result_code`.
+//!
+//! Signing links. The 5005A `token` is issued for the API member who started the document: its page
+//! signs only while that member is the current signer and otherwise only shows the document. Each
+//! signer gets a link of their own: by mail or KakaoTalk ([`EsignonSimulator::notifications`]), or,
+//! in embed mode (`export_api_info.request_code: "embed"`), as `play_url` in the 5005A answer (the
+//! first signer) and in each progress callback (the next one), with no mail sent.
+//!
+//! What eSignon does not document is configurable: the token lifetime and `expire_date` format,
+//! whether a new login invalidates earlier tokens, how a bad token is refused ([`TokenFailure`]),
+//! which header the v2 GETs read ([`V2AuthHeader`]), where callbacks carry their authorization and
+//! which body shape they use ([`CallbackStyle`]), and the status after a rejection.
 
 mod deliver;
 
@@ -64,6 +74,37 @@ pub enum ExpireFormat {
     Iso,
     /// The documentation's placeholder `{만료일}` (clients must fall back to 30 days).
     Placeholder,
+    /// A readable date a day before the login (a server clock or time zone off): the token itself
+    /// lives [`EsignonSimConfig::token_ttl`].
+    Past,
+}
+
+/// Which header the v2 GETs read the token from: their pages say `Authentication`, the README and
+/// every other page `Authorization`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum V2AuthHeader {
+    /// Either header (`Authorization` first).
+    #[default]
+    Either,
+    /// `Authorization` only.
+    Authorization,
+    /// `Authentication` only.
+    Authentication,
+}
+
+/// How progress callbacks are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum CallbackStyle {
+    /// The legacy envelope `{header: {api_name: "export", …}, body: {wfuid, status, …}}` with the
+    /// authorization in the HTTP `Authorization` header.
+    #[default]
+    Legacy,
+    /// The legacy envelope with the authorization only in the JSON `header.authorization` (as the
+    /// 5005Q page's sample shows it).
+    LegacyJsonHeader,
+    /// The flat body of the current docs (`{workflow_id, client_id, status, …}`), with the
+    /// authorization in the HTTP `Authorization` header.
+    Flat,
 }
 
 /// A template: its signing steps and field names.
@@ -100,6 +141,13 @@ pub struct EsignonSimConfig {
     pub max_starts: Option<u64>,
     /// The service period has ended (`12` on start).
     pub service_expired: bool,
+    /// Which header the v2 GETs read.
+    pub v2_auth_header: V2AuthHeader,
+    /// How callbacks are written.
+    pub callback_style: CallbackStyle,
+    /// The status a workflow takes when a signer rejects it (undocumented beyond "the first signer's
+    /// rejection cancels the document").
+    pub reject_status: String,
 }
 
 impl Default for EsignonSimConfig {
@@ -119,6 +167,9 @@ impl Default for EsignonSimConfig {
             token_failure: TokenFailure::default(),
             max_starts: None,
             service_expired: false,
+            v2_auth_header: V2AuthHeader::default(),
+            callback_style: CallbackStyle::default(),
+            reject_status: "Canceled".into(),
         }
     }
 }
@@ -164,6 +215,45 @@ struct Export {
     url: String,
     api_type: String,
     authorization: String,
+    request_code: String,
+    /// `link_type: "download"`: completion URLs are download URLs rather than viewer URLs.
+    download_links: bool,
+}
+
+impl Export {
+    fn embed(&self) -> bool {
+        self.request_code == "embed"
+    }
+}
+
+/// What a signing-page token opens.
+#[derive(Clone)]
+enum Grant {
+    /// The 5005A token: the page of the member who started the document.
+    Member { workflow: String, email: String },
+    /// One signer's own link, for one step (1-based).
+    Step { workflow: String, step: usize },
+}
+
+impl Grant {
+    fn workflow(&self) -> &str {
+        match self {
+            Self::Member { workflow, .. } | Self::Step { workflow, .. } => workflow,
+        }
+    }
+}
+
+/// A mail or KakaoTalk eSignon sent a signer (never in embed mode).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Notification {
+    /// The workflow.
+    pub workflow_id: String,
+    /// The step the signer signs (1-based).
+    pub step: usize,
+    /// The address as given at start (an email or a mobile number).
+    pub address: String,
+    /// The signer's own link.
+    pub url: String,
 }
 
 #[derive(Clone)]
@@ -172,7 +262,9 @@ struct Workflow {
     name: String,
     template: String,
     starter: String,
-    status: &'static str,
+    status: String,
+    /// Where the simulator's pages are (`http://<host>` of the start request).
+    base: String,
     players: Vec<Player>,
     signed: usize,
     history: Vec<(String, String, Timestamp)>,
@@ -189,8 +281,14 @@ struct SimState {
     next_id: u64,
     /// (workflow id, status) of every delivered callback, with the receiver's HTTP status.
     deliveries: Vec<(String, String, u16)>,
-    /// Signing-page tokens → workflow id.
-    signing_tokens: HashMap<String, String>,
+    /// Every callback body sent or attempted, in order.
+    callbacks: Vec<Value>,
+    /// Signing-page tokens.
+    grants: HashMap<String, Grant>,
+    /// Mails and KakaoTalks sent to signers.
+    notifications: Vec<Notification>,
+    /// Starts still to be made and then answered HTTP 400.
+    fail_after_processing: u32,
 }
 
 /// The simulator. Clone shares state.
@@ -245,13 +343,14 @@ fn text(value: &Value, key: &str) -> Option<String> {
 }
 
 impl Workflow {
-    fn json(&self, base: &str) -> Value {
+    fn json(&self) -> Value {
         let history: Vec<Value> = self
             .history
             .iter()
             .map(|(code, action, at)| json!({"step_code": code, "action_id": action, "confirm_date": stamp(*at), "name": "", "comment": ""}))
             .collect();
         let complete = self.status == "Complete";
+        let base = &self.base;
         json!({
             "workflow_id": self.id,
             "workflow_name": self.name,
@@ -270,6 +369,25 @@ impl Workflow {
             "owner_list": self.players.iter().enumerate().map(|(i, p)| json!({"action_id": (i + 1).to_string(), "turn_yn": if i == self.signed { "Y" } else { "N" }, "name": p.name, "email": p.address})).collect::<Vec<_>>(),
         })
     }
+
+    fn embed(&self) -> bool {
+        self.export.as_ref().is_some_and(Export::embed)
+    }
+
+    /// Whether the holder of `grant` may sign now.
+    fn may_sign(&self, grant: &Grant) -> bool {
+        self.status == "Playing"
+            && match grant {
+                Grant::Member { email, .. } => {
+                    self.players.get(self.signed).is_some_and(|p| p.address.eq_ignore_ascii_case(email))
+                }
+                Grant::Step { step, .. } => self.signed + 1 == *step,
+            }
+    }
+}
+
+fn encode(text: &str) -> String {
+    percent_encoding::utf8_percent_encode(text, percent_encoding::NON_ALPHANUMERIC).to_string()
 }
 
 impl EsignonSimulator {
@@ -298,9 +416,25 @@ impl EsignonSimulator {
         self.lock().tokens.clear();
     }
 
+    /// The next `n` starts are made (the workflow exists, its first signer is told) and then answered
+    /// HTTP 400 "실패", as eSignon documents for a failed call.
+    pub fn fail_starts_after_processing(&self, n: u32) {
+        self.lock().fail_after_processing = n;
+    }
+
     /// The callbacks delivered so far: (workflow id, status, the receiver's HTTP status).
     pub fn deliveries(&self) -> Vec<(String, String, u16)> {
         self.lock().deliveries.clone()
+    }
+
+    /// Every callback body sent or attempted, in order (delivered or not).
+    pub fn callbacks(&self) -> Vec<Value> {
+        self.lock().callbacks.clone()
+    }
+
+    /// The mails and KakaoTalks sent to signers, each with the signer's own link.
+    pub fn notifications(&self) -> Vec<Notification> {
+        self.lock().notifications.clone()
     }
 
     /// The simulator's current time.
@@ -321,12 +455,14 @@ impl EsignonSimulator {
             .route("/JEDOC/Common.do", post(common))
             .route("/_sandbox/esignon/sign", post(sign_api))
             .route("/api/{company_id}/sign", get(signing_page).post(signing_page_submit))
+            .route("/mail/sign", get(signing_page).post(signing_page_submit))
             .with_state(self.clone())
     }
 
-    /// The member a request's token belongs to, or the refusal.
-    fn authorize(&self, headers: &HeaderMap, response_code: &str) -> Result<String, Box<Response>> {
-        let header = headers.get("authorization").and_then(|v| v.to_str().ok()).unwrap_or_default();
+    /// The member a request's token belongs to, or the refusal. The token is read from the first of
+    /// `names` present.
+    fn authorize(&self, headers: &HeaderMap, response_code: &str, names: &[&str]) -> Result<String, Box<Response>> {
+        let header = names.iter().find_map(|name| headers.get(*name)).and_then(|v| v.to_str().ok()).unwrap_or_default();
         // Exactly `esignon`, one space, the token.
         let token = header.strip_prefix("esignon ").filter(|t| !t.is_empty() && !t.starts_with(' '));
         let now = self.now();
@@ -349,13 +485,34 @@ impl EsignonSimulator {
         }
     }
 
+    /// Gives the signer of `step` their own link: by mail or KakaoTalk, or, in embed mode, returned
+    /// for the caller to put in an answer or a callback.
+    fn hand_out(
+        &self,
+        grants: &mut HashMap<String, Grant>,
+        notifications: &mut Vec<Notification>,
+        workflow: &Workflow,
+        step: usize,
+    ) -> Option<String> {
+        let token = opaque_token();
+        grants.insert(token.clone(), Grant::Step { workflow: workflow.id.clone(), step });
+        if workflow.embed() {
+            return Some(format!("{}/api/{}/sign?token={}", workflow.base, self.config.company_id, encode(&token)));
+        }
+        let address = workflow.players.get(step - 1).map(|p| p.address.clone()).unwrap_or_default();
+        let url = format!("{}/mail/sign?token={}", workflow.base, encode(&token));
+        notifications.push(Notification { workflow_id: workflow.id.clone(), step, address, url });
+        None
+    }
+
     /// Signs the next step of a workflow (`all`: every remaining step) as its signers would.
     pub fn sign(&self, workflow_id: &str, all: bool) -> Result<&'static str, &'static str> {
         let now = self.now();
         let mut callbacks = Vec::new();
-        let status = {
-            let mut state = self.lock();
-            let workflow = state.workflows.get_mut(workflow_id).ok_or("no such workflow")?;
+        let done = {
+            let mut guard = self.lock();
+            let SimState { workflows, grants, notifications, .. } = &mut *guard;
+            let workflow = workflows.get_mut(workflow_id).ok_or("no such workflow")?;
             if workflow.status != "Playing" {
                 return Err("the workflow is not in progress");
             }
@@ -364,36 +521,139 @@ impl EsignonSimulator {
                 let action = workflow.signed.to_string();
                 workflow.history.push(("SIGN_COMPLETE".into(), action.clone(), now));
                 let done = workflow.signed >= workflow.players.len();
+                let mut extras = json!({});
                 if done {
-                    workflow.status = "Complete";
+                    workflow.status = "Complete".into();
                     workflow.history.push(("WORKFLOW_COMPLETE".into(), action.clone(), now));
+                    if workflow.embed() {
+                        let download = workflow.export.as_ref().is_some_and(|e| e.download_links);
+                        let (base, id) = (&workflow.base, &workflow.id);
+                        extras = if download {
+                            json!({"download_url": format!("{base}/files/{id}.pdf"), "cert_url": format!("{base}/files/{id}-certificate.pdf")})
+                        } else {
+                            json!({"download_url": format!("{base}/viewer?workflow={id}"), "cert_url": format!("{base}/viewer?workflow={id}&certificate=1")})
+                        };
+                        extras["user_name"] = json!(workflow.players[workflow.signed - 1].name);
+                    }
+                } else {
+                    let next = workflow.signed + 1;
+                    if let Some(play_url) = self.hand_out(grants, notifications, workflow, next) {
+                        let (current, following) =
+                            (&workflow.players[workflow.signed - 1], &workflow.players[next - 1]);
+                        extras = json!({"play_url": play_url, "next_play_user": following.address,
+                            "next_user_name": following.name, "user_name": current.name});
+                    }
                 }
                 if let Some(export) = &workflow.export
                     && (export.api_type == "ALL" || done)
                 {
-                    callbacks.push((export.clone(), callback_body(workflow, &action, "CF", now)));
+                    callbacks.push((export.clone(), self.callback_body(workflow, &action, "CF", now, extras)));
                 }
                 if done || !all {
-                    break;
+                    break done;
                 }
             }
-            workflow.status
         };
         for (export, body) in callbacks {
+            self.deliver(export, body);
+        }
+        Ok(if done { "Complete" } else { "Playing" })
+    }
+
+    /// The current signer rejects the workflow (`RT`): it takes [`EsignonSimConfig::reject_status`].
+    pub fn reject(&self, workflow_id: &str) -> Result<String, &'static str> {
+        let now = self.now();
+        let (status, callback) = {
+            let mut state = self.lock();
+            let workflow = state.workflows.get_mut(workflow_id).ok_or("no such workflow")?;
+            if workflow.status != "Playing" {
+                return Err("the workflow is not in progress");
+            }
+            let action = (workflow.signed + 1).to_string();
+            workflow.history.push(("SIGN_RETURN".into(), action.clone(), now));
+            workflow.history.push(("WORKFLOW_REJECT".into(), action.clone(), now));
+            workflow.status.clone_from(&self.config.reject_status);
+            let callback = workflow
+                .export
+                .clone()
+                .map(|export| (export, self.callback_body(workflow, &action, "RT", now, json!({}))));
+            (workflow.status.clone(), callback)
+        };
+        if let Some((export, body)) = callback {
             self.deliver(export, body);
         }
         Ok(status)
     }
 
+    /// A callback body in the configured style (`workdatetime` in UTC, like `2020-01-31 04:23:28.0`),
+    /// with `extras` (embed mode's links) added.
+    fn callback_body(&self, workflow: &Workflow, action: &str, work_type: &str, at: Timestamp, extras: Value) -> Value {
+        let utc = at.to_offset(time::UtcOffset::UTC);
+        let when = format!(
+            "{:04}-{:02}-{:02} {:02}:{:02}:{:02}.0",
+            utc.year(),
+            u8::from(utc.month()),
+            utc.day(),
+            utc.hour(),
+            utc.minute(),
+            utc.second()
+        );
+        let request_code = workflow.export.as_ref().map(|e| e.request_code.clone()).unwrap_or_default();
+        let actor = workflow.players.get(action.parse::<usize>().unwrap_or(1).saturating_sub(1));
+        let mut body = json!({
+            "wfluid": "0", "clientid": "", "processid": action, "requestid": request_code, "actionid": action,
+            "workdatetime": when, "worktype": work_type, "wfuid": workflow.id,
+            "useremail": actor.map_or_else(|| workflow.starter.clone(), |p| p.address.clone()), "opinion": "",
+            "status": workflow.status,
+        });
+        if let (Some(body), Some(extras)) = (body.as_object_mut(), extras.as_object()) {
+            body.extend(extras.clone());
+        }
+        match self.config.callback_style {
+            CallbackStyle::Legacy => json!({
+                "header": {"api_name": "export", "session_id": "S1001", "request_code": request_code},
+                "body": body,
+            }),
+            CallbackStyle::LegacyJsonHeader => {
+                let authorization = workflow.export.as_ref().map(|e| e.authorization.clone()).unwrap_or_default();
+                json!({
+                    "header": {"api_name": "export", "session_id": "S1001", "request_code": request_code, "authorization": authorization},
+                    "body": body,
+                })
+            }
+            CallbackStyle::Flat => {
+                let mut flat = body;
+                if let Some(map) = flat.as_object_mut() {
+                    map.remove("wfuid");
+                    map.remove("clientid");
+                    map.insert(
+                        "workflow_id".into(),
+                        workflow.id.parse::<u64>().map_or_else(|_| json!(workflow.id), |n| json!(n)),
+                    );
+                    map.insert("client_id".into(), json!("eSignon API"));
+                }
+                flat
+            }
+        }
+    }
+
     fn deliver(&self, export: Export, body: Value) {
+        self.lock().callbacks.push(body.clone());
+        // The JSON-header style carries the authorization in the body only.
+        let authorization = match self.config.callback_style {
+            CallbackStyle::LegacyJsonHeader => None,
+            CallbackStyle::Legacy | CallbackStyle::Flat => Some(export.authorization.clone()),
+        };
         let sim = self.clone();
         tokio::spawn(async move {
-            let workflow = text(&body["body"], "wfuid").unwrap_or_default();
-            let status = text(&body["body"], "status").unwrap_or_default();
-            match deliver::post(&export.url, &export.authorization, &body.to_string()).await {
+            let (workflow, status) = match body.get("body") {
+                Some(inner) => (text(inner, "wfuid"), text(inner, "status")),
+                None => (text(&body, "workflow_id"), text(&body, "status")),
+            };
+            match deliver::post(&export.url, authorization.as_deref(), &body.to_string()).await {
                 Ok(code) => {
                     sim.counters.callbacks_delivered.fetch_add(1, Ordering::SeqCst);
-                    sim.lock().deliveries.push((workflow, status, code));
+                    sim.lock().deliveries.push((workflow.unwrap_or_default(), status.unwrap_or_default(), code));
                 }
                 Err(error) => {
                     sim.counters.callbacks_failed.fetch_add(1, Ordering::SeqCst);
@@ -402,28 +662,6 @@ impl EsignonSimulator {
             }
         });
     }
-}
-
-/// The legacy callback body (`workdatetime` in UTC, like `2020-01-31 04:23:28.0`).
-fn callback_body(workflow: &Workflow, action: &str, work_type: &str, at: Timestamp) -> Value {
-    let utc = at.to_offset(time::UtcOffset::UTC);
-    let when = format!(
-        "{:04}-{:02}-{:02} {:02}:{:02}:{:02}.0",
-        utc.year(),
-        u8::from(utc.month()),
-        utc.day(),
-        utc.hour(),
-        utc.minute(),
-        utc.second()
-    );
-    json!({
-        "header": {"api_name": "export", "session_id": "", "request_code": ""},
-        "body": {
-            "wfuid": workflow.id, "clientid": "", "processid": workflow.id, "requestid": "", "actionid": action,
-            "workdatetime": when, "worktype": work_type, "useremail": workflow.starter, "opinion": "",
-            "status": workflow.status,
-        },
-    })
 }
 
 fn parse(body: &Bytes) -> Option<Value> {
@@ -471,6 +709,7 @@ async fn login(
             .format(&time::format_description::well_known::Rfc3339)
             .unwrap_or_default(),
         ExpireFormat::Placeholder => "{만료일}".into(),
+        ExpireFormat::Past => stamp(now - Duration::from_secs(24 * 3600)),
     };
     envelope(
         "1001A",
@@ -540,7 +779,7 @@ async fn start(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let starter = match sim.authorize(&headers, "5005A") {
+    let starter = match sim.authorize(&headers, "5005A", &["authorization"]) {
         Ok(member) => member,
         Err(refusal) => return *refusal,
     };
@@ -570,10 +809,15 @@ async fn start(
             url: text(e, "url")?,
             api_type: text(e, "api_type").unwrap_or_else(|| "ALL".into()),
             authorization: text(e, "authorization").unwrap_or_default(),
+            request_code: text(e, "request_code").unwrap_or_default(),
+            download_links: text(e, "link_type").as_deref() == Some("download"),
         })
     });
-    let workflow = {
-        let mut state = sim.lock();
+    // The pages are served where the request came in.
+    let host = headers.get("host").and_then(|v| v.to_str().ok()).unwrap_or("127.0.0.1");
+    let (workflow, member_token, play_url, failed) = {
+        let mut guard = sim.lock();
+        let state = &mut *guard;
         state.next_id += 1;
         let id = (12_583 + state.next_id).to_string();
         let workflow = Workflow {
@@ -581,7 +825,8 @@ async fn start(
             name: text(body, "workflow_name").unwrap_or_default(),
             template: template.id,
             starter: starter.clone(),
-            status: "Playing",
+            status: "Playing".into(),
+            base: format!("http://{host}"),
             players,
             signed: 0,
             history: vec![("WORKFLOW_START".into(), "1".into(), now), ("SIGN_REQ".into(), "1".into(), now)],
@@ -589,22 +834,28 @@ async fn start(
             created_at: now,
             expiry,
         };
+        // The 5005A token is the starting member's own page.
+        let member_token = opaque_token();
+        state.grants.insert(member_token.clone(), Grant::Member { workflow: id.clone(), email: starter.clone() });
+        let play_url = sim.hand_out(&mut state.grants, &mut state.notifications, &workflow, 1);
         state.workflows.insert(id, workflow.clone());
-        workflow
+        let failed = state.fail_after_processing > 0;
+        state.fail_after_processing = state.fail_after_processing.saturating_sub(1);
+        (workflow, member_token, play_url, failed)
     };
     sim.counters.starts.fetch_add(1, Ordering::SeqCst);
-    let signing_token = opaque_token();
-    sim.lock().signing_tokens.insert(signing_token.clone(), workflow.id.clone());
     if let Some(export) = workflow.export.clone() {
-        sim.deliver(export, callback_body(&workflow, "1", "", now));
+        sim.deliver(export, sim.callback_body(&workflow, "1", "", now, json!({})));
     }
-    envelope(
-        "5005A",
-        "00",
-        "성공",
-        json!({"comp_id": company_id, "biz_id": "0", "memb_email": starter, "workflow_id": workflow.id,
-               "workflow_name": workflow.name, "token": signing_token, "lang": "ko", "doc_id": workflow.template}),
-    )
+    if failed {
+        return (StatusCode::BAD_REQUEST, "실패").into_response();
+    }
+    let mut answer = json!({"comp_id": company_id, "biz_id": "0", "memb_email": starter, "workflow_id": workflow.id,
+        "workflow_name": workflow.name, "token": member_token, "lang": "ko", "doc_id": workflow.template});
+    if let Some(play_url) = play_url {
+        answer["play_url"] = json!(play_url);
+    }
+    envelope("5005A", "00", "성공", answer)
 }
 
 async fn workflow(
@@ -614,7 +865,12 @@ async fn workflow(
     headers: HeaderMap,
 ) -> Response {
     const ROUTE: &str = "/api/v2/workflows/:workflowId";
-    if let Err(refusal) = sim.authorize(&headers, ROUTE) {
+    let names: &[&str] = match sim.config.v2_auth_header {
+        V2AuthHeader::Either => &["authorization", "authentication"],
+        V2AuthHeader::Authorization => &["authorization"],
+        V2AuthHeader::Authentication => &["authentication"],
+    };
+    if let Err(refusal) = sim.authorize(&headers, ROUTE, names) {
         return *refusal;
     }
     if let Some(code) = injected {
@@ -622,7 +878,7 @@ async fn workflow(
     }
     let found = sim.lock().workflows.get(&workflow_id).cloned();
     match found {
-        Some(workflow) => envelope(ROUTE, "00", "성공", workflow.json("https://sandbox.esignon.invalid")),
+        Some(workflow) => envelope(ROUTE, "00", "성공", workflow.json()),
         None => envelope(ROUTE, "10", "문서 정보 조회가 실패했습니다. id를 확인하세요", Value::Null),
     }
 }
@@ -636,7 +892,7 @@ async fn common(
     let request = serde_json::from_slice::<Value>(&body).unwrap_or(Value::Null);
     let request_code = text(&request["header"], "request_code").unwrap_or_default();
     let response_code = request_code.replace('Q', "A");
-    if let Err(refusal) = sim.authorize(&headers, &response_code) {
+    if let Err(refusal) = sim.authorize(&headers, &response_code, &["authorization"]) {
         return *refusal;
     }
     if let Some(code) = injected {
@@ -662,7 +918,7 @@ fn cancel(sim: &EsignonSimulator, request: &Value) -> Response {
         let Some(workflow) = state.workflows.get_mut(&workflow_id) else {
             return envelope("1510A", "11", "문서를 찾을 수 없습니다.", Value::Null);
         };
-        let next = match (command.as_str(), workflow.status) {
+        let next = match (command.as_str(), workflow.status.as_str()) {
             ("CANCEL", "Playing") => ("Canceled", "WORKFLOW_CANCEL"),
             ("DISPOSAL", "Complete")
                 if text(body, "description").is_some() && text(body, "timezone_offset").is_some() =>
@@ -672,10 +928,13 @@ fn cancel(sim: &EsignonSimulator, request: &Value) -> Response {
             ("DELETE", "Canceled") => ("Truncate", "TRUNCATE"),
             _ => return envelope("1510A", "11", "문서 상태가 올바르지 않거나 필수 값이 없습니다.", Value::Null),
         };
-        workflow.status = next.0;
+        workflow.status = next.0.into();
         workflow.history.push((next.1.into(), workflow.signed.to_string(), now));
         let callback = (next.0 == "Canceled").then(|| workflow.export.clone()).flatten();
-        callback.map(|export| (export, callback_body(workflow, &workflow.signed.to_string(), "", now)))
+        callback.map(|export| {
+            let body = sim.callback_body(workflow, &workflow.signed.to_string(), "", now, json!({}));
+            (export, body)
+        })
     };
     if let Some((export, callback)) = outcome {
         sim.deliver(export, callback);
@@ -695,13 +954,13 @@ fn remind(sim: &EsignonSimulator, request: &Value) -> Response {
     let Some(workflow) = state.workflows.get_mut(&workflow_id) else {
         return envelope("1429A", "10", "실패", Value::Null);
     };
-    match workflow.status {
+    match workflow.status.as_str() {
         "Complete" => envelope("1429A", "11", "이미 완료된 문서는 재전송할 수 없습니다.", Value::Null),
-        "Canceled" | "Truncate" => envelope("1429A", "12", "취소된 문서는 재전송할 수 없습니다.", Value::Null),
-        _ => {
+        "Playing" => {
             workflow.history.push(("RESEND".into(), (workflow.signed + 1).to_string(), now));
             envelope("1429A", "00", "성공", json!({"workflow_id": workflow_id}))
         }
+        _ => envelope("1429A", "12", "취소된 문서는 재전송할 수 없습니다.", Value::Null),
     }
 }
 
@@ -726,47 +985,61 @@ struct SigningPageQuery {
     token: String,
 }
 
-/// `GET /api/{companyId}/sign?token=`: a stand-in for eSignon's signing page (the next signer signs).
+/// `GET /api/{companyId}/sign?token=` and `/mail/sign?token=`: a stand-in for eSignon's signing
+/// page. Whoever holds the token sees the document; only the signer whose turn it is may sign.
 async fn signing_page(
     State(sim): State<EsignonSimulator>,
     axum::extract::Query(query): axum::extract::Query<SigningPageQuery>,
 ) -> Response {
-    let found = {
-        let state = sim.lock();
-        state.signing_tokens.get(&query.token).and_then(|id| state.workflows.get(id)).cloned()
-    };
-    let Some(workflow) = found else {
-        let mut page = crate::window_page::page("eSignon", r#"<p id="error">유효하지 않은 서명 링크입니다.</p>"#);
-        *page.status_mut() = StatusCode::NOT_FOUND;
-        return page;
-    };
-    let next = workflow.players.get(workflow.signed).map_or_else(String::new, |p| crate::window_page::escape(&p.name));
-    let body = if workflow.status == "Playing" {
-        format!(
-            r#"<p>Simulated eSignon signing page.</p><p>문서: <strong id="workflow">{}</strong> · 상태: <span id="status">{}</span></p>
-<p>다음 서명자: <span id="signer">{next}</span></p>
-<form method="post"><input type="hidden" name="token" value="{}"><button id="sign" type="submit">서명</button></form>"#,
-            crate::window_page::escape(&workflow.name),
-            workflow.status,
-            crate::window_page::escape(&query.token)
-        )
-    } else {
-        format!(
-            r#"<p>문서: <strong id="workflow">{}</strong> · 상태: <span id="status">{}</span></p>"#,
-            crate::window_page::escape(&workflow.name),
-            workflow.status
-        )
-    };
-    crate::window_page::page("eSignon 전자서명 (sandbox)", &body)
+    sim.signing_page(&query.token, false)
 }
 
 async fn signing_page_submit(
     State(sim): State<EsignonSimulator>,
     axum::Form(form): axum::Form<SigningPageQuery>,
 ) -> Response {
-    let workflow = sim.lock().signing_tokens.get(&form.token).cloned();
-    if let Some(workflow) = workflow {
-        let _ = sim.sign(&workflow, false);
+    sim.signing_page(&form.token, true)
+}
+
+impl EsignonSimulator {
+    fn signing_page(&self, token: &str, submit: bool) -> Response {
+        let found = {
+            let state = self.lock();
+            state.grants.get(token).and_then(|g| Some((g.clone(), state.workflows.get(g.workflow())?.clone())))
+        };
+        let Some((grant, mut workflow)) = found else {
+            let mut page = crate::window_page::page("eSignon", r#"<p id="error">유효하지 않은 서명 링크입니다.</p>"#);
+            *page.status_mut() = StatusCode::NOT_FOUND;
+            return page;
+        };
+        let mut refused = false;
+        if submit {
+            if workflow.may_sign(&grant) {
+                let _ = self.sign(&workflow.id, false);
+                if let Some(now) = self.lock().workflows.get(&workflow.id).cloned() {
+                    workflow = now;
+                }
+            } else {
+                refused = true;
+            }
+        }
+        let head = format!(
+            r#"<p>Simulated eSignon signing page.</p><p>문서: <strong id="workflow">{}</strong> · 상태: <span id="status">{}</span></p>"#,
+            crate::window_page::escape(&workflow.name),
+            crate::window_page::escape(&workflow.status)
+        );
+        let body = if workflow.may_sign(&grant) {
+            format!(
+                r#"{head}<form method="post"><input type="hidden" name="token" value="{}"><button id="sign" type="submit">서명</button></form>"#,
+                crate::window_page::escape(token)
+            )
+        } else {
+            format!(r#"{head}<p id="view-only">문서 보기 전용: 지금 이 링크로 서명할 차례가 아닙니다.</p>"#)
+        };
+        let mut page = crate::window_page::page("eSignon 전자서명 (sandbox)", &body);
+        if refused {
+            *page.status_mut() = StatusCode::FORBIDDEN;
+        }
+        page
     }
-    signing_page(State(sim), axum::extract::Query(form)).await
 }

@@ -1,0 +1,165 @@
+//! `/v1/signing` against the eSignon simulator where eSignon's documents and behaviour bite: the
+//! link in eSignon's start answer belongs to the API member and is never handed out as a signer's
+//! page; embed mode answers the first signer's own link; callbacks come in every documented shape,
+//! with the authorization in the HTTP header or in the JSON header, and any status is accepted
+//! (an error answer would lose the event).
+#![cfg(all(feature = "esignon", feature = "sandbox"))]
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly on purpose
+
+use axum::{
+    Router,
+    body::{Body, to_bytes},
+    http::{Request, StatusCode, header},
+};
+use bonin_app::{
+    config::{LoadedConfig, StringEnv, figment},
+    wiring::{self, App},
+};
+use serde_json::{Value, json};
+use tower::ServiceExt;
+
+const KEY: &str = "test-api-key-0123456789";
+const AUTHORIZATION: &str = "callback-authorization-0123456789abcdef";
+
+fn vars(extra: &[(&str, &str)]) -> Vec<(String, String)> {
+    [
+        ("BONIN_STORE__URL", "memory:"),
+        ("BONIN_SERVER__API_KEYS", KEY),
+        ("BONIN_PROVIDERS__ESIGNON__COMPANY_ID", "bonin-sandbox"),
+        ("BONIN_PROVIDERS__ESIGNON__EMAIL", "hr@shop.example"),
+        ("BONIN_PROVIDERS__ESIGNON__PASSWORD", "hr-password-in-the-sandbox"),
+        ("BONIN_PROVIDERS__ESIGNON__WEBHOOK_AUTHORIZATION", AUTHORIZATION),
+    ]
+    .iter()
+    .chain(extra)
+    .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+    .collect()
+}
+
+async fn app(extra: &[(&str, &str)]) -> App {
+    let loaded = LoadedConfig::load(figment(None, StringEnv::from_vars(vars(extra)))).unwrap();
+    wiring::build(&loaded).await.unwrap()
+}
+
+async fn send(router: &Router, request: Request<Body>) -> (StatusCode, Value) {
+    let response = router.clone().oneshot(request).await.unwrap();
+    let status = response.status();
+    let body = to_bytes(response.into_body(), 1 << 20).await.unwrap();
+    (status, serde_json::from_slice(&body).unwrap_or(Value::Null))
+}
+
+/// Starts the sandbox contract: the API member (hr@shop.example) is not one of its signers.
+async fn start(app: &App) -> Value {
+    let body = json!({"template_id": "170", "workflow_name": "근로계약서 2026",
+        "signers": [{"name": "홍길동", "email": "hong@shop.example"}, {"name": "김알뜰", "phone": "01055556666"}]});
+    let request = Request::post("/v1/signing")
+        .header(header::CONTENT_TYPE, "application/json")
+        .header(header::AUTHORIZATION, format!("Bearer {KEY}"))
+        .body(Body::from(body.to_string()))
+        .unwrap();
+    let (status, started) = send(&app.router, request).await;
+    assert_eq!(status, StatusCode::CREATED, "{started}");
+    started
+}
+
+/// Posts a signature to the (simulated) signing page at `url`; the page's HTTP status.
+async fn sign_at(url: &str) -> u16 {
+    let token = url.split("token=").nth(1).unwrap();
+    reqwest::Client::new()
+        .post(url.split('?').next().unwrap())
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(format!("token={token}"))
+        .send()
+        .await
+        .unwrap()
+        .status()
+        .as_u16()
+}
+
+async fn event(app: &App, authorization: Option<&str>, body: &Value) -> StatusCode {
+    let mut request = Request::post("/v1/signing/events").header(header::CONTENT_TYPE, "application/json");
+    if let Some(value) = authorization {
+        request = request.header(header::AUTHORIZATION, value);
+    }
+    send(&app.router, request.body(Body::from(body.to_string())).unwrap()).await.0
+}
+
+#[tokio::test]
+async fn the_start_hands_out_no_page_that_is_not_the_signers_own() {
+    let app = app(&[]).await;
+    let started = start(&app).await;
+    // eSignon's start answer carries the API member's page; it signs only on the member's turn
+    // and shows the document to whoever holds it. It is not answered as anybody's link.
+    assert!(started.get("signing_url").is_none() && started.get("signers").is_none(), "{started}");
+    // eSignon itself sent the first signer their own link, which signs.
+    let sim = &app.sandbox.as_ref().unwrap().esignon;
+    let workflow = started["provider_workflow_id"].as_str().unwrap();
+    let mail = sim.notifications().into_iter().find(|n| n.workflow_id == workflow && n.step == 1).unwrap();
+    assert_eq!(mail.address, "hong@shop.example");
+    assert_eq!(sign_at(&mail.url).await, 200);
+}
+
+#[tokio::test]
+async fn embed_mode_answers_the_first_signers_own_link() {
+    let app = app(&[("BONIN_PROVIDERS__ESIGNON__EMBED", "true")]).await;
+    let started = start(&app).await;
+    let signers = started["signers"].as_array().unwrap();
+    assert_eq!(signers.len(), 1, "{started}");
+    assert_eq!(signers[0]["order"], 1);
+    let link = signers[0]["signing_url"].as_str().unwrap();
+    assert_eq!(started["signing_url"].as_str(), Some(link), "signing_url stays, as the first signer's page");
+    let sim = &app.sandbox.as_ref().unwrap().esignon;
+    assert!(sim.notifications().is_empty(), "in embed mode eSignon sends no mail or KakaoTalk");
+    assert_eq!(sign_at(link).await, 200, "the first signer signs with it");
+    assert_eq!(sign_at(link).await, 403, "and only their own step");
+    // The next signer's link came with eSignon's callback: bonin accepts it (without relaying it).
+    let workflow = started["provider_workflow_id"].as_str().unwrap();
+    let progress = sim
+        .callbacks()
+        .into_iter()
+        .find(|c| c["body"]["wfuid"] == workflow && c["body"]["play_url"].is_string())
+        .unwrap();
+    assert_eq!(event(&app, Some(AUTHORIZATION), &progress).await, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn embed_mode_needs_the_callback_authorization() {
+    let mut vars = vars(&[("BONIN_PROVIDERS__ESIGNON__EMBED", "true")]);
+    vars.retain(|(k, _)| k != "BONIN_PROVIDERS__ESIGNON__WEBHOOK_AUTHORIZATION");
+    let error = LoadedConfig::load(figment(None, StringEnv::from_vars(vars))).unwrap_err().to_string();
+    assert!(error.contains("providers.esignon.embed") && error.contains("webhook_authorization"), "{error}");
+}
+
+#[tokio::test]
+async fn callbacks_in_every_documented_shape_and_with_any_status_are_answered_200() {
+    let app = app(&[]).await;
+    let legacy = |status: Value| {
+        json!({"header": {"api_name": "export", "session_id": "S1001", "request_code": ""},
+        "body": {"wfuid": "12584", "status": status, "worktype": "CF", "actionid": "1", "workdatetime": "2020-01-31 04:23:28.0"}})
+    };
+    let mut in_json_header = legacy(json!("Playing"));
+    in_json_header["header"]["authorization"] = json!(AUTHORIZATION);
+    let flat = json!({"workflow_id": 12584, "client_id": "eSignon API", "status": "Complete"});
+    let mut without_status = legacy(Value::Null);
+    without_status["body"].as_object_mut().unwrap().remove("status");
+    for (what, authorization, body) in [
+        ("legacy, HTTP header", Some(AUTHORIZATION), legacy(json!("Playing"))),
+        ("legacy, JSON header", None, in_json_header.clone()),
+        ("flat", Some(AUTHORIZATION), flat),
+        ("unknown status", Some(AUTHORIZATION), legacy(json!("Rejected"))),
+        ("a status that is personal data", Some(AUTHORIZATION), legacy(json!("hong@shop.example"))),
+        ("no status", Some(AUTHORIZATION), without_status),
+    ] {
+        assert_eq!(event(&app, authorization, &body).await, StatusCode::OK, "{what}");
+    }
+    // Without the value in either place: refused; with it, a body that is no callback: 400.
+    assert_eq!(event(&app, None, &legacy(json!("Playing"))).await, StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        event(&app, Some("callback-authorization-wrong"), &legacy(json!("Playing"))).await,
+        StatusCode::UNAUTHORIZED
+    );
+    let mut wrong_json = in_json_header;
+    wrong_json["header"]["authorization"] = json!("callback-authorization-wrong");
+    assert_eq!(event(&app, None, &wrong_json).await, StatusCode::UNAUTHORIZED);
+    assert_eq!(event(&app, Some(AUTHORIZATION), &json!({"body": {}})).await, StatusCode::BAD_REQUEST);
+}
