@@ -2,8 +2,9 @@
 //! (`crates/*/tests/prop_parsers.rs`) as a long campaign: a release build, `N` cases per property
 //! (by default enough for a million in all), and the count each property reports it actually ran.
 //!
-//! Each property appends `<crate> <property> <cases> <ok|FAILED>` to the file named by
-//! `BONIN_FUZZ_REPORT`; the total printed is the sum of those lines, not a product of settings.
+//! Each property runs through the harness in `bonin_sandbox::fuzz` (cargo feature `fuzz`), which
+//! appends `<crate> <property> <cases> <ok|FAILED>` to the file named by `BONIN_FUZZ_REPORT`; the
+//! total printed is the sum of those lines, not a product of settings.
 
 use std::{collections::BTreeMap, fs, process::Command};
 
@@ -122,6 +123,9 @@ pub(crate) fn run(args: &[&str]) -> Result<(), String> {
         .map_err(|e| format!("could not run cargo: {e}"))?;
     let text = fs::read_to_string(&report).unwrap_or_default();
     let ran = read_report(&text)?;
+    if let Some(stray) = ran.iter().find(|r| !PACKAGES.contains(&r.package.as_str())) {
+        return Err(format!("{} reported {}, but it is not one of the fuzzed crates", stray.package, stray.property));
+    }
     println!("\n{:<26} {:<44} {:>12}  result", "crate", "property", "cases");
     for r in &ran {
         let result = if r.passed { "ok" } else { "FAILED" };

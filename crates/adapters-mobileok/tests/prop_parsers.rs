@@ -3,17 +3,11 @@
 //! the results inside them, every 본인확인-API answer, and the code table. No input may panic and no
 //! error may carry the result's personal data.
 //!
-//! Each property runs `BONIN_FUZZ_CASES` cases (256 by default); `cargo xtask fuzz` raises the count
-//! and sums what each property records in `BONIN_FUZZ_REPORT`.
+//! Each property runs through `bonin_sandbox::fuzz`: `BONIN_FUZZ_CASES` cases (256 by default);
+//! `cargo xtask fuzz` raises the count and sums what each property records in `BONIN_FUZZ_REPORT`.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly on purpose
 
-use std::{
-    io::Write,
-    sync::{
-        Arc, Mutex, OnceLock,
-        atomic::{AtomicU64, Ordering},
-    },
-};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use aws_lc_rs::{
     cipher::{AES_256, EncryptionContext, PaddedBlockEncryptingKey, UnboundCipherKey},
@@ -26,221 +20,10 @@ use base64::{Engine, engine::general_purpose::STANDARD};
 use bonin_adapters_http::{FnTransport, HttpClient, HttpRequest, HttpResponse, RetryPolicy};
 use bonin_adapters_mobileok::{KeyFile, MobileokClient, MobileokConfig, codes, crypto};
 use bonin_domain::*;
+use bonin_sandbox::fuzz::{any_text, canary, check, json_body, mutated, mutated_bytes, no_leak};
 use percent_encoding::{NON_ALPHANUMERIC, utf8_percent_encode};
-use proptest::{
-    prelude::*,
-    sample::Index,
-    test_runner::{Config, TestCaseError, TestRunner},
-};
+use proptest::{prelude::*, test_runner::TestCaseError};
 use serde_json::{Value, json};
-
-// The harness: the same in every crate's `prop_parsers.rs`.
-
-/// Cases per property: `BONIN_FUZZ_CASES`, else a count that keeps an ordinary test run quick.
-fn cases() -> u32 {
-    std::env::var("BONIN_FUZZ_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(256)
-}
-
-/// Runs `test` on values of `strategy`, records how many cases ran, and fails with the shrunk
-/// counterexample.
-fn check<S: Strategy>(name: &str, strategy: S, test: impl Fn(S::Value) -> Result<(), TestCaseError>) {
-    let mut runner = TestRunner::new(Config { failure_persistence: None, ..Config::with_cases(cases()) });
-    let ran = AtomicU64::new(0);
-    let result = runner.run(&strategy, |value| {
-        ran.fetch_add(1, Ordering::Relaxed);
-        test(value)
-    });
-    record(name, ran.into_inner(), result.is_ok());
-    if let Err(error) = result {
-        panic!("{name}: {error}");
-    }
-}
-
-/// Appends `<crate> <property> <cases> <ok|FAILED>` to `BONIN_FUZZ_REPORT`, when set.
-fn record(name: &str, ran: u64, passed: bool) {
-    let Ok(path) = std::env::var("BONIN_FUZZ_REPORT") else { return };
-    let line = format!("{} {name} {ran} {}\n", env!("CARGO_PKG_NAME"), if passed { "ok" } else { "FAILED" });
-    let mut file = std::fs::OpenOptions::new().create(true).append(true).open(path).expect("fuzz report");
-    file.write_all(line.as_bytes()).expect("fuzz report");
-}
-
-/// Characters that break parsers: separators, controls, invisible and wide characters, lookalike
-/// digits.
-const ODD: &[char] = &[
-    '0',
-    '1',
-    '9',
-    '-',
-    ' ',
-    '/',
-    '+',
-    '%',
-    '.',
-    ':',
-    '|',
-    '@',
-    '=',
-    '"',
-    '\\',
-    '{',
-    '}',
-    '[',
-    ']',
-    ',',
-    'T',
-    'Z',
-    'a',
-    '\0',
-    '\t',
-    '\n',
-    '\u{7f}',
-    '\u{a0}',
-    '\u{200b}',
-    '\u{feff}',
-    'é',
-    '가',
-    '𝟘',
-    '٣',
-    '\u{10ffff}',
-];
-
-/// `base` with up to four edits: a character replaced, inserted, removed, swapped, or the text cut.
-fn mutated(base: impl Strategy<Value = String>) -> impl Strategy<Value = String> {
-    (base, prop::collection::vec((0u8..6, any::<Index>(), prop::sample::select(ODD)), 0..5)).prop_map(
-        |(text, edits)| {
-            let mut chars: Vec<char> = text.chars().collect();
-            for (kind, at, c) in edits {
-                let i = at.index(chars.len() + 1);
-                match kind {
-                    0 if i < chars.len() => chars[i] = c,
-                    1 => chars.insert(i, c),
-                    2 if i < chars.len() => {
-                        chars.remove(i);
-                    }
-                    3 if i + 1 < chars.len() => chars.swap(i, i + 1),
-                    4 => chars.truncate(i),
-                    _ => chars.push(c),
-                }
-            }
-            chars.into_iter().collect()
-        },
-    )
-}
-
-/// Any text at all: arbitrary Unicode, and arbitrary bytes read as UTF-8.
-fn any_text() -> impl Strategy<Value = String> {
-    prop_oneof![
-        any::<String>(),
-        prop::collection::vec(any::<u8>(), 0..40).prop_map(|b| String::from_utf8_lossy(&b).into_owned()),
-    ]
-}
-
-/// Canary-like personal data: a marker and random digits or Hangul, so a leak is unmistakable.
-fn canary() -> impl Strategy<Value = String> {
-    prop_oneof!["[0-9]{6,12}", "CANARY[A-Za-z0-9+/]{4,16}", "카나리[가-힣]{1,6}", "[A-Za-z0-9+/]{40,100}={0,2}",]
-}
-
-/// Fails when `rendered` (an error's Display or Debug) holds a run of four or more digits of
-/// `input`, or `input` itself once it is long enough to be personal data.
-fn no_leak(rendered: &str, input: &str) -> Result<(), TestCaseError> {
-    let digits: Vec<&str> = input.split(|c: char| !c.is_ascii_digit()).filter(|run| run.len() >= 4).collect();
-    for run in digits {
-        prop_assert!(!rendered.contains(run), "the error shows digits of the input: {rendered}");
-    }
-    let trimmed = input.trim();
-    if trimmed.chars().count() >= 6 {
-        prop_assert!(!rendered.contains(trimmed), "the error shows the input: {rendered}");
-    }
-    Ok(())
-}
-
-/// Any JSON value, with the numbers and strings that trip readers.
-fn json_value() -> impl Strategy<Value = Value> {
-    use prop::num::f64::{NEGATIVE, NORMAL, POSITIVE, SUBNORMAL, ZERO};
-    let leaf = prop_oneof![
-        Just(Value::Null),
-        any::<bool>().prop_map(Value::from),
-        any::<i64>().prop_map(Value::from),
-        any::<u64>().prop_map(Value::from),
-        (POSITIVE | NEGATIVE | NORMAL | SUBNORMAL | ZERO).prop_map(Value::from),
-        any_text().prop_map(Value::from),
-        canary().prop_map(Value::from),
-    ];
-    leaf.prop_recursive(3, 24, 4, |inner| {
-        prop_oneof![
-            prop::collection::vec(inner.clone(), 0..4).prop_map(Value::from),
-            prop::collection::btree_map("[a-z_]{1,12}", inner, 0..4)
-                .prop_map(|m| Value::Object(m.into_iter().collect())),
-        ]
-    })
-}
-
-/// `valid` with some of its fields (at any depth) replaced by arbitrary JSON, removed, or joined
-/// by new ones.
-fn mutated_json(valid: Value) -> impl Strategy<Value = Value> {
-    (Just(valid), prop::collection::vec((any::<Index>(), 0u8..3, json_value()), 0..4)).prop_map(|(mut value, edits)| {
-        for (at, kind, replacement) in edits {
-            let mut paths = Vec::new();
-            object_paths(&value, String::new(), &mut paths);
-            if paths.is_empty() {
-                break;
-            }
-            let path = &paths[at.index(paths.len())];
-            let (parent, key) = path.rsplit_once('/').unwrap_or(("", path));
-            let Some(object) = value.pointer_mut(parent).and_then(Value::as_object_mut) else { continue };
-            match kind {
-                0 => {
-                    object.insert(key.to_owned(), replacement);
-                }
-                1 => {
-                    object.remove(key);
-                }
-                _ => {
-                    object.insert(format!("{key}_"), replacement);
-                }
-            }
-        }
-        value
-    })
-}
-
-/// JSON pointers of every member of every object in `value`.
-fn object_paths(value: &Value, at: String, out: &mut Vec<String>) {
-    if let Value::Object(object) = value {
-        for (key, member) in object {
-            let path = format!("{at}/{key}");
-            out.push(path.clone());
-            object_paths(member, path, out);
-        }
-    }
-}
-
-/// `valid` as JSON text, mutated as text or as structure, or any text at all.
-fn json_body(valid: Value) -> impl Strategy<Value = Vec<u8>> {
-    prop_oneof![
-        3 => mutated_json(valid.clone()).prop_map(|v| v.to_string().into_bytes()),
-        2 => mutated(Just(valid.to_string())).prop_map(String::into_bytes),
-        1 => prop::collection::vec(any::<u8>(), 0..64),
-    ]
-}
-
-/// `bytes` with up to four bytes replaced, inserted or removed, or cut short.
-fn mutated_bytes(base: Vec<u8>) -> impl Strategy<Value = Vec<u8>> {
-    (Just(base), prop::collection::vec((0u8..4, any::<Index>(), any::<u8>()), 0..5)).prop_map(|(mut bytes, edits)| {
-        for (kind, at, byte) in edits {
-            let i = at.index(bytes.len() + 1);
-            match kind {
-                0 if i < bytes.len() => bytes[i] ^= byte | 1,
-                1 => bytes.insert(i, byte),
-                2 if i < bytes.len() => {
-                    bytes.remove(i);
-                }
-                _ => bytes.truncate(i),
-            }
-        }
-        bytes
-    })
-}
 
 // Keys and envelopes.
 
@@ -461,7 +244,7 @@ fn prop_window_result() {
     let client = client(&answers);
     let session = session(Method::Window, window_state());
     let callback = key_token_callback();
-    check("prop_window_result", result_body(), |(person, body)| {
+    check!("prop_window_result", result_body(), |(person, body)| {
         *answers.lock().unwrap() = vec![("/result/request", 200, result_reply(&body))];
         match runtime.block_on(client.complete(&session, &callback)) {
             Ok(completion) => {
@@ -506,7 +289,7 @@ fn prop_window_data_field() {
         any_text(),
     ];
     let strategy = (data, prop::collection::vec(any_text(), 0..2), json_body(reply), 100u16..600);
-    check("prop_window_data_field", strategy, |(data, extra, reply, status)| {
+    check!("prop_window_data_field", strategy, |(data, extra, reply, status)| {
         *answers.lock().unwrap() = vec![("/result/request", status, reply)];
         let mut callback = CallbackParams::new(CallbackTransport::Post).with("data", data);
         for value in extra {
@@ -532,7 +315,7 @@ fn prop_result_envelope() {
         mutated(Just(valid.replace('|', "||"))),
         any_text(),
     ];
-    check("prop_result_envelope", envelopes, |value| {
+    check!("prop_result_envelope", envelopes, |value| {
         match crypto::decrypt_result(&keys.key_file, &value) {
             Ok(bytes) => prop_assert!(bytes.len() < 1024),
             Err(error) => prop_assert!(matches!(error, Error::IntegrityMismatch { .. }), "not IntegrityMismatch"),
@@ -553,7 +336,7 @@ fn prop_key_file() {
         1 => mutated_bytes(key_file_bytes(json.to_string().as_bytes())),
         1 => prop::collection::vec(any::<u8>(), 0..96),
     ];
-    check("prop_key_file", (files, any::<bool>()), |(bytes, as_base64)| {
+    check!("prop_key_file", (files, any::<bool>()), |(bytes, as_base64)| {
         let unlocked = if as_base64 {
             KeyFile::from_base64(&STANDARD.encode(&bytes), &password())
         } else {
@@ -574,7 +357,7 @@ fn prop_key_file() {
 #[test]
 fn prop_key_file_base64_text() {
     let text = STANDARD.encode(key_file_bytes(key_file_json(&keys().pkcs8, &keys().spki).to_string().as_bytes()));
-    check("prop_key_file_base64_text", prop_oneof![mutated(Just(text)), any_text()], |text| {
+    check!("prop_key_file_base64_text", prop_oneof![mutated(Just(text)), any_text()], |text| {
         if let Err(error) = KeyFile::from_base64(&text, &password()) {
             prop_assert!(matches!(error, Error::Misconfigured { .. }), "not Misconfigured");
         }
@@ -618,7 +401,7 @@ fn prop_otp_answers() {
         prop_oneof![confirm, (person(), 100u16..600, json_body(next.clone())).prop_map(|(p, s, b)| (p, s, b))],
         json_body(otp_state),
     );
-    check("prop_otp_answers", strategy, |(token, auth, resend, (person, confirm_status, confirm), state)| {
+    check!("prop_otp_answers", strategy, |(token, auth, resend, (person, confirm_status, confirm), state)| {
         *answers.lock().unwrap() = vec![
             ("/token/get", token.0, token.1),
             ("/auth/request", auth.0, auth.1),
@@ -642,7 +425,7 @@ fn prop_otp_answers() {
 fn prop_public_key_and_codes() {
     let text = STANDARD.encode(&keys().spki);
     let strategy = (prop_oneof![mutated(Just(text)), any_text()], any_text(), proptest::option::of(any_text()));
-    check("prop_public_key_and_codes", strategy, |(key, code, message)| {
+    check!("prop_public_key_and_codes", strategy, |(key, code, message)| {
         if let Err(error) = crypto::parse_public_key(&key) {
             prop_assert!(matches!(error, Error::Protocol { .. }), "not Protocol");
         }

@@ -9,15 +9,14 @@ use std::{net::SocketAddr, sync::Arc, time::Duration};
 use async_trait::async_trait;
 use axum::{
     Router,
-    body::{Body, to_bytes},
-    http::{HeaderMap, Request, StatusCode, header},
+    body::Body,
+    http::{Request, StatusCode, header},
 };
 use bonin_app::{
-    api::{self, ApiSettings, Guards},
+    api::{self, Guards},
     config::{LoadedConfig, StringEnv, figment},
     limits::ApiLimits,
     metrics::Metrics,
-    service::{ServiceSettings, VerificationService},
     wiring::{self, App},
 };
 use bonin_domain::*;
@@ -25,22 +24,16 @@ use bonin_sandbox::{
     Fault, Times,
     nice::{CRYPTO_TOKEN_PATH, ResultOverrides},
 };
-use percent_encoding::{NON_ALPHANUMERIC, utf8_percent_encode};
 use serde_json::{Value, json};
+use support::{
+    Reply, StandInOtp, api_settings, app, encode, get, launch_fields, loaded, otp_service, post_json, send, subject,
+};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tower::ServiceExt;
+
+mod support;
 
 const KEY: &str = "test-api-key-0123456789";
 const OTHER_KEY: &str = "test-api-key-9876543210";
-
-fn loaded(env: &[(&str, &str)]) -> LoadedConfig {
-    let vars = [("BONIN_STORE__URL", "memory:")].iter().chain(env).map(|(k, v)| ((*k).to_owned(), (*v).to_owned()));
-    LoadedConfig::load(figment(None, StringEnv::from_vars(vars))).unwrap()
-}
-
-async fn app(env: &[(&str, &str)]) -> App {
-    wiring::build(&loaded(env)).await.unwrap()
-}
 
 /// `app` served on a loopback port by `bonin serve`'s own loop.
 async fn served(env: &[(&str, &str)]) -> SocketAddr {
@@ -49,51 +42,6 @@ async fn served(env: &[(&str, &str)]) -> SocketAddr {
     let app = app(env).await;
     tokio::spawn(app.serve(listener, std::future::pending()));
     addr
-}
-
-struct Reply {
-    status: StatusCode,
-    headers: HeaderMap,
-    body: Vec<u8>,
-}
-
-impl Reply {
-    fn json(&self) -> Value {
-        serde_json::from_slice(&self.body).unwrap_or(Value::Null)
-    }
-    fn text(&self) -> String {
-        String::from_utf8_lossy(&self.body).into_owned()
-    }
-    fn code(&self) -> String {
-        self.json()["code"].as_str().unwrap_or("").to_owned()
-    }
-    fn retry_after(&self) -> u64 {
-        self.headers[header::RETRY_AFTER].to_str().unwrap().parse().unwrap()
-    }
-}
-
-async fn send(router: &Router, request: Request<Body>) -> Reply {
-    let response = router.clone().oneshot(request).await.unwrap();
-    let status = response.status();
-    let headers = response.headers().clone();
-    let body = to_bytes(response.into_body(), 1 << 20).await.unwrap().to_vec();
-    Reply { status, headers, body }
-}
-
-fn post_json(path: &str, body: &Value, key: Option<&str>) -> Request<Body> {
-    let mut builder = Request::post(path).header(header::CONTENT_TYPE, "application/json");
-    if let Some(key) = key {
-        builder = builder.header(header::AUTHORIZATION, format!("Bearer {key}"));
-    }
-    builder.body(Body::from(body.to_string())).unwrap()
-}
-
-fn get(path: &str, key: Option<&str>) -> Request<Body> {
-    let mut builder = Request::get(path);
-    if let Some(key) = key {
-        builder = builder.header(header::AUTHORIZATION, format!("Bearer {key}"));
-    }
-    builder.body(Body::empty()).unwrap()
 }
 
 fn nice_start() -> Value {
@@ -105,12 +53,7 @@ async fn start_nice(app: &App, key: Option<&str>) -> (String, Vec<(String, Strin
     let reply = send(&app.router, post_json("/v1/verifications", &nice_start(), key)).await;
     assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.text());
     let body = reply.json();
-    let fields = body["launch"]["fields"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|f| (f["name"].as_str().unwrap().to_owned(), f["value"].as_str().unwrap().to_owned()))
-        .collect();
+    let fields = launch_fields(&body);
     (body["id"].as_str().unwrap().to_owned(), fields)
 }
 
@@ -118,15 +61,9 @@ async fn start_nice(app: &App, key: Option<&str>) -> (String, Vec<(String, Strin
 async fn finish_nice(app: &App, id: &str, fields: &[(String, String)]) {
     let sandbox = app.sandbox.as_ref().unwrap();
     let callback = sandbox.nice.complete_window(fields, "hong", &ResultOverrides::default()).unwrap();
-    let form = callback
-        .params
-        .iter()
-        .map(|(k, v)| format!("{k}={}", utf8_percent_encode(v, NON_ALPHANUMERIC)))
-        .collect::<Vec<_>>()
-        .join("&");
     let landing = Request::post(format!("/v1/verifications/{id}/return"))
         .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
-        .body(Body::from(form))
+        .body(Body::from(encode(&callback.params)))
         .unwrap();
     assert_eq!(send(&app.router, landing).await.status, StatusCode::SEE_OTHER);
 }
@@ -234,55 +171,10 @@ async fn keyless_clients_are_limited_by_peer_address() {
     assert_eq!(body["code"], "rate_limited");
 }
 
-/// An OTP provider stand-in: accepts `123456`.
-struct StandInOtp;
-
-#[async_trait]
-impl OtpVerifier for StandInOtp {
-    fn provider(&self) -> ProviderId {
-        ProviderId::Mobileok
-    }
-    async fn send(&self, _: &OtpRequest) -> Result<OtpDispatch, Error> {
-        Ok(OtpDispatch::new(ProviderState::new("t1")))
-    }
-    async fn resend(&self, _: &Verification) -> Result<OtpDispatch, Error> {
-        Ok(OtpDispatch::new(ProviderState::new("t1-again")))
-    }
-    async fn confirm(&self, session: &Verification, code: Option<OtpCode>) -> Result<OtpOutcome, Error> {
-        if code.as_ref().map(OtpCode::expose) == Some("123456") {
-            Ok(OtpOutcome::Verified(Completion::new(VerifiedIdentity::new(session.provider(), session.created_at()))))
-        } else {
-            Ok(OtpOutcome::WrongCode { retry_state: Some(ProviderState::new("t2")), provider_code: "3001".into() })
-        }
-    }
-}
-
 /// A router over the stand-in OTP provider on `clock`, with `limits`.
 fn otp_router(clock: Arc<ManualClock>, limits: ApiLimits) -> Router {
-    let store = Arc::new(bonin_adapters_store::MemoryStore::with_clock(clock.clone()));
-    let settings = ServiceSettings {
-        public_url: "http://127.0.0.1:8080".into(),
-        allowed_return_origins: vec!["http://127.0.0.1:8080".into()],
-        default_provider: ProviderId::Mobileok,
-        pii_retention: Duration::from_secs(600),
-        identity_grace: Duration::ZERO,
-    };
-    let service =
-        VerificationService::new(store, clock.clone(), Arc::new(OsRng), settings, Arc::new(Metrics::default()))
-            .with_otp(Arc::new(StandInOtp));
-    let settings = ApiSettings {
-        api_keys: Arc::new(Vec::new()),
-        request_timeout: Duration::from_secs(5),
-        body_limit: 65536,
-        demo: false,
-        signing: None,
-    };
-    api::router_with(Arc::new(service), settings, Guards { limits, ..Guards::new(clock) })
-}
-
-fn subject() -> Value {
-    json!({"name": "홍길동", "phone": "010-1234-5678", "birth_date": "1990-02-15", "gender": "male",
-           "nationality": "domestic", "carrier": "skt", "auth_type": "sms"})
+    let service = otp_service(clock.clone(), Arc::new(StandInOtp));
+    api::router_with(Arc::new(service), api_settings(Duration::from_secs(5)), Guards { limits, ..Guards::new(clock) })
 }
 
 #[tokio::test]
@@ -446,29 +338,31 @@ async fn esignon_is_refused_as_a_verification_provider_and_not_offered_for_one()
 async fn returns_to_the_open_landing_are_limited_per_existing_verification_not_per_address() {
     let addr = served(&[("BONIN_LIMITS__CALLBACKS_PER_MINUTE", "2")]).await;
     let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
-    let started = client
-        .post(format!("http://{addr}/v1/verifications"))
-        .header("content-type", "application/json")
-        .body(nice_start().to_string())
-        .send()
-        .await
-        .unwrap()
-        .bytes()
-        .await
-        .unwrap();
-    let started: Value = serde_json::from_slice(&started).unwrap();
-    let id = started["id"].as_str().unwrap();
-    let garbage = || {
+    let start = async || {
+        let started = client
+            .post(format!("http://{addr}/v1/verifications"))
+            .header("content-type", "application/json")
+            .body(nice_start().to_string())
+            .send()
+            .await
+            .unwrap()
+            .bytes()
+            .await
+            .unwrap();
+        serde_json::from_slice::<Value>(&started).unwrap()["id"].as_str().unwrap().to_owned()
+    };
+    let garbage = |id: &str| {
         client
             .post(format!("http://{addr}/v1/verifications/{id}/return"))
             .header("content-type", "application/x-www-form-urlencoded")
             .body("token_version_id=x&enc_data=y&integrity_value=z")
             .send()
     };
+    let id = start().await;
     for _ in 0..2 {
-        assert_ne!(garbage().await.unwrap().status().as_u16(), 429);
+        assert_ne!(garbage(&id).await.unwrap().status().as_u16(), 429);
     }
-    let refused = garbage().await.unwrap();
+    let refused = garbage(&id).await.unwrap();
     assert_eq!(refused.status().as_u16(), 429);
     assert!(refused.headers().contains_key("retry-after"));
     // Everyone else, from the same address, is untouched: ids that do not exist cost nothing, and
@@ -479,25 +373,7 @@ async fn returns_to_the_open_landing_are_limited_per_existing_verification_not_p
             assert_eq!(reply.status().as_u16(), 404);
         }
     }
-    let other = client
-        .post(format!("http://{addr}/v1/verifications"))
-        .header("content-type", "application/json")
-        .body(nice_start().to_string())
-        .send()
-        .await
-        .unwrap()
-        .bytes()
-        .await
-        .unwrap();
-    let other: Value = serde_json::from_slice(&other).unwrap();
-    let other_id = other["id"].as_str().unwrap();
-    let reply = client
-        .post(format!("http://{addr}/v1/verifications/{other_id}/return"))
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body("token_version_id=x&enc_data=y&integrity_value=z")
-        .send()
-        .await
-        .unwrap();
+    let reply = garbage(&start().await).await.unwrap();
     assert_ne!(reply.status().as_u16(), 429);
 }
 
@@ -524,26 +400,8 @@ impl OtpVerifier for SlowOtp {
 #[tokio::test]
 async fn a_confirm_cut_off_by_the_request_time_limit_is_still_applied() {
     let clock = Arc::new(SystemClock::new());
-    let store = Arc::new(bonin_adapters_store::MemoryStore::with_clock(clock.clone()));
-    let settings = ServiceSettings {
-        public_url: "http://127.0.0.1:8080".into(),
-        allowed_return_origins: vec!["http://127.0.0.1:8080".into()],
-        default_provider: ProviderId::Mobileok,
-        pii_retention: Duration::from_secs(600),
-        identity_grace: Duration::ZERO,
-    };
-    let service = Arc::new(
-        VerificationService::new(store, clock.clone(), Arc::new(OsRng), settings, Arc::new(Metrics::default()))
-            .with_otp(Arc::new(SlowOtp)),
-    );
-    let api_settings = ApiSettings {
-        api_keys: Arc::new(Vec::new()),
-        request_timeout: Duration::from_millis(100),
-        body_limit: 65536,
-        demo: false,
-        signing: None,
-    };
-    let router = api::router_with(service.clone(), api_settings, Guards::new(clock));
+    let service = Arc::new(otp_service(clock.clone(), Arc::new(SlowOtp)));
+    let router = api::router_with(service.clone(), api_settings(Duration::from_millis(100)), Guards::new(clock));
     let started = send(&router, post_json("/v1/verifications", &json!({"method": "otp"}), None)).await;
     let id = started.json()["id"].as_str().unwrap().to_owned();
     send(&router, post_json(&format!("/v1/verifications/{id}/otp"), &subject(), None)).await;

@@ -2,46 +2,15 @@
 //! in JSON, is free of personal data, secrets and tokens, while still naming verification ids.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly on purpose
 
-use std::{
-    io::Write,
-    sync::{Arc, Mutex},
-};
-
 use axum::{
     body::{Body, to_bytes},
     http::{Request, header},
 };
-use bonin_app::{
-    config::{LoadedConfig, StringEnv, figment},
-    wiring,
-};
 use bonin_sandbox::{nice::ResultOverrides, personas};
-use percent_encoding::{NON_ALPHANUMERIC, utf8_percent_encode};
+use support::{Captured, app, encode, launch_fields};
 use tower::ServiceExt;
 
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Captured {
-    type Writer = Captured;
-    fn make_writer(&'a self) -> Self::Writer {
-        self.clone()
-    }
-}
-
-fn encode(pairs: &[(String, String)]) -> String {
-    pairs.iter().map(|(k, v)| format!("{k}={}", utf8_percent_encode(v, NON_ALPHANUMERIC))).collect::<Vec<_>>().join("&")
-}
+mod support;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn logs_name_ids_and_providers_but_never_personal_data_or_secrets() {
@@ -50,12 +19,7 @@ async fn logs_name_ids_and_providers_but_never_personal_data_or_secrets() {
         tracing_subscriber::fmt().json().with_max_level(tracing::Level::DEBUG).with_writer(captured.clone()).finish();
     tracing::subscriber::set_global_default(subscriber).unwrap();
 
-    let loaded = LoadedConfig::load(figment(
-        None,
-        StringEnv::from_vars([("BONIN_STORE__URL".to_owned(), "memory:".to_owned())]),
-    ))
-    .unwrap();
-    let app = wiring::build(&loaded).await.unwrap();
+    let app = app(&[]).await;
     let sandbox = app.sandbox.as_ref().unwrap();
     let mut secrets: Vec<String> = vec![sandbox.nice.client().1.to_owned()];
     let mut ids = Vec::new();
@@ -75,12 +39,7 @@ async fn logs_name_ids_and_providers_but_never_personal_data_or_secrets() {
         let started: serde_json::Value =
             serde_json::from_slice(&to_bytes(response.into_body(), 1 << 20).await.unwrap()).unwrap();
         let id = started["id"].as_str().unwrap().to_owned();
-        let fields: Vec<(String, String)> = started["launch"]["fields"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|f| (f["name"].as_str().unwrap().to_owned(), f["value"].as_str().unwrap().to_owned()))
-            .collect();
+        let fields = launch_fields(&started);
         let mut params = sandbox.nice.complete_window(&fields, persona, &overrides).unwrap().params;
         secrets.extend(params.iter().filter(|(k, _)| k != "token_version_id").map(|(_, v)| v.clone()));
         if tamper {
@@ -147,7 +106,9 @@ async fn logs_name_ids_and_providers_but_never_personal_data_or_secrets() {
     let started: serde_json::Value =
         serde_json::from_slice(&to_bytes(response.into_body(), 1 << 20).await.unwrap()).unwrap();
     let signing_id = started["id"].as_str().unwrap().to_owned();
-    secrets.push(started["signing_url"].as_str().unwrap().split("token=").nth(1).unwrap().to_owned());
+    if let Some(url) = started["signing_url"].as_str() {
+        secrets.push(url.split("token=").nth(1).unwrap().to_owned());
+    }
     sandbox.esignon.sign(started["provider_workflow_id"].as_str().unwrap(), false).unwrap();
     app.router
         .clone()
@@ -167,7 +128,7 @@ async fn logs_name_ids_and_providers_but_never_personal_data_or_secrets() {
     secrets.push(bonin_sandbox::portone::SANDBOX_IMP_SECRET.to_owned());
     secrets.push(bonin_sandbox::portone::SANDBOX_V2_SECRET.to_owned());
 
-    let logs = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    let logs = captured.text();
     assert!(logs.contains("verification started") && logs.contains(&ids[0]), "the logs are useful:\n{logs}");
     for persona in personas::ALL {
         for value in [persona.name, persona.phone, persona.ci, persona.di, persona.birth_date] {

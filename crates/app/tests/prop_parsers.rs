@@ -3,17 +3,11 @@
 //! form, the configuration from `BONIN_*` variables, and `origin_of`. No request may panic or get a
 //! 500, no answer may echo the personal data it was sent, no configuration error may show a secret.
 //!
-//! Each property runs `BONIN_FUZZ_CASES` cases (256 by default); `cargo xtask fuzz` raises the count
-//! and sums what each property records in `BONIN_FUZZ_REPORT`.
+//! Each property runs through `bonin_sandbox::fuzz`: `BONIN_FUZZ_CASES` cases (256 by default);
+//! `cargo xtask fuzz` raises the count and sums what each property records in `BONIN_FUZZ_REPORT`.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly on purpose
 
-use std::{
-    io::Write,
-    sync::{
-        OnceLock,
-        atomic::{AtomicU64, Ordering},
-    },
-};
+use std::sync::OnceLock;
 
 use axum::{
     body::{Body, to_bytes},
@@ -23,204 +17,11 @@ use bonin_app::{
     config::{LoadedConfig, REFERENCE, StringEnv, describe, figment, origin_of},
     wiring::{self, App},
 };
+use bonin_sandbox::fuzz::{any_text, check, json_body, mutated, no_leak};
 use percent_encoding::{NON_ALPHANUMERIC, utf8_percent_encode};
-use proptest::{
-    prelude::*,
-    sample::Index,
-    test_runner::{Config, TestCaseError, TestRunner},
-};
+use proptest::{prelude::*, sample::Index, test_runner::TestCaseError};
 use serde_json::{Value, json};
 use tower::ServiceExt;
-
-// The harness: the same in every crate's `prop_parsers.rs`.
-
-/// Cases per property: `BONIN_FUZZ_CASES`, else a count that keeps an ordinary test run quick.
-fn cases() -> u32 {
-    std::env::var("BONIN_FUZZ_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(256)
-}
-
-/// Runs `test` on values of `strategy`, records how many cases ran, and fails with the shrunk
-/// counterexample.
-fn check<S: Strategy>(name: &str, strategy: S, test: impl Fn(S::Value) -> Result<(), TestCaseError>) {
-    let mut runner = TestRunner::new(Config { failure_persistence: None, ..Config::with_cases(cases()) });
-    let ran = AtomicU64::new(0);
-    let result = runner.run(&strategy, |value| {
-        ran.fetch_add(1, Ordering::Relaxed);
-        test(value)
-    });
-    record(name, ran.into_inner(), result.is_ok());
-    if let Err(error) = result {
-        panic!("{name}: {error}");
-    }
-}
-
-/// Appends `<crate> <property> <cases> <ok|FAILED>` to `BONIN_FUZZ_REPORT`, when set.
-fn record(name: &str, ran: u64, passed: bool) {
-    let Ok(path) = std::env::var("BONIN_FUZZ_REPORT") else { return };
-    let line = format!("{} {name} {ran} {}\n", env!("CARGO_PKG_NAME"), if passed { "ok" } else { "FAILED" });
-    let mut file = std::fs::OpenOptions::new().create(true).append(true).open(path).expect("fuzz report");
-    file.write_all(line.as_bytes()).expect("fuzz report");
-}
-
-/// Characters that break parsers: separators, controls, invisible and wide characters, lookalike
-/// digits.
-const ODD: &[char] = &[
-    '0',
-    '1',
-    '9',
-    '-',
-    ' ',
-    '/',
-    '+',
-    '%',
-    '.',
-    ':',
-    '|',
-    '@',
-    '=',
-    '"',
-    '\\',
-    '{',
-    '}',
-    '[',
-    ']',
-    ',',
-    'T',
-    'Z',
-    'a',
-    '\0',
-    '\t',
-    '\n',
-    '\u{7f}',
-    '\u{a0}',
-    '\u{200b}',
-    '\u{feff}',
-    'é',
-    '가',
-    '𝟘',
-    '٣',
-    '\u{10ffff}',
-];
-
-/// `base` with up to four edits: a character replaced, inserted, removed, swapped, or the text cut.
-fn mutated(base: impl Strategy<Value = String>) -> impl Strategy<Value = String> {
-    (base, prop::collection::vec((0u8..6, any::<Index>(), prop::sample::select(ODD)), 0..5)).prop_map(
-        |(text, edits)| {
-            let mut chars: Vec<char> = text.chars().collect();
-            for (kind, at, c) in edits {
-                let i = at.index(chars.len() + 1);
-                match kind {
-                    0 if i < chars.len() => chars[i] = c,
-                    1 => chars.insert(i, c),
-                    2 if i < chars.len() => {
-                        chars.remove(i);
-                    }
-                    3 if i + 1 < chars.len() => chars.swap(i, i + 1),
-                    4 => chars.truncate(i),
-                    _ => chars.push(c),
-                }
-            }
-            chars.into_iter().collect()
-        },
-    )
-}
-
-/// Any text at all: arbitrary Unicode, and arbitrary bytes read as UTF-8.
-fn any_text() -> impl Strategy<Value = String> {
-    prop_oneof![
-        any::<String>(),
-        prop::collection::vec(any::<u8>(), 0..40).prop_map(|b| String::from_utf8_lossy(&b).into_owned()),
-    ]
-}
-
-/// Canary-like personal data: a marker and random digits or Hangul, so a leak is unmistakable.
-fn canary() -> impl Strategy<Value = String> {
-    prop_oneof!["[0-9]{6,12}", "CANARY[A-Za-z0-9+/]{4,16}", "카나리[가-힣]{1,6}", "[A-Za-z0-9+/]{40,100}={0,2}",]
-}
-
-/// Fails when `rendered` (an error's Display or Debug) holds a run of four or more digits of
-/// `input`, or `input` itself once it is long enough to be personal data.
-fn no_leak(rendered: &str, input: &str) -> Result<(), TestCaseError> {
-    let digits: Vec<&str> = input.split(|c: char| !c.is_ascii_digit()).filter(|run| run.len() >= 4).collect();
-    for run in digits {
-        prop_assert!(!rendered.contains(run), "the error shows digits of the input: {rendered}");
-    }
-    let trimmed = input.trim();
-    if trimmed.chars().count() >= 6 {
-        prop_assert!(!rendered.contains(trimmed), "the error shows the input: {rendered}");
-    }
-    Ok(())
-}
-
-/// Any JSON value, with the numbers and strings that trip readers.
-fn json_value() -> impl Strategy<Value = Value> {
-    use prop::num::f64::{NEGATIVE, NORMAL, POSITIVE, SUBNORMAL, ZERO};
-    let leaf = prop_oneof![
-        Just(Value::Null),
-        any::<bool>().prop_map(Value::from),
-        any::<i64>().prop_map(Value::from),
-        any::<u64>().prop_map(Value::from),
-        (POSITIVE | NEGATIVE | NORMAL | SUBNORMAL | ZERO).prop_map(Value::from),
-        any_text().prop_map(Value::from),
-        canary().prop_map(Value::from),
-    ];
-    leaf.prop_recursive(3, 24, 4, |inner| {
-        prop_oneof![
-            prop::collection::vec(inner.clone(), 0..4).prop_map(Value::from),
-            prop::collection::btree_map("[a-z_]{1,12}", inner, 0..4)
-                .prop_map(|m| Value::Object(m.into_iter().collect())),
-        ]
-    })
-}
-
-/// `valid` with some of its fields (at any depth) replaced by arbitrary JSON, removed, or joined
-/// by new ones.
-fn mutated_json(valid: Value) -> impl Strategy<Value = Value> {
-    (Just(valid), prop::collection::vec((any::<Index>(), 0u8..3, json_value()), 0..4)).prop_map(|(mut value, edits)| {
-        for (at, kind, replacement) in edits {
-            let mut paths = Vec::new();
-            object_paths(&value, String::new(), &mut paths);
-            if paths.is_empty() {
-                break;
-            }
-            let path = &paths[at.index(paths.len())];
-            let (parent, key) = path.rsplit_once('/').unwrap_or(("", path));
-            let Some(object) = value.pointer_mut(parent).and_then(Value::as_object_mut) else { continue };
-            match kind {
-                0 => {
-                    object.insert(key.to_owned(), replacement);
-                }
-                1 => {
-                    object.remove(key);
-                }
-                _ => {
-                    object.insert(format!("{key}_"), replacement);
-                }
-            }
-        }
-        value
-    })
-}
-
-/// JSON pointers of every member of every object in `value`.
-fn object_paths(value: &Value, at: String, out: &mut Vec<String>) {
-    if let Value::Object(object) = value {
-        for (key, member) in object {
-            let path = format!("{at}/{key}");
-            out.push(path.clone());
-            object_paths(member, path, out);
-        }
-    }
-}
-
-/// `valid` as JSON text, mutated as text or as structure, or any text at all.
-fn json_body(valid: Value) -> impl Strategy<Value = Vec<u8>> {
-    prop_oneof![
-        3 => mutated_json(valid.clone()).prop_map(|v| v.to_string().into_bytes()),
-        2 => mutated(Just(valid.to_string())).prop_map(String::into_bytes),
-        1 => prop::collection::vec(any::<u8>(), 0..64),
-    ]
-}
 
 // The service in the sandbox profile, shared by every property of this binary.
 
@@ -368,7 +169,7 @@ fn prop_otp_send_body() {
             "gender": "male", "nationality": "domestic", "carrier": "skt", "auth_type": "sms", "client_ip": "203.0.113.7"});
         (Just(person), json_body(subject), path_id(&fixture.otp_id))
     });
-    check("prop_otp_send_body", strategy, |(person, body, id)| {
+    check!("prop_otp_send_body", strategy, |(person, body, id)| {
         let path = format!("/v1/verifications/{id}/otp");
         let (status, answer) = fixture.runtime.block_on(send(&fixture.app, "POST", &path, Some(body)));
         not_a_server_error(status, &answer)?;
@@ -423,7 +224,7 @@ fn any_request() -> impl Strategy<Value = (&'static str, String, Option<Vec<u8>>
 #[test]
 fn prop_any_request() {
     let fixture = fixture();
-    check("prop_any_request", (any_request(), any::<bool>()), |((method, path, body), form)| {
+    check!("prop_any_request", (any_request(), any::<bool>()), |((method, path, body), form)| {
         let app = &fixture.app;
         let (status, answer) = if path.ends_with("/events") {
             fixture.runtime.block_on(send_with(app, method, &path, "authorization", WEBHOOK_AUTHORIZATION, body))
@@ -457,7 +258,7 @@ fn prop_return_url_and_landing() {
     let urls = mutated(Just("http://127.0.0.1:8080/demo/done?from=shop&x=<b>\"'#frag".to_owned()));
     let strategy =
         (urls, prop::sample::select(&["page", "popup"][..]), prop::sample::select(&["nice", "mobileok"][..]));
-    check("prop_return_url_and_landing", strategy, |(return_url, display, provider)| {
+    check!("prop_return_url_and_landing", strategy, |(return_url, display, provider)| {
         let start = json!({"provider": provider, "method": "window", "return_url": return_url, "display": display});
         let (status, answer) = fixture.runtime.block_on(send(
             &fixture.app,
@@ -529,7 +330,7 @@ fn described_configuration_redacts_the_store_encryption_keys() {
 
 #[test]
 fn prop_config_from_environment() {
-    check("prop_config_from_environment", config_vars(), |vars| {
+    check!("prop_config_from_environment", config_vars(), |vars| {
         let figment = figment(Some("/nonexistent/bonin.toml".into()), StringEnv::from_vars(vars));
         match LoadedConfig::load(figment.clone()) {
             Ok(loaded) => {
@@ -553,7 +354,7 @@ fn prop_origin_of() {
         mutated(Just("http://[::1]:8080".to_owned())),
         any_text(),
     ];
-    check("prop_origin_of", urls, |url| {
+    check!("prop_origin_of", urls, |url| {
         if let Some(origin) = origin_of(&url) {
             prop_assert!(origin.starts_with("http://") || origin.starts_with("https://"));
             prop_assert_eq!(origin_of(&origin), Some(origin.clone()), "an origin is its own origin");

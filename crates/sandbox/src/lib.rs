@@ -32,6 +32,8 @@
 pub mod conformance;
 pub mod esignon;
 mod faults;
+#[cfg(feature = "fuzz")]
+pub mod fuzz;
 pub mod mobileok;
 pub mod nice;
 pub mod personas;
