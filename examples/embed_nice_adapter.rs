@@ -57,6 +57,8 @@ async fn main() -> Result<(), Box<dyn Error>> {
             purpose: None,
             display: Display::Page,
             min_age: Some(19),
+            prefill: None,
+            custom_data: None,
         })
         .await?;
     let id = started.verification.id().clone();

@@ -21,6 +21,8 @@ async fn verify_once(app: &App, persona: &str) -> Result<String, Box<dyn Error>>
             purpose: None,
             display: Display::Page,
             min_age: None,
+            prefill: None,
+            custom_data: None,
         })
         .await?;
     let id = started.verification.id().clone();

@@ -33,8 +33,8 @@ use axum::{
 };
 use bonin_domain::{
     BirthDate, CallbackParams, CallbackTransport, Carrier, Clock, Dependency, Display, Error, ExposeSecret, Gender,
-    Launch, Method, Name, Nationality, OtpChannel, OtpCode, OtpSubject, PhoneNumber, ProviderId, Purpose, SecretString,
-    Status, SystemClock, Timestamp, Verification, VerificationId, VerifiedIdentity,
+    Launch, Method, Name, Nationality, OtpChannel, OtpCode, OtpSubject, PhoneNumber, Prefill, ProviderId, Purpose,
+    SecretString, Status, SystemClock, Timestamp, Verification, VerificationId, VerifiedIdentity,
 };
 use serde::{Deserialize, Serialize, de::DeserializeOwned};
 
@@ -159,8 +159,8 @@ fn parse_id(id: &str) -> Result<VerificationId, ApiError> {
     VerificationId::parse(id).map_err(|_| ApiError::Domain(Error::NotFound))
 }
 
-/// `POST /v1/verifications` body.
-#[derive(Debug, Deserialize)]
+/// `POST /v1/verifications` body. `Debug` shows no prefill value and no custom data.
+#[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct StartBody {
     /// Provider id, or the configured default.
@@ -180,6 +180,26 @@ pub struct StartBody {
     /// Minimum age.
     #[serde(default)]
     pub min_age: Option<u8>,
+    /// The person's details for windows that can be filled in (PortOne).
+    #[serde(default)]
+    pub prefill: Option<Prefill>,
+    /// The merchant's own data kept with the provider's record (PortOne V2 `customData`).
+    #[serde(default)]
+    pub custom_data: Option<String>,
+}
+
+impl std::fmt::Debug for StartBody {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StartBody")
+            .field("provider", &self.provider)
+            .field("method", &self.method)
+            .field("purpose", &self.purpose)
+            .field("display", &self.display)
+            .field("min_age", &self.min_age)
+            .field("prefill", &self.prefill)
+            .field("custom_data", &self.custom_data.as_ref().map(|_| "<redacted>"))
+            .finish_non_exhaustive()
+    }
 }
 
 /// The error part of a verification.
@@ -245,6 +265,8 @@ async fn start(State(state): State<AppState>, JsonBody(body): JsonBody<StartBody
             purpose: body.purpose,
             display: body.display.unwrap_or_default(),
             min_age: body.min_age,
+            prefill: body.prefill,
+            custom_data: body.custom_data,
         })
         .await?;
     slot.opened(started.verification.id(), started.verification.expires_at());
@@ -361,20 +383,29 @@ fn redirect_with(return_url: &str, pairs: &[(&str, &str)]) -> Response {
     response
 }
 
+/// Spends the per-verification budget of the open endpoints (the landing, the launch data, which
+/// may cost a provider call or a private-key operation): only for a verification that exists, so
+/// an id that does not exist costs nothing, and nobody without an id can use up another's budget.
+async fn spend_for_verification(state: &AppState, id: &VerificationId) -> Result<(), ApiError> {
+    state.service.peek(id).await?;
+    let key = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, id.as_str().as_bytes());
+    let mut digest = [0u8; 16];
+    digest.copy_from_slice(&key.as_ref()[..16]);
+    state.limiter.spend(Client::Verification(digest), Budget::Callback).map_err(|retry_after| {
+        tracing::debug!(verification_id = %id, limit = Budget::Callback.reason(), "refused by a rate limit");
+        ApiError::Limited { reason: Budget::Callback.reason(), retry_after }
+    })
+}
+
 async fn landing(state: AppState, id: String, callback: CallbackParams) -> Response {
     let Ok(id) = VerificationId::parse(&id) else {
         return pages::error_page(StatusCode::NOT_FOUND, "not_found", "This verification does not exist.");
     };
-    // Limited per existing verification: an id that does not exist costs nothing and no budget.
-    if let Err(error) = state.service.peek(&id).await {
-        return pages::error_page(StatusCode::NOT_FOUND, error.code().as_str(), "This verification does not exist.");
-    }
-    let key = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, id.as_str().as_bytes());
-    let mut digest = [0u8; 16];
-    digest.copy_from_slice(&key.as_ref()[..16]);
-    if let Err(retry_after) = state.limiter.spend(Client::Verification(digest), Budget::Callback) {
-        tracing::debug!(verification_id = %id, limit = Budget::Callback.reason(), "landing refused by a rate limit");
-        return ApiError::Limited { reason: Budget::Callback.reason(), retry_after }.into_response();
+    if let Err(error) = spend_for_verification(&state, &id).await {
+        return match error {
+            ApiError::Limited { .. } => error.into_response(),
+            _ => pages::error_page(StatusCode::NOT_FOUND, "not_found", "This verification does not exist."),
+        };
     }
     let outcome = {
         let (service, id) = (state.service.clone(), id.clone());
@@ -452,6 +483,7 @@ async fn launch(
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let id = parse_id(&id)?;
+    spend_for_verification(&state, &id).await?;
     let data = state.service.launch_data(&id).await?;
     let mut response =
         ([(header::CONTENT_TYPE, "application/json"), (header::CACHE_CONTROL, "no-store")], data).into_response();

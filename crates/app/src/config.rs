@@ -654,6 +654,13 @@ impl LoadedConfig {
                     ));
                 }
             }
+            if esignon.embed && esignon.webhook_authorization.is_none() {
+                return Err(error_at(
+                    f,
+                    "providers.esignon.embed",
+                    "needs providers.esignon.webhook_authorization: in embed mode the signers' links arrive only with eSignon's callbacks",
+                ));
+            }
         }
         Ok(())
     }
@@ -944,7 +951,7 @@ pub const REFERENCE: &[Setting] = &[
     Setting {
         key: "limits.callbacks_per_minute",
         default: "30",
-        about: "Returns to the open landing (`/v1/verifications/{id}/return`) per existing verification per minute; each may cost a provider call. Counted per verification, not per address (behind a proxy or a carrier's NAT everyone shares one), and only for verifications that exist, so nobody without an id can use up anyone's budget. 0: no limit.",
+        about: "Returns to the open landing (`/v1/verifications/{id}/return`) and fetches of its launch data (`…/launch`) per existing verification per minute; each may cost a provider call or a private-key operation. Counted per verification, not per address (behind a proxy or a carrier's NAT everyone shares one), and only for verifications that exist, so nobody without an id can use up anyone's budget. 0: no limit.",
     },
     Setting {
         key: "limits.max_open_verifications",
@@ -1096,7 +1103,37 @@ pub const REFERENCE: &[Setting] = &[
     Setting {
         key: "providers.portone_v1.company",
         default: "—",
-        about: "Service name shown in the OTP SMS (`company`).",
+        about: "The service's name or domain (`company`), named in the OTP SMS and shown in the `IMP.certification` window (PortOne's own name when unset; KISA's ePrivacy Clean service lists verifications under it).",
+    },
+    Setting {
+        key: "providers.portone_v1.pg_provider",
+        default: "`danal` (or the prefix of `pg`)",
+        about: "The PG behind the channel: `danal`, `kcp_v2` or `inicis_unified`. `kcp_v2` adds KCP's required `verification_method` and `bypass.kcpV2` to OTP requests (and needs `channel_key`); an unknown value is treated like `danal`.",
+    },
+    Setting {
+        key: "providers.portone_v1.kcp_media_type",
+        default: "\"MC01\"",
+        about: "KCP `media_type` of OTP requests through a `kcp_v2` channel: `MC01` (PC) or `MC02` (mobile).",
+    },
+    Setting {
+        key: "providers.portone_v1.kcp_web_siteid",
+        default: "—",
+        about: "KCP `web_siteid`, the site id KCP derives the DI with (KCP's own when unset).",
+    },
+    Setting {
+        key: "providers.portone_v1.kcp_sms_message",
+        default: "—",
+        about: "KCP `cp_sms_msg`: the OTP SMS text, with `[000000]` where the code goes (KCP's text when unset).",
+    },
+    Setting {
+        key: "providers.portone_v1.kcp_callback",
+        default: "—",
+        about: "KCP `cp_callback`: the number the OTP SMS comes from (KCP's when unset; not 070/060).",
+    },
+    Setting {
+        key: "providers.portone_v1.kcp_bypass_as_json_string",
+        default: "false",
+        about: "Send KCP's `bypass` as JSON text instead of an object. PortOne's V1 schema calls `bypass` a JSON string while its KCP guide posts an object; bonin follows the guide unless this is set.",
     },
     Setting { key: "providers.portone_v1.timeout_secs", default: "30", about: "Time limit per V1 call." },
     Setting {
@@ -1123,12 +1160,42 @@ pub const REFERENCE: &[Setting] = &[
     Setting {
         key: "providers.portone_v2.window_type_pc",
         default: "—",
-        about: "`windowType.pc` (`POPUP`, `IFRAME`); PortOne's default when unset.",
+        about: "`windowType.pc` (`POPUP`, `IFRAME`), upper-cased as the SDK spells it; the PG's default when unset.",
     },
     Setting {
         key: "providers.portone_v2.window_type_mobile",
         default: "—",
-        about: "`windowType.mobile` (`REDIRECTION`, `POPUP`); PortOne's default when unset.",
+        about: "`windowType.mobile` (`REDIRECTION`, `POPUP`), upper-cased as the SDK spells it; the PG's default when unset.",
+    },
+    Setting {
+        key: "providers.portone_v2.company",
+        default: "—",
+        about: "The service's URL or name, sent to Danal as `CPTITLE` in the window and OTP sends (Danal shows PortOne's name when unset).",
+    },
+    Setting {
+        key: "providers.portone_v2.pg_provider",
+        default: "\"danal\"",
+        about: "The PG behind `channel_key`: `danal`, `kcp_v2` or `inicis_unified`. Each gets only its own `bypass`: Danal `AGELIMIT`/`CPTITLE`/`IsCarrier`, KCP `kcpV2` (with the required `media_type` on sends); an unknown value is treated like `danal`.",
+    },
+    Setting {
+        key: "providers.portone_v2.kcp_media_type",
+        default: "\"MC01\"",
+        about: "KCP `media_type` of OTP sends through a `kcp_v2` channel: `MC01` (PC) or `MC02` (mobile).",
+    },
+    Setting {
+        key: "providers.portone_v2.kcp_web_siteid",
+        default: "—",
+        about: "KCP `web_siteid`, the site id KCP derives the DI with, in the window and OTP sends (KCP's own when unset).",
+    },
+    Setting {
+        key: "providers.portone_v2.kcp_sms_message",
+        default: "—",
+        about: "KCP `cp_sms_msg`: the OTP SMS text, with `[000000]` where the code goes (KCP's text when unset).",
+    },
+    Setting {
+        key: "providers.portone_v2.kcp_callback",
+        default: "—",
+        about: "KCP `cp_callback`: the number the OTP SMS comes from (KCP's when unset; not 070/060).",
     },
     Setting {
         key: "providers.portone_v2.timeout_secs",
@@ -1164,7 +1231,12 @@ pub const REFERENCE: &[Setting] = &[
     Setting {
         key: "providers.esignon.webhook_authorization",
         default: "—",
-        about: "Static value (≥ 24 characters) eSignon must send in `Authorization` with progress callbacks to `/v1/signing/events`; when set, workflows started through bonin report there (secret).",
+        about: "Static value (≥ 24 characters) eSignon must send with progress callbacks to `/v1/signing/events` (in the `Authorization` header or the JSON `header.authorization`); when set, workflows started through bonin report there (secret).",
+    },
+    Setting {
+        key: "providers.esignon.embed",
+        default: "false",
+        about: "eSignon's embed mode: eSignon sends the signers no mail or KakaoTalk; `POST /v1/signing` answers the first signer's own link, and each later signer's link arrives only with eSignon's callback (which `bonin serve` does not relay: suits one-signer templates). Needs `webhook_authorization`. Off: eSignon sends each signer their link.",
     },
     Setting { key: "providers.esignon.timeout_secs", default: "30", about: "Time limit per eSignon call." },
     Setting {

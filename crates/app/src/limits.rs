@@ -153,7 +153,7 @@ pub enum Budget {
     OtpSend,
     /// `POST /v1/verifications/{id}/confirm`.
     Confirm,
-    /// `GET|POST /v1/verifications/{id}/return`, the open landing.
+    /// `GET|POST /v1/verifications/{id}/return` and `/launch`, the open endpoints of one verification.
     Callback,
 }
 
@@ -164,7 +164,7 @@ impl Budget {
             Self::Start => "starts by this client, limits.starts_per_minute",
             Self::OtpSend => "OTP sends by this client, limits.otp_sends_per_minute",
             Self::Confirm => "OTP confirms by this client, limits.confirms_per_minute",
-            Self::Callback => "returns to the landing for this verification, limits.callbacks_per_minute",
+            Self::Callback => "landing returns and launch fetches for this verification, limits.callbacks_per_minute",
         }
     }
 }

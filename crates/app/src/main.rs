@@ -225,6 +225,8 @@ async fn verify(cli: &Cli, provider: ProviderId, persona: &str) -> Result<(), Fa
             purpose: None,
             display: Display::Page,
             min_age: None,
+            prefill: None,
+            custom_data: None,
         })
         .await
         .map_err(domain)?;

@@ -54,7 +54,13 @@ pub fn document() -> Value {
                     "return_url": {"type": "string", "format": "uri"},
                     "purpose": {"type": "string", "enum": ["sign_up", "change_info", "find_id", "find_password", "identity_check", "adult_check", "purchase", "other"]},
                     "display": {"type": "string", "enum": ["popup", "page"]},
-                    "min_age": {"type": "integer", "minimum": 0, "maximum": 255}}},
+                    "min_age": {"type": "integer", "minimum": 0, "maximum": 255,
+                        "description": "Checked by bonin against the verified birth date for every provider (age_restricted), and passed to providers that enforce it in their window."},
+                    "prefill": {"type": "object", "additionalProperties": false,
+                        "description": "The person's details, for windows that can be filled in and fixed to them (PortOne). They reach the launch, which the user's own browser sees.",
+                        "properties": {"name": {"type": "string"}, "phone": {"type": "string"},
+                            "birth_date": {"type": "string", "format": "date"}, "carrier": {"$ref": "#/components/schemas/Carrier"}}},
+                    "custom_data": {"type": "string", "description": "The merchant's own data kept with the provider's record (PortOne V2 customData; JSON text)."}}},
                 "CompleteRequest": {"type": "object", "required": ["params"], "properties": {
                     "params": {"type": "object", "additionalProperties": {"type": "string"}}}},
                 "OtpSendRequest": {"type": "object", "required": ["name", "phone", "birth_date", "gender", "nationality", "carrier"], "properties": {
@@ -94,7 +100,9 @@ pub fn document() -> Value {
                 "Signing": {"type": "object", "required": ["id", "provider", "provider_workflow_id", "status"], "properties": {
                     "id": {"type": "string"}, "provider": {"type": "string"}, "provider_workflow_id": {"type": "string"},
                     "status": {"type": "string", "description": "in_progress, completed, cancelled, disposed, deleted, or the provider's own word"},
-                    "signing_url": {"type": "string", "description": "the first signer's page (start only)"},
+                    "signing_url": {"type": "string", "description": "start only, embed mode only (providers.esignon.embed): the first signer's own signing page, the same as signers[0].signing_url; hand it to that signer only. Absent otherwise: eSignon sends each signer their own link by mail or KakaoTalk (the link in eSignon's start answer is the API member's page, never a signer's)"},
+                    "signers": {"type": "array", "description": "start only, embed mode only: the signers' own links bonin holds, by signing order (the first signer's; each later signer's link arrives with eSignon's progress callback)",
+                        "items": {"type": "object", "required": ["order", "signing_url"], "properties": {"order": {"type": "integer", "minimum": 1}, "signing_url": {"type": "string"}}}},
                     "name": {"type": "string"}, "download_url": {"type": "string"}, "certificate_url": {"type": "string"},
                     "history": {"type": "array", "items": {"type": "object", "properties": {"step_code": {"type": "string"}, "at": {"type": "string"}}}}}}
             }
@@ -132,7 +140,8 @@ pub fn document() -> Value {
             "/v1/signing/{id}/remind": {"post": {"summary": "Remind the current signer", "security": secured,
                 "parameters": id_param(), "responses": with(json!({"204": {"description": "reminded"}}), problem_responses(&errors))}},
             "/v1/signing/events": {"post": {"summary": "eSignon's progress callbacks (Export API), checked against providers.esignon.webhook_authorization",
-                "responses": with(json!({"204": {"description": "accepted"}}), problem_responses(&[400, 401, 404]))}},
+                "description": "The value is read from the Authorization header or from the legacy body's JSON header.authorization; the body is the legacy envelope {header: {api_name: \"export\"}, body: {wfuid, status, …}} or the flat {workflow_id, status?, …}. Any status, an unknown one included, is accepted with 200.",
+                "responses": with(json!({"200": {"description": "accepted"}}), problem_responses(&[400, 401, 404]))}},
             "/healthz": {"get": {"summary": "Liveness", "responses": {"200": {"description": "ok"}}}},
             "/readyz": {"get": {"summary": "Readiness (the session store answers)", "responses": with(json!({"200": {"description": "ready"}}), problem_responses(&[503]))}},
             "/metrics": {"get": {"summary": "Prometheus metrics", "responses": {"200": {"description": "text exposition"}}}},

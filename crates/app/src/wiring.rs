@@ -155,14 +155,22 @@ pub async fn start_sandbox(loaded: &LoadedConfig, bind: SocketAddr) -> Result<Sa
         // Credentials configured for PortOne are accepted by the simulator, so a sandbox run works with them.
         {
             use bonin_domain::ExposeSecret;
+            // A channel configured as KCP's is KCP's in the simulator too.
+            let kcp = |pg: Option<&String>| pg.is_some_and(|pg| pg.trim().eq_ignore_ascii_case("kcp_v2"));
             if let Some(v1) = &loaded.config.providers.portone_v1 {
                 config.v1_keys.push((v1.imp_key.clone(), v1.imp_secret.expose_secret().to_owned()));
                 config.merchant_codes.push(v1.merchant_code.clone());
                 config.v1_channel_keys.extend(v1.channel_key.clone());
+                if kcp(v1.pg_provider.as_ref()) {
+                    config.kcp_channel_keys.extend(v1.channel_key.clone());
+                }
             }
             if let Some(v2) = &loaded.config.providers.portone_v2 {
                 config.v2_secrets.push((v2.api_secret.expose_secret().to_owned(), vec![v2.store_id.clone()]));
                 config.v2_channel_keys.push(v2.channel_key.clone());
+                if kcp(v2.pg_provider.as_ref()) {
+                    config.kcp_channel_keys.push(v2.channel_key.clone());
+                }
             }
         }
         let sim = bonin_sandbox::portone::PortoneSimulator::new(config);

@@ -97,7 +97,7 @@ pub struct ServiceSettings {
 }
 
 /// What `start` needs.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct StartRequest {
     /// The provider, or the default.
     pub provider: Option<ProviderId>,
@@ -109,8 +109,29 @@ pub struct StartRequest {
     pub purpose: Option<Purpose>,
     /// Popup or page.
     pub display: Display,
-    /// Minimum age, where the provider supports it.
+    /// Minimum age: checked by bonin against the verified birth date for every provider, and
+    /// passed to providers that enforce it in their window.
     pub min_age: Option<u8>,
+    /// The person's details for windows that can be filled in and fixed to them (PortOne). They
+    /// reach the launch, which the user's own browser sees.
+    pub prefill: Option<crate::Prefill>,
+    /// The merchant's own data kept with the provider's record (PortOne V2 `customData`).
+    pub custom_data: Option<String>,
+}
+
+impl fmt::Debug for StartRequest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("StartRequest")
+            .field("provider", &self.provider)
+            .field("method", &self.method)
+            .field("return_url", &self.return_url.as_ref().map(|_| "<set>"))
+            .field("purpose", &self.purpose)
+            .field("display", &self.display)
+            .field("min_age", &self.min_age)
+            .field("prefill", &self.prefill)
+            .field("custom_data", &self.custom_data.as_ref().map(|_| "<redacted>"))
+            .finish()
+    }
 }
 
 /// A started verification.
@@ -333,7 +354,9 @@ impl VerificationService {
                     .with_launch_url(Some(launch_url))
                     .with_display(request.display)
                     .with_purpose(request.purpose)
-                    .with_min_age(request.min_age);
+                    .with_min_age(request.min_age)
+                    .with_prefill(request.prefill.clone())
+                    .with_custom_data(request.custom_data.clone());
                 let began = std::time::Instant::now();
                 let start = adapter.start(&window).instrument(call_span(provider, "start")).await;
                 self.metrics.upstream(provider, "start", began.elapsed());

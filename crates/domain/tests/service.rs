@@ -98,6 +98,8 @@ fn start(method: Method, min_age: Option<u8>) -> StartRequest {
         purpose: None,
         display: Display::Page,
         min_age,
+        prefill: None,
+        custom_data: None,
     }
 }
 

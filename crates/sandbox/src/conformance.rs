@@ -336,6 +336,8 @@ impl Run {
                 purpose: None,
                 display: WindowDisplay::Page,
                 min_age: None,
+                prefill: None,
+                custom_data: None,
             })
             .await
     }
