@@ -209,7 +209,7 @@ fn mask(text: &str) -> String {
 
 #[cfg(all(feature = "sandbox", feature = "nice"))]
 async fn verify(cli: &Cli, provider: ProviderId, persona: &str) -> Result<(), Failure> {
-    use bonin_domain::{CallbackParams, CallbackTransport, Display, Launch, Method};
+    use bonin_domain::{Display, Launch, Method};
     let loaded = load(cli)?;
     if loaded.config.profile != config::ProfileName::Sandbox {
         return Err(Failure(2, "verify runs against the sandbox; set profile = \"sandbox\"".into()));
@@ -232,46 +232,14 @@ async fn verify(cli: &Cli, provider: ProviderId, persona: &str) -> Result<(), Fa
         .map_err(domain)?;
     let id = started.verification.id().clone();
     println!("started {id} with {provider}");
-    let callback = match started.launch {
-        Some(Launch::Form(form)) => {
-            let fields: Vec<(String, String)> = form.fields.iter().map(|f| (f.name.clone(), f.value.clone())).collect();
-            let callback = sandbox
-                .nice
-                .complete_window(&fields, persona, &bonin_sandbox::nice::ResultOverrides::default())
-                .map_err(|e| Failure(2, format!("the simulated window refused: {e}")))?;
-            let transport = if callback.method == "post" { CallbackTransport::Post } else { CallbackTransport::Get };
-            CallbackParams::from_pairs(transport, callback.params)
-        }
-        #[cfg(feature = "mobileok")]
-        Some(Launch::Mobileok(_)) => {
-            let info = app.service.launch_data(&id).await.map_err(domain)?;
-            let delivery = sandbox
-                .mobileok
-                .complete_window(&info, Some(persona))
-                .map_err(|e| Failure(2, format!("the simulated window refused: {e}")))?;
-            // `data` as the form layer hands it over: still URL-encoded JSON.
-            CallbackParams::from_pairs(CallbackTransport::Post, [("data".to_owned(), delivery.data)])
-        }
-        #[cfg(feature = "portone")]
-        Some(Launch::Iamport(launch)) => {
-            let params = serde_json::to_value(&launch.params).map_err(|e| Failure(1, e.to_string()))?;
-            let outcome = sandbox
-                .portone
-                .complete_v1_window(&launch.merchant_code, &params, Some(persona))
-                .map_err(|e| Failure(2, format!("the simulated window refused: {e}")))?;
-            CallbackParams::from_pairs(CallbackTransport::Get, outcome.query_pairs())
-        }
-        #[cfg(feature = "portone")]
-        Some(Launch::Portone(launch)) => {
-            let params = serde_json::to_value(&launch.params).map_err(|e| Failure(1, e.to_string()))?;
-            let outcome = sandbox
-                .portone
-                .complete_v2_window(&params, Some(persona))
-                .map_err(|e| Failure(2, format!("the simulated window refused: {e}")))?;
-            CallbackParams::from_pairs(CallbackTransport::Get, outcome.query_pairs())
-        }
-        _ => return Err(Failure(2, format!("{provider} has no window flow in this build"))),
+    let launch = started.launch.ok_or_else(|| Failure(2, format!("{provider} has no window flow in this build")))?;
+    let request_info = match launch {
+        Launch::Mobileok(_) => Some(app.service.launch_data(&id).await.map_err(domain)?),
+        _ => None,
     };
+    let played = bonin_sandbox::play::window(&sandbox.players(), &launch, request_info.as_deref(), persona)
+        .map_err(|e| Failure(2, format!("the simulated window refused: {e}")))?;
+    let callback = played.callback;
     println!("window completed as persona {persona}");
     app.service.complete(&id, &callback).await.map_err(domain)?;
     let record = app.service.get(&id).await.map_err(domain)?;
@@ -283,19 +251,21 @@ async fn verify(cli: &Cli, provider: ProviderId, persona: &str) -> Result<(), Fa
             }
         };
         show("name", identity.name.as_ref().map(|n| mask(n.expose())));
-        show("birth_date", identity.birth_date.map(|b| format!("{}-**-**", &b.iso()[..4])));
+        show("birth_date", identity.birth_date.map(|b| format!("{}-**-**", b.expose().year())));
         show("gender", identity.gender.map(|g| format!("{g:?}").to_lowercase()));
         show("nationality", identity.nationality.map(|n| format!("{n:?}").to_lowercase()));
         show(
             "phone",
-            identity
-                .phone
-                .as_ref()
-                .map(|p| format!("{}-****-{}", &p.expose()[..3], &p.expose()[p.expose().len() - 4..])),
+            identity.phone.as_ref().map(|p| {
+                let digits: Vec<char> = p.expose().chars().collect();
+                let head: String = digits.iter().take(3).collect();
+                let tail: String = digits.iter().skip(digits.len().saturating_sub(4).max(3)).collect();
+                format!("{head}-****-{tail}")
+            }),
         );
         show("carrier", identity.carrier.map(|c| format!("{c:?}")));
-        show("ci", identity.ci.as_ref().map(|c| format!("{}…", &c.expose()[..6])));
-        show("di", identity.di.as_ref().map(|d| format!("{}…", &d.expose()[..6])));
+        show("ci", identity.ci.as_ref().map(|c| format!("{}…", c.expose().chars().take(6).collect::<String>())));
+        show("di", identity.di.as_ref().map(|d| format!("{}…", d.expose().chars().take(6).collect::<String>())));
     }
     Ok(())
 }

@@ -107,6 +107,27 @@ pub struct Sandbox {
     pub esignon: bonin_sandbox::esignon::EsignonSimulator,
 }
 
+impl Sandbox {
+    /// The window simulators, for [`bonin_sandbox::play::window`] (plays any launch as a persona).
+    pub fn players(&self) -> bonin_sandbox::play::Simulators {
+        #[allow(unused_mut)]
+        let mut simulators = bonin_sandbox::play::Simulators::new();
+        #[cfg(feature = "nice")]
+        {
+            simulators = simulators.with_nice(self.nice.clone());
+        }
+        #[cfg(feature = "mobileok")]
+        {
+            simulators = simulators.with_mobileok(self.mobileok.clone());
+        }
+        #[cfg(feature = "portone")]
+        {
+            simulators = simulators.with_portone(self.portone.clone());
+        }
+        simulators
+    }
+}
+
 /// The password of the key file the mobileOK simulator hands to bonin in the sandbox profile.
 #[cfg(all(feature = "sandbox", feature = "mobileok"))]
 pub const SANDBOX_KEY_PASSWORD: &str = "bonin-sandbox";
