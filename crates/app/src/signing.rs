@@ -46,6 +46,10 @@ pub struct SigningApi {
     pub workflows: Arc<dyn SigningWorkflows>,
     /// Where the provider reports progress (bonin's `/v1/signing/events`), when configured.
     pub export: Option<ExportTarget>,
+    /// Embed mode: bonin hands out only the first signer's link, so a start with several signers
+    /// is refused (the later signers' links arrive in eSignon's callbacks, which `bonin serve` does
+    /// not relay, and the workflow would wait for them forever).
+    pub first_link_only: bool,
 }
 
 impl std::fmt::Debug for SigningApi {
@@ -177,6 +181,14 @@ async fn start(
     JsonBody(body): JsonBody<StartSigningBody>,
 ) -> Result<Response, ApiError> {
     let signers = body.signers.into_iter().map(signer_of).collect::<Result<Vec<_>, _>>()?;
+    if api.first_link_only && signers.len() > 1 {
+        return Err(Error::invalid_input(
+            "signers",
+            "in embed mode bonin serve hands out the first signer's link only (later signers' links arrive in \
+             eSignon's callbacks, which it does not relay): start with one signer, or let eSignon send the links",
+        )
+        .into());
+    }
     let expires_on = body
         .expires_on
         .map(|d| time::Date::parse(&d, time::macros::format_description!("[year]-[month]-[day]")))
@@ -261,8 +273,26 @@ async fn events(State(api): State<SigningApi>, headers: HeaderMap, body: Bytes) 
             StatusCode::OK.into_response()
         }
         Err(bonin_adapters_esignon::ExportError::Unauthorized) => ApiError::Unauthorized.into_response(),
+        // eSignon's HTTP header carried the right authorization, but the body is in a shape bonin
+        // does not read: answered 200 (an error answer only loses the event) and reported.
+        Err(error) if header_authorized(&export.authorization, authorization) => {
+            tracing::warn!(provider = %api.workflows.provider(), problem = %error,
+                "an authorized signing callback could not be read; answered 200 so eSignon does not keep it");
+            StatusCode::OK.into_response()
+        }
         Err(error) => ApiError::Body { status: StatusCode::BAD_REQUEST, detail: error.to_string() }.into_response(),
     }
+}
+
+/// Whether the HTTP `Authorization` header is the configured callback authorization (constant
+/// time, over digests of equal length).
+#[cfg(feature = "esignon")]
+fn header_authorized(expected: &SecretString, presented: Option<&str>) -> bool {
+    let Some(presented) = presented else { return false };
+    let digest = |value: &[u8]| aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, value);
+    let expected = digest(bonin_domain::ExposeSecret::expose_secret(expected).as_bytes());
+    aws_lc_rs::constant_time::verify_slices_are_equal(digest(presented.trim().as_bytes()).as_ref(), expected.as_ref())
+        .is_ok()
 }
 
 #[cfg(not(feature = "esignon"))]

@@ -502,6 +502,7 @@ pub async fn build_with_metrics(loaded: &LoadedConfig, metrics: Arc<Metrics>) ->
         }
         match esignon_config {
             Some(esignon_config) => {
+                let first_link_only = esignon_config.embed;
                 let export = esignon_config.webhook_authorization.clone().map(|authorization| {
                     bonin_domain::ExportTarget { url: format!("{public_url}/v1/signing/events"), authorization }
                 });
@@ -519,7 +520,7 @@ pub async fn build_with_metrics(loaded: &LoadedConfig, metrics: Arc<Metrics>) ->
                 service =
                     service.with_token_stats(bonin_domain::ProviderId::Esignon, Arc::new(move || stats.token_stats()));
                 let workflows = Arc::new(Bounded::new(client.clone(), gate(bonin_domain::ProviderId::Esignon)));
-                let signing = crate::signing::SigningApi { workflows, export };
+                let signing = crate::signing::SigningApi { workflows, export, first_link_only };
                 (Some(client), Some(signing))
             }
             None => (None, None),

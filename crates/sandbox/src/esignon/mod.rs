@@ -51,6 +51,8 @@ pub const SANDBOX_EMAIL: &str = "api@sandbox.bonin.local";
 pub const SANDBOX_PASSWORD: &str = "sandbox-esignon-password";
 /// The sandbox template (two signers, fields `contract_date` and `agree`).
 pub const SANDBOX_TEMPLATE_ID: &str = "170";
+/// A sandbox template with one signer (field `agree`).
+pub const SANDBOX_ONE_SIGNER_TEMPLATE_ID: &str = "171";
 
 /// How a missing, unknown or expired token is refused (eSignon documents only `94` on 1510Q).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -156,11 +158,14 @@ impl Default for EsignonSimConfig {
             company_id: SANDBOX_COMPANY_ID.into(),
             api_registered: true,
             members: vec![(SANDBOX_EMAIL.into(), SANDBOX_PASSWORD.into())],
-            templates: vec![SimTemplate {
-                id: SANDBOX_TEMPLATE_ID.into(),
-                steps: 2,
-                fields: vec!["contract_date".into(), "agree".into()],
-            }],
+            templates: vec![
+                SimTemplate {
+                    id: SANDBOX_TEMPLATE_ID.into(),
+                    steps: 2,
+                    fields: vec!["contract_date".into(), "agree".into()],
+                },
+                SimTemplate { id: SANDBOX_ONE_SIGNER_TEMPLATE_ID.into(), steps: 1, fields: vec!["agree".into()] },
+            ],
             token_ttl: Duration::from_secs(30 * 24 * 3600),
             expire_format: ExpireFormat::default(),
             invalidate_on_relogin: false,
