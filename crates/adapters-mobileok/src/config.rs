@@ -33,28 +33,30 @@ pub struct MobileokConfig {
     #[serde(default = "default_window_base")]
     pub window_base: String,
     /// `encryptReqClientInfo` generation: `v1` (legacy libraries) or `v2` (key files with a
-    /// `ServerPublicKey`). Independent of [`token_endpoint`](Self::token_endpoint).
+    /// `ServerPublicKey`). Also picks the token endpoint unless
+    /// [`token_endpoint`](Self::token_endpoint) is set.
     #[serde(default)]
     pub crypto: CryptoGeneration,
     /// Which `token/get` the 본인확인-API calls: `v2` (`/agent/v2/token/get`, the only one Dream's
     /// 본인확인-API guide lists) or `v1` (`/agent/v1/token/get`, called by the v1.0.x vendor
-    /// libraries). Which request-crypto generation each endpoint accepts is not published, so the
-    /// two are set separately.
+    /// libraries). Which request-crypto generation each endpoint accepts is not published; the
+    /// known pairings are Gen-1 with `/agent/v1` (the vendor libraries) and Gen-2 with `/agent/v2`
+    /// (the guide), so unset it follows [`crypto`](Self::crypto), and it can be set on its own
+    /// where a contract says otherwise.
     #[serde(default)]
-    pub token_endpoint: TokenEndpoint,
+    pub token_endpoint: Option<TokenEndpoint>,
     /// `usageCode` when a request gives no purpose (`01005` 본인확인용).
     #[serde(default = "default_usage_code")]
     pub usage_code: String,
 }
 
 /// The `token/get` endpoint of the 본인확인-API.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum TokenEndpoint {
     /// `/agent/v1/token/get` (the v1.0.x vendor libraries).
     V1,
     /// `/agent/v2/token/get` (Dream's 본인확인-API guide).
-    #[default]
     V2,
 }
 
@@ -114,7 +116,7 @@ impl MobileokConfig {
             api_base: default_api_base(),
             window_base: default_window_base(),
             crypto: CryptoGeneration::default(),
-            token_endpoint: TokenEndpoint::default(),
+            token_endpoint: None,
             usage_code: default_usage_code(),
         }
     }
@@ -148,13 +150,25 @@ impl MobileokConfig {
 
     /// [`validate`](Self::validate) plus what a production deployment needs besides: `site_url` an
     /// absolute `https://` URL.
+    /// The token endpoint called: the configured one, else the one paired with the crypto
+    /// generation.
+    pub fn effective_token_endpoint(&self) -> TokenEndpoint {
+        self.token_endpoint.unwrap_or(match self.crypto {
+            CryptoGeneration::V1 => TokenEndpoint::V1,
+            _ => TokenEndpoint::V2,
+        })
+    }
+
+    /// [`MobileokConfig::validate`], and in production no plain-`http://` `siteUrl`. A bare host
+    /// (`www.shop.example`) stays accepted: Dream's samples register sites that way, and the value
+    /// must be sent exactly as registered.
     pub fn validate_for_production(&self) -> Result<(), Error> {
         self.validate()?;
-        match self.site_url.strip_prefix("https://") {
-            Some(rest) if !rest.is_empty() => Ok(()),
-            _ => Err(Error::misconfigured(
-                "providers.mobileok.site_url must be an absolute https:// URL in production (as registered with Dream)",
-            )),
+        if self.site_url.get(..7).is_some_and(|scheme| scheme.eq_ignore_ascii_case("http://")) {
+            return Err(Error::misconfigured(
+                "providers.mobileok.site_url must not be a plain http:// URL in production (use the https:// URL or the bare host registered with Dream)",
+            ));
         }
+        Ok(())
     }
 }

@@ -328,7 +328,7 @@ impl MobileokClient {
         let reply = self
             .post(
                 "mobileok.token",
-                format!("{}{}", self.config.api_base, self.config.token_endpoint.path()),
+                format!("{}{}", self.config.api_base, self.config.effective_token_endpoint().path()),
                 &json!({"serviceId": self.key_file.service_id(), "encryptReqClientInfo": encrypted, "siteUrl": self.config.site_url}),
             )
             .await?;

@@ -40,7 +40,7 @@ async fn subject() -> Subject {
     config.key_file_base64 = Some(SecretString::from(key_file.clone()));
     config.api_base = server.base_url();
     config.window_base = server.base_url();
-    let token_route = config.token_endpoint.path();
+    let token_route = config.effective_token_endpoint().path();
     let transport =
         ReqwestTransport::new(&HttpConfig { timeout: Duration::from_secs(2), ..HttpConfig::default() }).unwrap();
     let http = HttpClient::new(ProviderId::Mobileok, Arc::new(transport), FAST_RETRY);

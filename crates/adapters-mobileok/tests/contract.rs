@@ -823,7 +823,7 @@ async fn an_unregistered_site_is_misconfigured_and_unknown_codes_are_kept() {
     let error = h.client.send(&OtpRequest::new(new_id(), subject_of("hong"), OtpChannel::Sms)).await.unwrap_err();
     assert!(matches!(error, Error::Misconfigured { reason } if reason.contains("not registered")));
     let h = harness(CryptoGeneration::V1).await;
-    h.server.faults().inject("/agent/v2/token/get", Fault::provider_code("9876"), Times::Once);
+    h.server.faults().inject("/agent/v1/token/get", Fault::provider_code("9876"), Times::Once);
     let error = h.client.send(&OtpRequest::new(new_id(), subject_of("hong"), OtpChannel::Sms)).await.unwrap_err();
     assert_eq!(error, Error::rejected(ProviderId::Mobileok, "9876", Some("injected".into())));
     h.server.faults().inject("/agent/v1/auth/request", Fault::status(502), Times::Once);
@@ -972,11 +972,24 @@ fn a_site_url_is_required() {
 }
 
 #[tokio::test]
-async fn the_token_endpoint_is_v2_whatever_the_request_crypto() {
-    // A service that serves only the endpoint Dream's guide lists.
+async fn the_token_endpoint_follows_the_crypto_unless_set_and_v2_can_be_set_for_either() {
+    for (generation, endpoint) in [(CryptoGeneration::V1, TokenEndpoint::V1), (CryptoGeneration::V2, TokenEndpoint::V2)]
+    {
+        let mut config = MobileokConfig::new("key.dat".into(), SecretString::from("x"), "https://shop.example");
+        config.crypto = generation;
+        assert_eq!(config.effective_token_endpoint(), endpoint);
+        config.token_endpoint = Some(TokenEndpoint::V2);
+        assert_eq!(config.effective_token_endpoint(), TokenEndpoint::V2);
+    }
+    // A service that serves only the endpoint Dream's guide lists, set explicitly.
     let sim_config = MobileokSimConfig { v1_token_endpoint: false, ..MobileokSimConfig::default() };
     for generation in [CryptoGeneration::V1, CryptoGeneration::V2] {
-        let h = harness_with(generation, sim_config.clone()).await;
+        let sim = keys().fresh(sim_config.clone());
+        let server = SandboxServer::start(sim.router(), "127.0.0.1:0".parse().unwrap()).await.unwrap();
+        let mut config = config_for(&sim.key_file(PASSWORD, true), &server.base_url());
+        config.crypto = generation;
+        config.token_endpoint = Some(TokenEndpoint::V2);
+        let h = client_for(sim, server, config);
         let session = otp_session(&h, "hong", OtpChannel::Sms).await;
         assert!(matches!(confirm(&h, &session, Some(code_of("hong"))).await.unwrap(), OtpOutcome::Verified(_)));
     }
@@ -989,7 +1002,7 @@ async fn the_v1_token_endpoint_is_a_setting_of_its_own() {
         let server = SandboxServer::start(sim.router(), "127.0.0.1:0".parse().unwrap()).await.unwrap();
         let mut config = config_for(&sim.key_file(PASSWORD, true), &server.base_url());
         config.crypto = generation;
-        config.token_endpoint = TokenEndpoint::V1;
+        config.token_endpoint = Some(TokenEndpoint::V1);
         let h = client_for(sim, server, config);
         // The token request goes to v1, whatever the request crypto.
         h.server.faults().inject("/agent/v1/token/get", Fault::provider_code("9876"), Times::Once);
@@ -1013,15 +1026,16 @@ async fn a_pass_request_mobileok_has_closed_counts_as_an_attempt() {
 }
 
 #[test]
-fn production_needs_an_https_site_url() {
+fn production_refuses_a_plain_http_site_url_and_keeps_a_bare_host() {
     let key_file = keys().key_file(PASSWORD, false);
     let mut config = config_for(&key_file, "http://127.0.0.1:9");
     config.validate_for_production().unwrap();
-    for site_url in ["shop.example", "http://shop.example", "https://"] {
+    for site_url in ["http://shop.example", "HTTP://shop.example", "https://"] {
         config.site_url = site_url.to_owned();
         assert!(matches!(config.validate_for_production(), Err(Error::Misconfigured { .. })), "{site_url}");
     }
-    // Outside production a bare host, as Dream's samples register it, is sent as is.
+    // A bare host, as Dream's samples register it, is sent exactly as registered, in production too.
     config.site_url = "shop.example".into();
     config.validate().unwrap();
+    config.validate_for_production().unwrap();
 }

@@ -124,7 +124,7 @@ fn client(answers: &Answers) -> MobileokClient {
         api_base: "https://mobileok.test".into(),
         window_base: "https://mobileok.test".into(),
         crypto: Default::default(),
-        token_endpoint: Default::default(),
+        token_endpoint: None,
         usage_code: "01005".into(),
     };
     let http = HttpClient::new(ProviderId::Mobileok, Arc::new(transport), RetryPolicy::NONE);

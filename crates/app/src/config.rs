@@ -1025,7 +1025,7 @@ pub const REFERENCE: &[Setting] = &[
     Setting {
         key: "providers.mobileok.site_url",
         default: "—",
-        about: "The `siteUrl` registered with Dream for the 본인확인-API, sent exactly as configured. Required; production needs an absolute `https://` URL. In the sandbox profile, when the simulator stands in, bonin's public URL unless set.",
+        about: "The `siteUrl` registered with Dream for the 본인확인-API, sent exactly as configured. Required: the bare host (as Dream's samples register it) or the `https://` URL; production refuses a plain `http://` one. In the sandbox profile, when the simulator stands in, bonin's public URL unless set.",
     },
     Setting {
         key: "providers.mobileok.api_base",
@@ -1040,12 +1040,12 @@ pub const REFERENCE: &[Setting] = &[
     Setting {
         key: "providers.mobileok.crypto",
         default: "\"v1\"",
-        about: "`encryptReqClientInfo` generation: `v1` (client private key) or `v2` (needs a key file with `ServerPublicKey`). Independent of `token_endpoint`.",
+        about: "`encryptReqClientInfo` generation: `v1` (client private key) or `v2` (needs a key file with `ServerPublicKey`). Also picks the token endpoint unless `token_endpoint` is set.",
     },
     Setting {
         key: "providers.mobileok.token_endpoint",
-        default: "\"v2\"",
-        about: "The 본인확인-API token call: `v2` (`/agent/v2/token/get`, the one Dream's guide lists) or `v1` (`/agent/v1/token/get`, used by the v1.0.x vendor libraries). Which request crypto each accepts is not published.",
+        default: "the one paired with `crypto`",
+        about: "The 본인확인-API token call: `v2` (`/agent/v2/token/get`, the one Dream's guide lists) or `v1` (`/agent/v1/token/get`, used by the v1.0.x vendor libraries). Which request crypto each accepts is not published; unset, it follows `crypto` (the known pairings: v1 with v1, v2 with v2).",
     },
     Setting {
         key: "providers.mobileok.usage_code",
