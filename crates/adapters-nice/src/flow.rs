@@ -511,8 +511,19 @@ impl WindowVerifier for NiceClient {
         if result.requestno != state.requestno {
             return Err(Error::integrity("requestno does not match this session"));
         }
-        if !names_this_site(result.sitecode.as_deref(), state.site_code.as_deref(), self.config.site_code.as_deref()) {
+        // The format of the result's `sitecode` is not published: with `site_code` configured it
+        // must match; without, a mismatch is only reported (the HMAC already binds the result to
+        // this session's keys), so an unforeseen spelling cannot refuse every real result.
+        let matches =
+            names_this_site(result.sitecode.as_deref(), state.site_code.as_deref(), self.config.site_code.as_deref());
+        if !matches && self.config.site_code.is_some() {
             return Err(Error::integrity("the result's sitecode names another site"));
+        }
+        if !matches {
+            tracing::warn!(
+                provider = "nice",
+                "the result's sitecode matches neither spelling of the crypto token's site_code; set providers.nice.site_code to check it"
+            );
         }
         if result.resultcode != "0000" {
             return Err(Error::rejected(ProviderId::Nice, format!("resultcode:{}", result.resultcode), None));

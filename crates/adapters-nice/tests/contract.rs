@@ -491,14 +491,19 @@ async fn the_request_plaintext_carries_nice_field_names() {
 // --- sitecode and app-scheme return URLs ---
 
 #[tokio::test]
-async fn a_result_naming_another_site_is_an_integrity_mismatch() {
-    let h = harness().await;
+async fn a_result_naming_another_site_is_an_integrity_mismatch_once_the_site_code_is_configured() {
+    let h = harness_with(NiceSimConfig::default(), |c| c.site_code = Some("CG232".into())).await;
     for other in ["Q0cyMzM=", "CG233", "someone-elses-site"] {
         let overrides = ResultOverrides { sitecode: Some(other.into()), ..ResultOverrides::default() };
         let (session, callback) = run_window(&h, "hong", &overrides).await;
         let error = h.client.complete(&session, &callback).await.unwrap_err();
         assert!(matches!(error, Error::IntegrityMismatch { .. }), "{other}: {error:?}");
     }
+    // Unconfigured, an unforeseen spelling is reported, not refused: the HMAC binds the result.
+    let h = harness().await;
+    let overrides = ResultOverrides { sitecode: Some("CG2320000000000".into()), ..ResultOverrides::default() };
+    let (session, callback) = run_window(&h, "hong", &overrides).await;
+    h.client.complete(&session, &callback).await.unwrap();
 }
 
 #[tokio::test]
