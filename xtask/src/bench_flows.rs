@@ -301,6 +301,7 @@ fn spawn_serve(bin: &Path, port: u16, sim: &str, key_file: &Path, store: &str) -
         .env("BONIN_PROVIDERS__MOBILEOK__KEY_PASSWORD", bonin_app::wiring::SANDBOX_KEY_PASSWORD)
         .env("BONIN_PROVIDERS__MOBILEOK__API_BASE", sim)
         .env("BONIN_PROVIDERS__MOBILEOK__WINDOW_BASE", sim)
+        .env("BONIN_PROVIDERS__MOBILEOK__SITE_URL", "https://bench.bonin.test")
         .env("BONIN_PROVIDERS__PORTONE_V1__IMP_KEY", bonin_sandbox::portone::SANDBOX_IMP_KEY)
         .env("BONIN_PROVIDERS__PORTONE_V1__IMP_SECRET", bonin_sandbox::portone::SANDBOX_IMP_SECRET)
         .env("BONIN_PROVIDERS__PORTONE_V1__MERCHANT_CODE", bonin_sandbox::portone::SANDBOX_MERCHANT_CODE)

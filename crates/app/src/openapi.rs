@@ -57,7 +57,7 @@ pub fn document() -> Value {
                     "min_age": {"type": "integer", "minimum": 0, "maximum": 255,
                         "description": "Checked by bonin against the verified birth date for every provider (age_restricted), and passed to providers that enforce it in their window."},
                     "prefill": {"type": "object", "additionalProperties": false,
-                        "description": "The person's details, for windows that can be filled in and fixed to them (PortOne). They reach the launch, which the user's own browser sees.",
+                        "description": "The person's details, for windows that can be filled in with them (PortOne; Danal fixes name and phone, other channels may only pre-fill). They reach the launch, which the user's own browser sees. Compare the verified identity with what you expect where it matters.",
                         "properties": {"name": {"type": "string"}, "phone": {"type": "string"},
                             "birth_date": {"type": "string", "format": "date"}, "carrier": {"$ref": "#/components/schemas/Carrier"}}},
                     "custom_data": {"type": "string", "description": "The merchant's own data kept with the provider's record (PortOne V2 customData; JSON text)."}}},

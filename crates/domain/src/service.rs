@@ -112,8 +112,9 @@ pub struct StartRequest {
     /// Minimum age: checked by bonin against the verified birth date for every provider, and
     /// passed to providers that enforce it in their window.
     pub min_age: Option<u8>,
-    /// The person's details for windows that can be filled in and fixed to them (PortOne). They
-    /// reach the launch, which the user's own browser sees.
+    /// The person's details for windows that can be filled in with them (PortOne; Danal fixes
+    /// name and phone, other channels may only pre-fill). They reach the launch, which the user's
+    /// own browser sees; compare the verified identity where it matters.
     pub prefill: Option<crate::Prefill>,
     /// The merchant's own data kept with the provider's record (PortOne V2 `customData`).
     pub custom_data: Option<String>,
