@@ -45,4 +45,4 @@ mod webhook;
 
 pub use client::{EsignonClient, MAX_TOKEN_LIFETIME, TokenExpiry, parse_expire_date, workflow_status};
 pub use config::EsignonConfig;
-pub use webhook::{ExportCallback, ExportError, NextSigner, receive_export};
+pub use webhook::{ExportCallback, ExportError, NextSigner, authorization_matches, receive_export};

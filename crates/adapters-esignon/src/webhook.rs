@@ -128,9 +128,9 @@ impl fmt::Debug for ExportCallback {
     }
 }
 
-/// Whether `presented` is the configured value. Comparing digests keeps the comparison
-/// constant-time whatever the lengths.
-fn matches(expected: &SecretString, presented: Option<&str>) -> bool {
+/// Whether `presented` (an `Authorization` value) is the configured callback authorization.
+/// Comparing digests keeps the comparison constant-time whatever the lengths.
+pub fn authorization_matches(expected: &SecretString, presented: Option<&str>) -> bool {
     let Some(presented) = presented else { return false };
     let presented = digest::digest(&digest::SHA256, presented.trim().as_bytes());
     let wanted = digest::digest(&digest::SHA256, expected.expose_secret().as_bytes());
@@ -158,7 +158,8 @@ pub fn receive_export(
     let value: Option<Value> = serde_json::from_slice(body).ok();
     let in_body = value.as_ref().and_then(|v| v.pointer("/header/authorization")).and_then(Value::as_str);
     // Evaluated both, so the time taken does not say which one matched.
-    let (by_header, by_body) = (matches(expected, authorization), matches(expected, in_body));
+    let (by_header, by_body) =
+        (authorization_matches(expected, authorization), authorization_matches(expected, in_body));
     if !(by_header || by_body) {
         return Err(ExportError::Unauthorized);
     }

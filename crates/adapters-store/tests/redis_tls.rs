@@ -6,64 +6,15 @@
 
 mod support;
 
-use std::{net::SocketAddr, path::PathBuf, sync::Arc, time::Duration};
+use std::{net::SocketAddr, sync::Arc, time::Duration};
 
 use bonin_adapters_store::{SharedTokenStore, StoreOptions, conformance::backend_url, open};
 use bonin_domain::*;
-use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, IsCa, KeyPair};
-use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
-use support::{RealTimeHarness, cipher};
+use support::{
+    RealTimeHarness, cipher,
+    tls::{Preamble, TestCa, test_ca, tls_proxy},
+};
 use tokio::io::AsyncReadExt;
-
-struct TestCa {
-    pem_file: PathBuf,
-    leaf: CertificateDer<'static>,
-    leaf_key: Vec<u8>,
-}
-
-impl Drop for TestCa {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.pem_file);
-    }
-}
-
-/// A CA, and a server certificate for `name` signed by it.
-fn test_ca(name: &str) -> TestCa {
-    let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
-    params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    let ca = CertifiedIssuer::self_signed(params, KeyPair::generate().unwrap()).unwrap();
-    let leaf_key = KeyPair::generate().unwrap();
-    let leaf = CertificateParams::new(vec![name.to_owned()]).unwrap().signed_by(&leaf_key, &ca).unwrap();
-    let pem_file =
-        std::env::temp_dir().join(format!("bonin-test-redis-ca-{}.pem", VerificationId::generate(&OsRng).unwrap()));
-    std::fs::write(&pem_file, ca.pem()).unwrap();
-    TestCa { pem_file, leaf: leaf.der().clone(), leaf_key: leaf_key.serialize_der() }
-}
-
-/// Terminates TLS with `ca`'s leaf certificate and forwards the plaintext to `redis`.
-async fn tls_proxy(redis: SocketAddr, ca: &TestCa) -> SocketAddr {
-    let config = rustls::ServerConfig::builder_with_provider(Arc::new(rustls::crypto::aws_lc_rs::default_provider()))
-        .with_safe_default_protocol_versions()
-        .unwrap()
-        .with_no_client_auth()
-        .with_single_cert(vec![ca.leaf.clone()], PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(ca.leaf_key.clone())))
-        .unwrap();
-    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move {
-        loop {
-            let Ok((inbound, _)) = listener.accept().await else { return };
-            let acceptor = acceptor.clone();
-            tokio::spawn(async move {
-                let Ok(mut tls) = acceptor.accept(inbound).await else { return };
-                let Ok(mut outbound) = tokio::net::TcpStream::connect(redis).await else { return };
-                let _ = tokio::io::copy_bidirectional(&mut tls, &mut outbound).await;
-            });
-        }
-    });
-    addr
-}
 
 /// `redis://[userinfo@]host:port[/db]` → (userinfo with its `@`, address, `/db`).
 fn parts(url: &str) -> (String, SocketAddr, String) {
@@ -93,7 +44,7 @@ fn clock() -> Arc<dyn Clock> {
 async fn behind_tls(ca: &TestCa) -> Option<String> {
     let url = backend_url("BONIN_TEST_REDIS_URL")?;
     let (userinfo, redis, db) = parts(&url);
-    let proxy = tls_proxy(redis, ca).await;
+    let proxy = tls_proxy(redis, ca, Preamble::None).await;
     Some(format!("rediss://{userinfo}127.0.0.1:{}{db}", proxy.port()))
 }
 

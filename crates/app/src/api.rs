@@ -388,10 +388,8 @@ fn redirect_with(return_url: &str, pairs: &[(&str, &str)]) -> Response {
 /// an id that does not exist costs nothing, and nobody without an id can use up another's budget.
 async fn spend_for_verification(state: &AppState, id: &VerificationId) -> Result<(), ApiError> {
     state.service.peek(id).await?;
-    let key = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, id.as_str().as_bytes());
-    let mut digest = [0u8; 16];
-    digest.copy_from_slice(&key.as_ref()[..16]);
-    state.limiter.spend(Client::Verification(digest), Budget::Callback).map_err(|retry_after| {
+    let name = bucket_name(&digest(id.as_str().as_bytes()));
+    state.limiter.spend(Client::Verification(name), Budget::Callback).map_err(|retry_after| {
         tracing::debug!(verification_id = %id, limit = Budget::Callback.reason(), "refused by a rate limit");
         ApiError::Limited { reason: Budget::Callback.reason(), retry_after }
     })
@@ -552,6 +550,14 @@ fn digest(key: &[u8]) -> aws_lc_rs::digest::Digest {
     aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, key)
 }
 
+/// The first 16 bytes of a digest: how a rate-limit bucket names a key or a verification without
+/// holding it.
+fn bucket_name(digest: &aws_lc_rs::digest::Digest) -> [u8; 16] {
+    let mut name = [0; 16];
+    name.copy_from_slice(&digest.as_ref()[..16]);
+    name
+}
+
 /// The API key a request was accepted with, by a digest of it: the client its rate limits count.
 #[derive(Debug, Clone, Copy)]
 struct AcceptedKey([u8; 16]);
@@ -580,9 +586,7 @@ pub(crate) async fn require_api_key(
     if !matched {
         return ApiError::Unauthorized.into_response();
     }
-    let mut client = [0; 16];
-    client.copy_from_slice(&presented.as_ref()[..16]);
-    request.extensions_mut().insert(AcceptedKey(client));
+    request.extensions_mut().insert(AcceptedKey(bucket_name(&presented)));
     next.run(request).await
 }
 

@@ -275,24 +275,13 @@ async fn events(State(api): State<SigningApi>, headers: HeaderMap, body: Bytes) 
         Err(bonin_adapters_esignon::ExportError::Unauthorized) => ApiError::Unauthorized.into_response(),
         // eSignon's HTTP header carried the right authorization, but the body is in a shape bonin
         // does not read: answered 200 (an error answer only loses the event) and reported.
-        Err(error) if header_authorized(&export.authorization, authorization) => {
+        Err(error) if bonin_adapters_esignon::authorization_matches(&export.authorization, authorization) => {
             tracing::warn!(provider = %api.workflows.provider(), problem = %error,
                 "an authorized signing callback could not be read; answered 200 so eSignon does not keep it");
             StatusCode::OK.into_response()
         }
         Err(error) => ApiError::Body { status: StatusCode::BAD_REQUEST, detail: error.to_string() }.into_response(),
     }
-}
-
-/// Whether the HTTP `Authorization` header is the configured callback authorization (constant
-/// time, over digests of equal length).
-#[cfg(feature = "esignon")]
-fn header_authorized(expected: &SecretString, presented: Option<&str>) -> bool {
-    let Some(presented) = presented else { return false };
-    let digest = |value: &[u8]| aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, value);
-    let expected = digest(bonin_domain::ExposeSecret::expose_secret(expected).as_bytes());
-    aws_lc_rs::constant_time::verify_slices_are_equal(digest(presented.trim().as_bytes()).as_ref(), expected.as_ref())
-        .is_ok()
 }
 
 #[cfg(not(feature = "esignon"))]

@@ -518,9 +518,8 @@ impl VerificationService {
         completion: crate::Completion,
         now: Timestamp,
     ) -> Result<Verification, Error> {
-        // Checked before anything is written: a result that cannot apply changes nothing.
-        settled(current, &completion.identity, now)?;
-        // The provider-side clean-up runs for an age-refused result too: the person's data must
+        // A result that cannot apply (expired, another provider's) fails in `commit` before any
+        // write. The provider-side clean-up runs for an age-refused result too: the person's data must
         // not linger at the provider either.
         let work = completion.after_commit;
         let next = match self.commit(current, &completion.identity, now).await {

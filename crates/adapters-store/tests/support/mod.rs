@@ -1,6 +1,8 @@
 //! Harnesses shared by the store test files.
 #![allow(dead_code, clippy::unwrap_used)]
 
+pub mod tls;
+
 use std::{sync::Arc, time::Duration};
 
 use base64::{Engine, engine::general_purpose::STANDARD};
