@@ -298,7 +298,7 @@ fn spawn_serve(bin: &Path, port: u16, sim: &str, key_file: &Path, store: &str) -
         .env("BONIN_PROVIDERS__NICE__API_BASE", sim)
         .env("BONIN_PROVIDERS__NICE__WINDOW_URL", format!("{sim}{}", bonin_sandbox::nice::WINDOW_PATH))
         .env("BONIN_PROVIDERS__MOBILEOK__KEY_FILE", key_file)
-        .env("BONIN_PROVIDERS__MOBILEOK__KEY_PASSWORD", bonin_app::wiring::SANDBOX_KEY_PASSWORD)
+        .env("BONIN_PROVIDERS__MOBILEOK__KEY_PASSWORD", bonin_sandbox::mobileok::SANDBOX_KEY_PASSWORD)
         .env("BONIN_PROVIDERS__MOBILEOK__API_BASE", sim)
         .env("BONIN_PROVIDERS__MOBILEOK__WINDOW_BASE", sim)
         .env("BONIN_PROVIDERS__MOBILEOK__SITE_URL", "https://bench.bonin.test")
@@ -390,7 +390,7 @@ pub(crate) fn measure(quick: bool, bin: &Path) -> Result<Vec<FlowRow>, String> {
         let token =
             Arc::new(json_of(token_reply).await?["dataBody"]["access_token"].as_str().ok_or("no token")?.to_owned());
         let key_file = Arc::new(
-            KeyFile::from_path(&key_path, &SecretString::from(bonin_app::wiring::SANDBOX_KEY_PASSWORD))
+            KeyFile::from_path(&key_path, &SecretString::from(bonin_sandbox::mobileok::SANDBOX_KEY_PASSWORD))
                 .map_err(|e| e.to_string())?,
         );
         for &(concurrency, flows) in plan {

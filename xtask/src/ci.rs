@@ -33,8 +33,8 @@ pub(crate) fn run() -> Result<(), String> {
         &["doc", "--workspace", "--no-deps", "--all-features", "--locked"],
         &[("RUSTDOCFLAGS", "-D warnings")],
     )?;
-    for example in ["embed_nice_adapter", "nest_router", "swap_provider"] {
-        cargo(&["run", "--quiet", "--locked", "-p", "bonin-examples", "--example", example])?;
+    for example in examples()? {
+        cargo(&["run", "--quiet", "--locked", "-p", "bonin-examples", "--example", &example])?;
     }
     println!("\n==> portone-sdk");
     crate::portone_sdk::run()?;
@@ -42,4 +42,23 @@ pub(crate) fn run() -> Result<(), String> {
     crate::bench::run(true)?;
     println!("\nci: all checks passed");
     Ok(())
+}
+
+/// Every example of `examples/Cargo.toml` (its `[[example]]` names).
+fn examples() -> Result<Vec<String>, String> {
+    let manifest = std::fs::read_to_string(crate::project_root().join("examples/Cargo.toml"))
+        .map_err(|e| format!("examples/Cargo.toml: {e}"))?;
+    let mut names = Vec::new();
+    let mut in_example = false;
+    for line in manifest.lines().map(str::trim) {
+        if line.starts_with('[') {
+            in_example = line == "[[example]]";
+        } else if in_example && let Some(name) = line.strip_prefix("name = ") {
+            names.push(name.trim_matches('"').to_owned());
+        }
+    }
+    if names.is_empty() {
+        return Err("examples/Cargo.toml lists no [[example]]".into());
+    }
+    Ok(names)
 }

@@ -10,24 +10,31 @@ use std::{collections::BTreeMap, fs, process::Command};
 
 use crate::project_root;
 
-/// The crates with a `tests/prop_parsers.rs`.
-const PACKAGES: &[&str] = &[
-    "bonin-domain",
-    "bonin-adapters-nice",
-    "bonin-adapters-mobileok",
-    "bonin-adapters-portone",
-    "bonin-adapters-esignon",
-    "bonin-adapters-store",
-    "bonin-app",
-];
+/// The crates with a `tests/prop_parsers.rs`, by package name.
+fn packages() -> Vec<String> {
+    let mut packages: Vec<String> = fs::read_dir(project_root().join("crates"))
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|entry| entry.path())
+        .filter(|dir| dir.join("tests/prop_parsers.rs").is_file())
+        .filter_map(|dir| {
+            let manifest = fs::read_to_string(dir.join("Cargo.toml")).ok()?;
+            let name = manifest.lines().find_map(|line| line.trim().strip_prefix("name = "))?;
+            Some(name.trim_matches('"').to_owned())
+        })
+        .collect();
+    packages.sort();
+    packages
+}
 
 /// Cases across all properties that a campaign should reach.
 const GOAL: u64 = 1_000_000;
 
 fn cargo_test_args(extra: &[&str]) -> Vec<String> {
     let mut args: Vec<String> = ["test", "--release", "--locked", "--all-features"].map(String::from).to_vec();
-    for package in PACKAGES {
-        args.extend(["-p".to_owned(), (*package).to_owned()]);
+    for package in packages() {
+        args.extend(["-p".to_owned(), package]);
     }
     args.extend(["--test", "prop_parsers", "--"].map(String::from));
     args.extend(extra.iter().map(|a| (*a).to_owned()));
@@ -123,7 +130,8 @@ pub(crate) fn run(args: &[&str]) -> Result<(), String> {
         .map_err(|e| format!("could not run cargo: {e}"))?;
     let text = fs::read_to_string(&report).unwrap_or_default();
     let ran = read_report(&text)?;
-    if let Some(stray) = ran.iter().find(|r| !PACKAGES.contains(&r.package.as_str())) {
+    let fuzzed = packages();
+    if let Some(stray) = ran.iter().find(|r| !fuzzed.contains(&r.package)) {
         return Err(format!("{} reported {}, but it is not one of the fuzzed crates", stray.package, stray.property));
     }
     println!("\n{:<26} {:<44} {:>12}  result", "crate", "property", "cases");

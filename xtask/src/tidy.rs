@@ -54,6 +54,7 @@ pub(crate) fn run_all() -> Result<(), String> {
     problems.extend(unsafe_code_forbidden(&project_root()));
     problems.extend(dependencies_pinned_in_workspace(&project_root()));
     problems.extend(one_version_per_pinned_crate(&project_root(), &workspace_tree()?));
+    problems.extend(providers_stay_in_their_crates(&project_root()));
     if problems.is_empty() {
         Ok(())
     } else {
@@ -189,6 +190,84 @@ fn crate_dirs(root: &Path) -> Vec<PathBuf> {
     dirs
 }
 
+/// The most files outside its own code that may name a provider (its id in the domain, the
+/// registration, and the features and workspace pins in two manifests).
+pub(crate) const PROVIDER_FILE_BUDGET: usize = 4;
+
+/// The providers: the `<name>` of every `crates/adapters-<name>` that is not shared machinery.
+fn provider_names(root: &Path) -> Vec<String> {
+    crate_dirs(root)
+        .iter()
+        .filter_map(|dir| dir.file_name()?.to_str()?.strip_prefix("adapters-").map(str::to_owned))
+        .filter(|name| !matches!(name.as_str(), "http" | "store"))
+        .collect()
+}
+
+/// Whether `path` is `provider`'s own: its adapter crate, the simulators (`crates/sandbox`), and
+/// the checks against the provider's own published artifacts (`tools/<name>-*`,
+/// `xtask/src/<name>_*.rs`). Tests and examples exist to name providers and are not counted.
+fn is_own(root: &Path, path: &Path, provider: &str) -> bool {
+    let Ok(relative) = path.strip_prefix(root) else { return true };
+    let text = relative.to_string_lossy().replace('\\', "/");
+    text.starts_with(&format!("crates/adapters-{provider}/"))
+        || text.starts_with("crates/sandbox/")
+        || text.starts_with(&format!("tools/{provider}-"))
+        || text.starts_with(&format!("xtask/src/{provider}_"))
+        || text.starts_with("examples/")
+        || text.contains("/tests/")
+}
+
+/// The code of a Rust file or manifest without its comments (whole-line `//` and `#` comments,
+/// doc comments included): what the rule counts is code that names a provider, not prose.
+fn code_of(path: &Path, text: &str) -> String {
+    let comment = if path.extension().is_some_and(|e| e == "toml") { "#" } else { "//" };
+    text.lines().filter(|line| !line.trim_start().starts_with(comment)).collect::<Vec<_>>().join("\n")
+}
+
+/// Whether `code` names `provider` (case-insensitively, not inside a longer word before it).
+fn names_provider(code: &str, provider: &str) -> bool {
+    let code = code.to_ascii_lowercase();
+    code.match_indices(provider).any(|(at, _)| !code[..at].chars().next_back().is_some_and(|c| c.is_ascii_alphabetic()))
+}
+
+/// A provider lives in its own crates plus a registration: outside its own code (see [`is_own`]),
+/// at most [`PROVIDER_FILE_BUDGET`] files of product code (`crates/*/src`, `xtask/src`, the
+/// manifests) name it.
+pub(crate) fn providers_stay_in_their_crates(root: &Path) -> Vec<String> {
+    let mut files = Vec::new();
+    for dir in crate_dirs(root) {
+        rust_files(&dir.join("src"), &mut files);
+        files.push(dir.join("Cargo.toml"));
+    }
+    rust_files(&root.join("xtask/src"), &mut files);
+    files.push(root.join("xtask/Cargo.toml"));
+    files.push(root.join("Cargo.toml"));
+    let sources: Vec<(PathBuf, String)> = files
+        .into_iter()
+        .filter_map(|path| {
+            let text = fs::read_to_string(&path).ok()?;
+            let code = code_of(&path, &text);
+            Some((path, code))
+        })
+        .collect();
+    let mut problems = Vec::new();
+    for provider in provider_names(root) {
+        let naming: Vec<String> = sources
+            .iter()
+            .filter(|(path, code)| !is_own(root, path, &provider) && names_provider(code, &provider))
+            .map(|(path, _)| path.strip_prefix(root).unwrap_or(path).display().to_string())
+            .collect();
+        if naming.len() > PROVIDER_FILE_BUDGET {
+            problems.push(format!(
+                "{provider} is named in {} files outside its own code (at most {PROVIDER_FILE_BUDGET}): {}",
+                naming.len(),
+                naming.join(", ")
+            ));
+        }
+    }
+    problems
+}
+
 fn is_binary_source(path: &Path) -> bool {
     path.ends_with("src/main.rs") || path.components().any(|c| c.as_os_str() == "bin")
 }
@@ -315,6 +394,41 @@ mod tests {
 
     fn assert_clean(problems: Vec<String>) {
         assert!(problems.is_empty(), "tidy problems:\n{}", problems.join("\n"));
+    }
+
+    #[test]
+    fn providers_stay_in_their_crates_here() {
+        assert_clean(providers_stay_in_their_crates(&project_root()));
+    }
+
+    #[test]
+    fn a_provider_is_found_in_code_but_not_in_comments_or_longer_words() {
+        let path = Path::new("x.rs");
+        assert!(names_provider(&code_of(path, "let p = ProviderId::Nice;"), "nice"));
+        assert!(!names_provider(&code_of(path, "/// NICE's window\n// nice\nlet a = 1;"), "nice"));
+        assert!(!names_provider(&code_of(path, "let service = 1;"), "vice"));
+        assert!(names_provider(&code_of(Path::new("Cargo.toml"), "# nice\nnice = []"), "nice"));
+        assert!(!names_provider(&code_of(Path::new("Cargo.toml"), "# nice only"), "nice"));
+    }
+
+    #[test]
+    #[allow(clippy::unwrap_used)]
+    fn the_budget_catches_a_provider_spread_over_the_host() {
+        let root = std::env::temp_dir().join(format!("bonin-tidy-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&root);
+        for dir in ["crates/adapters-acme/src", "crates/app/src", "xtask/src"] {
+            fs::create_dir_all(root.join(dir)).unwrap();
+        }
+        fs::write(root.join("crates/adapters-acme/src/lib.rs"), "pub struct Acme;").unwrap();
+        for n in 0..PROVIDER_FILE_BUDGET {
+            fs::write(root.join(format!("crates/app/src/f{n}.rs")), "use acme::Acme;").unwrap();
+        }
+        assert_clean(providers_stay_in_their_crates(&root));
+        fs::write(root.join("xtask/src/bench.rs"), "let id = \"acme\";").unwrap();
+        let problems = providers_stay_in_their_crates(&root);
+        let _ = fs::remove_dir_all(&root);
+        assert_eq!(problems.len(), 1, "{problems:?}");
+        assert!(problems[0].contains("xtask/src/bench.rs"), "{problems:?}");
     }
 
     #[test]

@@ -1,5 +1,5 @@
 //! eSignon result codes, per endpoint (the tables are generated from
-//! `docs/providers/esignon/result-codes.tsv` by `cargo xtask codegen`).
+//! `data/result-codes.tsv` by the crate's build script).
 
 use bonin_domain::{Error, ProviderId};
 

@@ -31,6 +31,7 @@
 
 mod client;
 mod message;
+pub mod provider;
 mod transport;
 
 pub use client::{HttpClient, RetryPolicy};

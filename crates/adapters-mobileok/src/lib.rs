@@ -52,8 +52,10 @@ mod config;
 pub mod crypto;
 mod flow;
 mod keyfile;
+mod provider;
 
 pub use config::{MobileokConfig, TokenEndpoint};
 pub use crypto::CryptoGeneration;
 pub use flow::MobileokClient;
 pub use keyfile::KeyFile;
+pub use provider::Mobileok;

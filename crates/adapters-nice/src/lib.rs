@@ -40,7 +40,9 @@ pub mod codes;
 mod config;
 pub mod crypto;
 mod flow;
+mod provider;
 mod wire;
 
 pub use config::{CallbackMethod, NiceConfig, RevokeScheme};
 pub use flow::NiceClient;
+pub use provider::Nice;

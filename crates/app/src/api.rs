@@ -243,15 +243,44 @@ fn body_of(v: &Verification, now: time::OffsetDateTime, launch: Option<Launch>) 
     }
 }
 
-async fn start(State(state): State<AppState>, JsonBody(body): JsonBody<StartBody>) -> Result<Response, ApiError> {
-    if body.provider.unwrap_or(state.service.settings().default_provider) == ProviderId::Esignon {
+/// Refuses a provider this build lacks, or a method the provider cannot do, with a clear error.
+fn check_capability(provider: ProviderId, method: Method) -> Result<(), Error> {
+    let verifying = crate::providers::verifying();
+    let choices = || verifying.iter().map(|p| p.as_str()).collect::<Vec<_>>().join(", ");
+    let Some(registered) = crate::providers::find(provider) else {
         return Err(Error::invalid_input(
             "provider",
-            "esignon is an e-signature provider: use /v1/signing (verification providers: nice, mobileok, \
-             portone_v1, portone_v2)",
-        )
-        .into());
+            format!("{provider} is not in this build (verification providers: {})", choices()),
+        ));
+    };
+    let capabilities = registered.capabilities();
+    if !capabilities.verifies() {
+        let hint = if capabilities.signing {
+            "an e-signature provider: use /v1/signing"
+        } else {
+            "not a verification provider"
+        };
+        return Err(Error::invalid_input(
+            "provider",
+            format!("{provider} is {hint} (verification providers: {})", choices()),
+        ));
     }
+    let (offered, name) = match method {
+        Method::Window => (capabilities.window, "window"),
+        Method::Otp => (capabilities.otp, "otp"),
+        _ => (false, "this method"),
+    };
+    if !offered {
+        return Err(Error::invalid_input(
+            "method",
+            format!("{provider} cannot verify by {name} (it offers: {})", capabilities.methods().join(", ")),
+        ));
+    }
+    Ok(())
+}
+
+async fn start(State(state): State<AppState>, JsonBody(body): JsonBody<StartBody>) -> Result<Response, ApiError> {
+    check_capability(body.provider.unwrap_or(state.service.settings().default_provider), body.method)?;
     let slot = state
         .open
         .reserve()
@@ -523,7 +552,7 @@ async fn demo_done() -> Response {
 }
 
 async fn demo_js() -> Response {
-    ([(header::CONTENT_TYPE, "text/javascript; charset=utf-8"), (header::CACHE_CONTROL, "no-store")], pages::DEMO_JS)
+    ([(header::CONTENT_TYPE, "text/javascript; charset=utf-8"), (header::CACHE_CONTROL, "no-store")], pages::demo_js())
         .into_response()
 }
 

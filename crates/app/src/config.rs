@@ -7,7 +7,7 @@
 //! (`api_keys`, `allowed_return_origins`) may be given in the environment comma-separated. Every
 //! error names the key and where its value came from.
 
-use std::{fmt, net::SocketAddr, path::PathBuf};
+use std::{collections::BTreeMap, fmt, net::SocketAddr, path::PathBuf};
 
 use bonin_domain::{ExposeSecret, ProviderId, SecretString};
 use figment::{
@@ -151,30 +151,33 @@ pub struct VerificationConfig {
     pub default_provider: ProviderId,
 }
 
-/// `[providers]`: one optional section per provider.
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ProvidersConfig {
-    /// `[providers.nice]`.
-    #[cfg(feature = "nice")]
-    #[serde(default)]
-    pub nice: Option<bonin_adapters_nice::NiceConfig>,
-    /// `[providers.mobileok]`.
-    #[cfg(feature = "mobileok")]
-    #[serde(default)]
-    pub mobileok: Option<bonin_adapters_mobileok::MobileokConfig>,
-    /// `[providers.portone_v1]`.
-    #[cfg(feature = "portone")]
-    #[serde(default)]
-    pub portone_v1: Option<bonin_adapters_portone::PortoneV1Config>,
-    /// `[providers.portone_v2]`.
-    #[cfg(feature = "portone")]
-    #[serde(default)]
-    pub portone_v2: Option<bonin_adapters_portone::PortoneV2Config>,
-    /// `[providers.esignon]`.
-    #[cfg(feature = "esignon")]
-    #[serde(default)]
-    pub esignon: Option<bonin_adapters_esignon::EsignonConfig>,
+/// `[providers]`: one section per provider, by id. Each registered provider reads and validates
+/// its own ([`crate::providers`]). `Debug` names the sections only: they hold secrets.
+#[derive(Clone, Default, Deserialize)]
+#[serde(transparent)]
+pub struct ProvidersConfig(pub BTreeMap<String, serde_json::Value>);
+
+impl fmt::Debug for ProvidersConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_set().entries(self.0.keys()).finish()
+    }
+}
+
+impl ProvidersConfig {
+    /// The section of `provider`, as configured.
+    pub fn section(&self, provider: ProviderId) -> Option<&serde_json::Value> {
+        self.0.get(provider.as_str())
+    }
+
+    /// Whether `provider` has a section.
+    pub fn is_configured(&self, provider: ProviderId) -> bool {
+        self.0.contains_key(provider.as_str())
+    }
+
+    /// Sets the section of `provider` (keys as in `[providers.<id>]`).
+    pub fn set(&mut self, provider: ProviderId, section: serde_json::Value) {
+        self.0.insert(provider.as_str().to_owned(), section);
+    }
 }
 
 /// Log output format.
@@ -220,6 +223,14 @@ pub struct LogConfig {
     pub level: String,
 }
 
+/// `[sandbox]`: the in-process simulators of the sandbox profile.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SandboxConfig {
+    /// Where the simulators listen (loopback only; port 0 for any free port).
+    pub bind: SocketAddr,
+}
+
 /// The whole configuration.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -237,6 +248,8 @@ pub struct AppConfig {
     pub providers: ProvidersConfig,
     /// `[limits]`.
     pub limits: LimitsConfig,
+    /// `[sandbox]`.
+    pub sandbox: SandboxConfig,
     /// `[log]`.
     pub log: LogConfig,
 }
@@ -281,7 +294,7 @@ fn defaults() -> serde_json::Value {
             "identity_grace_secs": 60,
         },
         "store": { "url": "sqlite://bonin.db", "pool_size": 16 },
-        "verification": { "default_provider": "nice" },
+        "verification": { "default_provider": crate::providers::verifying().first().map_or("none", |p| p.as_str()) },
         "limits": {
             "starts_per_minute": 300,
             "otp_sends_per_minute": 60,
@@ -292,6 +305,7 @@ fn defaults() -> serde_json::Value {
             "provider_wait_ms": 2000,
         },
         "log": { "format": "text", "level": "info" },
+        "sandbox": { "bind": "127.0.0.1:0" },
     })
 }
 
@@ -466,6 +480,21 @@ impl LoadedConfig {
         Ok(loaded)
     }
 
+    /// The section of `provider`, read as its typed configuration (`NiceConfig`, …) the way the
+    /// provider reads it.
+    pub fn section_as<C: serde::de::DeserializeOwned>(&self, provider: ProviderId) -> Result<C, ConfigError> {
+        let key = format!("providers.{provider}");
+        if !self.config.providers.is_configured(provider) {
+            return Err(ConfigError(format!("`{key}` is not configured")));
+        }
+        let figment = if self.figment.find_value(&key).is_ok() {
+            self.figment.clone()
+        } else {
+            Figment::from(Serialized::default("providers", &self.config.providers.0))
+        };
+        figment.extract_inner_lossy(&key).map_err(|e| ConfigError(describe_figment_error(&e)))
+    }
+
     /// Whether `key` was set by the file or the environment (not a default).
     pub fn is_explicit(&self, key: &str) -> bool {
         self.figment.find_metadata(key).is_some_and(|m| {
@@ -522,16 +551,43 @@ impl LoadedConfig {
         if c.server.max_connections == 0 {
             return Err(error_at(f, "server.max_connections", "must be at least 1"));
         }
+        if !c.sandbox.bind.ip().is_loopback() {
+            return Err(error_at(f, "sandbox.bind", "the simulators listen on a loopback address only"));
+        }
         if c.limits.provider_concurrency == 0 {
             return Err(error_at(f, "limits.provider_concurrency", "must be at least 1"));
         }
-        if c.verification.default_provider == ProviderId::Esignon {
-            return Err(error_at(
-                f,
-                "verification.default_provider",
-                "esignon is a signing provider (/v1/signing); choose nice, mobileok, portone_v1 or portone_v2",
-            ));
+        match crate::providers::find(c.verification.default_provider) {
+            Some(provider) if provider.capabilities().verifies() => {}
+            Some(provider) => {
+                return Err(error_at(
+                    f,
+                    "verification.default_provider",
+                    &format!(
+                        "{} {}; choose {}",
+                        provider.id(),
+                        if provider.capabilities().signing {
+                            "is a signing provider (/v1/signing)"
+                        } else {
+                            "does not verify identities"
+                        },
+                        names(&crate::providers::verifying())
+                    ),
+                ));
+            }
+            None => {
+                return Err(error_at(
+                    f,
+                    "verification.default_provider",
+                    &format!(
+                        "{} is not in this build; choose {}",
+                        c.verification.default_provider,
+                        names(&crate::providers::verifying())
+                    ),
+                ));
+            }
         }
+        let endpoints = self.check_providers()?;
         let shared_store =
             ["postgres://", "postgresql://", "redis://", "rediss://"].iter().any(|p| c.store.url.starts_with(p));
         if c.store.share_tokens && !shared_store {
@@ -567,7 +623,7 @@ impl LoadedConfig {
                 if c.server.api_keys.is_empty() {
                     // Anyone on this machine may call a keyless sandbox: it must not reach a real
                     // provider, where each verification is paid for and real people are asked.
-                    for (key, url) in self.endpoints() {
+                    for (key, url) in &endpoints {
                         if self.used_as_configured_in_sandbox(key) && !is_loopback_url(url) {
                             return Err(error_at(
                                 f,
@@ -580,9 +636,8 @@ impl LoadedConfig {
                 // A sandbox that reaches a real provider handles real people's data: not under the
                 // sandbox's public sealing key, and not for anyone beyond this machine (that is
                 // what the production profile, with its checks, is for).
-                let real = self
-                    .endpoints()
-                    .into_iter()
+                let real = endpoints
+                    .iter()
                     .find(|(key, url)| self.used_as_configured_in_sandbox(key) && !is_loopback_url(url));
                 if let Some((key, _)) = real {
                     let memory = c.store.url.trim().starts_with("memory:");
@@ -606,66 +661,12 @@ impl LoadedConfig {
                     }
                 }
             }
-            ProfileName::Production => self.validate_production()?,
-        }
-        #[cfg(feature = "nice")]
-        if let Some(nice) = &c.providers.nice {
-            nice.validate().map_err(|e| error_at(f, "providers.nice", &e.to_string()))?;
-        }
-        #[cfg(feature = "mobileok")]
-        if let Some(mobileok) = &c.providers.mobileok {
-            // Where the simulator stands in and no siteUrl is set, the wiring sends bonin's public
-            // URL (and the simulator takes any); everywhere else site_url is required.
-            let simulated =
-                c.profile == ProfileName::Sandbox && !self.used_as_configured_in_sandbox("providers.mobileok.api_base");
-            let mut checked = mobileok.clone();
-            if simulated && checked.site_url.trim().is_empty() {
-                checked.site_url = self.public_url();
-            }
-            let result = match c.profile {
-                ProfileName::Production => checked.validate_for_production(),
-                ProfileName::Sandbox => checked.validate(),
-            };
-            result.map_err(|e| {
-                let problem = e.to_string();
-                let key =
-                    if problem.contains("site_url") { "providers.mobileok.site_url" } else { "providers.mobileok" };
-                error_at(f, key, &problem)
-            })?;
-        }
-        #[cfg(feature = "portone")]
-        if let Some(v1) = &c.providers.portone_v1 {
-            v1.validate().map_err(|e| error_at(f, "providers.portone_v1", &e.to_string()))?;
-        }
-        #[cfg(feature = "portone")]
-        if let Some(v2) = &c.providers.portone_v2 {
-            v2.validate().map_err(|e| error_at(f, "providers.portone_v2", &e.to_string()))?;
-        }
-        #[cfg(feature = "esignon")]
-        if let Some(esignon) = &c.providers.esignon {
-            esignon.validate().map_err(|e| error_at(f, "providers.esignon", &e.to_string()))?;
-            if let Some(value) = &esignon.webhook_authorization {
-                use bonin_domain::ExposeSecret;
-                if value.expose_secret().len() < 24 {
-                    return Err(error_at(
-                        f,
-                        "providers.esignon.webhook_authorization",
-                        "must be at least 24 characters: it is the only check on eSignon's callbacks",
-                    ));
-                }
-            }
-            if esignon.embed && esignon.webhook_authorization.is_none() {
-                return Err(error_at(
-                    f,
-                    "providers.esignon.embed",
-                    "needs providers.esignon.webhook_authorization: in embed mode the signers' links arrive only with eSignon's callbacks",
-                ));
-            }
+            ProfileName::Production => self.validate_production(&endpoints)?,
         }
         Ok(())
     }
 
-    fn validate_production(&self) -> Result<(), ConfigError> {
+    fn validate_production(&self, endpoints: &[(String, String)]) -> Result<(), ConfigError> {
         let f = &self.figment;
         let c = &self.config;
         if c.server.api_keys.is_empty() {
@@ -693,22 +694,11 @@ impl LoadedConfig {
         }
         self.validate_production_store()?;
         // Every configured provider must talk to real https endpoints; the default one must be configured.
-        let mut configured: Vec<ProviderId> = Vec::new();
-        #[cfg(feature = "nice")]
-        configured.extend(c.providers.nice.as_ref().map(|_| ProviderId::Nice));
-        #[cfg(feature = "mobileok")]
-        configured.extend(c.providers.mobileok.as_ref().map(|_| ProviderId::Mobileok));
-        #[cfg(feature = "portone")]
-        configured.extend(c.providers.portone_v1.as_ref().map(|_| ProviderId::PortoneV1));
-        #[cfg(feature = "portone")]
-        configured.extend(c.providers.portone_v2.as_ref().map(|_| ProviderId::PortoneV2));
-        #[cfg(feature = "esignon")]
-        configured.extend(c.providers.esignon.as_ref().map(|_| ProviderId::Esignon));
-        if !configured.contains(&c.verification.default_provider) {
+        if !c.providers.is_configured(c.verification.default_provider) {
             let key = format!("providers.{}", c.verification.default_provider);
             return Err(error_at(f, &key, "the default provider must be configured in production"));
         }
-        for (key, url) in self.endpoints() {
+        for (key, url) in endpoints {
             if !url.starts_with("https://") || is_loopback_url(url) {
                 return Err(error_at(f, key, "production refuses sandbox or plain-http provider endpoints"));
             }
@@ -734,61 +724,112 @@ impl LoadedConfig {
         }
     }
 
-    /// Every configured provider endpoint: the dotted key and the URL.
-    fn endpoints(&self) -> Vec<(&'static str, &str)> {
-        let providers = &self.config.providers;
-        let mut endpoints: Vec<(&'static str, &str)> = Vec::new();
-        #[cfg(feature = "nice")]
-        if let Some(nice) = &providers.nice {
-            endpoints.push(("providers.nice.api_base", &nice.api_base));
-            endpoints.push(("providers.nice.window_url", &nice.window_url));
+    /// Reads and validates every configured provider section (a section of a provider this build
+    /// does not have is an error), and answers their endpoints: the dotted key and the URL.
+    fn check_providers(&self) -> Result<Vec<(String, String)>, ConfigError> {
+        let f = &self.figment;
+        let c = &self.config;
+        let registered = crate::providers::registered();
+        for name in c.providers.0.keys() {
+            if !registered.iter().any(|p| p.id().as_str() == name) {
+                let known: Vec<ProviderId> = registered.iter().map(crate::providers::Registered::id).collect();
+                return Err(error_at(
+                    f,
+                    &format!("providers.{name}"),
+                    &format!("not a provider of this build (it has {})", names(&known)),
+                ));
+            }
         }
-        #[cfg(feature = "mobileok")]
-        if let Some(mobileok) = &providers.mobileok {
-            endpoints.push(("providers.mobileok.api_base", &mobileok.api_base));
-            endpoints.push(("providers.mobileok.window_base", &mobileok.window_base));
+        let profile = match c.profile {
+            ProfileName::Sandbox => bonin_adapters_http::provider::Profile::Sandbox,
+            ProfileName::Production => bonin_adapters_http::provider::Profile::Production,
+        };
+        let mut endpoints = Vec::new();
+        for provider in registered.iter().filter(|p| c.providers.is_configured(p.id())) {
+            let section = provider.section();
+            let mut figment = f.clone();
+            if c.profile == ProfileName::Sandbox
+                && let Some(patch) = self.sandbox_preparation(provider)
+            {
+                figment = figment.merge(Serialized::default(&section, patch));
+            }
+            match provider.check(&figment, profile) {
+                Ok(found) => {
+                    endpoints.extend(found.into_iter().map(|e| (format!("{section}.{}", e.key), e.url)));
+                }
+                Err(crate::providers::Checked::Unreadable(e)) => return Err(ConfigError(describe_figment_error(&e))),
+                Err(crate::providers::Checked::Invalid(e)) => {
+                    let problem = e.to_string();
+                    // The most specific key the problem names, for its source.
+                    let key = provider
+                        .settings()
+                        .iter()
+                        .map(|s| format!("{section}.{}", s.key))
+                        .filter(|key| problem.contains(key.as_str()))
+                        .max_by_key(String::len)
+                        .unwrap_or(section);
+                    return Err(error_at(f, &key, &problem));
+                }
+            }
         }
-        #[cfg(feature = "portone")]
-        if let Some(v1) = &providers.portone_v1 {
-            endpoints.push(("providers.portone_v1.api_base", &v1.api_base));
-            endpoints.push(("providers.portone_v1.script_url", &v1.script_url));
-        }
-        #[cfg(feature = "portone")]
-        if let Some(v2) = &providers.portone_v2 {
-            endpoints.push(("providers.portone_v2.api_base", &v2.api_base));
-            endpoints.push(("providers.portone_v2.script_url", &v2.script_url));
-        }
-        #[cfg(feature = "esignon")]
-        if let Some(esignon) = &providers.esignon {
-            endpoints.push(("providers.esignon.api_base", &esignon.api_base));
-        }
-        let _ = providers;
-        endpoints
+        Ok(endpoints)
+    }
+
+    /// What the sandbox fills in of `provider`'s section before it is validated.
+    #[cfg(feature = "sandbox")]
+    fn sandbox_preparation(&self, provider: &crate::providers::Registered) -> Option<serde_json::Value> {
+        let counterpart = bonin_sandbox::counterpart::of(provider.id())?;
+        let section = self.config.providers.section(provider.id())?;
+        let prefix = provider.section();
+        let explicit = |key: &str| self.is_explicit(&format!("{prefix}.{key}"));
+        counterpart.prepare(provider.id(), section, &self.public_url(), &explicit)
+    }
+
+    #[cfg(not(feature = "sandbox"))]
+    fn sandbox_preparation(&self, _provider: &crate::providers::Registered) -> Option<serde_json::Value> {
+        None
     }
 
     /// Whether the sandbox profile uses endpoint `key` as configured rather than pointing it at a
-    /// simulator: when it is set explicitly (mobileOK's two endpoints go together: setting one
-    /// keeps the other's configured value or default), and always in a build without simulators.
+    /// simulator: when the provider's simulator does not stand in for it (by default: when it is
+    /// set explicitly), and always in a build without simulators.
+    #[cfg(feature = "sandbox")]
     fn used_as_configured_in_sandbox(&self, key: &str) -> bool {
-        if !cfg!(feature = "sandbox") {
+        let Some((section, field)) = key.strip_prefix("providers.").and_then(|k| k.split_once('.')) else {
+            return self.is_explicit(key);
+        };
+        let Some(provider) = crate::providers::registered().into_iter().find(|p| p.id().as_str() == section) else {
             return true;
-        }
-        match key {
-            "providers.mobileok.api_base" | "providers.mobileok.window_base" => {
-                self.is_explicit("providers.mobileok.api_base") || self.is_explicit("providers.mobileok.window_base")
-            }
-            _ => self.is_explicit(key),
-        }
+        };
+        let Some(counterpart) = bonin_sandbox::counterpart::of(provider.id()) else { return true };
+        let explicit = |k: &str| self.is_explicit(&format!("providers.{section}.{k}"));
+        !counterpart.stands_in(provider.id(), field, &explicit)
+    }
+
+    #[cfg(not(feature = "sandbox"))]
+    fn used_as_configured_in_sandbox(&self, _key: &str) -> bool {
+        true
+    }
+}
+
+/// `a, b or c`.
+fn names(ids: &[ProviderId]) -> String {
+    let names: Vec<&str> = ids.iter().map(|id| id.as_str()).collect();
+    match names.split_last() {
+        None => "none".to_owned(),
+        Some((last, [])) => (*last).to_owned(),
+        Some((last, rest)) => format!("{} or {last}", rest.join(", ")),
     }
 }
 
 /// figment's error, which already names the key and the source, as one line. The value of a
 /// secret key is never repeated in it ("found `…`").
-fn describe_figment_error(error: &figment::Error) -> String {
+pub(crate) fn describe_figment_error(error: &figment::Error) -> String {
     use figment::error::Kind;
+    let secret = secret_keys();
     let mut lines = Vec::new();
     for mut e in error.clone() {
-        if e.path.iter().any(|part| SECRET_KEYS.contains(&part.as_str())) {
+        if e.path.iter().any(|part| secret.contains(&part.as_str())) {
             e.kind = match e.kind {
                 kind @ (Kind::MissingField(_) | Kind::UnknownField(..) | Kind::DuplicateField(_)) => kind,
                 Kind::InvalidType(_, expected) => {
@@ -802,39 +843,46 @@ fn describe_figment_error(error: &figment::Error) -> String {
     lines.join("; ")
 }
 
-/// Keys whose values are secrets and are never printed.
-const SECRET_KEYS: &[&str] = &[
-    "client_secret",
-    "access_token",
-    "api_keys",
-    "password",
-    "key_password",
-    "key_file_base64",
-    "imp_secret",
-    "api_secret",
-    "webhook_authorization",
-    "encryption_keys",
-];
+/// Keys of the host's own sections whose values are secrets.
+const HOST_SECRET_KEYS: &[&str] = &["api_keys", "encryption_keys"];
+
+/// Keys whose values are secrets and are never printed: the host's, and every key a registered
+/// provider marks secret (a key of that name is treated as secret in every section).
+pub fn secret_keys() -> Vec<&'static str> {
+    let mut keys: Vec<&'static str> = HOST_SECRET_KEYS.to_vec();
+    for provider in crate::providers::registered() {
+        keys.extend(provider.settings().iter().filter(|s| s.secret).map(|s| s.key));
+    }
+    keys.sort_unstable();
+    keys.dedup();
+    keys
+}
 
 /// The effective configuration as `key = value  # source` lines, secrets redacted.
 pub fn describe(figment: &Figment) -> Result<Vec<(String, String, String)>, ConfigError> {
     let value: serde_json::Value = figment.extract().map_err(|e| ConfigError(describe_figment_error(&e)))?;
     let mut out = Vec::new();
-    walk(figment, "", &value, &mut out);
+    walk(figment, "", &value, &secret_keys(), &mut out);
     Ok(out)
 }
 
-fn walk(figment: &Figment, prefix: &str, value: &serde_json::Value, out: &mut Vec<(String, String, String)>) {
+fn walk(
+    figment: &Figment,
+    prefix: &str,
+    value: &serde_json::Value,
+    secret: &[&str],
+    out: &mut Vec<(String, String, String)>,
+) {
     if let serde_json::Value::Object(map) = value {
         for (k, v) in map {
             let key = if prefix.is_empty() { k.clone() } else { format!("{prefix}.{k}") };
-            walk(figment, &key, v, out);
+            walk(figment, &key, v, secret, out);
         }
         return;
     }
     let leaf = prefix.rsplit('.').next().unwrap_or(prefix);
     let shown = match value {
-        _ if SECRET_KEYS.contains(&leaf) => "<redacted>".to_owned(),
+        _ if secret.contains(&leaf) => "<redacted>".to_owned(),
         // A URL's password (`store.url = "postgres://bonin:…@db/bonin"`) is a secret too.
         serde_json::Value::String(text) => serde_json::Value::String(redact_url(text)).to_string(),
         _ => value.to_string(),
@@ -843,407 +891,165 @@ fn walk(figment: &Figment, prefix: &str, value: &serde_json::Value, out: &mut Ve
 }
 
 /// One documented setting: key, default, what it does.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Setting {
     /// Dotted key.
-    pub key: &'static str,
+    pub key: String,
     /// The default, as TOML, or `—`.
     pub default: &'static str,
     /// What it does.
     pub about: &'static str,
 }
 
-/// Every setting, documented. `docs/CONFIG.md` is generated from this table.
-pub const REFERENCE: &[Setting] = &[
-    Setting {
+/// One of the host's own settings.
+#[derive(Debug, Clone, Copy)]
+struct HostSetting {
+    key: &'static str,
+    default: &'static str,
+    about: &'static str,
+}
+
+/// Every setting, documented: the host's own, then each registered provider's section.
+/// `docs/CONFIG.md` is generated from it.
+pub fn reference() -> Vec<Setting> {
+    let mut settings: Vec<Setting> =
+        HOST_SETTINGS.iter().map(|s| Setting { key: s.key.to_owned(), default: s.default, about: s.about }).collect();
+    for provider in crate::providers::registered() {
+        let section = provider.section();
+        settings.extend(provider.settings().iter().map(|s| Setting {
+            key: format!("{section}.{}", s.key),
+            default: s.default,
+            about: s.about,
+        }));
+    }
+    settings
+}
+
+const HOST_SETTINGS: &[HostSetting] = &[
+    HostSetting {
         key: "profile",
         default: "\"sandbox\"",
         about: "`sandbox` (simulated providers on loopback, demo page) or `production` (strict validation, no simulators).",
     },
-    Setting {
+    HostSetting {
         key: "server.bind",
         default: "\"127.0.0.1:8080\"",
         about: "Listen address. Without `api_keys` the sandbox profile accepts loopback addresses only.",
     },
-    Setting {
+    HostSetting {
         key: "server.public_url",
         default: "`http://<bind>`",
         about: "Public base URL; return URLs handed to providers are built from it. Must be `https://` in production.",
     },
-    Setting {
+    HostSetting {
         key: "server.api_keys",
         default: "[]",
         about: "Bearer keys (≥ 16 characters) for server-to-server endpoints; comma-separated in the environment. Required in production; without any, the sandbox accepts unauthenticated calls, and only with a `Host` naming loopback, the bind address or the public URL's host (a page whose name rebinds to 127.0.0.1 is refused). Without keys the sandbox also talks to loopback provider endpoints (the simulators) only: a provider endpoint set to a real host needs keys.",
     },
-    Setting {
+    HostSetting {
         key: "server.allowed_return_origins",
         default: "[] (sandbox: the public URL's origin)",
         about: "Origins (`https://shop.example`) a verification may send the browser back to; anything else is refused. Required in production.",
     },
-    Setting { key: "server.request_timeout_secs", default: "30", about: "Time limit of one API request." },
-    Setting { key: "server.body_limit_bytes", default: "65536", about: "Largest accepted request body." },
-    Setting {
+    HostSetting { key: "server.request_timeout_secs", default: "30", about: "Time limit of one API request." },
+    HostSetting { key: "server.body_limit_bytes", default: "65536", about: "Largest accepted request body." },
+    HostSetting {
         key: "server.header_read_timeout_secs",
         default: "20",
         about: "A connection that has not sent a whole request head within this time is closed: a client sending its headers byte by byte (slowloris), or an idle keep-alive connection.",
     },
-    Setting {
+    HostSetting {
         key: "server.max_connections",
         default: "1024",
         about: "Connections served at once by `bonin serve`; further ones are not refused but wait in the operating system's listen backlog until one closes. Keep it below the open-file limit (`ulimit -n`).",
     },
-    Setting {
+    HostSetting {
         key: "server.pii_retention_secs",
         default: "600",
         about: "How long a completed verification and its identity are kept; the identity is also dropped once read (see `server.identity_grace_secs`).",
     },
-    Setting {
+    HostSetting {
         key: "server.identity_grace_secs",
         default: "60",
         about: "After the first `GET` that returns the identity, it can be read again for this long (a reader whose answer was lost does not lose it); the first read after that drops it. 0: the first read drops it.",
     },
-    Setting {
+    HostSetting {
         key: "server.demo",
         default: "true in sandbox, false in production",
         about: "Serve the demo page at `/`. Production refuses `true`.",
     },
-    Setting {
+    HostSetting {
         key: "store.url",
         default: "\"sqlite://bonin.db\"",
         about: "Session store: `memory:` (one instance, lost on restart), `sqlite://PATH` (one instance, survives restarts), `postgres://…`, `redis://…` or `rediss://…` (Redis over TLS) (shared by several instances). TLS to PostgreSQL is `?sslmode=require` (or `verify-ca`, `verify-full`: the certificate and host name are always verified); production refuses a shared store on another host without TLS. A password in the URL is a secret: `bonin config` shows it redacted.",
     },
-    Setting {
+    HostSetting {
         key: "store.encryption_keys",
         default: "[] (sandbox: a fixed, public key)",
         about: "Keys sealing stored sessions, `ID:BASE64` of 32 bytes (`1:$(openssl rand -base64 32)`); the first seals, all open. Each record is sealed for its id and version, so a row put back to an older version is refused by an instance that has seen a newer one. Rotate by putting a new key first and dropping the old one after the retention time. Required in production for persistent stores (secret).",
     },
-    Setting { key: "store.pool_size", default: "16", about: "PostgreSQL connections per instance." },
-    Setting {
+    HostSetting { key: "store.pool_size", default: "16", about: "PostgreSQL connections per instance." },
+    HostSetting {
         key: "store.tls_ca_file",
         default: "—",
         about: "PEM CA certificates for the store over TLS (PostgreSQL with `?sslmode=require`, Redis with `rediss://`; the certificate and host name are always verified); the system's roots when absent.",
     },
-    Setting {
+    HostSetting {
         key: "store.share_tokens",
         default: "false",
         about: "Share provider access tokens between instances through the store (Redis, plain or TLS, or PostgreSQL): one instance logs in under a short lock, the others read the sealed token.",
     },
-    Setting {
+    HostSetting {
         key: "verification.default_provider",
-        default: "\"nice\"",
-        about: "Provider used when a request names none: `nice`, `mobileok`, `portone_v1` or `portone_v2` (`esignon` is signing-only).",
+        default: "the first verification provider",
+        about: "Provider used when a request names none: a provider that verifies identities (see Providers below; signing-only providers cannot be chosen). The default is the first of them in the registry's order.",
     },
-    Setting {
+    HostSetting {
         key: "limits.starts_per_minute",
         default: "300",
         about: "Verifications one client may start per minute (bursts up to the same number); beyond it `429 rate_limited` with `Retry-After`. A client is its API key, or without keys its peer address (IPv6 by /64; `X-Forwarded-For` is not trusted). 0: no limit.",
     },
-    Setting {
+    HostSetting {
         key: "limits.otp_sends_per_minute",
         default: "60",
         about: "OTP sends and resends one client may ask for per minute; each one is an SMS someone pays for. 0: no limit.",
     },
-    Setting {
+    HostSetting {
         key: "limits.confirms_per_minute",
         default: "300",
         about: "OTP confirms one client may make per minute. 0: no limit.",
     },
-    Setting {
+    HostSetting {
         key: "limits.callbacks_per_minute",
         default: "30",
         about: "Returns to the open landing (`/v1/verifications/{id}/return`) and fetches of its launch data (`…/launch`) per existing verification per minute; each may cost a provider call or a private-key operation. Counted per verification, not per address (behind a proxy or a carrier's NAT everyone shares one), and only for verifications that exist, so nobody without an id can use up anyone's budget. 0: no limit.",
     },
-    Setting {
+    HostSetting {
         key: "limits.max_open_verifications",
         default: "10000",
         about: "Verifications started on this instance that are still open; a start beyond it is `429 rate_limited`. One counts until this instance answers it as verified, failed or expired, or its deadline passes (with several instances, each counts its own starts). 0: no limit.",
     },
-    Setting {
+    HostSetting {
         key: "limits.provider_concurrency",
         default: "64",
         about: "Calls in progress toward each provider from this instance; a call that finds them all taken waits (`limits.provider_wait_ms`).",
     },
-    Setting {
+    HostSetting {
         key: "limits.provider_wait_ms",
         default: "2000",
         about: "How long a provider call waits for a free slot before it is answered `503 provider_unavailable` (not sent, safe to retry).",
     },
-    Setting {
+    HostSetting {
+        key: "sandbox.bind",
+        default: "\"127.0.0.1:0\"",
+        about: "Where the sandbox profile's simulators listen (loopback only; port 0: any free port). Their `/_sandbox/*` control API, `/_sandbox/play` included, is there.",
+    },
+    HostSetting {
         key: "log.format",
         default: "\"text\"",
         about: "`text` or `json` (one object per line). Logs carry verification ids and providers, never personal data.",
     },
-    Setting { key: "log.level", default: "\"info\"", about: "`error`, `warn`, `info`, `debug` or `trace`." },
-    Setting { key: "providers.nice.client_id", default: "—", about: "NICE API portal client id." },
-    Setting { key: "providers.nice.client_secret", default: "—", about: "NICE client secret (secret)." },
-    Setting {
-        key: "providers.nice.product_id",
-        default: "\"2101979031\"",
-        about: "`ProductID` header (본인확인 통합형).",
-    },
-    Setting {
-        key: "providers.nice.api_base",
-        default: "\"https://svc.niceapi.co.kr:22001\"",
-        about: "Token and crypto-token API base. In the sandbox profile it points at the simulator unless set.",
-    },
-    Setting {
-        key: "providers.nice.window_url",
-        default: "\"https://nice.checkplus.co.kr/CheckPlusSafeModel/service.cb\"",
-        about: "표준창 entry. In the sandbox profile it points at the simulator unless set.",
-    },
-    Setting {
-        key: "providers.nice.access_token",
-        default: "—",
-        about: "A pre-issued institution access token (secret); replaced automatically if NICE rejects it.",
-    },
-    Setting {
-        key: "providers.nice.auth_type",
-        default: "—",
-        about: "Fixes the window's method: `M`, `C`, `X`, `U`, `F` or `S`.",
-    },
-    Setting {
-        key: "providers.nice.callback_method",
-        default: "\"post\"",
-        about: "`methodtype`: how NICE returns the result (`get` or `post`); both are accepted either way.",
-    },
-    Setting {
-        key: "providers.nice.window_form_method",
-        default: "\"get\"",
-        about: "How the browser submits the launch form to NICE.",
-    },
-    Setting {
-        key: "providers.mobileok.key_file",
-        default: "—",
-        about: "Path of `mok_keyInfo.dat` (separate files for dev and prod).",
-    },
-    Setting {
-        key: "providers.mobileok.key_file_base64",
-        default: "—",
-        about: "The key file as Base64, for containers (secret); used when `key_file` is absent.",
-    },
-    Setting { key: "providers.mobileok.key_password", default: "—", about: "The key file's password (secret)." },
-    Setting {
-        key: "providers.mobileok.site_url",
-        default: "—",
-        about: "The `siteUrl` registered with Dream for the 본인확인-API, sent exactly as configured. Required: the bare host (as Dream's samples register it) or the `https://` URL; production refuses a plain `http://` one. In the sandbox profile, when the simulator stands in, bonin's public URL unless set.",
-    },
-    Setting {
-        key: "providers.mobileok.api_base",
-        default: "\"https://cert-dir.mobile-ok.com\"",
-        about: "본인확인-API host (dev: `https://scert-dir.mobile-ok.com`). The simulator in the sandbox profile unless set.",
-    },
-    Setting {
-        key: "providers.mobileok.window_base",
-        default: "\"https://cert.mobile-ok.com\"",
-        about: "표준창 host (dev: `https://scert.mobile-ok.com`). The simulator in the sandbox profile unless set.",
-    },
-    Setting {
-        key: "providers.mobileok.crypto",
-        default: "\"v1\"",
-        about: "`encryptReqClientInfo` generation: `v1` (client private key) or `v2` (needs a key file with `ServerPublicKey`). Also picks the token endpoint unless `token_endpoint` is set.",
-    },
-    Setting {
-        key: "providers.mobileok.token_endpoint",
-        default: "the one paired with `crypto`",
-        about: "The 본인확인-API token call: `v2` (`/agent/v2/token/get`, the one Dream's guide lists) or `v1` (`/agent/v1/token/get`, used by the v1.0.x vendor libraries). Which request crypto each accepts is not published; unset, it follows `crypto` (the known pairings: v1 with v1, v2 with v2).",
-    },
-    Setting {
-        key: "providers.mobileok.usage_code",
-        default: "\"01005\"",
-        about: "`usageCode` when a request gives no purpose.",
-    },
-    Setting {
-        key: "providers.nice.revoke_scheme",
-        default: "\"basic\"",
-        about: "Authorization scheme of the token revoke call (`basic` or `bearer`; NICE does not document which).",
-    },
-    Setting {
-        key: "providers.nice.app_return_schemes",
-        default: "[]",
-        about: "App schemes (`myapp`) an embedder's NICE return URL may use besides http(s), comma-separated in the environment; such windows are answered by GET. Empty: web URLs only.",
-    },
-    Setting {
-        key: "providers.nice.site_code",
-        default: "—",
-        about: "The site code of the NICE contract, if known: a result's `sitecode` must be the crypto token's `site_code` (as issued or Base64-decoded) or this.",
-    },
-    Setting { key: "providers.portone_v1.imp_key", default: "—", about: "PortOne V1 REST API key (`imp_key`)." },
-    Setting { key: "providers.portone_v1.imp_secret", default: "—", about: "PortOne V1 REST API secret (secret)." },
-    Setting {
-        key: "providers.portone_v1.merchant_code",
-        default: "—",
-        about: "가맹점 식별코드 for `IMP.init` (`imp########`).",
-    },
-    Setting {
-        key: "providers.portone_v1.channel_key",
-        default: "—",
-        about: "Channel key of the identity-verification channel (Danal, KCP v2, KG Inicis); or set `pg`.",
-    },
-    Setting {
-        key: "providers.portone_v1.pg",
-        default: "—",
-        about: "Deprecated `pg` (`danal.{CPID}`) when no channel key is used.",
-    },
-    Setting {
-        key: "providers.portone_v1.api_base",
-        default: "\"https://api.iamport.kr\"",
-        about: "V1 REST host (static IP: `https://static-api.iamport.kr`). The simulator in the sandbox profile unless set.",
-    },
-    Setting {
-        key: "providers.portone_v1.script_url",
-        default: "\"https://cdn.iamport.kr/v1/iamport.js\"",
-        about: "iamport.js. The simulator's stand-in in the sandbox profile unless set.",
-    },
-    Setting { key: "providers.portone_v1.tier", default: "—", about: "Sub-merchant tier code (`Tier` header)." },
-    Setting {
-        key: "providers.portone_v1.delete_after_read",
-        default: "true",
-        about: "Delete the certification at PortOne once bonin has stored the verified result, so personal data does not linger there (never before: a store error would otherwise lose the result).",
-    },
-    Setting {
-        key: "providers.portone_v1.company",
-        default: "—",
-        about: "The service's name or domain (`company`), named in the OTP SMS and shown in the `IMP.certification` window (PortOne's own name when unset; KISA's ePrivacy Clean service lists verifications under it).",
-    },
-    Setting {
-        key: "providers.portone_v1.pg_provider",
-        default: "`danal` (or the prefix of `pg`)",
-        about: "The PG behind the channel: `danal`, `kcp_v2` or `inicis_unified`. `kcp_v2` adds KCP's required `verification_method` and `bypass.kcpV2` to OTP requests (and needs `channel_key`); an unknown value is treated like `danal`.",
-    },
-    Setting {
-        key: "providers.portone_v1.kcp_media_type",
-        default: "\"MC01\"",
-        about: "KCP `media_type` of OTP requests through a `kcp_v2` channel: `MC01` (PC) or `MC02` (mobile).",
-    },
-    Setting {
-        key: "providers.portone_v1.kcp_web_siteid",
-        default: "—",
-        about: "KCP `web_siteid`, the site id KCP derives the DI with (KCP's own when unset).",
-    },
-    Setting {
-        key: "providers.portone_v1.kcp_sms_message",
-        default: "—",
-        about: "KCP `cp_sms_msg`: the OTP SMS text, with `[000000]` where the code goes (KCP's text when unset).",
-    },
-    Setting {
-        key: "providers.portone_v1.kcp_callback",
-        default: "—",
-        about: "KCP `cp_callback`: the number the OTP SMS comes from (KCP's when unset; not 070/060).",
-    },
-    Setting {
-        key: "providers.portone_v1.kcp_bypass_as_json_string",
-        default: "false",
-        about: "Send KCP's `bypass` as JSON text instead of an object. PortOne's V1 schema calls `bypass` a JSON string while its KCP guide posts an object; bonin follows the guide unless this is set.",
-    },
-    Setting { key: "providers.portone_v1.timeout_secs", default: "30", about: "Time limit per V1 call." },
-    Setting {
-        key: "providers.portone_v2.api_secret",
-        default: "—",
-        about: "PortOne V2 API secret, sent as `Authorization: PortOne …` (secret).",
-    },
-    Setting { key: "providers.portone_v2.store_id", default: "—", about: "V2 store id (`store-…`)." },
-    Setting {
-        key: "providers.portone_v2.channel_key",
-        default: "—",
-        about: "Channel key of the V2 identity-verification channel.",
-    },
-    Setting {
-        key: "providers.portone_v2.api_base",
-        default: "\"https://api.portone.io\"",
-        about: "V2 REST host. The simulator in the sandbox profile unless set.",
-    },
-    Setting {
-        key: "providers.portone_v2.script_url",
-        default: "\"https://cdn.portone.io/v2/browser-sdk.js\"",
-        about: "The V2 browser SDK. The simulator's stand-in in the sandbox profile unless set.",
-    },
-    Setting {
-        key: "providers.portone_v2.window_type_pc",
-        default: "—",
-        about: "`windowType.pc` (`POPUP`, `IFRAME`), upper-cased as the SDK spells it; the PG's default when unset.",
-    },
-    Setting {
-        key: "providers.portone_v2.window_type_mobile",
-        default: "—",
-        about: "`windowType.mobile` (`REDIRECTION`, `POPUP`), upper-cased as the SDK spells it; the PG's default when unset.",
-    },
-    Setting {
-        key: "providers.portone_v2.company",
-        default: "—",
-        about: "The service's URL or name, sent to Danal as `CPTITLE` in the window and OTP sends (Danal shows PortOne's name when unset).",
-    },
-    Setting {
-        key: "providers.portone_v2.pg_provider",
-        default: "\"danal\"",
-        about: "The PG behind `channel_key`: `danal`, `kcp_v2` or `inicis_unified`. Each gets only its own `bypass`: Danal `AGELIMIT`/`CPTITLE`/`IsCarrier`, KCP `kcpV2` (with the required `media_type` on sends); an unknown value is treated like `danal`.",
-    },
-    Setting {
-        key: "providers.portone_v2.kcp_media_type",
-        default: "\"MC01\"",
-        about: "KCP `media_type` of OTP sends through a `kcp_v2` channel: `MC01` (PC) or `MC02` (mobile).",
-    },
-    Setting {
-        key: "providers.portone_v2.kcp_web_siteid",
-        default: "—",
-        about: "KCP `web_siteid`, the site id KCP derives the DI with, in the window and OTP sends (KCP's own when unset).",
-    },
-    Setting {
-        key: "providers.portone_v2.kcp_sms_message",
-        default: "—",
-        about: "KCP `cp_sms_msg`: the OTP SMS text, with `[000000]` where the code goes (KCP's text when unset).",
-    },
-    Setting {
-        key: "providers.portone_v2.kcp_callback",
-        default: "—",
-        about: "KCP `cp_callback`: the number the OTP SMS comes from (KCP's when unset; not 070/060).",
-    },
-    Setting {
-        key: "providers.portone_v2.timeout_secs",
-        default: "60",
-        about: "Read timeout per V2 call; PortOne asks for at least 60 s. POSTs carry an `Idempotency-Key`, so one retried after a timeout is replayed, not repeated.",
-    },
-    Setting {
-        key: "providers.esignon.company_id",
-        default: "—",
-        about: "eSignon company id (설정 > 회사프로필), not the company name.",
-    },
-    Setting {
-        key: "providers.esignon.email",
-        default: "—",
-        about: "Login email of the member the API acts as (starts and cancels documents).",
-    },
-    Setting { key: "providers.esignon.password", default: "—", about: "That member's password (secret)." },
-    Setting {
-        key: "providers.esignon.client_id",
-        default: "—",
-        about: "Obsolete per-company client id: accepted so old configurations load, never sent.",
-    },
-    Setting {
-        key: "providers.esignon.api_base",
-        default: "\"https://docs.esignon.net\"",
-        about: "eSignon API host (there is no sandbox host). The simulator in the sandbox profile unless set.",
-    },
-    Setting {
-        key: "providers.esignon.lang",
-        default: "\"ko\"",
-        about: "`ko`, `en` or `ja`: eSignon's messages and the signers' mails.",
-    },
-    Setting {
-        key: "providers.esignon.webhook_authorization",
-        default: "—",
-        about: "Static value (≥ 24 characters) eSignon must send with progress callbacks to `/v1/signing/events` (in the `Authorization` header or the JSON `header.authorization`); when set, workflows started through bonin report there (secret).",
-    },
-    Setting {
-        key: "providers.esignon.embed",
-        default: "false",
-        about: "eSignon's embed mode: eSignon sends the signers no mail or KakaoTalk; `POST /v1/signing` answers the first signer's own link, and each later signer's link arrives only with eSignon's callback (which `bonin serve` does not relay: suits one-signer templates). Needs `webhook_authorization`. Off: eSignon sends each signer their link.",
-    },
-    Setting { key: "providers.esignon.timeout_secs", default: "30", about: "Time limit per eSignon call." },
-    Setting {
-        key: "providers.esignon.token_margin_secs",
-        default: "86400",
-        about: "How long before the login token's end it is replaced (tokens live at most 30 days).",
-    },
+    HostSetting { key: "log.level", default: "\"info\"", about: "`error`, `warn`, `info`, `debug` or `trace`." },
 ];
 
 /// `docs/CONFIG.md`.
@@ -1252,18 +1058,36 @@ pub fn reference_markdown() -> String {
         "# Configuration\n\n\
          Layers, lowest first: built-in defaults, `bonin.toml` (or the file named by `BONIN_CONFIG` or \
          `--config`), then environment variables `BONIN_<SECTION>__<KEY>` (`__` between levels, e.g. \
-         `BONIN_PROVIDERS__NICE__CLIENT_SECRET`). Environment values stay strings; numbers and booleans \
+         `BONIN_SERVER__API_KEYS`, `BONIN_PROVIDERS__<ID>__<KEY>`). Environment values stay strings; numbers and booleans \
          are read from them where a setting is numeric or boolean; lists may be comma-separated. \
          `bonin config` prints the effective values, secrets redacted, with where each came from.\n\n\
          | key | environment | default | meaning |\n|---|---|---|---|\n",
     );
-    for s in REFERENCE {
+    for s in reference() {
         let env = format!("BONIN_{}", s.key.replace('.', "__").to_uppercase());
         out.push_str(&format!(
             "| `{}` | `{env}` | {} | {} |\n",
             s.key,
             s.default.replace('|', "\\|"),
             s.about.replace('|', "\\|")
+        ));
+    }
+    out.push_str(
+        "\n## Providers\n\nEach `[providers.<id>]` section configures one provider of this build; in the \
+         sandbox profile a provider without a section runs against its simulator.\n\n\
+         | id | methods | what it is |\n|---|---|---|\n",
+    );
+    for provider in crate::providers::registered() {
+        let capabilities = provider.capabilities();
+        let mut methods = capabilities.methods();
+        if capabilities.signing {
+            methods.push("signing (`/v1/signing`)");
+        }
+        out.push_str(&format!(
+            "| `{}` | {} | {} |\n",
+            provider.id(),
+            methods.join(", "),
+            provider.about().replace('|', "\\|")
         ));
     }
     out

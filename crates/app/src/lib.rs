@@ -22,6 +22,7 @@ pub mod openapi;
 pub mod pages;
 pub mod panic;
 pub mod problem;
+pub mod providers;
 pub mod service;
 pub mod signing;
 pub mod wiring;

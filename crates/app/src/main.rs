@@ -50,7 +50,7 @@ enum Command {
     },
     /// Print the effective configuration, secrets redacted, with where each value came from.
     Config,
-    /// mobileOK key files.
+    /// Key files a provider issues (mobileOK's `mok_keyInfo.dat`).
     Keyfile {
         #[command(subcommand)]
         action: KeyfileAction,
@@ -132,56 +132,8 @@ async fn sandbox(cli: &Cli, port: u16) -> Result<(), Failure> {
     let addr = std::net::SocketAddr::from(([127, 0, 0, 1], port));
     let sandbox = bonin_app::wiring::start_sandbox(&loaded, addr).await.map_err(domain)?;
     println!("simulators on {}", sandbox.server.base_url());
-    #[cfg(feature = "nice")]
-    {
-        let (id, _) = sandbox.nice.client();
-        println!(
-            "nice: api_base = {0}, window_url = {0}{1}, client_id = {id}",
-            sandbox.server.base_url(),
-            bonin_sandbox::nice::WINDOW_PATH
-        );
-    }
-    #[cfg(feature = "portone")]
-    {
-        use bonin_sandbox::portone as sim;
-        println!(
-            "portone_v1: api_base = {0}, script_url = {0}{1}, imp_key = {2}, merchant_code = {3}, channel_key = {4}",
-            sandbox.server.base_url(),
-            sim::V1_SCRIPT_PATH,
-            sim::SANDBOX_IMP_KEY,
-            sim::SANDBOX_MERCHANT_CODE,
-            sim::SANDBOX_V1_CHANNEL_KEY
-        );
-        println!(
-            "portone_v2: api_base = {0}, script_url = {0}{1}, store_id = {2}, channel_key = {3}",
-            sandbox.server.base_url(),
-            sim::V2_SCRIPT_PATH,
-            sim::SANDBOX_STORE_ID,
-            sim::SANDBOX_V2_CHANNEL_KEY
-        );
-    }
-    #[cfg(feature = "esignon")]
-    {
-        use bonin_sandbox::esignon as sim;
-        println!(
-            "esignon: api_base = {}, company_id = {}, email = {}, template = {} (sign: POST /_sandbox/esignon/sign)",
-            sandbox.server.base_url(),
-            sim::SANDBOX_COMPANY_ID,
-            sim::SANDBOX_EMAIL,
-            sim::SANDBOX_TEMPLATE_ID
-        );
-    }
-    #[cfg(feature = "mobileok")]
-    {
-        let path = std::env::temp_dir().join("bonin-sandbox-mok_keyInfo.dat");
-        std::fs::write(&path, sandbox.mobileok.key_file(bonin_app::wiring::SANDBOX_KEY_PASSWORD, true))
-            .map_err(|e| Failure(1, format!("cannot write the sandbox key file: {e}")))?;
-        println!(
-            "mobileok: api_base = window_base = {}, key_file = {} (password \"{}\", crypto v1 or v2)",
-            sandbox.server.base_url(),
-            path.display(),
-            bonin_app::wiring::SANDBOX_KEY_PASSWORD
-        );
+    for line in sandbox.banner(&std::env::temp_dir()) {
+        println!("{line}");
     }
     println!(
         "personas: {}/_sandbox/personas · faults: POST {}/_sandbox/faults",
@@ -207,12 +159,17 @@ fn mask(text: &str) -> String {
     }
 }
 
-#[cfg(all(feature = "sandbox", feature = "nice"))]
+#[cfg(feature = "sandbox")]
 async fn verify(cli: &Cli, provider: ProviderId, persona: &str) -> Result<(), Failure> {
-    use bonin_domain::{Display, Launch, Method};
+    use bonin_domain::{Display, Method};
     let loaded = load(cli)?;
     if loaded.config.profile != config::ProfileName::Sandbox {
         return Err(Failure(2, "verify runs against the sandbox; set profile = \"sandbox\"".into()));
+    }
+    let registered =
+        bonin_app::providers::find(provider).ok_or_else(|| Failure(2, format!("{provider} is not in this build")))?;
+    if !registered.capabilities().window {
+        return Err(Failure(2, format!("{provider} has no window to play (it offers: {})", describe(&registered))));
     }
     let app = bonin_app::wiring::build(&loaded).await.map_err(domain)?;
     let sandbox = app.sandbox.as_ref().ok_or_else(|| Failure(1, "the sandbox did not start".into()))?;
@@ -233,9 +190,11 @@ async fn verify(cli: &Cli, provider: ProviderId, persona: &str) -> Result<(), Fa
     let id = started.verification.id().clone();
     println!("started {id} with {provider}");
     let launch = started.launch.ok_or_else(|| Failure(2, format!("{provider} has no window flow in this build")))?;
-    let request_info = match launch {
-        Launch::Mobileok(_) => Some(app.service.launch_data(&id).await.map_err(domain)?),
-        _ => None,
+    // What a provider's browser SDK would fetch from the launch URL, for providers that have it.
+    let request_info = match app.service.launch_data(&id).await {
+        Ok(data) => Some(data),
+        Err(bonin_domain::Error::NotFound) => None,
+        Err(e) => return Err(domain(e)),
     };
     let played = bonin_sandbox::play::window(&sandbox.players(), &launch, request_info.as_deref(), persona)
         .map_err(|e| Failure(2, format!("the simulated window refused: {e}")))?;
@@ -270,66 +229,36 @@ async fn verify(cli: &Cli, provider: ProviderId, persona: &str) -> Result<(), Fa
     Ok(())
 }
 
-#[cfg(not(all(feature = "sandbox", feature = "nice")))]
+#[cfg(not(feature = "sandbox"))]
 async fn verify(_: &Cli, _: ProviderId, _: &str) -> Result<(), Failure> {
-    Err(Failure(2, "this build has no NICE simulator".into()))
+    Err(Failure(2, "this build has no simulators (feature `sandbox`)".into()))
+}
+
+/// What a provider offers, in words.
+fn describe(provider: &bonin_app::providers::Registered) -> String {
+    let capabilities = provider.capabilities();
+    let mut offers = capabilities.methods();
+    if capabilities.signing {
+        offers.push("signing");
+    }
+    offers.join(", ")
 }
 
 async fn token(cli: &Cli, provider: ProviderId) -> Result<(), Failure> {
     let loaded = load(cli)?;
-    let app = bonin_app::wiring::build(&loaded).await.map_err(domain)?;
-    match provider {
-        #[cfg(feature = "nice")]
-        ProviderId::Nice => {
-            let client = app.nice.as_ref().ok_or_else(|| Failure(2, "NICE is not configured".into()))?;
-            let token = client.access_token().await.map_err(domain)?;
-            let text = token.expose_secret();
-            let shown: String = text.chars().take(4).collect();
-            println!(
-                "nice access token: {shown}… ({} characters; NICE tokens live about 50 years)",
-                text.chars().count()
-            );
-            Ok(())
-        }
-        #[cfg(feature = "portone")]
-        ProviderId::PortoneV1 => {
-            let client = app.portone_v1.as_ref().ok_or_else(|| Failure(2, "PortOne V1 is not configured".into()))?;
-            let token = client.access_token().await.map_err(domain)?;
-            let text = token.expose_secret();
-            let shown: String = text.chars().take(4).collect();
-            println!(
-                "portone_v1 access token: {shown}… ({} characters; PortOne tokens live 30 minutes and are shared per API key)",
-                text.chars().count()
-            );
-            Ok(())
-        }
-        #[cfg(feature = "esignon")]
-        ProviderId::Esignon => {
-            let client = app.esignon.as_ref().ok_or_else(|| Failure(2, "eSignon is not configured".into()))?;
-            let token = client.access_token().await.map_err(domain)?;
-            let text = token.expose_secret();
-            let shown: String = text.chars().take(4).collect();
-            let expiry = match client.token_expiry() {
-                Some(expiry) => format!(
-                    "expires {} KST{}",
-                    expiry
-                        .expires_at
-                        .to_offset(bonin_domain::KST)
-                        .format(time::macros::format_description!("[year]-[month]-[day] [hour]:[minute]:[second]"))
-                        .unwrap_or_default(),
-                    if expiry.from_expire_date { "" } else { " (expire_date unreadable: login + 30 days assumed)" }
-                ),
-                None => "expiry unknown (the token came from another instance)".to_owned(),
-            };
-            println!("esignon access token: {shown}… ({} characters), {expiry}", text.chars().count());
-            Ok(())
-        }
-        #[cfg(feature = "portone")]
-        ProviderId::PortoneV2 => {
-            Err(Failure(2, "portone_v2 has no token: every call carries the API secret (`PortOne <secret>`)".into()))
-        }
-        other => Err(Failure(2, format!("{other} has no token in this build"))),
+    if bonin_app::providers::find(provider).is_none() {
+        return Err(Failure(2, format!("{provider} is not in this build")));
     }
+    let app = bonin_app::wiring::build(&loaded).await.map_err(domain)?;
+    let built = app.provider(provider).ok_or_else(|| Failure(2, format!("{provider} is not configured")))?;
+    let holder = built.tokens.as_ref().ok_or_else(|| {
+        Failure(2, format!("{provider} holds no token: its calls carry the configured credentials themselves"))
+    })?;
+    let held = holder.current_token().await.map_err(domain)?;
+    let text = held.token.expose_secret();
+    let shown: String = text.chars().take(4).collect();
+    println!("{provider} access token: {shown}… ({} characters; {})", text.chars().count(), held.lifetime);
+    Ok(())
 }
 
 fn show_config(cli: &Cli) -> Result<(), Failure> {
@@ -344,27 +273,28 @@ fn show_config(cli: &Cli) -> Result<(), Failure> {
     Ok(())
 }
 
-#[cfg(feature = "mobileok")]
 fn inspect_key_file(path: &std::path::Path) -> Result<(), Failure> {
     let password = std::env::var("BONIN_KEYFILE_PASSWORD")
         .map_err(|_| Failure(2, "set BONIN_KEYFILE_PASSWORD to the key file's password".into()))?;
-    let key_file = bonin_adapters_mobileok::KeyFile::from_path(path, &bonin_domain::SecretString::from(password))
-        .map_err(|e| Failure(1, e.to_string()))?;
-    println!("{}: unlocked", path.display());
-    println!("  ServiceId          {}", key_file.service_id());
-    println!("  ClientPrivateKey   RSA-{} (PKCS#8)", key_file.client_key_bits());
-    let generations = if key_file.has_server_public_key() {
-        "present: crypto = \"v1\" or \"v2\""
-    } else {
-        "absent: crypto = \"v1\" only"
-    };
-    println!("  ServerPublicKey    {generations}");
-    Ok(())
-}
-
-#[cfg(not(feature = "mobileok"))]
-fn inspect_key_file(path: &std::path::Path) -> Result<(), Failure> {
-    Err(Failure(2, format!("{}: this build has no mobileOK support", path.display())))
+    let password = bonin_domain::SecretString::from(password);
+    let mut tried = Vec::new();
+    for provider in bonin_app::providers::registered() {
+        match provider.inspect_key_file(path, &password) {
+            None => {}
+            Some(Ok(lines)) => {
+                println!("{}: unlocked ({} key file)", path.display(), provider.id());
+                for line in lines {
+                    println!("  {line}");
+                }
+                return Ok(());
+            }
+            Some(Err(e)) => tried.push(format!("{}: {e}", provider.id())),
+        }
+    }
+    if tried.is_empty() {
+        return Err(Failure(2, format!("{}: no provider of this build issues key files", path.display())));
+    }
+    Err(Failure(1, tried.join("; ")))
 }
 
 #[tokio::main]

@@ -115,8 +115,22 @@ pub fn demo_done() -> Response {
     html_with_scripts(StatusCode::OK, "bonin sandbox — result", body, SANDBOX_SCRIPTS)
 }
 
-/// The demo's script (served from `'self'`, so the policy allows it without a nonce).
-pub const DEMO_JS: &str = r#""use strict";
+/// The demo's script (served from `'self'`, so the policy allows it without a nonce): the
+/// registered providers' launchers, then [`DEMO_SCRIPT`].
+pub fn demo_js() -> String {
+    let mut out = String::from("\"use strict\";\nvar LAUNCHERS = {};\n");
+    for provider in crate::providers::registered() {
+        for launcher in provider.launchers() {
+            let kind = serde_json::Value::String(launcher.kind.to_owned());
+            out.push_str(&format!("LAUNCHERS[{kind}] = {};\n", launcher.script));
+        }
+    }
+    out.push_str(DEMO_SCRIPT);
+    out
+}
+
+/// The demo page's own code (after the launchers).
+const DEMO_SCRIPT: &str = r#"
 function mask(key, value) {
   if (typeof value !== "string") return String(value);
   if (key === "name") return value.length <= 1 ? "*" : value[0] + "*".repeat(Math.max(1, value.length - 2)) + (value.length > 2 ? value[value.length - 1] : "");
@@ -126,32 +140,12 @@ function mask(key, value) {
   return value;
 }
 function submitLaunch(launch) {
-  if (launch.kind === "mobileok") {
-    var sdk = document.createElement("script");
-    sdk.src = launch.script_url;
-    sdk.onload = function () { window.MOBILEOK.process(launch.request_url, "MB", ""); };
-    document.body.appendChild(sdk);
+  if (launch.kind !== "form") {
+    var open = LAUNCHERS[launch.kind];
+    if (!open) { throw new Error("no launcher for " + launch.kind); }
+    open(launch);
     return;
   }
-  if (launch.kind === "iamport" || launch.kind === "portone") {
-    var script = document.createElement("script");
-    script.src = launch.script_url;
-    script.onload = function () {
-      if (launch.kind === "portone") { window.PortOne.requestIdentityVerification(launch.params); return; }
-      window.IMP.init(launch.merchant_code);
-      // Page display: iamport redirects to m_redirect_url; the callback covers popup mode.
-      window.IMP.certification(launch.params, function (rsp) {
-        var back = new URL(launch.params.m_redirect_url);
-        ["imp_uid", "merchant_uid", "success", "error_code", "error_msg"].forEach(function (k) {
-          if (rsp[k] !== undefined && rsp[k] !== null) { back.searchParams.set(k, String(rsp[k])); }
-        });
-        location.href = back.toString();
-      });
-    };
-    document.body.appendChild(script);
-    return;
-  }
-  if (launch.kind !== "form") { throw new Error("the demo drives form, mobileok, iamport and portone launches"); }
   var form = document.createElement("form");
   form.method = launch.method; form.action = launch.action;
   launch.fields.forEach(function (f) {

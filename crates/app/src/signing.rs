@@ -37,6 +37,8 @@ use bonin_domain::{
 };
 use serde::{Deserialize, Serialize};
 
+use bonin_adapters_http::provider::{SigningEvent, SigningEvents};
+
 use crate::{api::JsonBody, problem::ApiError};
 
 /// What the signing endpoints need.
@@ -45,7 +47,7 @@ pub struct SigningApi {
     /// The provider.
     pub workflows: Arc<dyn SigningWorkflows>,
     /// Where the provider reports progress (bonin's `/v1/signing/events`), when configured.
-    pub export: Option<ExportTarget>,
+    pub events: Option<(ExportTarget, Arc<dyn SigningEvents>)>,
     /// Embed mode: bonin hands out only the first signer's link, so a start with several signers
     /// is refused (the later signers' links arrive in eSignon's callbacks, which `bonin serve` does
     /// not relay, and the workflow would wait for them forever).
@@ -56,7 +58,7 @@ impl std::fmt::Debug for SigningApi {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("SigningApi")
             .field("provider", &self.workflows.provider())
-            .field("export", &self.export)
+            .field("events", &self.events.as_ref().map(|(target, _)| target))
             .finish()
     }
 }
@@ -185,7 +187,7 @@ async fn start(
         return Err(Error::invalid_input(
             "signers",
             "in embed mode bonin serve hands out the first signer's link only (later signers' links arrive in \
-             eSignon's callbacks, which it does not relay): start with one signer, or let eSignon send the links",
+             the provider's callbacks, which it does not relay): start with one signer, or let the provider send the links",
         )
         .into());
     }
@@ -197,7 +199,7 @@ async fn start(
     let request = SigningRequest::new(body.template_id, body.workflow_name, signers)
         .with_fields(body.fields.into_iter().collect())
         .with_expires_on(expires_on)
-        .with_export(api.export.clone());
+        .with_export(api.events.as_ref().map(|(target, _)| target.clone()));
     let started = api.workflows.start(&request).await?;
     tracing::info!(provider = %api.workflows.provider(), workflow_id = %started.provider_workflow_id,
         first_signer_link = started.signing_url.is_some(), "signing started");
@@ -252,42 +254,38 @@ async fn remind(State(api): State<SigningApi>, Path(id): Path<String>) -> Result
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
-#[cfg(feature = "esignon")]
 async fn events(State(api): State<SigningApi>, headers: HeaderMap, body: Bytes) -> Response {
-    let Some(export) = &api.export else {
+    let Some((_, events)) = &api.events else {
         return ApiError::Body { status: StatusCode::NOT_FOUND, detail: "no callback is configured".into() }
             .into_response();
     };
     let authorization = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok());
-    match bonin_adapters_esignon::receive_export(&export.authorization, authorization, &body) {
-        Ok(callback) => {
+    match events.receive(authorization, &body) {
+        SigningEvent::Accepted { workflow_id, status, unrelayed_link } => {
             // The status only as a label: an unknown one is kept by the adapter, never logged raw.
-            tracing::info!(provider = %api.workflows.provider(), workflow_id = %callback.workflow_id,
-                status = %callback.status_label(), "signing progress reported");
-            if callback.next_signer.is_some() {
-                tracing::warn!(provider = %api.workflows.provider(), workflow_id = %callback.workflow_id,
-                    "embed mode: eSignon handed over the next signer's link, which bonin serve does not relay; \
-                     use embed mode with one-signer templates, or let eSignon send the links");
+            tracing::info!(provider = %api.workflows.provider(), workflow_id = %workflow_id,
+                status = %status, "signing progress reported");
+            if unrelayed_link {
+                tracing::warn!(provider = %api.workflows.provider(), workflow_id = %workflow_id,
+                    "embed mode: the provider handed over the next signer's link, which bonin serve does not relay; \
+                     use embed mode with one-signer templates, or let the provider send the links");
             }
             // 200 whatever the status: anything else and the event would be lost.
             StatusCode::OK.into_response()
         }
-        Err(bonin_adapters_esignon::ExportError::Unauthorized) => ApiError::Unauthorized.into_response(),
-        // eSignon's HTTP header carried the right authorization, but the body is in a shape bonin
-        // does not read: answered 200 (an error answer only loses the event) and reported.
-        Err(error) if bonin_adapters_esignon::authorization_matches(&export.authorization, authorization) => {
-            tracing::warn!(provider = %api.workflows.provider(), problem = %error,
-                "an authorized signing callback could not be read; answered 200 so eSignon does not keep it");
+        SigningEvent::Unauthorized => ApiError::Unauthorized.into_response(),
+        // The right authorization, but a body in a shape bonin does not read: answered 200 (an
+        // error answer only loses the event) and reported.
+        SigningEvent::Unreadable(problem) => {
+            tracing::warn!(provider = %api.workflows.provider(), problem = %problem,
+                "an authorized signing callback could not be read; answered 200 so the provider does not keep it");
             StatusCode::OK.into_response()
         }
-        Err(error) => ApiError::Body { status: StatusCode::BAD_REQUEST, detail: error.to_string() }.into_response(),
+        SigningEvent::Malformed(problem) => {
+            ApiError::Body { status: StatusCode::BAD_REQUEST, detail: problem }.into_response()
+        }
+        _ => ApiError::Body { status: StatusCode::BAD_REQUEST, detail: "unreadable callback".into() }.into_response(),
     }
-}
-
-#[cfg(not(feature = "esignon"))]
-async fn events(headers: HeaderMap, body: Bytes) -> Response {
-    let _ = (headers, body);
-    ApiError::Body { status: StatusCode::NOT_FOUND, detail: "no callback is configured".into() }.into_response()
 }
 
 /// The signing routes: the API-key ones behind `require_api_key`, the callback open (it carries its

@@ -45,7 +45,11 @@ async fn start(app: &App, display: &str, key: Option<&str>) -> (String, Vec<(Str
 
 fn window(app: &App, fields: &[(String, String)], persona: &str, overrides: &ResultOverrides) -> Vec<(String, String)> {
     let sandbox = app.sandbox.as_ref().unwrap();
-    let callback = sandbox.nice.complete_window(fields, persona, overrides).unwrap();
+    let callback = sandbox
+        .simulator::<bonin_sandbox::nice::NiceSimulator>()
+        .unwrap()
+        .complete_window(fields, persona, overrides)
+        .unwrap();
     assert!(callback.return_url.contains("/v1/verifications/"), "NICE returns to bonin's landing");
     callback.params
 }
@@ -452,7 +456,11 @@ async fn mobileok_window_flow_through_the_http_api() {
     let app = app(&[]).await;
     let (id, info) = mobileok_window(&app, "page").await;
     let sandbox = app.sandbox.as_ref().unwrap();
-    let delivery = sandbox.mobileok.complete_window(&info, Some("kim-mvno")).unwrap();
+    let delivery = sandbox
+        .simulator::<bonin_sandbox::mobileok::MobileokSimulator>()
+        .unwrap()
+        .complete_window(&info, Some("kim-mvno"))
+        .unwrap();
     assert_eq!(delivery.return_url, format!("http://127.0.0.1:8080/v1/verifications/{id}/return"));
     let landing = Request::post(format!("/v1/verifications/{id}/return"))
         .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
@@ -473,7 +481,14 @@ async fn mobileok_window_flow_through_the_http_api() {
 async fn mobileok_popup_landing_answers_200_with_a_body_never_a_redirect() {
     let app = app(&[]).await;
     let (id, info) = mobileok_window(&app, "popup").await;
-    let delivery = app.sandbox.as_ref().unwrap().mobileok.complete_window(&info, Some("hong")).unwrap();
+    let delivery = app
+        .sandbox
+        .as_ref()
+        .unwrap()
+        .simulator::<bonin_sandbox::mobileok::MobileokSimulator>()
+        .unwrap()
+        .complete_window(&info, Some("hong"))
+        .unwrap();
     let landing = Request::post(format!("/v1/verifications/{id}/return"))
         .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
         .body(Body::from(delivery.form_body()))
@@ -528,11 +543,19 @@ async fn portone_window(app: &App, provider: &str, persona: Option<&str>) -> (St
         "iamport" => {
             assert_eq!(started["launch"]["params"]["merchant_uid"], id.as_str());
             let code = started["launch"]["merchant_code"].as_str().unwrap();
-            sandbox.portone.complete_v1_window(code, &started["launch"]["params"], persona).unwrap()
+            sandbox
+                .simulator::<bonin_sandbox::portone::PortoneSimulator>()
+                .unwrap()
+                .complete_v1_window(code, &started["launch"]["params"], persona)
+                .unwrap()
         }
         "portone" => {
             assert_eq!(started["launch"]["params"]["identityVerificationId"], id.as_str());
-            sandbox.portone.complete_v2_window(&started["launch"]["params"], persona).unwrap()
+            sandbox
+                .simulator::<bonin_sandbox::portone::PortoneSimulator>()
+                .unwrap()
+                .complete_v2_window(&started["launch"]["params"], persona)
+                .unwrap()
         }
         other => panic!("unexpected launch {other}"),
     };
@@ -629,7 +652,13 @@ async fn signing_start_status_sign_and_cancel_through_the_http_api() {
     assert!(read.get("download_url").is_none());
 
     let workflow = body["provider_workflow_id"].as_str().unwrap();
-    app.sandbox.as_ref().unwrap().esignon.sign(workflow, true).unwrap();
+    app.sandbox
+        .as_ref()
+        .unwrap()
+        .simulator::<bonin_sandbox::esignon::EsignonSimulator>()
+        .unwrap()
+        .sign(workflow, true)
+        .unwrap();
     let read = send(&app.router, get(&format!("/v1/signing/{id}"), Some(KEY))).await.json();
     assert_eq!(read["status"], "completed");
     assert!(read["download_url"].is_string() && read["certificate_url"].is_string());
@@ -652,7 +681,15 @@ async fn signing_start_status_sign_and_cancel_through_the_http_api() {
     assert_eq!(cancelled.json()["status"], "cancelled", "{}", cancelled.text());
 
     // Bad input changes nothing; unknown ids are not found.
-    let starts = bonin_sandbox::esignon::EsignonCounters::get(&app.sandbox.as_ref().unwrap().esignon.counters().starts);
+    let starts = bonin_sandbox::esignon::EsignonCounters::get(
+        &app.sandbox
+            .as_ref()
+            .unwrap()
+            .simulator::<bonin_sandbox::esignon::EsignonSimulator>()
+            .unwrap()
+            .counters()
+            .starts,
+    );
     for bad in [
         json!({"template_id": "170", "workflow_name": "계약서.pdf", "signers": [{"name": "홍길동", "email": "hong@shop.example"}]}),
         json!({"template_id": "170", "workflow_name": "ok", "signers": [{"name": "홍길동", "email": "not-an-email"}]}),
@@ -668,7 +705,15 @@ async fn signing_start_status_sign_and_cancel_through_the_http_api() {
         );
     }
     assert_eq!(
-        bonin_sandbox::esignon::EsignonCounters::get(&app.sandbox.as_ref().unwrap().esignon.counters().starts),
+        bonin_sandbox::esignon::EsignonCounters::get(
+            &app.sandbox
+                .as_ref()
+                .unwrap()
+                .simulator::<bonin_sandbox::esignon::EsignonSimulator>()
+                .unwrap()
+                .counters()
+                .starts
+        ),
         starts
     );
     assert_eq!(send(&app.router, get("/v1/signing/nice-1", Some(KEY))).await.code(), "not_found");

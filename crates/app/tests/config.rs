@@ -58,7 +58,7 @@ fn env_values_stay_strings() {
         jail.set_env("BONIN_PROVIDERS__NICE__CLIENT_SECRET", "0123456789");
         jail.set_env("BONIN_SERVER__API_KEYS", "0000111122223333444455556666, key-two-key-two-key-two");
         let loaded = load().unwrap();
-        let nice = loaded.config.providers.nice.as_ref().unwrap();
+        let nice = loaded.section_as::<bonin_adapters_nice::NiceConfig>(bonin_domain::ProviderId::Nice).unwrap();
         assert_eq!(nice.client_id, "0042");
         assert_eq!(nice.client_secret.expose_secret(), "0123456789");
         let keys: Vec<&str> = loaded.config.server.api_keys.iter().map(|k| k.expose_secret()).collect();
@@ -143,7 +143,10 @@ fn a_complete_production_config_loads() {
         let loaded = load().unwrap();
         assert_eq!(loaded.config.profile, ProfileName::Production);
         assert!(!loaded.demo_enabled());
-        assert_eq!(loaded.config.providers.nice.as_ref().unwrap().api_base, "https://svc.niceapi.co.kr:22001");
+        assert_eq!(
+            loaded.section_as::<bonin_adapters_nice::NiceConfig>(bonin_domain::ProviderId::Nice).unwrap().api_base,
+            "https://svc.niceapi.co.kr:22001"
+        );
         Ok(())
     });
 }
@@ -285,11 +288,11 @@ fn test_variables_and_the_config_path_are_not_settings() {
 
 #[test]
 fn every_documented_key_is_a_real_setting() {
-    for setting in bonin_app::config::REFERENCE {
+    for setting in bonin_app::config::reference() {
         Jail::expect_with(|jail| {
             let env = format!("BONIN_{}", setting.key.replace('.', "__").to_uppercase());
             // A value of the right kind for each key; unknown keys would be refused by name.
-            let value = match setting.key {
+            let value = match setting.key.as_str() {
                 "profile" => "sandbox",
                 "server.bind" => "127.0.0.1:8081",
                 "server.public_url" => "http://127.0.0.1:8081",
@@ -401,10 +404,12 @@ fn portone_sections_load_with_their_defaults_and_secrets_stay_redacted() {
         jail.create_file("bonin.toml", &format!("{PRODUCTION}{PORTONE}"))?;
         jail.set_env("BONIN_VERIFICATION__DEFAULT_PROVIDER", "portone_v2");
         let loaded = load().unwrap();
-        let v1 = loaded.config.providers.portone_v1.as_ref().unwrap();
+        let v1 =
+            loaded.section_as::<bonin_adapters_portone::PortoneV1Config>(bonin_domain::ProviderId::PortoneV1).unwrap();
         assert!(v1.delete_after_read);
         assert_eq!(v1.api_base, "https://api.iamport.kr");
-        let v2 = loaded.config.providers.portone_v2.as_ref().unwrap();
+        let v2 =
+            loaded.section_as::<bonin_adapters_portone::PortoneV2Config>(bonin_domain::ProviderId::PortoneV2).unwrap();
         assert_eq!((v2.api_base.as_str(), v2.timeout_secs), ("https://api.portone.io", 60));
         let text = format!("{:?} {:?}", loaded, bonin_app::config::describe(&loaded.figment).unwrap());
         assert!(!text.contains("live-imp-secret-value") && !text.contains("live-v2-api-secret-value"), "{text}");
@@ -455,7 +460,8 @@ fn esignon_loads_and_a_short_callback_authorization_is_refused() {
             &format!("{PRODUCTION}\n[providers.esignon]\ncompany_id = \"shop\"\nemail = \"hr@shop.example\"\npassword = \"member-password-value\"\nclient_id = \"old\"\n"),
         )?;
         let loaded = load().unwrap();
-        let esignon = loaded.config.providers.esignon.as_ref().unwrap();
+        let esignon =
+            loaded.section_as::<bonin_adapters_esignon::EsignonConfig>(bonin_domain::ProviderId::Esignon).unwrap();
         assert_eq!((esignon.api_base.as_str(), esignon.token_margin_secs), ("https://docs.esignon.net", 86_400));
         let text = format!("{:?} {:?}", loaded, bonin_app::config::describe(&loaded.figment).unwrap());
         assert!(!text.contains("member-password-value"), "{text}");

@@ -60,7 +60,11 @@ async fn start_nice(app: &App, key: Option<&str>) -> (String, Vec<(String, Strin
 /// The browser comes back from NICE's window, persona "hong" authenticated.
 async fn finish_nice(app: &App, id: &str, fields: &[(String, String)]) {
     let sandbox = app.sandbox.as_ref().unwrap();
-    let callback = sandbox.nice.complete_window(fields, "hong", &ResultOverrides::default()).unwrap();
+    let callback = sandbox
+        .simulator::<bonin_sandbox::nice::NiceSimulator>()
+        .unwrap()
+        .complete_window(fields, "hong", &ResultOverrides::default())
+        .unwrap();
     let landing = Request::post(format!("/v1/verifications/{id}/return"))
         .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
         .body(Body::from(encode(&callback.params)))

@@ -78,7 +78,14 @@ async fn status(app: &App, id: &str) -> Value {
 
 /// The user finishes in the (simulated) mobileOK window; the verification verifies as `persona`.
 async fn genuine_completion(app: &App, id: &str, info: &str, persona: &str, name: &str) {
-    let delivery = app.sandbox.as_ref().unwrap().mobileok.complete_window(info, Some(persona)).unwrap();
+    let delivery = app
+        .sandbox
+        .as_ref()
+        .unwrap()
+        .simulator::<bonin_sandbox::mobileok::MobileokSimulator>()
+        .unwrap()
+        .complete_window(info, Some(persona))
+        .unwrap();
     land(app, id, delivery.form_body()).await;
     let body = status(app, id).await;
     assert_eq!(body["status"], "verified", "{body}");
@@ -90,8 +97,20 @@ async fn a_result_sealed_with_the_public_key_leaves_the_verification_pending() {
     let app = app().await;
     let (id, info) = start(&app).await;
     // The client key's public half is all it takes to seal a result bonin's key file opens.
-    let public_key = app.mobileok.as_ref().unwrap().key_file().client_public_key_der().to_vec();
-    let forged = app.sandbox.as_ref().unwrap().mobileok.forge_result(&public_key, &id, "wilson").unwrap();
+    let public_key = app
+        .client::<bonin_adapters_mobileok::MobileokClient>(bonin_domain::ProviderId::Mobileok)
+        .unwrap()
+        .key_file()
+        .client_public_key_der()
+        .to_vec();
+    let forged = app
+        .sandbox
+        .as_ref()
+        .unwrap()
+        .simulator::<bonin_sandbox::mobileok::MobileokSimulator>()
+        .unwrap()
+        .forge_result(&public_key, &id, "wilson")
+        .unwrap();
     for data in [
         json!({"encryptMOKResult": forged}),
         json!({"resultCode": "2000", "resultMsg": "성공", "encryptMOKResult": forged}),
@@ -123,8 +142,15 @@ async fn a_failure_code_posted_to_the_landing_leaves_the_verification_pending() 
 async fn a_key_token_mobileok_refuses_leaves_the_verification_pending() {
     let app = app().await;
     let (id, info) = start(&app).await;
-    let before =
-        app.sandbox.as_ref().unwrap().mobileok.counters().result_requests.load(std::sync::atomic::Ordering::Relaxed);
+    let before = app
+        .sandbox
+        .as_ref()
+        .unwrap()
+        .simulator::<bonin_sandbox::mobileok::MobileokSimulator>()
+        .unwrap()
+        .counters()
+        .result_requests
+        .load(std::sync::atomic::Ordering::Relaxed);
     for data in [
         json!({"encryptMOKKeyToken": "garbage"}),
         json!({"resultCode": "2000", "resultMsg": "성공", "encryptMOKKeyToken": "AAAA+BBBB/CCCC=="}),
@@ -132,8 +158,15 @@ async fn a_key_token_mobileok_refuses_leaves_the_verification_pending() {
         post_data(&app, &id, &data).await;
         assert_eq!(status(&app, &id).await["status"], "pending", "{data}");
     }
-    let after =
-        app.sandbox.as_ref().unwrap().mobileok.counters().result_requests.load(std::sync::atomic::Ordering::Relaxed);
+    let after = app
+        .sandbox
+        .as_ref()
+        .unwrap()
+        .simulator::<bonin_sandbox::mobileok::MobileokSimulator>()
+        .unwrap()
+        .counters()
+        .result_requests
+        .load(std::sync::atomic::Ordering::Relaxed);
     assert_eq!(after - before, 2, "both tokens were taken to mobileOK, which refused them");
     genuine_completion(&app, &id, &info, "kim-mvno", "김알뜰").await;
 }

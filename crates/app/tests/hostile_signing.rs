@@ -101,7 +101,7 @@ async fn the_start_hands_out_no_page_that_is_not_the_signers_own() {
     // and shows the document to whoever holds it. It is not answered as anybody's link.
     assert!(started.get("signing_url").is_none() && started.get("signers").is_none(), "{started}");
     // eSignon itself sent the first signer their own link, which signs.
-    let sim = &app.sandbox.as_ref().unwrap().esignon;
+    let sim = app.sandbox.as_ref().unwrap().simulator::<bonin_sandbox::esignon::EsignonSimulator>().unwrap();
     let workflow = started["provider_workflow_id"].as_str().unwrap();
     let mail = sim.notifications().into_iter().find(|n| n.workflow_id == workflow && n.step == 1).unwrap();
     assert_eq!(mail.address, "hong@shop.example");
@@ -122,7 +122,7 @@ async fn embed_mode_answers_the_first_signers_own_link() {
     assert_eq!(signers[0]["order"], 1);
     let link = signers[0]["signing_url"].as_str().unwrap();
     assert_eq!(started["signing_url"].as_str(), Some(link), "signing_url stays, as the first signer's page");
-    let sim = &app.sandbox.as_ref().unwrap().esignon;
+    let sim = app.sandbox.as_ref().unwrap().simulator::<bonin_sandbox::esignon::EsignonSimulator>().unwrap();
     assert!(sim.notifications().is_empty(), "in embed mode eSignon sends no mail or KakaoTalk");
     assert_eq!(sign_at(link).await, 200, "the signer signs with it");
     assert_eq!(sign_at(link).await, 403, "once");

@@ -21,7 +21,8 @@ async fn logs_name_ids_and_providers_but_never_personal_data_or_secrets() {
 
     let app = app(&[]).await;
     let sandbox = app.sandbox.as_ref().unwrap();
-    let mut secrets: Vec<String> = vec![sandbox.nice.client().1.to_owned()];
+    let mut secrets: Vec<String> =
+        vec![sandbox.simulator::<bonin_sandbox::nice::NiceSimulator>().unwrap().client().1.to_owned()];
     let mut ids = Vec::new();
 
     for (persona, overrides, tamper) in [
@@ -40,7 +41,12 @@ async fn logs_name_ids_and_providers_but_never_personal_data_or_secrets() {
             serde_json::from_slice(&to_bytes(response.into_body(), 1 << 20).await.unwrap()).unwrap();
         let id = started["id"].as_str().unwrap().to_owned();
         let fields = launch_fields(&started);
-        let mut params = sandbox.nice.complete_window(&fields, persona, &overrides).unwrap().params;
+        let mut params = sandbox
+            .simulator::<bonin_sandbox::nice::NiceSimulator>()
+            .unwrap()
+            .complete_window(&fields, persona, &overrides)
+            .unwrap()
+            .params;
         secrets.extend(params.iter().filter(|(k, _)| k != "token_version_id").map(|(_, v)| v.clone()));
         if tamper {
             params[1].1 = format!("A{}", &params[1].1[1..]);
@@ -54,7 +60,12 @@ async fn logs_name_ids_and_providers_but_never_personal_data_or_secrets() {
         app.router.clone().oneshot(read).await.unwrap();
         ids.push(id);
     }
-    let token = app.nice.as_ref().unwrap().access_token().await.unwrap();
+    let token = app
+        .client::<bonin_adapters_nice::NiceClient>(bonin_domain::ProviderId::Nice)
+        .unwrap()
+        .access_token()
+        .await
+        .unwrap();
     secrets.push(token.expose_secret().to_owned());
 
     // PortOne V1 and V2: a window and an OTP flow each.
@@ -78,8 +89,15 @@ async fn logs_name_ids_and_providers_but_never_personal_data_or_secrets() {
         let id = started["id"].as_str().unwrap().to_owned();
         let launch = &started["launch"];
         let outcome = match launch["merchant_code"].as_str() {
-            Some(code) => sandbox.portone.complete_v1_window(code, &launch["params"], Some("hong")),
-            None => sandbox.portone.complete_v2_window(&launch["params"], Some("hong")),
+            Some(code) => sandbox.simulator::<bonin_sandbox::portone::PortoneSimulator>().unwrap().complete_v1_window(
+                code,
+                &launch["params"],
+                Some("hong"),
+            ),
+            None => sandbox
+                .simulator::<bonin_sandbox::portone::PortoneSimulator>()
+                .unwrap()
+                .complete_v2_window(&launch["params"], Some("hong")),
         };
         let bonin_sandbox::portone::WindowOutcome::Redirect(url) = outcome.unwrap() else { panic!() };
         let path = url.strip_prefix("http://127.0.0.1:8080").unwrap().to_owned();
@@ -109,7 +127,11 @@ async fn logs_name_ids_and_providers_but_never_personal_data_or_secrets() {
     if let Some(url) = started["signing_url"].as_str() {
         secrets.push(url.split("token=").nth(1).unwrap().to_owned());
     }
-    sandbox.esignon.sign(started["provider_workflow_id"].as_str().unwrap(), false).unwrap();
+    sandbox
+        .simulator::<bonin_sandbox::esignon::EsignonSimulator>()
+        .unwrap()
+        .sign(started["provider_workflow_id"].as_str().unwrap(), false)
+        .unwrap();
     app.router
         .clone()
         .oneshot(Request::get(format!("/v1/signing/{signing_id}")).body(Body::empty()).unwrap())
@@ -117,13 +139,21 @@ async fn logs_name_ids_and_providers_but_never_personal_data_or_secrets() {
         .unwrap();
     let cancel = Request::post(format!("/v1/signing/{signing_id}/cancel")).body(Body::empty()).unwrap();
     app.router.clone().oneshot(cancel).await.unwrap();
-    secrets.push(app.esignon.as_ref().unwrap().access_token().await.unwrap().expose_secret().to_owned());
+    secrets.push(
+        app.client::<bonin_adapters_esignon::EsignonClient>(bonin_domain::ProviderId::Esignon)
+            .unwrap()
+            .access_token()
+            .await
+            .unwrap()
+            .expose_secret()
+            .to_owned(),
+    );
     secrets.push(bonin_sandbox::esignon::SANDBOX_PASSWORD.to_owned());
     for pii in ["hong@shop.example", "01055556666"] {
         secrets.push(pii.to_owned());
     }
 
-    let v1 = app.portone_v1.as_ref().unwrap();
+    let v1 = app.client::<bonin_adapters_portone::PortoneV1Client>(bonin_domain::ProviderId::PortoneV1).unwrap();
     secrets.push(v1.access_token().await.unwrap().expose_secret().to_owned());
     secrets.push(bonin_sandbox::portone::SANDBOX_IMP_SECRET.to_owned());
     secrets.push(bonin_sandbox::portone::SANDBOX_V2_SECRET.to_owned());

@@ -14,7 +14,7 @@ use axum::{
     http::{Request, StatusCode, header},
 };
 use bonin_app::{
-    config::{LoadedConfig, REFERENCE, StringEnv, describe, figment, origin_of},
+    config::{LoadedConfig, StringEnv, describe, figment, origin_of, reference},
     wiring::{self, App},
 };
 use bonin_sandbox::fuzz::{any_text, check, json_body, mutated, no_leak};
@@ -60,7 +60,7 @@ fn fixture() -> &'static Fixture {
         let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
         let limits = LIMITS
             .iter()
-            .filter(|key| REFERENCE.iter().any(|s| s.key == **key))
+            .filter(|key| reference().iter().any(|s| s.key == **key))
             .map(|key| (format!("BONIN_{}", key.replace('.', "__").to_uppercase()), "100000000".to_owned()));
         let vars = ENV.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).chain(limits);
         let loaded =
@@ -286,10 +286,10 @@ fn prop_return_url_and_landing() {
 const SECRET: &str = "CANARYsecret0123456789abcdef";
 
 fn config_vars() -> impl Strategy<Value = Vec<(String, String)>> {
-    let keys: Vec<&'static str> = REFERENCE.iter().map(|s| s.key).collect();
+    let keys: Vec<String> = reference().into_iter().map(|s| s.key).collect();
     let var = (prop::sample::select(keys), any::<Index>(), 0u8..8, any_text()).prop_map(|(key, _, kind, text)| {
         let name = format!("BONIN_{}", key.replace('.', "__").to_uppercase());
-        let leaf = key.rsplit('.').next().unwrap_or(key);
+        let leaf = key.rsplit('.').next().unwrap_or(&key);
         let secretish =
             ["secret", "password", "api_keys", "access_token", "authorization", "key_file_base64", "encryption_keys"]
                 .iter()

@@ -30,6 +30,7 @@
 #![warn(missing_docs)]
 
 pub mod conformance;
+pub mod counterpart;
 pub mod esignon;
 mod faults;
 #[cfg(feature = "fuzz")]

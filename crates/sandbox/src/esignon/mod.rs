@@ -17,7 +17,10 @@
 //! which header the v2 GETs read ([`V2AuthHeader`]), where callbacks carry their authorization and
 //! which body shape they use ([`CallbackStyle`]), and the status after a rejection.
 
+mod counterpart;
 mod deliver;
+
+pub use counterpart::Counterpart;
 
 use std::{
     collections::HashMap,

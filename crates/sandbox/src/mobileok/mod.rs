@@ -34,7 +34,10 @@
 //! single-use `encryptMOKKeyToken`, never the result; with `MOKResult` it hands the sealed result
 //! to the browser, so tests can show that such a result is refused.
 
+mod counterpart;
 mod keys;
+
+pub use counterpart::{Counterpart, SANDBOX_KEY_PASSWORD};
 mod window;
 
 use std::{

@@ -16,7 +16,10 @@
 //! A [`Fault::ProviderCode`](crate::Fault::ProviderCode) on E1/E3 answers with that code in the right
 //! layer: `1xxx` → `GW_RSLT_CD` (with `dataBody: ""`), `00xx` → `result_cd`, anything else → `rsp_cd`.
 
+mod counterpart;
 mod crypto;
+
+pub use counterpart::Counterpart;
 mod window;
 
 use std::{

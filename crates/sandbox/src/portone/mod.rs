@@ -39,7 +39,10 @@
 //! (the attempt fails), `SIM0301` cancelled in the window, `SIM0401` younger than the minimum age.
 //! V1 uses the same texts as messages.
 
+mod counterpart;
 mod v1;
+
+pub use counterpart::Counterpart;
 mod v2;
 mod window;
 
