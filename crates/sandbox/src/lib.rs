@@ -42,6 +42,7 @@ pub mod play;
 pub mod portone;
 mod recorder;
 mod server;
+pub mod toss;
 mod window_page;
 
 pub use faults::{Fault, Faults, InjectedProviderCode, Times};
