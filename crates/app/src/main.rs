@@ -150,6 +150,7 @@ async fn sandbox(_: &Cli, _: u16) -> Result<(), Failure> {
     Err(Failure(2, "this build has no simulators (feature `sandbox`)".into()))
 }
 
+#[cfg(feature = "sandbox")]
 fn mask(text: &str) -> String {
     let chars: Vec<char> = text.chars().collect();
     match chars.len() {
@@ -235,6 +236,7 @@ async fn verify(_: &Cli, _: ProviderId, _: &str) -> Result<(), Failure> {
 }
 
 /// What a provider offers, in words.
+#[cfg(feature = "sandbox")]
 fn describe(provider: &bonin_app::providers::Registered) -> String {
     let capabilities = provider.capabilities();
     let mut offers = capabilities.methods();

@@ -188,6 +188,34 @@ fn final_section(
     configured.cloned()
 }
 
+/// The store every instance shares provider tokens through (`store.share_tokens`).
+#[cfg(any(feature = "redis", feature = "postgres"))]
+async fn shared_tokens(
+    config: &crate::config::AppConfig,
+    encryption_keys: &[bonin_domain::SecretString],
+    clock: Arc<dyn Clock>,
+) -> Result<Arc<dyn bonin_domain::SharedTokens>, Error> {
+    let cipher = Arc::new(bonin_adapters_store::RecordCipher::from_config(encryption_keys)?);
+    Ok(Arc::new(
+        bonin_adapters_store::SharedTokenStore::open(
+            &config.store.url,
+            config.store.tls_ca_file.as_deref(),
+            cipher,
+            clock,
+        )
+        .await?,
+    ))
+}
+
+#[cfg(not(any(feature = "redis", feature = "postgres")))]
+async fn shared_tokens(
+    _config: &crate::config::AppConfig,
+    _encryption_keys: &[bonin_domain::SecretString],
+    _clock: Arc<dyn Clock>,
+) -> Result<Arc<dyn bonin_domain::SharedTokens>, Error> {
+    Err(Error::misconfigured("store.share_tokens needs a build with the redis or postgres feature"))
+}
+
 fn http_client(provider: ProviderId) -> Result<bonin_adapters_http::HttpClient, Error> {
     let transport = bonin_adapters_http::ReqwestTransport::new(&bonin_adapters_http::HttpConfig::default())?;
     Ok(bonin_adapters_http::HttpClient::new(provider, Arc::new(transport), bonin_adapters_http::RetryPolicy::default()))
@@ -228,17 +256,8 @@ pub async fn build_with_metrics(loaded: &LoadedConfig, metrics: Arc<Metrics>) ->
     if encryption_keys.is_empty() && config.profile == ProfileName::Sandbox {
         encryption_keys.push(bonin_domain::SecretString::from(crate::config::SANDBOX_STORE_KEY));
     }
-    let shared_tokens: Option<Arc<dyn bonin_domain::SharedTokens>> = if config.store.share_tokens {
-        let cipher = Arc::new(bonin_adapters_store::RecordCipher::from_config(&encryption_keys)?);
-        Some(Arc::new(
-            bonin_adapters_store::SharedTokenStore::open(
-                &config.store.url,
-                config.store.tls_ca_file.as_deref(),
-                cipher,
-                clock.clone(),
-            )
-            .await?,
-        ))
+    let shared_tokens = if config.store.share_tokens {
+        Some(shared_tokens(config, &encryption_keys, clock.clone()).await?)
     } else {
         None
     };
