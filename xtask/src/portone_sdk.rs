@@ -15,10 +15,10 @@
 
 use std::{path::Path, process::Command};
 
-use bonin_adapters_portone::{PortoneV2Client, PortoneV2Config, WebhookVerifier};
+use bonin_adapters_portone::{PortoneLaunch, PortoneV2Client, PortoneV2Config, WebhookVerifier};
 use bonin_domain::{
-    BirthDate, Carrier, Display, Launch, Name, OsRng, PhoneNumber, Prefill, SecretString, VerificationId,
-    WindowRequest, WindowVerifier,
+    BirthDate, Carrier, Display, Name, OsRng, PhoneNumber, Prefill, SecretString, VerificationId, WindowRequest,
+    WindowVerifier,
 };
 use bonin_sandbox::{
     SandboxServer, personas,
@@ -238,7 +238,7 @@ async fn launch_variants() -> Result<Vec<(&'static str, serde_json::Value)>, Str
             .with_prefill(variant.prefill)
             .with_custom_data(variant.custom_data.map(str::to_owned));
         let started = client.start(&request).await.map_err(|e| format!("{name}: {e}"))?;
-        let Launch::Portone(launch) = started.launch else {
+        let Some(launch) = PortoneLaunch::from_launch(&started.launch).map_err(|e| format!("{name}: {e}"))? else {
             return Err(format!("{name}: the V2 adapter did not return a PortOne launch"));
         };
         launches.push((name, serde_json::to_value(&launch.params).map_err(|e| format!("{name}: {e}"))?));

@@ -168,7 +168,13 @@ mod tests {
 
     fn pending() -> Verification {
         let id = VerificationId::generate(&OsRng).unwrap();
-        Verification::start(id, ProviderId::Nice, Method::Window, FlowRules::nice(), SystemClock::new().now())
+        Verification::start(
+            id,
+            ProviderId::Nice,
+            Method::Window,
+            FlowRules::new(std::time::Duration::from_secs(60 * 60)),
+            SystemClock::new().now(),
+        )
     }
 
     #[test]

@@ -233,8 +233,14 @@ async fn verify(cli: &Cli, provider: ProviderId, persona: &str) -> Result<(), Fa
     let id = started.verification.id().clone();
     println!("started {id} with {provider}");
     let launch = started.launch.ok_or_else(|| Failure(2, format!("{provider} has no window flow in this build")))?;
-    let request_info = match launch {
-        Launch::Mobileok(_) => Some(app.service.launch_data(&id).await.map_err(domain)?),
+    // The data a browser SDK fetches before it opens the window (mobileOK's request info), for a
+    // provider with such a step.
+    let request_info = match &launch {
+        Launch::Script(_) => match app.service.launch_data(&id).await {
+            Ok(info) => Some(info),
+            Err(bonin_domain::Error::NotFound) => None,
+            Err(error) => return Err(domain(error)),
+        },
         _ => None,
     };
     let played = bonin_sandbox::play::window(&sandbox.players(), &launch, request_info.as_deref(), persona)
