@@ -404,11 +404,11 @@ mod tests {
     #[test]
     fn a_provider_is_found_in_code_but_not_in_comments_or_longer_words() {
         let path = Path::new("x.rs");
-        assert!(names_provider(&code_of(path, "let p = ProviderId::Nice;"), "nice"));
-        assert!(!names_provider(&code_of(path, "/// NICE's window\n// nice\nlet a = 1;"), "nice"));
+        assert!(names_provider(&code_of(path, "let p = ProviderId::Acme;"), "acme"));
+        assert!(!names_provider(&code_of(path, "/// ACME's window\n// acme\nlet a = 1;"), "acme"));
         assert!(!names_provider(&code_of(path, "let service = 1;"), "vice"));
-        assert!(names_provider(&code_of(Path::new("Cargo.toml"), "# nice\nnice = []"), "nice"));
-        assert!(!names_provider(&code_of(Path::new("Cargo.toml"), "# nice only"), "nice"));
+        assert!(names_provider(&code_of(Path::new("Cargo.toml"), "# acme\nacme = []"), "acme"));
+        assert!(!names_provider(&code_of(Path::new("Cargo.toml"), "# acme only"), "acme"));
     }
 
     #[test]
@@ -479,7 +479,7 @@ mod tests {
                     }
                 }
                 "bonin-sandbox" => {
-                    deps.push(serde_json::json!({"name": "bonin-adapters-nice", "kind": null, "features": []}))
+                    deps.push(serde_json::json!({"name": "bonin-adapters-acme", "kind": null, "features": []}))
                 }
                 _ => {}
             }
@@ -491,7 +491,7 @@ mod tests {
         );
         assert!(problems.iter().any(|p| p.contains("tokio only")), "{problems:?}");
         assert!(
-            problems.iter().any(|p| p.contains("bonin-sandbox must not depend on bonin-adapters-nice")),
+            problems.iter().any(|p| p.contains("bonin-sandbox must not depend on bonin-adapters-acme")),
             "{problems:?}"
         );
         let tree = vec![("time".to_owned(), "0.3.0".to_owned()), ("hyper".to_owned(), "1.0.0".to_owned())];

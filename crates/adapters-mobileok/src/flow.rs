@@ -5,16 +5,16 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use bonin_adapters_http::{HttpClient, HttpConfig, HttpRequest, HttpResponse, ReqwestTransport, RetryPolicy};
 use bonin_domain::{
-    BirthDate, CallbackParams, Carrier, Ci, Clock, Completion, Dependency, Di, Error, Gender, Launch, MobileokLaunch,
-    Name, Nationality, OsRng, OtpChannel, OtpCode, OtpDispatch, OtpOutcome, OtpRequest, OtpVerifier, PhoneNumber,
-    ProviderId, ProviderKey, ProviderState, ProviderTxId, Purpose, Rng, SystemClock, Verification, VerifiedIdentity,
-    WindowRequest, WindowStart, WindowVerifier,
+    BirthDate, CallbackParams, Carrier, Ci, Clock, Completion, Dependency, Di, Error, FlowRules, Gender, Name,
+    Nationality, OsRng, OtpChannel, OtpCode, OtpDispatch, OtpOutcome, OtpRequest, OtpVerifier, PhoneNumber,
+    PopupLanding, ProviderId, ProviderKey, ProviderState, ProviderTxId, Purpose, Rng, SystemClock, Verification,
+    VerifiedIdentity, WindowRequest, WindowStart, WindowVerifier,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use crate::{
-    CryptoGeneration, KeyFile, MobileokConfig, codes,
+    CryptoGeneration, FLOW_RULES, KeyFile, MobileokConfig, MobileokLaunch, codes,
     crypto::{decrypt_result, encrypt_req_client_info, parse_issue_date, parse_public_key, server_encrypt},
 };
 
@@ -356,6 +356,16 @@ impl WindowVerifier for MobileokClient {
         ProviderId::Mobileok
     }
 
+    fn rules(&self) -> FlowRules {
+        FLOW_RULES
+    }
+
+    /// The SDK fetches the return URL itself in popup (`WB`) mode and hands the body to the page's
+    /// callback; it follows no redirect, so the landing answers JSON.
+    fn popup_landing(&self) -> PopupLanding {
+        PopupLanding::Json
+    }
+
     async fn start(&self, request: &WindowRequest) -> Result<WindowStart, Error> {
         if !request.return_url.starts_with("https://") && !request.return_url.starts_with("http://") {
             return Err(Error::invalid_input("return_url", "must be an absolute http(s) URL"));
@@ -371,10 +381,9 @@ impl WindowVerifier for MobileokClient {
             request_info: None,
         };
         let state = serde_json::to_string(&state).map_err(|_| state_error())?;
-        let launch = Launch::Mobileok(MobileokLaunch {
-            script_url: format!("{}/resources/js/index.js", self.config.window_base),
-            request_url,
-        });
+        let launch =
+            MobileokLaunch { script_url: format!("{}/resources/js/index.js", self.config.window_base), request_url }
+                .to_launch()?;
         Ok(WindowStart::new(launch, ProviderState::new(state)).with_provider_key(Self::provider_key(base)))
     }
 
@@ -434,6 +443,10 @@ impl WindowVerifier for MobileokClient {
 impl OtpVerifier for MobileokClient {
     fn provider(&self) -> ProviderId {
         ProviderId::Mobileok
+    }
+
+    fn rules(&self) -> FlowRules {
+        FLOW_RULES
     }
 
     async fn send(&self, request: &OtpRequest) -> Result<OtpDispatch, Error> {

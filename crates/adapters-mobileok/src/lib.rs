@@ -39,7 +39,8 @@
 //! `send` (token/get at the configured [`TokenEndpoint`], then auth/request, with a fresh
 //! `clientTxId`) → `confirm` (confirm/request; a wrong code hands back a new token for the next
 //! attempt) → or `resend`. LMS is sent as `reqAuthType: "SMS"` with `serviceType:
-//! "telcoAuth-LMS"`. The domain's mobileOK rules (10 min, 7 min, 3 attempts) apply to the session.
+//! "telcoAuth-LMS"`. mobileOK's rules ([`FLOW_RULES`]: 10 min, 7 min, 3 attempts) apply to the
+//! session.
 //! Every reply here comes from mobileOK's server to bonin, so its refusals are mobileOK's own: a
 //! refused request is `Rejected`, a refused SMS/LMS confirm an attempt, and a refused PASS confirm
 //! that hands back a new token `NotYetApproved` (the push is not answered yet; no attempt is
@@ -53,9 +54,35 @@ pub mod crypto;
 mod flow;
 mod keyfile;
 mod provider;
+mod launch;
 
+use std::time::Duration;
+
+use bonin_domain::FlowRules;
 pub use config::{MobileokConfig, TokenEndpoint};
 pub use crypto::CryptoGeneration;
 pub use flow::MobileokClient;
 pub use keyfile::KeyFile;
 pub use provider::Mobileok;
+pub use launch::MobileokLaunch;
+
+/// mobileOK's rules, which [`MobileokClient`] states for both flows: the token lives 10 minutes
+/// in total, authentication must finish within 7 minutes after the auth request, the OTP may be
+/// retried twice (3 attempts), and a result may be at most 600 s old (`issueDate`).
+pub const FLOW_RULES: FlowRules = FlowRules::new(Duration::from_secs(10 * 60))
+    .with_confirm_window(Some(Duration::from_secs(7 * 60)))
+    .with_max_otp_attempts(3)
+    .with_max_result_age(Some(Duration::from_secs(600)));
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_flow_rules_are_mobileoks_limits() {
+        assert_eq!(FLOW_RULES.session_ttl, Duration::from_secs(600));
+        assert_eq!(FLOW_RULES.confirm_window, Some(Duration::from_secs(420)));
+        assert_eq!(FLOW_RULES.max_otp_attempts, 3);
+        assert_eq!(FLOW_RULES.max_result_age, Some(Duration::from_secs(600)));
+    }
+}

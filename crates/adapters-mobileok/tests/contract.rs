@@ -9,7 +9,9 @@ use std::{
 
 use base64::{Engine, engine::general_purpose::STANDARD};
 use bonin_adapters_http::{HttpClient, HttpConfig, ReqwestTransport, RetryPolicy};
-use bonin_adapters_mobileok::{CryptoGeneration, KeyFile, MobileokClient, MobileokConfig, TokenEndpoint};
+use bonin_adapters_mobileok::{
+    CryptoGeneration, FLOW_RULES, KeyFile, MobileokClient, MobileokConfig, MobileokLaunch, TokenEndpoint,
+};
 use bonin_domain::*;
 use bonin_sandbox::{
     Fault, SandboxServer, Times,
@@ -147,17 +149,20 @@ async fn window_session(h: &Harness, id: &VerificationId) -> (Verification, Stri
     let request = WindowRequest::new(id.clone(), "http://127.0.0.1:8080/v1/verifications/x/return")
         .with_launch_url(Some("http://127.0.0.1:8080/v1/verifications/x/launch".into()));
     let start = h.client.start(&request).await.unwrap();
-    match &start.launch {
-        Launch::Mobileok(launch) => {
+    match MobileokLaunch::from_launch(&start.launch).unwrap() {
+        Some(launch) => {
             assert!(launch.script_url.ends_with("/resources/js/index.js"));
             assert_eq!(launch.request_url, "http://127.0.0.1:8080/v1/verifications/x/launch");
         }
-        other => panic!("mobileOK launches its SDK, got {other:?}"),
+        None => panic!("mobileOK launches its SDK, got {:?}", start.launch),
     }
+    // The rules its sessions are held to, and the landing its SDK reads itself.
+    assert_eq!(WindowVerifier::rules(&h.client), FLOW_RULES);
+    assert_eq!(OtpVerifier::rules(&h.client), FLOW_RULES);
+    assert_eq!(h.client.popup_landing(), PopupLanding::Json);
     assert_eq!(start.provider_key.as_ref().unwrap().value, id.as_str());
-    let session =
-        Verification::start(id.clone(), ProviderId::Mobileok, Method::Window, FlowRules::mobileok(), h.clock.now())
-            .with_provider_session(start.provider_key.clone(), start.provider_state.clone(), start.valid_until);
+    let session = Verification::start(id.clone(), ProviderId::Mobileok, Method::Window, FLOW_RULES, h.clock.now())
+        .with_provider_session(start.provider_key.clone(), start.provider_state.clone(), start.valid_until);
     let info = h.client.launch_data(&session).unwrap().unwrap();
     (session, info)
 }
@@ -683,7 +688,7 @@ async fn otp_session(h: &Harness, key: &str, channel: OtpChannel) -> Verificatio
     let id = new_id();
     let dispatch = h.client.send(&OtpRequest::new(id.clone(), subject_of(key), channel)).await.unwrap();
     assert_eq!(dispatch.provider_key.as_ref().unwrap().value, id.as_str());
-    Verification::start(id, ProviderId::Mobileok, Method::Otp, FlowRules::mobileok(), h.clock.now())
+    Verification::start(id, ProviderId::Mobileok, Method::Otp, FLOW_RULES, h.clock.now())
         .otp_sent(h.clock.now(), dispatch.provider_state, dispatch.provider_key)
         .unwrap()
 }

@@ -18,7 +18,7 @@ use aws_lc_rs::{
 };
 use base64::{Engine, engine::general_purpose::STANDARD};
 use bonin_adapters_http::{FnTransport, HttpClient, HttpRequest, HttpResponse, RetryPolicy};
-use bonin_adapters_mobileok::{KeyFile, MobileokClient, MobileokConfig, codes, crypto};
+use bonin_adapters_mobileok::{FLOW_RULES, KeyFile, MobileokClient, MobileokConfig, codes, crypto};
 use bonin_domain::*;
 use bonin_sandbox::fuzz::{any_text, canary, check, json_body, mutated, mutated_bytes, no_leak};
 use percent_encoding::{NON_ALPHANUMERIC, utf8_percent_encode};
@@ -133,7 +133,7 @@ fn client(answers: &Answers) -> MobileokClient {
 
 fn session(method: Method, state: Value) -> Verification {
     let id = VerificationId::parse(CLIENT_TX_ID).unwrap();
-    Verification::start(id, ProviderId::Mobileok, method, FlowRules::mobileok(), now()).with_provider_session(
+    Verification::start(id, ProviderId::Mobileok, method, FLOW_RULES, now()).with_provider_session(
         Some(ProviderKey::new(ProviderId::Mobileok, CLIENT_TX_ID)),
         ProviderState::new(state.to_string()),
         None,

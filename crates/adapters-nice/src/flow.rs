@@ -11,8 +11,8 @@ use bonin_adapters_http::{
     HttpClient, HttpConfig, HttpRequest, HttpResponse, Idempotency, ReqwestTransport, RetryPolicy,
 };
 use bonin_domain::{
-    BirthDate, CallbackParams, Carrier, Ci, Clock, Completion, Dependency, Di, Display, Error, ExposeSecret, FormField,
-    FormLaunch, Gender, IssuedToken, KST, Launch, Name, Nationality, PhoneNumber, ProviderId, ProviderKey,
+    BirthDate, CallbackParams, Carrier, Ci, Clock, Completion, Dependency, Di, Display, Error, ExposeSecret, FlowRules,
+    FormField, FormLaunch, Gender, IssuedToken, KST, Launch, Name, Nationality, PhoneNumber, ProviderId, ProviderKey,
     ProviderState, ProviderTxId, RefreshPolicy, SecretString, SharedTokens, SystemClock, Timestamp, Token, TokenCache,
     TokenCacheStats, TokenSource, Verification, VerifiedIdentity, WindowRequest, WindowStart, WindowVerifier,
 };
@@ -420,6 +420,10 @@ fn to_identity(result: &wire::ResultPlaintext, now: Timestamp) -> VerifiedIdenti
 impl WindowVerifier for NiceClient {
     fn provider(&self) -> ProviderId {
         ProviderId::Nice
+    }
+
+    fn rules(&self) -> FlowRules {
+        crate::FLOW_RULES
     }
 
     async fn start(&self, request: &WindowRequest) -> Result<WindowStart, Error> {

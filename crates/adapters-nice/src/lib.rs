@@ -43,6 +43,25 @@ mod flow;
 mod provider;
 mod wire;
 
+use std::time::Duration;
+
+use bonin_domain::FlowRules;
 pub use config::{CallbackMethod, NiceConfig, RevokeScheme};
 pub use flow::NiceClient;
 pub use provider::Nice;
+
+/// NICE's rules, which [`NiceClient`] states: an hour in total, and the session cannot outlive
+/// the crypto token's `period`, whose end the client passes as the session's provider deadline
+/// (see [`Verification::with_provider_session`](bonin_domain::Verification::with_provider_session)).
+pub const FLOW_RULES: FlowRules = FlowRules::new(Duration::from_secs(60 * 60));
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_flow_rules_are_an_hour_and_nothing_else() {
+        assert_eq!(FLOW_RULES, FlowRules::new(Duration::from_secs(3600)));
+        assert_eq!((FLOW_RULES.confirm_window, FLOW_RULES.max_result_age), (None, None));
+    }
+}

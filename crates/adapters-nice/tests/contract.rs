@@ -55,7 +55,9 @@ fn form_fields(start: &WindowStart) -> Vec<(String, String)> {
 }
 
 fn session_for(h: &Harness, id: &VerificationId, start: &WindowStart) -> Verification {
-    Verification::start(id.clone(), ProviderId::Nice, Method::Window, FlowRules::nice(), h.clock.now())
+    assert_eq!(h.client.rules(), bonin_adapters_nice::FLOW_RULES, "the rules NICE's sessions are held to");
+    assert_eq!(h.client.popup_landing(), PopupLanding::Page);
+    Verification::start(id.clone(), ProviderId::Nice, Method::Window, h.client.rules(), h.clock.now())
         .with_provider_session(start.provider_key.clone(), start.provider_state.clone(), start.valid_until)
 }
 

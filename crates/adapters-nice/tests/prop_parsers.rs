@@ -59,11 +59,12 @@ fn session() -> Verification {
         "key": key, "iv": iv, "hmac_key": hmac_key, "requestno": REQUEST_NO, "token_version_id": TOKEN_VERSION_ID,
     });
     let id = VerificationId::parse(REQUEST_NO).unwrap();
-    Verification::start(id, ProviderId::Nice, Method::Window, FlowRules::nice(), now()).with_provider_session(
-        Some(ProviderKey::new(ProviderId::Nice, TOKEN_VERSION_ID)),
-        ProviderState::new(state.to_string()),
-        None,
-    )
+    Verification::start(id, ProviderId::Nice, Method::Window, bonin_adapters_nice::FLOW_RULES, now())
+        .with_provider_session(
+            Some(ProviderKey::new(ProviderId::Nice, TOKEN_VERSION_ID)),
+            ProviderState::new(state.to_string()),
+            None,
+        )
 }
 
 fn runtime() -> tokio::runtime::Runtime {

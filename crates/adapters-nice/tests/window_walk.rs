@@ -89,8 +89,9 @@ async fn walk(method: CallbackMethod) {
             CallbackParams::from_pairs(CallbackTransport::Post, pairs)
         }
     };
-    let session = Verification::start(vid, ProviderId::Nice, Method::Window, FlowRules::nice(), clock.now())
-        .with_provider_session(start.provider_key.clone(), start.provider_state.clone(), start.valid_until);
+    let session =
+        Verification::start(vid, ProviderId::Nice, Method::Window, bonin_adapters_nice::FLOW_RULES, clock.now())
+            .with_provider_session(start.provider_key.clone(), start.provider_state.clone(), start.valid_until);
     let identity = client.complete(&session, &callback).await.unwrap().identity;
     assert_eq!(identity.name.unwrap().expose(), "김알뜰");
     assert_eq!(identity.carrier, Some(Carrier::LguMvno));

@@ -8,16 +8,16 @@ use bonin_adapters_http::{
 };
 use bonin_domain::{
     BirthDate, CallbackParams, Ci, Clock, Completion, Dependency, Di, Display, Error, ExposeSecret, Gender,
-    IamportLaunch, IamportParams, IssuedToken, KST, Launch, Name, Nationality, OtpChannel, OtpCode, OtpDispatch,
-    OtpOutcome, OtpRequest, OtpVerifier, PhoneNumber, ProviderId, ProviderKey, ProviderState, ProviderTxId,
-    RefreshPolicy, SecretString, SharedTokens, SystemClock, Token, TokenCache, TokenCacheStats, TokenSource,
-    Verification, VerifiedIdentity, WindowRequest, WindowStart, WindowVerifier,
+    IssuedToken, KST, Name, Nationality, OtpChannel, OtpCode, OtpDispatch, OtpOutcome, OtpRequest, OtpVerifier,
+    PhoneNumber, ProviderId, ProviderKey, ProviderState, ProviderTxId, RefreshPolicy, SecretString, SharedTokens,
+    SystemClock, Token, TokenCache, TokenCacheStats, TokenSource, Verification, VerifiedIdentity, WindowRequest,
+    WindowStart, WindowVerifier,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use crate::{
-    PortoneV1Config,
+    IamportLaunch, IamportParams, PortoneV1Config,
     common::{
         carrier_name, danal_carrier, encode, kcp_otp_bypass, parse_carrier, read_state, state_error, storable_time,
         text, write_state,
@@ -533,7 +533,7 @@ impl WindowVerifier for PortoneV1Client {
         // name and number and offers only the carrier given (PortOne documents these for Danal
         // only), and shows the company as the service's name.
         let prefill = request.prefill.as_ref();
-        let launch = Launch::Iamport(IamportLaunch {
+        let launch = IamportLaunch {
             script_url: self.config.script_url.clone(),
             merchant_code: self.config.merchant_code.clone(),
             params: IamportParams {
@@ -548,7 +548,8 @@ impl WindowVerifier for PortoneV1Client {
                 carrier: prefill.and_then(|p| p.carrier).or(request.carrier_hint).map(|c| danal_carrier(c).to_owned()),
                 company: self.config.company.clone(),
             },
-        });
+        }
+        .to_launch()?;
         Ok(WindowStart::new(launch, write_state(PROVIDER, &WindowState { merchant_uid })?))
     }
 

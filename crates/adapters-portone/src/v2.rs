@@ -8,17 +8,17 @@ use bonin_adapters_http::{
     HttpClient, HttpConfig, HttpMethod, HttpRequest, HttpResponse, Idempotency, ReqwestTransport, RetryPolicy,
 };
 use bonin_domain::{
-    BirthDate, CallbackParams, Ci, Clock, Completion, DanalBypass, Dependency, Di, Error, ExposeSecret, Gender,
-    KcpV2Bypass, Launch, Name, Nationality, OtpChannel, OtpCode, OtpDispatch, OtpOutcome, OtpRequest, OtpVerifier,
-    PhoneNumber, PortoneBypass, PortoneCustomer, PortoneLaunch, PortoneParams, PortoneWindowType, ProviderId,
-    ProviderKey, ProviderTxId, SystemClock, Verification, VerificationId, VerifiedIdentity, WindowRequest, WindowStart,
+    BirthDate, CallbackParams, Ci, Clock, Completion, Dependency, Di, Error, ExposeSecret, Gender, Name, Nationality,
+    OtpChannel, OtpCode, OtpDispatch, OtpOutcome, OtpRequest, OtpVerifier, PhoneNumber, ProviderId, ProviderKey,
+    ProviderTxId, SystemClock, Verification, VerificationId, VerifiedIdentity, WindowRequest, WindowStart,
     WindowVerifier,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use crate::{
-    PortoneV2Config,
+    DanalBypass, KcpV2Bypass, PortoneBypass, PortoneCustomer, PortoneLaunch, PortoneParams, PortoneV2Config,
+    PortoneWindowType,
     common::{
         carrier_name, danal_carrier, encode, kcp_otp_bypass, parse_carrier, read_state, storable_time, text,
         write_state,
@@ -466,7 +466,7 @@ impl WindowVerifier for PortoneV2Client {
                 .map(|site| PortoneBypass { danal: None, kcp_v2: Some(KcpV2Bypass { web_siteid: Some(site) }) }),
             Pg::InicisUnified => None,
         };
-        let launch = Launch::Portone(PortoneLaunch {
+        let launch = PortoneLaunch {
             script_url: self.config.script_url.clone(),
             params: PortoneParams {
                 store_id: self.config.store_id.clone(),
@@ -481,7 +481,8 @@ impl WindowVerifier for PortoneV2Client {
                 custom_data: request.custom_data.clone(),
                 bypass,
             },
-        });
+        }
+        .to_launch()?;
         Ok(WindowStart::new(launch, write_state(PROVIDER, &SessionState { id: id.clone() })?)
             .with_provider_key(Self::provider_key(&id)))
     }

@@ -30,6 +30,16 @@ async fn harness() -> Harness {
     harness_with(PortoneSimConfig::default()).await
 }
 
+/// The iamport.js launch a V1 window opens.
+fn v1_launch(launch: &Launch) -> IamportLaunch {
+    IamportLaunch::from_launch(launch).unwrap().unwrap_or_else(|| panic!("not an iamport launch: {launch:?}"))
+}
+
+/// The browser-SDK launch a V2 window opens.
+fn v2_launch(launch: &Launch) -> PortoneLaunch {
+    PortoneLaunch::from_launch(launch).unwrap().unwrap_or_else(|| panic!("not a portone launch: {launch:?}"))
+}
+
 fn http(provider: ProviderId, retry: RetryPolicy) -> HttpClient {
     HttpClient::new(provider, Arc::new(ReqwestTransport::new(&HttpConfig::default()).unwrap()), retry)
 }
@@ -98,7 +108,7 @@ impl Harness {
     async fn v1_window(&self, client: &PortoneV1Client, persona: Option<&str>) -> (Verification, CallbackParams) {
         let id = new_id();
         let start = client.start(&WindowRequest::new(id.clone(), "https://shop.example/return")).await.unwrap();
-        let Launch::Iamport(launch) = &start.launch else { panic!("not an iamport launch") };
+        let launch = v1_launch(&start.launch);
         let params = serde_json::to_value(&launch.params).unwrap();
         let outcome = self.sim.complete_v1_window(&launch.merchant_code, &params, persona).unwrap();
         (self.window_session(ProviderId::PortoneV1, &id, &start), callback_of(outcome))
@@ -107,7 +117,7 @@ impl Harness {
     async fn v2_window(&self, client: &PortoneV2Client, persona: Option<&str>) -> (Verification, CallbackParams) {
         let id = new_id();
         let start = client.start(&WindowRequest::new(id.clone(), "https://shop.example/return")).await.unwrap();
-        let Launch::Portone(launch) = &start.launch else { panic!("not a portone launch") };
+        let launch = v2_launch(&start.launch);
         let params = serde_json::to_value(&launch.params).unwrap();
         let outcome = self.sim.complete_v2_window(&params, persona).unwrap();
         (self.window_session(ProviderId::PortoneV2, &id, &start), callback_of(outcome))
@@ -285,7 +295,7 @@ async fn v1_an_uncertified_certification_posted_to_the_landing_does_not_end_the_
     let id = new_id();
     let start = client.start(&WindowRequest::new(id.clone(), "https://shop.example/return")).await.unwrap();
     let session = h.window_session(ProviderId::PortoneV1, &id, &start);
-    let Launch::Iamport(launch) = &start.launch else { panic!() };
+    let launch = v1_launch(&start.launch);
     // The attacker's window: the victim's merchant_uid and the public merchant code and channel
     // key, cancelled.
     let attacker = json!({"merchant_uid": id.as_str(), "channelKey": sim::SANDBOX_V1_CHANNEL_KEY,
@@ -325,7 +335,7 @@ async fn v1_cancel_and_min_age_are_unconfirmed_with_the_browser_code() {
         .start(&WindowRequest::new(id.clone(), "https://shop.example/return").with_min_age(Some(30)))
         .await
         .unwrap();
-    let Launch::Iamport(launch) = &start.launch else { panic!() };
+    let launch = v1_launch(&start.launch);
     assert_eq!(launch.params.min_age, Some(30));
     let outcome = h.sim.complete_v1_window(
         &launch.merchant_code,
@@ -569,7 +579,7 @@ async fn v2_a_forged_failure_code_while_portone_says_ready_does_not_end_the_veri
     let id = new_id();
     let start = client.start(&WindowRequest::new(id.clone(), "https://shop.example/return")).await.unwrap();
     let session = h.window_session(ProviderId::PortoneV2, &id, &start);
-    let Launch::Portone(launch) = &start.launch else { panic!() };
+    let launch = v2_launch(&start.launch);
     let mut params = serde_json::to_value(&launch.params).unwrap();
     params["forceRedirect"] = json!(true);
     // The person opened the window (PortOne's record is READY); someone else posts a failure.
@@ -614,7 +624,7 @@ async fn v2_launch_forces_the_redirect_to_the_landing() {
     let client = h.v2();
     let id = new_id();
     let start = client.start(&WindowRequest::new(id.clone(), "https://shop.example/return")).await.unwrap();
-    let Launch::Portone(launch) = &start.launch else { panic!() };
+    let launch = v2_launch(&start.launch);
     let params = serde_json::to_value(&launch.params).unwrap();
     assert_eq!(params["forceRedirect"], json!(true), "{params}");
     assert_eq!(params["redirectUrl"], json!("https://shop.example/return"));
@@ -639,11 +649,11 @@ async fn v2_min_age_reaches_danal_as_agelimit() {
         async move { (id, client.start(&request).await.unwrap()) }
     };
     let (_, plain) = start_with(None).await;
-    let Launch::Portone(launch) = &plain.launch else { panic!() };
+    let launch = v2_launch(&plain.launch);
     assert!(serde_json::to_value(&launch.params).unwrap().get("bypass").is_none());
     for (persona, verified) in [("kim-mvno", false), ("hong", true)] {
         let (id, start) = start_with(Some(30)).await;
-        let Launch::Portone(launch) = &start.launch else { panic!() };
+        let launch = v2_launch(&start.launch);
         let params = serde_json::to_value(&launch.params).unwrap();
         assert_eq!(params.pointer("/bypass/danal/AGELIMIT"), Some(&json!(30)), "{params}");
         let mut redirected = params.clone();
@@ -751,16 +761,7 @@ async fn v2_every_error_type_maps_and_unknown_types_are_kept() {
     // NOT_SENT: confirm and resend before send.
     let id = new_id();
     let start = client.start(&WindowRequest::new(id.clone(), "https://shop.example/return")).await.unwrap();
-    h.sim
-        .complete_v2_window(
-            &serde_json::to_value(match &start.launch {
-                Launch::Portone(l) => &l.params,
-                _ => panic!(),
-            })
-            .unwrap(),
-            None,
-        )
-        .unwrap();
+    h.sim.complete_v2_window(&serde_json::to_value(&v2_launch(&start.launch).params).unwrap(), None).unwrap();
     let session = h.otp_session(ProviderId::PortoneV2, &id, OtpDispatch::new(start.provider_state.clone()));
     let error = client.confirm(&session, Some(OtpCode::new("123456").unwrap())).await.unwrap_err();
     assert!(matches!(&error, Error::Rejected { code, .. } if code == "IDENTITY_VERIFICATION_NOT_SENT"), "{error:?}");
@@ -1136,7 +1137,7 @@ async fn v2_prefill_fixes_the_window_to_the_person_and_custom_data_is_kept() {
     // Someone else in a window fixed to hong (whatever the carrier): PortOne's record fails.
     let id = new_id();
     let started = start(&id, prefill_of(hong).with_carrier(None)).await;
-    let Launch::Portone(launch) = &started.launch else { panic!() };
+    let launch = v2_launch(&started.launch);
     let params = serde_json::to_value(&launch.params).unwrap();
     let callback = callback_of(h.sim.complete_v2_window(&params, Some("lee-cp949")).unwrap());
     let error = client.complete(&h.window_session(ProviderId::PortoneV2, &id, &started), &callback).await.unwrap_err();
@@ -1153,7 +1154,7 @@ async fn v2_prefill_fixes_the_window_to_the_person_and_custom_data_is_kept() {
     // With the carrier, only that carrier is offered.
     let id = new_id();
     let started = start(&id, prefill_of(hong)).await;
-    let Launch::Portone(launch) = &started.launch else { panic!() };
+    let launch = v2_launch(&started.launch);
     let params = serde_json::to_value(&launch.params).unwrap();
     assert!(h.sim.complete_v2_window(&params, Some("wilson")).is_err());
     assert_eq!(params["bypass"], json!({"danal": {"CPTITLE": "Shop Example", "IsCarrier": "SKT"}}));
@@ -1176,7 +1177,7 @@ async fn v1_prefill_fills_the_window_limits_the_carrier_and_names_the_service() 
     let id = new_id();
     let request = WindowRequest::new(id.clone(), "https://shop.example/return").with_prefill(Some(prefill_of(wilson)));
     let started = client.start(&request).await.unwrap();
-    let Launch::Iamport(launch) = &started.launch else { panic!() };
+    let launch = v1_launch(&started.launch);
     let params = serde_json::to_value(&launch.params).unwrap();
     // The window as the browser opens it.
     let url = format!(
@@ -1207,7 +1208,7 @@ async fn v1_prefill_fills_the_window_limits_the_carrier_and_names_the_service() 
     // Every MVNO is `MVNO` to Danal.
     let kim = personas::by_key("kim-mvno").unwrap();
     let request = WindowRequest::new(new_id(), "https://shop.example/return").with_prefill(Some(prefill_of(kim)));
-    let Launch::Iamport(launch) = client.start(&request).await.unwrap().launch else { panic!() };
+    let launch = v1_launch(&client.start(&request).await.unwrap().launch);
     assert_eq!(launch.params.carrier.as_deref(), Some("MVNO"));
 }
 
@@ -1217,7 +1218,7 @@ async fn v2_window_types_are_sent_as_the_sdk_spells_them() {
     let h = harness().await;
     let client = h.v2_with(PortoneV2Config { window_type_pc: Some("popup".into()), ..h.v2_config() });
     let started = client.start(&WindowRequest::new(new_id(), "https://shop.example/return")).await.unwrap();
-    let Launch::Portone(launch) = &started.launch else { panic!() };
+    let launch = v2_launch(&started.launch);
     let params = serde_json::to_value(&launch.params).unwrap();
     h.sim.complete_v2_window(&params, Some("hong")).unwrap();
     assert_eq!(params["windowType"], json!({"pc": "POPUP"}), "{params}");
@@ -1238,7 +1239,7 @@ async fn v2_a_kcp_window_gets_kcps_bypass_not_danals() {
         .with_min_age(Some(19))
         .with_prefill(Some(prefill_of(hong)));
     let started = client.start(&request).await.unwrap();
-    let Launch::Portone(launch) = &started.launch else { panic!() };
+    let launch = v2_launch(&started.launch);
     let params = serde_json::to_value(&launch.params).unwrap();
     assert_eq!(params["bypass"], json!({"kcpV2": {"web_siteid": "J0123"}}), "{params}");
     assert_eq!(params["customer"]["fullName"], "홍길동");
@@ -1246,6 +1247,6 @@ async fn v2_a_kcp_window_gets_kcps_bypass_not_danals() {
     // Without a site id there is nothing to pass.
     let client = h.v2_with(h.v2_kcp_config());
     let started = client.start(&request).await.unwrap();
-    let Launch::Portone(launch) = &started.launch else { panic!() };
+    let launch = v2_launch(&started.launch);
     assert!(launch.params.bypass.is_none(), "{:?}", launch.params);
 }

@@ -168,7 +168,13 @@ mod tests {
 
     fn pending() -> Verification {
         let id = VerificationId::generate(&OsRng).unwrap();
-        Verification::start(id, ProviderId::Nice, Method::Window, FlowRules::nice(), SystemClock::new().now())
+        Verification::start(
+            id,
+            ProviderId::ALL[0],
+            Method::Window,
+            FlowRules::new(std::time::Duration::from_secs(60 * 60)),
+            SystemClock::new().now(),
+        )
     }
 
     #[test]
@@ -176,7 +182,7 @@ mod tests {
         let seen = Seen::default();
         let v0 = pending();
         let now = SystemClock::new().now();
-        let v1 = v0.verified(now, VerifiedIdentity::new(ProviderId::Nice, now)).unwrap();
+        let v1 = v0.verified(now, VerifiedIdentity::new(ProviderId::ALL[0], now)).unwrap();
         seen.created(&v0);
         assert!(seen.read(seen.before_read(), v0.clone()).is_ok());
         seen.swapped(&v1);
@@ -194,7 +200,7 @@ mod tests {
         let seen = Seen::default();
         let v0 = pending();
         let now = SystemClock::new().now();
-        let v1 = v0.verified(now, VerifiedIdentity::new(ProviderId::Nice, now)).unwrap();
+        let v1 = v0.verified(now, VerifiedIdentity::new(ProviderId::ALL[0], now)).unwrap();
         seen.created(&v0);
         let began = seen.before_read();
         // The swap commits and is recorded while the read, which found v0, is still running.

@@ -41,7 +41,7 @@ async fn expired_records_are_purged_and_their_keys_dropped() {
             VerificationId::generate(&OsRng).unwrap(),
             ProviderId::Nice,
             Method::Window,
-            FlowRules::nice(),
+            FlowRules::new(Duration::from_secs(60 * 60)),
             h.clock.now(),
         )
         .with_provider_session(Some(ProviderKey::new(ProviderId::Nice, key)), ProviderState::new("s"), None)

@@ -85,7 +85,7 @@ async fn sessions_and_tokens_travel_to_redis_over_verified_tls() {
         VerificationId::generate(&OsRng).unwrap(),
         ProviderId::Nice,
         Method::Window,
-        FlowRules::nice(),
+        FlowRules::new(Duration::from_secs(60 * 60)),
         clock().now(),
     )
     .with_provider_session(None, ProviderState::new("tls"), None);

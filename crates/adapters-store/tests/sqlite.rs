@@ -63,11 +63,12 @@ fn verified_record(clock: &ManualClock) -> Verification {
     let mut identity = VerifiedIdentity::new(ProviderId::Nice, clock.now());
     identity.name = Some(Name::new("홍길동").unwrap());
     identity.phone = Some(PhoneNumber::new("01012345678").unwrap());
-    Verification::start(id, ProviderId::Nice, Method::Window, FlowRules::nice(), clock.now()).with_provider_session(
-        Some(ProviderKey::new(ProviderId::Nice, "tvid-at-rest")),
-        ProviderState::new(r#"{"key":"KEYMATERIAL-0123"}"#),
-        None,
-    )
+    Verification::start(id, ProviderId::Nice, Method::Window, FlowRules::new(Duration::from_secs(60 * 60)), clock.now())
+        .with_provider_session(
+            Some(ProviderKey::new(ProviderId::Nice, "tvid-at-rest")),
+            ProviderState::new(r#"{"key":"KEYMATERIAL-0123"}"#),
+            None,
+        )
 }
 
 #[tokio::test]

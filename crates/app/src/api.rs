@@ -33,8 +33,8 @@ use axum::{
 };
 use bonin_domain::{
     BirthDate, CallbackParams, CallbackTransport, Carrier, Clock, Dependency, Display, Error, ExposeSecret, Gender,
-    Launch, Method, Name, Nationality, OtpChannel, OtpCode, OtpSubject, PhoneNumber, Prefill, ProviderId, Purpose,
-    SecretString, Status, SystemClock, Timestamp, Verification, VerificationId, VerifiedIdentity,
+    Launch, Method, Name, Nationality, OtpChannel, OtpCode, OtpSubject, PhoneNumber, PopupLanding, Prefill, ProviderId,
+    Purpose, SecretString, Status, SystemClock, Timestamp, Verification, VerificationId, VerifiedIdentity,
 };
 use serde::{Deserialize, Serialize, de::DeserializeOwned};
 
@@ -469,8 +469,9 @@ async fn landing(state: AppState, id: String, callback: CallbackParams) -> Respo
     }
     match record.display() {
         Display::Page => redirect_with(return_url, &pairs),
-        // mobileOK's SDK hands the landing's body to the page's callback and follows no redirect.
-        Display::Popup if record.provider() == ProviderId::Mobileok => {
+        // A provider SDK that fetches the landing itself (mobileOK's) hands the body to the page's
+        // callback and follows no redirect.
+        Display::Popup if state.service.popup_landing(record.provider()) == PopupLanding::Json => {
             let body = serde_json::json!({"verification_id": id.as_str(), "status": status, "error": error});
             ([(header::CONTENT_TYPE, "application/json"), (header::CACHE_CONTROL, "no-store")], body.to_string())
                 .into_response()

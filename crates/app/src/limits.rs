@@ -20,9 +20,9 @@ use std::{
 use async_trait::async_trait;
 use axum::{Router, extract::ConnectInfo, http::Request};
 use bonin_domain::{
-    CallbackParams, CancelCommand, Clock, Completion, Dependency, Error, OtpCode, OtpDispatch, OtpOutcome, OtpRequest,
-    OtpVerifier, ProviderId, ProviderState, SigningRequest, SigningWorkflows, Timestamp, Verification, VerificationId,
-    WindowRequest, WindowStart, WindowVerifier, WorkflowInfo, WorkflowStarted,
+    CallbackParams, CancelCommand, Clock, Completion, Dependency, Error, FlowRules, OtpCode, OtpDispatch, OtpOutcome,
+    OtpRequest, OtpVerifier, PopupLanding, ProviderId, ProviderState, SigningRequest, SigningWorkflows, Timestamp,
+    Verification, VerificationId, WindowRequest, WindowStart, WindowVerifier, WorkflowInfo, WorkflowStarted,
 };
 use hyper_util::{
     rt::{TokioIo, TokioTimer},
@@ -475,6 +475,14 @@ impl<T: WindowVerifier + ?Sized> WindowVerifier for Bounded<T> {
         WindowVerifier::provider(&*self.inner)
     }
 
+    fn rules(&self) -> FlowRules {
+        WindowVerifier::rules(&*self.inner)
+    }
+
+    fn popup_landing(&self) -> PopupLanding {
+        self.inner.popup_landing()
+    }
+
     async fn start(&self, request: &WindowRequest) -> Result<WindowStart, Error> {
         self.gate.run(self.inner.start(request)).await
     }
@@ -496,6 +504,10 @@ impl<T: WindowVerifier + ?Sized> WindowVerifier for Bounded<T> {
 impl<T: OtpVerifier + ?Sized> OtpVerifier for Bounded<T> {
     fn provider(&self) -> ProviderId {
         OtpVerifier::provider(&*self.inner)
+    }
+
+    fn rules(&self) -> FlowRules {
+        OtpVerifier::rules(&*self.inner)
     }
 
     async fn send(&self, request: &OtpRequest) -> Result<OtpDispatch, Error> {

@@ -10,14 +10,18 @@
 //! returned [`ProviderState`], which the caller stores with the session, so the two halves may run on
 //! different instances.
 
-use std::{fmt, net::IpAddr};
+use std::{collections::BTreeMap, fmt, net::IpAddr};
 
 use async_trait::async_trait;
-use serde::{Deserialize, Serialize};
+use serde::{
+    Deserialize, Deserializer, Serialize, Serializer,
+    de::{DeserializeOwned, Error as _},
+    ser::SerializeMap,
+};
 
 use crate::{
-    BirthDate, Carrier, Error, Gender, Name, Nationality, OtpCode, PhoneNumber, ProviderId, ProviderKey, ProviderState,
-    Purpose, Timestamp, Verification, VerificationId, VerifiedIdentity,
+    BirthDate, Carrier, Error, FlowRules, Gender, Name, Nationality, OtpCode, PhoneNumber, ProviderId, ProviderKey,
+    ProviderState, Purpose, Timestamp, Verification, VerificationId, VerifiedIdentity,
 };
 
 /// How the provider window is shown.
@@ -207,18 +211,166 @@ impl Prefill {
 }
 
 /// What the browser needs to open the provider window. Contains nothing secret.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
+///
+/// On the wire it is one JSON object whose `kind` names the shape: `"form"` for a [`FormLaunch`]
+/// (its fields beside `kind`), anything else for a [`ScriptLaunch`] (`kind`, `script_url` and the
+/// script's own fields side by side). A provider adds a launch of its own by choosing a new
+/// script kind; the domain does not need to know it.
+#[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Launch {
-    /// Submit an HTML form (NICE 표준창).
+    /// Submit an HTML form (e.g. NICE 표준창).
     Form(FormLaunch),
-    /// Load the mobileOK SDK and call `MOBILEOK.process(request_url, …)`.
-    Mobileok(MobileokLaunch),
-    /// Load iamport.js and call `IMP.init(merchant_code)` then `IMP.certification(params)` (PortOne V1).
-    Iamport(IamportLaunch),
-    /// Load the PortOne browser SDK and call `PortOne.requestIdentityVerification(params)` (V2).
-    Portone(PortoneLaunch),
+    /// Load a provider's browser SDK and call it with the launch's fields (e.g. mobileOK's
+    /// `MOBILEOK.process`, iamport.js `IMP.certification`, PortOne's `requestIdentityVerification`).
+    Script(ScriptLaunch),
+}
+
+/// The `kind` of a [`Launch::Form`] on the wire; a [`ScriptLaunch`] cannot take it.
+const FORM_KIND: &str = "form";
+
+/// The keys a [`ScriptLaunch`] writes itself, which its fields cannot use.
+const SCRIPT_KEYS: [&str; 2] = ["kind", "script_url"];
+
+/// A provider's browser SDK to load and call: which one (`kind`, chosen by the provider's
+/// adapter, e.g. `"mobileok"`), the script to load, and the fields the page hands to it. The
+/// adapter that built it reads the fields back with [`ScriptLaunch::fields_as`].
+///
+/// The fields may carry what a [`Prefill`] filled in (a person's name or number), so `Debug`
+/// shows only their names.
+#[derive(Clone, PartialEq, Eq)]
+pub struct ScriptLaunch {
+    kind: String,
+    script_url: String,
+    fields: BTreeMap<String, serde_json::Value>,
+}
+
+impl ScriptLaunch {
+    /// A launch of `kind` loading `script_url`, with `fields` (anything that serializes to a JSON
+    /// object) beside them. A `kind` that is empty or `"form"`, or fields that are not an object or
+    /// use the keys `kind` or `script_url`, are `Misconfigured`: the adapter built a launch the
+    /// browser could not read back.
+    pub fn new(kind: impl Into<String>, script_url: impl Into<String>, fields: &impl Serialize) -> Result<Self, Error> {
+        let kind = kind.into();
+        check_script_kind(&kind).map_err(Error::misconfigured)?;
+        let fields = match serde_json::to_value(fields) {
+            Ok(serde_json::Value::Object(map)) => map,
+            Ok(_) => return Err(Error::misconfigured("a script launch's fields must form a JSON object")),
+            Err(_) => return Err(Error::misconfigured("a script launch's fields could not be serialized")),
+        };
+        if SCRIPT_KEYS.iter().any(|key| fields.contains_key(*key)) {
+            return Err(Error::misconfigured("a script launch's fields must not use the keys `kind` or `script_url`"));
+        }
+        Ok(Self { kind, script_url: script_url.into(), fields: fields.into_iter().collect() })
+    }
+
+    /// Which SDK call this is (the adapter's own name for it).
+    pub fn kind(&self) -> &str {
+        &self.kind
+    }
+
+    /// The SDK script to load.
+    pub fn script_url(&self) -> &str {
+        &self.script_url
+    }
+
+    /// The fields, untyped.
+    pub fn fields(&self) -> &BTreeMap<String, serde_json::Value> {
+        &self.fields
+    }
+
+    /// The launch read as `T`: its `script_url` and fields, everything on the wire but `kind` (so
+    /// `T` may be the adapter's typed launch, `script_url` included, or a view of some fields).
+    /// Fields that do not fit `T` are `InvalidInput`.
+    pub fn fields_as<T: DeserializeOwned>(&self) -> Result<T, Error> {
+        let mut object: serde_json::Map<String, serde_json::Value> =
+            self.fields.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+        object.insert("script_url".into(), serde_json::Value::String(self.script_url.clone()));
+        serde_json::from_value(serde_json::Value::Object(object))
+            .map_err(|_| Error::invalid_input("launch", "its fields do not have the shape this kind of launch needs"))
+    }
+
+    /// Reads the wire object (with `kind` and `script_url` still in it).
+    fn from_object(mut object: serde_json::Map<String, serde_json::Value>) -> Result<Self, &'static str> {
+        let kind = match object.remove("kind") {
+            Some(serde_json::Value::String(kind)) => kind,
+            Some(_) => return Err("`kind` must be a string"),
+            None => return Err("missing field `kind`"),
+        };
+        check_script_kind(&kind)?;
+        let script_url = match object.remove("script_url") {
+            Some(serde_json::Value::String(url)) => url,
+            Some(_) => return Err("`script_url` must be a string"),
+            None => return Err("missing field `script_url`"),
+        };
+        Ok(Self { kind, script_url, fields: object.into_iter().collect() })
+    }
+}
+
+fn check_script_kind(kind: &str) -> Result<(), &'static str> {
+    if kind.is_empty() {
+        Err("a script launch's kind must not be empty")
+    } else if kind == FORM_KIND {
+        Err("a script launch's kind must not be `form`")
+    } else {
+        Ok(())
+    }
+}
+
+impl fmt::Debug for ScriptLaunch {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ScriptLaunch")
+            .field("kind", &self.kind)
+            .field("script_url", &self.script_url)
+            .field("fields", &self.fields.keys().collect::<Vec<_>>())
+            .finish()
+    }
+}
+
+impl Serialize for ScriptLaunch {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut map = serializer.serialize_map(Some(self.fields.len() + SCRIPT_KEYS.len()))?;
+        map.serialize_entry("kind", &self.kind)?;
+        map.serialize_entry("script_url", &self.script_url)?;
+        for (key, value) in &self.fields {
+            map.serialize_entry(key, value)?;
+        }
+        map.end()
+    }
+}
+
+impl<'de> Deserialize<'de> for ScriptLaunch {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let object = serde_json::Map::<String, serde_json::Value>::deserialize(deserializer)?;
+        Self::from_object(object).map_err(D::Error::custom)
+    }
+}
+
+impl Serialize for Launch {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        /// A form launch with `kind` beside its fields.
+        #[derive(Serialize)]
+        #[serde(tag = "kind", rename_all = "snake_case")]
+        enum Tagged<'a> {
+            Form(&'a FormLaunch),
+        }
+        match self {
+            Self::Form(form) => Tagged::Form(form).serialize(serializer),
+            Self::Script(script) => script.serialize(serializer),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Launch {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let mut object = serde_json::Map::<String, serde_json::Value>::deserialize(deserializer)?;
+        if object.get("kind").and_then(serde_json::Value::as_str) == Some(FORM_KIND) {
+            object.remove("kind");
+            FormLaunch::deserialize(serde_json::Value::Object(object)).map(Self::Form).map_err(D::Error::custom)
+        } else {
+            ScriptLaunch::from_object(object).map(Self::Script).map_err(D::Error::custom)
+        }
+    }
 }
 
 /// HTTP method of a form launch.
@@ -249,225 +401,6 @@ pub struct FormLaunch {
     pub method: FormMethod,
     /// Hidden fields, in order.
     pub fields: Vec<FormField>,
-}
-
-/// The mobileOK 표준창 SDK call.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct MobileokLaunch {
-    /// The SDK script to load.
-    pub script_url: String,
-    /// The URL the SDK posts to; it answers the MOKReqClientInfo JSON.
-    pub request_url: String,
-}
-
-/// `IMP.certification` parameters (PortOne V1).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct IamportLaunch {
-    /// iamport.js.
-    pub script_url: String,
-    /// `IMP.init` argument (가맹점 식별코드).
-    pub merchant_code: String,
-    /// The `IMP.certification` parameter object.
-    pub params: IamportParams,
-}
-
-/// The `IMP.certification` parameter object. `Debug` leaves out the personal fields' values.
-#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct IamportParams {
-    /// bonin's verification id.
-    pub merchant_uid: String,
-    /// V2-console channel key, if configured.
-    #[serde(default, rename = "channelKey", skip_serializing_if = "Option::is_none")]
-    pub channel_key: Option<String>,
-    /// Deprecated `pg` (e.g. `danal`), if configured instead of a channel key.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub pg: Option<String>,
-    /// Where mobile redirect mode returns.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub m_redirect_url: Option<String>,
-    /// Minimum age (Danal).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub min_age: Option<u8>,
-    /// Popup mode.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub popup: Option<bool>,
-    /// The name the window shows filled in (Danal), from [`Prefill`].
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub name: Option<Name>,
-    /// The number the window shows filled in (Danal), from [`Prefill`].
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub phone: Option<PhoneNumber>,
-    /// The carrier the window offers (Danal): `SKT`, `KTF`, `LGT` or `MVNO`, from [`Prefill`].
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub carrier: Option<String>,
-    /// The service's name or domain, shown to the person and reported to KISA's ePrivacy Clean
-    /// service (PortOne shows its own name when unset).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub company: Option<String>,
-}
-
-impl fmt::Debug for IamportParams {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("IamportParams")
-            .field("merchant_uid", &self.merchant_uid)
-            .field("channel_key", &self.channel_key)
-            .field("pg", &self.pg)
-            .field("m_redirect_url", &self.m_redirect_url)
-            .field("min_age", &self.min_age)
-            .field("popup", &self.popup)
-            .field("name", &self.name)
-            .field("phone", &self.phone)
-            .field("carrier", &self.carrier.as_ref().map(|_| "<redacted>"))
-            .field("company", &self.company)
-            .finish()
-    }
-}
-
-/// `PortOne.requestIdentityVerification` parameters (PortOne V2).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct PortoneLaunch {
-    /// The browser SDK.
-    pub script_url: String,
-    /// The parameter object.
-    pub params: PortoneParams,
-}
-
-/// The `requestIdentityVerification` parameter object, shaped as `@portone/browser-sdk`'s
-/// `IdentityVerificationRequest` (checked against its type definitions by `cargo xtask
-/// portone-sdk`). `Debug` leaves out the personal fields' values and `customData`.
-#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct PortoneParams {
-    /// Store id.
-    pub store_id: String,
-    /// bonin's verification id.
-    pub identity_verification_id: String,
-    /// Channel key.
-    pub channel_key: String,
-    /// What the window shows filled in (or fixes), from [`Prefill`].
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub customer: Option<PortoneCustomer>,
-    /// Where the result is sent by redirect (mobile always; desktop with `force_redirect`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub redirect_url: Option<String>,
-    /// `forceRedirect`: on desktop the SDK resolves its Promise with the result instead of
-    /// redirecting unless this is `true` (it needs `redirect_url`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub force_redirect: Option<bool>,
-    /// `{ pc, mobile }` window types.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub window_type: Option<PortoneWindowType>,
-    /// The caller's JSON text, kept by PortOne with the record (`customData`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub custom_data: Option<String>,
-    /// `bypass`: values the SDK hands to one PG as they are.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub bypass: Option<PortoneBypass>,
-}
-
-impl fmt::Debug for PortoneParams {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("PortoneParams")
-            .field("store_id", &self.store_id)
-            .field("identity_verification_id", &self.identity_verification_id)
-            .field("channel_key", &self.channel_key)
-            .field("customer", &self.customer)
-            .field("redirect_url", &self.redirect_url)
-            .field("force_redirect", &self.force_redirect)
-            .field("window_type", &self.window_type)
-            .field("custom_data", &self.custom_data.as_ref().map(|_| "<set>"))
-            .field("bypass", &self.bypass)
-            .finish()
-    }
-}
-
-/// `customer` of a V2 window: the [`Prefill`] as PortOne's `Customer` spells it (`fullName`,
-/// digits-only `phoneNumber`, birth date split into `"1990"`, `"07"`, `"25"`). `Debug` shows only
-/// which fields are set.
-#[derive(Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct PortoneCustomer {
-    /// Full name.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub full_name: Option<Name>,
-    /// Mobile number, digits only.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub phone_number: Option<PhoneNumber>,
-    /// Year of birth (`"1990"`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub birth_year: Option<String>,
-    /// Month of birth (`"07"`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub birth_month: Option<String>,
-    /// Day of birth (`"25"`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub birth_day: Option<String>,
-}
-
-impl fmt::Debug for PortoneCustomer {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("PortoneCustomer")
-            .field("full_name", &self.full_name)
-            .field("phone_number", &self.phone_number)
-            .field("birth_date", &self.birth_year.as_ref().map(|_| "<redacted>"))
-            .finish()
-    }
-}
-
-/// PortOne V2 window types (`IFRAME`, `POPUP`, `REDIRECTION`, `UI`); PortOne picks the PG's
-/// default for one that is not set.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct PortoneWindowType {
-    /// Desktop.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub pc: Option<String>,
-    /// Mobile.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub mobile: Option<String>,
-}
-
-/// `bypass` of a V2 window, by PG: what the browser SDK's `IdentityVerificationBypass` takes.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct PortoneBypass {
-    /// Danal's parameters.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub danal: Option<DanalBypass>,
-    /// KCP's parameters.
-    #[serde(default, rename = "kcpV2", skip_serializing_if = "Option::is_none")]
-    pub kcp_v2: Option<KcpV2Bypass>,
-}
-
-/// Danal's window parameters. `Debug` leaves out the carrier.
-#[derive(Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct DanalBypass {
-    /// `AGELIMIT`: the minimum age (in full years) Danal lets through.
-    #[serde(default, rename = "AGELIMIT", skip_serializing_if = "Option::is_none")]
-    pub age_limit: Option<u32>,
-    /// `CPTITLE`: the service's URL or name (Danal shows PortOne's name when unset).
-    #[serde(default, rename = "CPTITLE", skip_serializing_if = "Option::is_none")]
-    pub cp_title: Option<String>,
-    /// `IsCarrier`: the carriers the window offers, `;`-separated (`SKT`, `KTF`, `LGT`, `MVNO`).
-    #[serde(default, rename = "IsCarrier", skip_serializing_if = "Option::is_none")]
-    pub is_carrier: Option<String>,
-}
-
-impl fmt::Debug for DanalBypass {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("DanalBypass")
-            .field("age_limit", &self.age_limit)
-            .field("cp_title", &self.cp_title)
-            .field("is_carrier", &self.is_carrier.as_ref().map(|_| "<redacted>"))
-            .finish()
-    }
-}
-
-/// KCP's window parameters (the browser SDK takes only this one; `media_type` and the SMS settings
-/// belong to the REST API's send).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct KcpV2Bypass {
-    /// `web_siteid`: the site id KCP derives the DI with (KCP's own when unset).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub web_siteid: Option<String>,
 }
 
 /// What a window flow's `start` hands back.
@@ -607,6 +540,20 @@ impl Completion {
     }
 }
 
+/// What the return landing answers a popup window whose provider brings the browser back to it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+#[non_exhaustive]
+pub enum PopupLanding {
+    /// The popup page, which reports the outcome to its opener and closes (the provider navigates
+    /// the popup to the landing).
+    #[default]
+    Page,
+    /// A JSON body with the verification's status and id, for a provider whose browser SDK fetches
+    /// the landing itself and hands the body to the page's callback without following a redirect
+    /// (e.g. mobileOK's 표준창 SDK).
+    Json,
+}
+
 /// The hosted-window flow of a provider.
 ///
 /// Call order: [`start`](WindowVerifier::start) → store the session with the returned
@@ -618,6 +565,18 @@ impl Completion {
 pub trait WindowVerifier: Send + Sync {
     /// Which provider this is.
     fn provider(&self) -> ProviderId;
+
+    /// The rules this provider's sessions are held to (stored with each session when it starts);
+    /// [`FlowRules::DEFAULT`] unless the provider states its own.
+    fn rules(&self) -> FlowRules {
+        FlowRules::DEFAULT
+    }
+
+    /// What the return landing answers a popup window of this provider; [`PopupLanding::Page`]
+    /// unless the provider's SDK reads the landing itself.
+    fn popup_landing(&self) -> PopupLanding {
+        PopupLanding::Page
+    }
 
     /// Prepares the provider window.
     async fn start(&self, request: &WindowRequest) -> Result<WindowStart, Error>;
@@ -784,6 +743,12 @@ pub trait OtpVerifier: Send + Sync {
     /// Which provider this is.
     fn provider(&self) -> ProviderId;
 
+    /// The rules this provider's sessions are held to (stored with each session when it starts);
+    /// [`FlowRules::DEFAULT`] unless the provider states its own.
+    fn rules(&self) -> FlowRules {
+        FlowRules::DEFAULT
+    }
+
     /// Asks the provider to send the OTP. Not idempotent: never retried automatically.
     async fn send(&self, request: &OtpRequest) -> Result<OtpDispatch, Error>;
 
@@ -825,46 +790,6 @@ mod tests {
             assert!(!text.contains(value), "{value} in {text}");
         }
         assert!(text.contains("prefill: Some(Prefill { name: \"<redacted>\""), "{text}");
-    }
-
-    #[test]
-    fn portone_launches_keep_personal_fields_out_of_debug_output() {
-        let customer = PortoneCustomer {
-            full_name: Some(Name::new("홍길동").unwrap()),
-            phone_number: Some(PhoneNumber::new("01012345678").unwrap()),
-            birth_year: Some("1990".into()),
-            birth_month: Some("02".into()),
-            birth_day: Some("15".into()),
-        };
-        let danal = DanalBypass { age_limit: Some(19), cp_title: None, is_carrier: Some("KTF".into()) };
-        let v2 = PortoneParams {
-            store_id: "store-1".into(),
-            identity_verification_id: "vf1".into(),
-            channel_key: "channel".into(),
-            customer: Some(customer),
-            redirect_url: None,
-            force_redirect: Some(true),
-            window_type: None,
-            custom_data: Some(r#"{"member":"m-secret-77"}"#.into()),
-            bypass: Some(PortoneBypass { danal: Some(danal), kcp_v2: None }),
-        };
-        let v1 = IamportParams {
-            merchant_uid: "vf1".into(),
-            channel_key: None,
-            pg: None,
-            m_redirect_url: None,
-            min_age: None,
-            popup: None,
-            name: Some(Name::new("홍길동").unwrap()),
-            phone: Some(PhoneNumber::new("01012345678").unwrap()),
-            carrier: Some("KTF".into()),
-            company: Some("shop.example".into()),
-        };
-        let text = format!("{v2:?} {v1:?}");
-        for value in ["홍길동", "01012345678", "1990", "KTF", "m-secret-77"] {
-            assert!(!text.contains(value), "{value} in {text}");
-        }
-        assert!(text.contains("age_limit: Some(19)") && text.contains("shop.example"), "{text}");
     }
 
     #[test]

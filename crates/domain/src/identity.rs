@@ -21,11 +21,14 @@ pub enum ProviderId {
     PortoneV2,
     /// eSignon e-signature API.
     Esignon,
+    /// Toss 본인확인 (tosscert): approve in the Toss app, then poll.
+    Toss,
 }
 
 impl ProviderId {
     /// Every provider, in a stable order.
-    pub const ALL: [ProviderId; 5] = [Self::Nice, Self::Mobileok, Self::PortoneV1, Self::PortoneV2, Self::Esignon];
+    pub const ALL: [ProviderId; 6] =
+        [Self::Nice, Self::Mobileok, Self::PortoneV1, Self::PortoneV2, Self::Esignon, Self::Toss];
 
     /// The id as used in config and JSON.
     pub const fn as_str(self) -> &'static str {
@@ -35,6 +38,7 @@ impl ProviderId {
             Self::PortoneV1 => "portone_v1",
             Self::PortoneV2 => "portone_v2",
             Self::Esignon => "esignon",
+            Self::Toss => "toss",
         }
     }
 }
@@ -51,7 +55,7 @@ impl FromStr for ProviderId {
         Self::ALL.into_iter().find(|p| p.as_str() == s).ok_or_else(|| {
             Error::invalid_input(
                 "provider",
-                "unknown provider (expected nice, mobileok, portone_v1, portone_v2 or esignon)",
+                "unknown provider (expected nice, mobileok, portone_v1, portone_v2, esignon or toss)",
             )
         })
     }

@@ -15,7 +15,7 @@
 //! let id = VerificationId::generate(rng)?;
 //! let request = WindowRequest::new(id.clone(), format!("https://id.example/v1/verifications/{id}/return"));
 //! let start = adapter.start(&request).await?;
-//! let session = Verification::start(id.clone(), adapter.provider(), Method::Window, FlowRules::nice(), clock.now())
+//! let session = Verification::start(id.clone(), adapter.provider(), Method::Window, adapter.rules(), clock.now())
 //!     .with_provider_session(start.provider_key, start.provider_state, start.valid_until);
 //! let ttl = Duration::from_secs(3600);
 //! store.create(&session, ttl).await?;
@@ -53,10 +53,9 @@ pub use clock::{Clock, KST, ManualClock, OsRng, Rng, SequenceRng, SystemClock, T
 pub use clock::{MockClock, MockRng};
 pub use error::{Dependency, Error, ErrorCode, UNCONFIRMED_CODE_MAX};
 pub use flow::{
-    CallbackParams, CallbackTransport, Completion, DanalBypass, Display, FormField, FormLaunch, FormMethod,
-    IamportLaunch, IamportParams, KcpV2Bypass, Launch, MobileokLaunch, OtpChannel, OtpDispatch, OtpOutcome, OtpRequest,
-    OtpSubject, OtpVerifier, PortoneBypass, PortoneCustomer, PortoneLaunch, PortoneParams, PortoneWindowType, Prefill,
-    WindowRequest, WindowStart, WindowVerifier,
+    CallbackParams, CallbackTransport, Completion, Display, FormField, FormLaunch, FormMethod, Launch, OtpChannel,
+    OtpDispatch, OtpOutcome, OtpRequest, OtpSubject, OtpVerifier, PopupLanding, Prefill, ScriptLaunch, WindowRequest,
+    WindowStart, WindowVerifier,
 };
 #[cfg(feature = "mock")]
 pub use flow::{MockOtpVerifier, MockWindowVerifier};

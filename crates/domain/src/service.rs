@@ -28,8 +28,8 @@ use tracing::Instrument;
 
 use crate::{
     CallbackParams, CasOutcome, Clock, Display, Error, FlowRules, Launch, Method, OtpChannel, OtpCode, OtpOutcome,
-    OtpRequest, OtpSubject, OtpVerifier, ProviderId, Purpose, Rng, SessionStore, Status, Timestamp, TokenCacheStats,
-    Verification, VerificationId, WindowRequest, WindowVerifier,
+    OtpRequest, OtpSubject, OtpVerifier, PopupLanding, ProviderId, Purpose, Rng, SessionStore, Status, Timestamp,
+    TokenCacheStats, Verification, VerificationId, WindowRequest, WindowVerifier,
 };
 
 /// What the service reports as it works: counters and provider call times, never personal data.
@@ -170,15 +170,6 @@ impl fmt::Debug for VerificationService {
     }
 }
 
-/// The rules each provider's sessions are held to (mobileOK's, NICE's, else 30 minutes).
-pub fn rules_for(provider: ProviderId) -> FlowRules {
-    match provider {
-        ProviderId::Nice => FlowRules::nice(),
-        ProviderId::Mobileok => FlowRules::mobileok(),
-        _ => FlowRules::new(Duration::from_secs(30 * 60)),
-    }
-}
-
 /// How long an OTP confirm holds its lease: longer than any provider call with its retries, so a
 /// second confirm cannot start while the first may still be at the provider.
 pub const CONFIRM_LEASE: Duration = Duration::from_secs(120);
@@ -288,6 +279,13 @@ impl VerificationService {
         providers
     }
 
+    /// What the return landing answers a popup window of `provider` (the registered window
+    /// verifier's [`WindowVerifier::popup_landing`]; [`PopupLanding::Page`] for a provider without
+    /// one).
+    pub fn popup_landing(&self, provider: ProviderId) -> PopupLanding {
+        self.windows.get(&provider).map_or(PopupLanding::Page, |adapter| adapter.popup_landing())
+    }
+
     /// The token caches' statistics, per provider.
     pub fn token_stats(&self) -> Vec<(ProviderId, TokenCacheStats)> {
         self.tokens.iter().map(|(p, source)| (*p, source())).collect()
@@ -332,7 +330,13 @@ impl VerificationService {
         let span = tracing::Span::current();
         span.record("verification_id", tracing::field::display(&id));
         span.record("provider", tracing::field::display(provider));
-        let rules = rules_for(provider);
+        // The rules of the verifier registered for the method; one that is not registered is
+        // refused below, before anything is stored.
+        let rules = match request.method {
+            Method::Window => self.windows.get(&provider).map(|adapter| adapter.rules()),
+            _ => self.otps.get(&provider).map(|adapter| adapter.rules()),
+        }
+        .unwrap_or(FlowRules::DEFAULT);
         let mut verification = Verification::start(id.clone(), provider, request.method, rules, now)
             .with_purpose(request.purpose)
             .with_display(request.display)

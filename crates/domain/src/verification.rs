@@ -240,26 +240,14 @@ pub const MAX_OTP_RESENDS: u8 = 5;
 pub const MAX_RESULT_CLOCK_SKEW: Duration = Duration::from_secs(60);
 
 impl FlowRules {
+    /// The rules of a provider that states none of its own (see
+    /// [`WindowVerifier::rules`](crate::WindowVerifier::rules)): 30 minutes in total, 5 OTP
+    /// attempts, no confirm window, no limit on a result's age.
+    pub const DEFAULT: Self = Self::new(Duration::from_secs(30 * 60));
+
     /// Rules with a total lifetime and otherwise no limits beyond 5 OTP attempts.
     pub const fn new(session_ttl: Duration) -> Self {
         Self { session_ttl, confirm_window: None, max_otp_attempts: 5, max_result_age: None }
-    }
-
-    /// mobileOK: token lives 10 minutes in total, authentication must finish within 7 minutes after
-    /// the auth request, the OTP may be retried twice, a result may be at most 600 s old.
-    pub const fn mobileok() -> Self {
-        Self {
-            session_ttl: Duration::from_secs(10 * 60),
-            confirm_window: Some(Duration::from_secs(7 * 60)),
-            max_otp_attempts: 3,
-            max_result_age: Some(Duration::from_secs(600)),
-        }
-    }
-
-    /// NICE: the session cannot outlive the crypto token's `period`; the adapter passes the token's
-    /// end as the session's provider deadline (see [`Verification::with_provider_session`]).
-    pub const fn nice() -> Self {
-        Self::new(Duration::from_secs(60 * 60))
     }
 
     /// Sets the total lifetime.

@@ -9,6 +9,11 @@ use time::macros::datetime;
 
 const T0: Timestamp = datetime!(2026-05-01 12:00 UTC);
 
+/// The rules NICE's adapter states: an hour, bounded by the crypto token's `period`.
+fn nice_rules() -> FlowRules {
+    FlowRules::new(Duration::from_secs(60 * 60))
+}
+
 /// The call order from the crate docs, over mocked ports.
 async fn complete_window(
     adapter: &dyn WindowVerifier,
@@ -29,7 +34,7 @@ async fn complete_window(
 
 fn session() -> Verification {
     let id = VerificationId::generate(&SequenceRng::default()).unwrap();
-    Verification::start(id, ProviderId::Nice, Method::Window, FlowRules::nice(), T0).with_provider_session(
+    Verification::start(id, ProviderId::Nice, Method::Window, nice_rules(), T0).with_provider_session(
         None,
         ProviderState::new("keys"),
         None,

@@ -34,6 +34,20 @@ fn fixtures() -> Vec<String> {
     ]
 }
 
+/// The rules NICE's adapter states: an hour, bounded by the crypto token's `period`.
+fn nice_rules() -> FlowRules {
+    FlowRules::new(Duration::from_secs(60 * 60))
+}
+
+/// The rules mobileOK's adapter states: 10 minutes in total, 7 to confirm after the request, 3 OTP
+/// attempts, a result at most 600 s old.
+fn mobileok_rules() -> FlowRules {
+    FlowRules::new(Duration::from_secs(10 * 60))
+        .with_confirm_window(Some(Duration::from_secs(7 * 60)))
+        .with_max_otp_attempts(3)
+        .with_max_result_age(Some(Duration::from_secs(600)))
+}
+
 fn assert_clean(label: &str, text: &str) {
     for value in fixtures() {
         assert!(!text.contains(&value), "{label}: Debug output leaks a fixture value");
@@ -72,12 +86,24 @@ fn debug_output_of_every_public_type_is_free_of_pii_and_secrets() {
     let id = VerificationId::generate(&rng).unwrap();
     let identity = full_identity();
 
-    let window = Verification::start(id.clone(), ProviderId::Nice, Method::Window, FlowRules::nice(), t0)
+    let window = Verification::start(id.clone(), ProviderId::Nice, Method::Window, nice_rules(), t0)
         .with_provider_session(Some(ProviderKey::new(ProviderId::Nice, "tvid")), ProviderState::new(STATE), None);
     let verified = window.verified(t0, identity.clone()).unwrap();
-    let otp = Verification::start(id.clone(), ProviderId::Mobileok, Method::Otp, FlowRules::mobileok(), t0)
+    let otp = Verification::start(id.clone(), ProviderId::Mobileok, Method::Otp, mobileok_rules(), t0)
         .otp_sent(t0, ProviderState::new(STATE), None)
         .unwrap();
+    // A script launch's fields carry what a prefill filled in, nested or not.
+    let script = ScriptLaunch::new(
+        "canary_sdk",
+        "https://sdk.example/canary.js",
+        &serde_json::json!({
+            "merchant_uid": "vf1",
+            "name": NAME,
+            "params": {"customer": {"fullName": NAME, "phoneNumber": PHONE, "birth": BIRTH}, "customData": TOKEN},
+        }),
+    )
+    .unwrap();
+    assert!(format!("{script:?}").contains(r#"fields: ["merchant_uid", "name", "params"]"#), "{script:?}");
     let callback = CallbackParams::new(CallbackTransport::Post)
         .with("enc_data", CALLBACK_VALUE)
         .with("name", NAME)
@@ -116,6 +142,12 @@ fn debug_output_of_every_public_type_is_free_of_pii_and_secrets() {
                     ProviderState::new(STATE),
                 )
             ),
+        ),
+        ("ScriptLaunch", format!("{script:?}")),
+        ("Launch script", format!("{:#?}", Launch::Script(script.clone()))),
+        (
+            "WindowStart script",
+            format!("{:?}", WindowStart::new(Launch::Script(script.clone()), ProviderState::new(STATE))),
         ),
         (
             "Error invalid phone",

@@ -8,6 +8,20 @@ use time::macros::datetime;
 
 const T0: Timestamp = datetime!(2026-03-01 09:00:00 UTC);
 
+/// The rules NICE's adapter states: an hour, bounded by the crypto token's `period`.
+fn nice_rules() -> FlowRules {
+    FlowRules::new(Duration::from_secs(60 * 60))
+}
+
+/// The rules mobileOK's adapter states: 10 minutes in total, 7 to confirm after the request, 3 OTP
+/// attempts, a result at most 600 s old.
+fn mobileok_rules() -> FlowRules {
+    FlowRules::new(Duration::from_secs(10 * 60))
+        .with_confirm_window(Some(Duration::from_secs(7 * 60)))
+        .with_max_otp_attempts(3)
+        .with_max_result_age(Some(Duration::from_secs(600)))
+}
+
 fn clock() -> ManualClock {
     ManualClock::new(T0)
 }
@@ -23,7 +37,7 @@ fn identity(provider: ProviderId, at: Timestamp) -> VerifiedIdentity {
 }
 
 fn mobileok_otp(rng: &SequenceRng) -> Verification {
-    Verification::start(id(rng), ProviderId::Mobileok, Method::Otp, FlowRules::mobileok(), T0)
+    Verification::start(id(rng), ProviderId::Mobileok, Method::Otp, mobileok_rules(), T0)
 }
 
 fn state(s: &str) -> ProviderState {
@@ -50,7 +64,7 @@ fn verification_ids_are_unique_and_parse_back() {
 fn mobileok_session_is_open_until_just_before_ten_minutes_and_expired_at_ten() {
     let rng = SequenceRng::default();
     let clock = clock();
-    let v = Verification::start(id(&rng), ProviderId::Mobileok, Method::Window, FlowRules::mobileok(), clock.now());
+    let v = Verification::start(id(&rng), ProviderId::Mobileok, Method::Window, mobileok_rules(), clock.now());
     clock.advance(10 * MIN - Duration::from_millis(1));
     assert_eq!(v.status_at(clock.now()), Status::Pending);
     assert!(v.ensure_open(clock.now()).is_ok());
@@ -136,7 +150,7 @@ fn right_code_on_the_third_attempt_verifies() {
 fn replayed_callback_is_already_completed() {
     let rng = SequenceRng::default();
     let clock = clock();
-    let v = Verification::start(id(&rng), ProviderId::Nice, Method::Window, FlowRules::nice(), clock.now())
+    let v = Verification::start(id(&rng), ProviderId::Nice, Method::Window, nice_rules(), clock.now())
         .with_provider_session(None, state("keys"), None);
     let done = v.verified(clock.now(), identity(ProviderId::Nice, clock.now())).unwrap();
     assert_eq!(done.version(), v.version() + 1);
@@ -152,7 +166,7 @@ fn nice_session_cannot_outlive_the_crypto_token_period() {
     let clock = clock();
     // The crypto token was issued earlier and has 20 minutes left.
     let token_end = clock.now() + 20 * MIN;
-    let v = Verification::start(id(&rng), ProviderId::Nice, Method::Window, FlowRules::nice(), clock.now())
+    let v = Verification::start(id(&rng), ProviderId::Nice, Method::Window, nice_rules(), clock.now())
         .with_provider_session(Some(ProviderKey::new(ProviderId::Nice, "tvid")), state("k"), Some(token_end));
     assert_eq!(v.expires_at(), token_end);
     clock.advance(20 * MIN - Duration::from_secs(1));
@@ -160,29 +174,32 @@ fn nice_session_cannot_outlive_the_crypto_token_period() {
     clock.advance(Duration::from_secs(1));
     assert_eq!(v.ensure_open(clock.now()), Err(Error::Expired));
     // A provider deadline later than the session's own does not extend it.
-    let long = Verification::start(id(&rng), ProviderId::Nice, Method::Window, FlowRules::nice(), T0)
-        .with_provider_session(None, state("k"), Some(T0 + 600 * MIN));
+    let long = Verification::start(id(&rng), ProviderId::Nice, Method::Window, nice_rules(), T0).with_provider_session(
+        None,
+        state("k"),
+        Some(T0 + 600 * MIN),
+    );
     assert_eq!(long.expires_at(), T0 + 60 * MIN);
 }
 
 #[test]
 fn mobileok_result_may_be_600_seconds_old_but_not_601() {
     let rng = SequenceRng::default();
-    let v = Verification::start(id(&rng), ProviderId::Mobileok, Method::Window, FlowRules::mobileok(), T0);
+    let v = Verification::start(id(&rng), ProviderId::Mobileok, Method::Window, mobileok_rules(), T0);
     let now = T0 + 5 * MIN;
     assert!(v.check_result_age(now - Duration::from_secs(600), now).is_ok());
     assert_eq!(v.check_result_age(now - Duration::from_secs(601), now), Err(Error::Expired));
     assert!(v.check_result_age(now + Duration::from_secs(30), now).is_ok(), "small clock skew is tolerated");
     assert!(matches!(v.check_result_age(now + Duration::from_secs(61), now), Err(Error::IntegrityMismatch { .. })));
     // Providers without the rule accept any age.
-    let nice = Verification::start(id(&rng), ProviderId::Nice, Method::Window, FlowRules::nice(), T0);
+    let nice = Verification::start(id(&rng), ProviderId::Nice, Method::Window, nice_rules(), T0);
     assert!(nice.check_result_age(now - Duration::from_secs(86_400), now).is_ok());
 }
 
 #[test]
 fn otp_steps_refuse_a_window_session_and_vice_versa() {
     let rng = SequenceRng::default();
-    let window = Verification::start(id(&rng), ProviderId::Nice, Method::Window, FlowRules::nice(), T0);
+    let window = Verification::start(id(&rng), ProviderId::Nice, Method::Window, nice_rules(), T0);
     assert!(matches!(window.otp_sent(T0, state("x"), None), Err(Error::InvalidInput { .. })));
     let otp = mobileok_otp(&rng);
     assert!(matches!(otp.verified(T0, identity(ProviderId::Mobileok, T0)), Err(Error::InvalidInput { .. })));
@@ -194,14 +211,14 @@ fn otp_steps_refuse_a_window_session_and_vice_versa() {
 #[test]
 fn identity_from_another_provider_is_an_integrity_mismatch() {
     let rng = SequenceRng::default();
-    let v = Verification::start(id(&rng), ProviderId::Nice, Method::Window, FlowRules::nice(), T0);
+    let v = Verification::start(id(&rng), ProviderId::Nice, Method::Window, nice_rules(), T0);
     assert!(matches!(v.verified(T0, identity(ProviderId::PortoneV1, T0)), Err(Error::IntegrityMismatch { .. })));
 }
 
 #[test]
 fn failure_keeps_the_raw_provider_code() {
     let rng = SequenceRng::default();
-    let v = Verification::start(id(&rng), ProviderId::Nice, Method::Window, FlowRules::nice(), T0);
+    let v = Verification::start(id(&rng), ProviderId::Nice, Method::Window, nice_rules(), T0);
     let failed = v.failed(T0, &Error::rejected(ProviderId::Nice, "result_cd:0003", None)).unwrap();
     assert_eq!(failed.stored_status(), Status::Failed);
     let failure = failed.failure().unwrap();
@@ -278,15 +295,14 @@ fn born(provider: ProviderId, at: Timestamp, date: (i32, u8, u8)) -> VerifiedIde
 fn min_age_counts_full_years_on_the_korean_date() {
     let rng = SequenceRng::default();
     // 2026-03-01 09:00 UTC is 18:00 on 1 March in Korea.
-    let v =
-        Verification::start(id(&rng), ProviderId::Nice, Method::Window, FlowRules::nice(), T0).with_min_age(Some(19));
+    let v = Verification::start(id(&rng), ProviderId::Nice, Method::Window, nice_rules(), T0).with_min_age(Some(19));
     let check = |date| v.check_min_age(&born(ProviderId::Nice, T0, date), T0);
     assert_eq!(check((2007, 3, 1)), Ok(()), "19th birthday today");
     assert_eq!(check((2007, 3, 2)), Err(Error::AgeRestricted), "19th birthday tomorrow");
     assert_eq!(check((2007, 2, 28)), Ok(()));
     // Born on 29 February: 22 on 1 March 2026 (a common year), not on 28 February (below).
     assert_eq!(
-        Verification::start(id(&rng), ProviderId::Nice, Method::Window, FlowRules::nice(), T0)
+        Verification::start(id(&rng), ProviderId::Nice, Method::Window, nice_rules(), T0)
             .with_min_age(Some(22))
             .check_min_age(&born(ProviderId::Nice, T0, (2004, 2, 29)), T0),
         Ok(())
@@ -294,7 +310,7 @@ fn min_age_counts_full_years_on_the_korean_date() {
     let feb28 = datetime!(2026-02-28 12:00:00 UTC);
     assert_eq!(v.check_min_age(&born(ProviderId::Nice, feb28, (2007, 2, 29 - 1)), feb28), Ok(()));
     assert_eq!(
-        Verification::start(id(&rng), ProviderId::Nice, Method::Window, FlowRules::nice(), feb28)
+        Verification::start(id(&rng), ProviderId::Nice, Method::Window, nice_rules(), feb28)
             .with_min_age(Some(22))
             .check_min_age(&born(ProviderId::Nice, feb28, (2004, 2, 29)), feb28),
         Err(Error::AgeRestricted)

@@ -26,6 +26,20 @@ fn settings(grace: Duration) -> ServiceSettings {
     }
 }
 
+/// The rules a provider with mobileOK's limits states: 10 minutes in total, 7 to confirm after the
+/// request, 3 OTP attempts, a result at most 600 s old.
+fn strict_rules() -> FlowRules {
+    FlowRules::new(Duration::from_secs(10 * 60))
+        .with_confirm_window(Some(Duration::from_secs(7 * 60)))
+        .with_max_otp_attempts(3)
+        .with_max_result_age(Some(Duration::from_secs(600)))
+}
+
+/// The rules NICE's adapter states: an hour, bounded by the crypto token's `period`.
+fn nice_rules() -> FlowRules {
+    FlowRules::new(Duration::from_secs(60 * 60))
+}
+
 fn identity(provider: ProviderId, born: (i32, u8, u8)) -> VerifiedIdentity {
     let mut identity = VerifiedIdentity::new(provider, time::OffsetDateTime::now_utc());
     identity.name = Some(Name::new("홍길동").unwrap());
@@ -43,6 +57,9 @@ struct CountingOtp {
 impl OtpVerifier for CountingOtp {
     fn provider(&self) -> ProviderId {
         ProviderId::Mobileok
+    }
+    fn rules(&self) -> FlowRules {
+        strict_rules()
     }
     async fn send(&self, _: &OtpRequest) -> Result<OtpDispatch, Error> {
         Ok(OtpDispatch::new(ProviderState::new("t1")))
@@ -187,6 +204,12 @@ struct OneShotWindow {
 impl WindowVerifier for OneShotWindow {
     fn provider(&self) -> ProviderId {
         ProviderId::Mobileok
+    }
+    fn rules(&self) -> FlowRules {
+        strict_rules()
+    }
+    fn popup_landing(&self) -> PopupLanding {
+        PopupLanding::Json
     }
     async fn start(&self, request: &WindowRequest) -> Result<WindowStart, Error> {
         let launch =
@@ -353,6 +376,8 @@ fn window_service(adapter: MockWindowVerifier) -> VerificationService {
 fn mock_window(outcome: fn() -> Result<Completion, Error>) -> MockWindowVerifier {
     let mut adapter = MockWindowVerifier::new();
     adapter.expect_provider().return_const(ProviderId::Nice);
+    adapter.expect_rules().return_const(nice_rules());
+    adapter.expect_popup_landing().return_const(PopupLanding::Page);
     adapter.expect_start().returning(|request| {
         let launch =
             Launch::Form(FormLaunch { action: request.return_url.clone(), method: FormMethod::Post, fields: vec![] });
@@ -365,6 +390,64 @@ fn mock_window(outcome: fn() -> Result<Completion, Error>) -> MockWindowVerifier
 
 fn nice_start() -> StartRequest {
     StartRequest { provider: Some(ProviderId::Nice), ..start(Method::Window, None) }
+}
+
+#[tokio::test]
+async fn a_verification_is_held_to_the_rules_of_the_verifier_registered_for_its_method() {
+    let service = window_service(mock_window(|| Err(Error::integrity("unused"))));
+    let started = service.start(nice_start()).await.unwrap();
+    let v = &started.verification;
+    assert_eq!(*v.rules(), nice_rules());
+    assert_eq!(v.expires_at() - v.created_at(), time::Duration::hours(1));
+
+    let (service, _, id) = otp_service((1990, 2, 15), None).await;
+    let v = service.peek(&id).await.unwrap();
+    assert_eq!((*v.rules(), v.otp_attempts_left()), (strict_rules(), 3));
+
+    /// A window verifier that states no rules of its own.
+    struct Plain;
+    #[async_trait]
+    impl WindowVerifier for Plain {
+        fn provider(&self) -> ProviderId {
+            ProviderId::Toss
+        }
+        async fn start(&self, request: &WindowRequest) -> Result<WindowStart, Error> {
+            let launch =
+                Launch::Script(ScriptLaunch::new("plain", request.return_url.clone(), &serde_json::json!({}))?);
+            Ok(WindowStart::new(launch, ProviderState::new("s")))
+        }
+        async fn complete(&self, _: &Verification, _: &CallbackParams) -> Result<Completion, Error> {
+            Err(Error::integrity("unused"))
+        }
+    }
+    let clock = Arc::new(SystemClock::new());
+    let store = Arc::new(MemoryStore::with_clock(clock.clone()));
+    let service =
+        VerificationService::new(store, clock, Arc::new(OsRng), settings(Duration::ZERO), Arc::new(NoObserver))
+            .with_window(Arc::new(Plain));
+    let request = StartRequest { provider: Some(ProviderId::Toss), ..start(Method::Window, None) };
+    let started = service.start(request).await.unwrap();
+    assert_eq!(*started.verification.rules(), FlowRules::DEFAULT);
+    assert_eq!(FlowRules::DEFAULT, FlowRules::new(Duration::from_secs(30 * 60)));
+    assert_eq!(service.popup_landing(ProviderId::Toss), PopupLanding::Page, "the default");
+    // OTP is not registered for it: refused, whatever the rules.
+    let request = StartRequest { provider: Some(ProviderId::Toss), ..start(Method::Otp, None) };
+    assert_eq!(service.start(request).await.unwrap_err().code(), ErrorCode::InvalidRequest);
+}
+
+#[test]
+fn the_popup_landing_is_the_registered_window_verifiers() {
+    let clock = Arc::new(SystemClock::new());
+    let store = Arc::new(MemoryStore::with_clock(clock.clone()));
+    let one_shot =
+        OneShotWindow { taken: AtomicBool::new(false), cleaned: AtomicUsize::new(0), fail_in_browser: false };
+    let service =
+        VerificationService::new(store, clock, Arc::new(OsRng), settings(Duration::ZERO), Arc::new(NoObserver))
+            .with_window(Arc::new(one_shot))
+            .with_window(Arc::new(mock_window(|| Err(Error::integrity("unused")))));
+    assert_eq!(service.popup_landing(ProviderId::Mobileok), PopupLanding::Json);
+    assert_eq!(service.popup_landing(ProviderId::Nice), PopupLanding::Page);
+    assert_eq!(service.popup_landing(ProviderId::PortoneV2), PopupLanding::Page, "not registered");
 }
 
 #[tokio::test]

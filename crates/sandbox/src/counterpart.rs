@@ -117,24 +117,13 @@ pub fn all() -> Vec<Box<dyn Counterpart>> {
         Box::new(crate::mobileok::Counterpart),
         Box::new(crate::portone::Counterpart),
         Box::new(crate::esignon::Counterpart),
+        Box::new(crate::toss::Counterpart),
     ]
 }
 
 /// The counterpart standing in for `provider`, if this crate has one.
 pub fn of(provider: ProviderId) -> Option<Box<dyn Counterpart>> {
     all().into_iter().find(|c| c.providers().contains(&provider))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_merge_patch_sets_replaces_and_removes() {
-        let mut target = serde_json::json!({"a": 1, "b": {"c": 2, "d": 3}, "e": 4});
-        merge_patch(&mut target, &serde_json::json!({"a": 5, "b": {"c": null, "x": 6}, "e": null, "f": "g"}));
-        assert_eq!(target, serde_json::json!({"a": 5, "b": {"d": 3, "x": 6}, "f": "g"}));
-    }
 }
 
 /// `POST /_sandbox/play`: plays a launch as a persona through the simulators, for tools that drive
@@ -163,4 +152,16 @@ pub fn play_router(players: Simulators) -> Router {
     }
 
     Router::new().route("/_sandbox/play", post(play)).with_state(players)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_merge_patch_sets_replaces_and_removes() {
+        let mut target = serde_json::json!({"a": 1, "b": {"c": 2, "d": 3}, "e": 4});
+        merge_patch(&mut target, &serde_json::json!({"a": 5, "b": {"c": null, "x": 6}, "e": null, "f": "g"}));
+        assert_eq!(target, serde_json::json!({"a": 5, "b": {"d": 3, "x": 6}, "f": "g"}));
+    }
 }

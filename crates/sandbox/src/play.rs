@@ -18,9 +18,10 @@
 use std::fmt;
 
 use bonin_domain::{
-    BirthDate, CallbackParams, CallbackTransport, Error, Launch, Name, OtpCode, OtpSubject, PhoneNumber,
+    BirthDate, CallbackParams, CallbackTransport, Error, Launch, Name, OtpCode, OtpSubject, PhoneNumber, ScriptLaunch,
 };
 use percent_encoding::{NON_ALPHANUMERIC, percent_decode_str, utf8_percent_encode};
+use serde::{Deserialize, de::DeserializeOwned};
 use serde_json::Value;
 
 use crate::{
@@ -35,9 +36,9 @@ use crate::{
 pub struct Simulators {
     /// The NICE simulator (`form` launches).
     pub nice: Option<NiceSimulator>,
-    /// The mobileOK simulator (`mobileok` launches).
+    /// The mobileOK simulator (`mobileok` script launches).
     pub mobileok: Option<MobileokSimulator>,
-    /// The PortOne simulator (`iamport` and `portone` launches).
+    /// The PortOne simulator (`iamport` and `portone` script launches).
     pub portone: Option<PortoneSimulator>,
 }
 
@@ -146,25 +147,29 @@ pub fn window(
                 sim.complete_window(&fields, persona, &ResultOverrides::default()).map_err(PlayError::Nice)?;
             Ok(nice_played(callback))
         }
-        Launch::Mobileok(_) => {
-            let sim = simulators.mobileok.as_ref().ok_or(PlayError::NoSimulator("mobileOK"))?;
-            let info = request_info.ok_or(PlayError::NeedsRequestInfo)?;
-            let delivery = sim.complete_window(info, Some(persona)).map_err(PlayError::Mobileok)?;
-            Ok(mobileok_played(delivery.return_url, delivery.data))
-        }
-        Launch::Iamport(launch) => {
-            let sim = simulators.portone.as_ref().ok_or(PlayError::NoSimulator("PortOne"))?;
-            let params = serde_json::to_value(&launch.params).map_err(|_| PlayError::Unexpected("launch"))?;
-            let outcome =
-                sim.complete_v1_window(&launch.merchant_code, &params, Some(persona)).map_err(PlayError::Portone)?;
-            redirect_played(outcome)
-        }
-        Launch::Portone(launch) => {
-            let sim = simulators.portone.as_ref().ok_or(PlayError::NoSimulator("PortOne"))?;
-            let params = serde_json::to_value(&launch.params).map_err(|_| PlayError::Unexpected("launch"))?;
-            let outcome = sim.complete_v2_window(&params, Some(persona)).map_err(PlayError::Portone)?;
-            redirect_played(outcome)
-        }
+        Launch::Script(script) => match script.kind() {
+            "mobileok" => {
+                let sim = simulators.mobileok.as_ref().ok_or(PlayError::NoSimulator("mobileOK"))?;
+                let info = request_info.ok_or(PlayError::NeedsRequestInfo)?;
+                let delivery = sim.complete_window(info, Some(persona)).map_err(PlayError::Mobileok)?;
+                Ok(mobileok_played(delivery.return_url, delivery.data))
+            }
+            "iamport" => {
+                let sim = simulators.portone.as_ref().ok_or(PlayError::NoSimulator("PortOne"))?;
+                let launch: IamportView = fields(script)?;
+                let outcome = sim
+                    .complete_v1_window(&launch.merchant_code, &launch.params, Some(persona))
+                    .map_err(PlayError::Portone)?;
+                redirect_played(outcome)
+            }
+            "portone" => {
+                let sim = simulators.portone.as_ref().ok_or(PlayError::NoSimulator("PortOne"))?;
+                let launch: PortoneView = fields(script)?;
+                let outcome = sim.complete_v2_window(&launch.params, Some(persona)).map_err(PlayError::Portone)?;
+                redirect_played(outcome)
+            }
+            _ => Err(PlayError::UnsupportedLaunch),
+        },
         _ => Err(PlayError::UnsupportedLaunch),
     }
 }
@@ -192,32 +197,57 @@ pub fn window_failure(
                 sim.complete_window(&fields, personas::default_persona().key, &overrides).map_err(PlayError::Nice)?;
             Ok((nice_played(callback), ReportedBy::Provider))
         }
-        Launch::Mobileok(_) => {
-            let sim = simulators.mobileok.as_ref().ok_or(PlayError::NoSimulator("mobileOK"))?;
-            let info = request_info.ok_or(PlayError::NeedsRequestInfo)?;
-            let delivery = sim.complete_window(info, None).map_err(PlayError::Mobileok)?;
-            // `data` is URL-encoded JSON; the window's outcome code is its `resultCode`.
-            let json = percent_decode_str(&delivery.data).decode_utf8().map_err(|_| PlayError::Unexpected("data"))?;
-            let mut data: Value = serde_json::from_str(&json).map_err(|_| PlayError::Unexpected("data"))?;
-            let object = data.as_object_mut().ok_or(PlayError::Unexpected("data"))?;
-            object.insert("resultCode".into(), Value::String(code.to_owned()));
-            let data = utf8_percent_encode(&data.to_string(), NON_ALPHANUMERIC).to_string();
-            Ok((mobileok_played(delivery.return_url, data), ReportedBy::Browser))
-        }
-        Launch::Iamport(launch) => {
-            let sim = simulators.portone.as_ref().ok_or(PlayError::NoSimulator("PortOne"))?;
-            let params = serde_json::to_value(&launch.params).map_err(|_| PlayError::Unexpected("launch"))?;
-            let outcome = sim.complete_v1_window(&launch.merchant_code, &params, None).map_err(PlayError::Portone)?;
-            Ok((redirect_with(outcome, "error_code", code)?, ReportedBy::Browser))
-        }
-        Launch::Portone(launch) => {
-            let sim = simulators.portone.as_ref().ok_or(PlayError::NoSimulator("PortOne"))?;
-            let params = serde_json::to_value(&launch.params).map_err(|_| PlayError::Unexpected("launch"))?;
-            let outcome = sim.complete_v2_window(&params, None).map_err(PlayError::Portone)?;
-            Ok((redirect_with(outcome, "code", code)?, ReportedBy::Browser))
-        }
+        Launch::Script(script) => match script.kind() {
+            "mobileok" => {
+                let sim = simulators.mobileok.as_ref().ok_or(PlayError::NoSimulator("mobileOK"))?;
+                let info = request_info.ok_or(PlayError::NeedsRequestInfo)?;
+                let delivery = sim.complete_window(info, None).map_err(PlayError::Mobileok)?;
+                // `data` is URL-encoded JSON; the window's outcome code is its `resultCode`.
+                let json =
+                    percent_decode_str(&delivery.data).decode_utf8().map_err(|_| PlayError::Unexpected("data"))?;
+                let mut data: Value = serde_json::from_str(&json).map_err(|_| PlayError::Unexpected("data"))?;
+                let object = data.as_object_mut().ok_or(PlayError::Unexpected("data"))?;
+                object.insert("resultCode".into(), Value::String(code.to_owned()));
+                let data = utf8_percent_encode(&data.to_string(), NON_ALPHANUMERIC).to_string();
+                Ok((mobileok_played(delivery.return_url, data), ReportedBy::Browser))
+            }
+            "iamport" => {
+                let sim = simulators.portone.as_ref().ok_or(PlayError::NoSimulator("PortOne"))?;
+                let launch: IamportView = fields(script)?;
+                let outcome =
+                    sim.complete_v1_window(&launch.merchant_code, &launch.params, None).map_err(PlayError::Portone)?;
+                Ok((redirect_with(outcome, "error_code", code)?, ReportedBy::Browser))
+            }
+            "portone" => {
+                let sim = simulators.portone.as_ref().ok_or(PlayError::NoSimulator("PortOne"))?;
+                let launch: PortoneView = fields(script)?;
+                let outcome = sim.complete_v2_window(&launch.params, None).map_err(PlayError::Portone)?;
+                Ok((redirect_with(outcome, "code", code)?, ReportedBy::Browser))
+            }
+            _ => Err(PlayError::UnsupportedLaunch),
+        },
         _ => Err(PlayError::UnsupportedLaunch),
     }
+}
+
+/// What the simulated window reads of an `iamport` script launch (iamport.js `IMP.init` and
+/// `IMP.certification`).
+#[derive(Deserialize)]
+struct IamportView {
+    merchant_code: String,
+    params: Value,
+}
+
+/// What the simulated window reads of a `portone` script launch
+/// (`PortOne.requestIdentityVerification`).
+#[derive(Deserialize)]
+struct PortoneView {
+    params: Value,
+}
+
+/// The fields of `script` as the view `T`.
+fn fields<T: DeserializeOwned>(script: &ScriptLaunch) -> Result<T, PlayError> {
+    script.fields_as().map_err(|_| PlayError::Unexpected("launch"))
 }
 
 /// The details a person types to receive an OTP, as `persona` would type them.

@@ -110,13 +110,22 @@ pub fn launch_fields(started: &Value) -> Vec<(String, String)> {
 
 // --- A service over a stand-in OTP provider ---
 
-/// An OTP provider stand-in: accepts `123456` (홍길동, verified when the session was created).
+/// An OTP provider stand-in: accepts `123456` (홍길동, verified when the session was created),
+/// holding its sessions to mobileOK's limits.
 pub struct StandInOtp;
 
 #[async_trait]
 impl OtpVerifier for StandInOtp {
     fn provider(&self) -> ProviderId {
         ProviderId::Mobileok
+    }
+    /// mobileOK's: 10 minutes in total, 7 to confirm after the send, 3 attempts, a result at most
+    /// 600 s old.
+    fn rules(&self) -> FlowRules {
+        FlowRules::new(Duration::from_secs(10 * 60))
+            .with_confirm_window(Some(Duration::from_secs(7 * 60)))
+            .with_max_otp_attempts(3)
+            .with_max_result_age(Some(Duration::from_secs(600)))
     }
     async fn send(&self, _: &OtpRequest) -> Result<OtpDispatch, Error> {
         Ok(OtpDispatch::new(ProviderState::new("t1")))
