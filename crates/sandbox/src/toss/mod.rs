@@ -59,6 +59,7 @@
 //! bonin is configured with [`TossSimulator::public_key_base64`].
 
 mod api;
+mod counterpart;
 pub mod codes;
 pub mod crypto;
 mod page;
@@ -85,6 +86,7 @@ use bonin_domain::{Carrier, Clock, Gender, KST, Nationality, OsRng, Rng, Timesta
 
 use crate::{InjectedProviderCode, personas::Persona};
 
+pub use counterpart::Counterpart;
 pub use page::ControlError;
 
 /// The OAuth token endpoint (Toss: `https://oauth2.cert.toss.im/token`).
