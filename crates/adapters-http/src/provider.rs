@@ -28,8 +28,8 @@ use std::{any::Any, fmt, path::Path, sync::Arc};
 
 use async_trait::async_trait;
 use bonin_domain::{
-    Clock, Error, ExportTarget, OtpVerifier, ProviderId, Rng, SecretString, SharedTokens, SigningWorkflows, Token,
-    TokenCacheStats, WindowVerifier,
+    AppVerifier, Clock, Error, ExportTarget, OtpVerifier, ProviderId, Rng, SecretString, SharedTokens,
+    SigningWorkflows, Token, TokenCacheStats, WindowVerifier,
 };
 use serde::de::DeserializeOwned;
 
@@ -296,6 +296,8 @@ pub struct Built {
     pub window: Option<Arc<dyn WindowVerifier>>,
     /// The OTP method.
     pub otp: Option<Arc<dyn OtpVerifier>>,
+    /// Approval in the provider's app, polled.
+    pub app: Option<Arc<dyn AppVerifier>>,
     /// E-signature workflows.
     pub signing: Option<SigningPorts>,
     /// The token it holds, if it holds one.
@@ -319,6 +321,12 @@ impl Built {
     /// With the OTP method.
     pub fn with_otp(mut self, otp: Arc<dyn OtpVerifier>) -> Self {
         self.otp = Some(otp);
+        self
+    }
+
+    /// With app approval.
+    pub fn with_app(mut self, app: Arc<dyn AppVerifier>) -> Self {
+        self.app = Some(app);
         self
     }
 
@@ -351,6 +359,7 @@ impl fmt::Debug for Built {
         f.debug_struct("Built")
             .field("window", &self.window.is_some())
             .field("otp", &self.otp.is_some())
+            .field("app", &self.app.is_some())
             .field("signing", &self.signing)
             .field("tokens", &self.tokens.is_some())
             .finish_non_exhaustive()

@@ -72,6 +72,7 @@ pub mod codes;
 mod config;
 mod crypto;
 mod identity;
+mod provider;
 mod wire;
 
 pub use client::{TossClient, TossRequest, TossResult};
@@ -80,4 +81,5 @@ pub use crypto::{
     CryptoError, IV_LEN, KEY_LEN, OpenedSessionKey, TossPublicKey, TossSession, VERSION, open_session_key,
 };
 pub use identity::{AgeGroup, TossIdentity, TossSignature};
+pub use provider::{LAUNCH_KIND, SCRIPT_URL, Toss};
 pub use wire::{ApiError, MAX_TOKEN_LIFETIME, TossLaunch, TossStatus, parse_time, parse_token};

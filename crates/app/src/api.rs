@@ -227,6 +227,8 @@ pub struct VerificationBody {
     error: Option<FailureBody>,
     #[serde(skip_serializing_if = "Option::is_none")]
     otp_attempts_left: Option<u8>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    app_state: Option<&'static str>,
 }
 
 fn body_of(v: &Verification, now: time::OffsetDateTime, launch: Option<Launch>) -> VerificationBody {
@@ -240,6 +242,7 @@ fn body_of(v: &Verification, now: time::OffsetDateTime, launch: Option<Launch>) 
         identity: v.identity().cloned(),
         error: v.failure().map(|f| FailureBody { code: f.code.as_str(), provider_code: f.provider_code.clone() }),
         otp_attempts_left: (v.method() == Method::Otp && v.otp().is_some()).then(|| v.otp_attempts_left()),
+        app_state: (v.method() == Method::App).then(|| v.app().map_or("requested", |a| a.state.as_str())),
     }
 }
 
@@ -268,6 +271,7 @@ fn check_capability(provider: ProviderId, method: Method) -> Result<(), Error> {
     let (offered, name) = match method {
         Method::Window => (capabilities.window, "window"),
         Method::Otp => (capabilities.otp, "otp"),
+        Method::App => (capabilities.app, "app"),
         _ => (false, "this method"),
     };
     if !offered {
@@ -543,9 +547,11 @@ async fn openapi() -> Response {
 }
 
 async fn demo_index(State(state): State<AppState>) -> Response {
-    let providers = state.service.window_providers();
-    let names: Vec<&str> = providers.iter().map(|p| p.as_str()).collect();
-    pages::demo_index(&names)
+    // Every provider the demo can drive in a browser: windows, and approvals in an app.
+    let mut choices: Vec<(&'static str, &'static str)> =
+        state.service.window_providers().into_iter().map(|p| (p.as_str(), "window")).collect();
+    choices.extend(state.service.app_providers().into_iter().map(|p| (p.as_str(), "app")));
+    pages::demo_index(&choices)
 }
 
 async fn demo_done() -> Response {

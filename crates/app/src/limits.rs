@@ -501,6 +501,25 @@ impl<T: WindowVerifier + ?Sized> WindowVerifier for Bounded<T> {
 }
 
 #[async_trait]
+impl<T: bonin_domain::AppVerifier + ?Sized> bonin_domain::AppVerifier for Bounded<T> {
+    fn provider(&self) -> ProviderId {
+        bonin_domain::AppVerifier::provider(&*self.inner)
+    }
+
+    fn rules(&self) -> FlowRules {
+        bonin_domain::AppVerifier::rules(&*self.inner)
+    }
+
+    async fn request(&self, request: &bonin_domain::AppRequest) -> Result<bonin_domain::AppStart, Error> {
+        self.gate.run(self.inner.request(request)).await
+    }
+
+    async fn poll(&self, session: &Verification) -> Result<bonin_domain::AppPoll, Error> {
+        self.gate.run(self.inner.poll(session)).await
+    }
+}
+
+#[async_trait]
 impl<T: OtpVerifier + ?Sized> OtpVerifier for Bounded<T> {
     fn provider(&self) -> ProviderId {
         OtpVerifier::provider(&*self.inner)

@@ -48,6 +48,14 @@ enum Command {
         #[arg(long, value_parser = provider)]
         provider: ProviderId,
     },
+    /// Check a provider's configuration against the provider: its token, then one request of its
+    /// verification method (for an app approval also one status read). Nobody is asked to approve
+    /// anything; a started verification is left to expire.
+    Probe {
+        /// Provider id.
+        #[arg(long, value_parser = provider)]
+        provider: ProviderId,
+    },
     /// Print the effective configuration, secrets redacted, with where each value came from.
     Config,
     /// Key files a provider issues (mobileOK's `mok_keyInfo.dat`).
@@ -169,16 +177,24 @@ async fn verify(cli: &Cli, provider: ProviderId, persona: &str) -> Result<(), Fa
     }
     let registered =
         bonin_app::providers::find(provider).ok_or_else(|| Failure(2, format!("{provider} is not in this build")))?;
-    if !registered.capabilities().window {
-        return Err(Failure(2, format!("{provider} has no window to play (it offers: {})", describe(&registered))));
-    }
+    let capabilities = registered.capabilities();
+    let method = if capabilities.window {
+        Method::Window
+    } else if capabilities.app {
+        Method::App
+    } else {
+        return Err(Failure(
+            2,
+            format!("{provider} has no window or app approval to play (it offers: {})", describe(&registered)),
+        ));
+    };
     let app = bonin_app::wiring::build(&loaded).await.map_err(domain)?;
     let sandbox = app.sandbox.as_ref().ok_or_else(|| Failure(1, "the sandbox did not start".into()))?;
     let started = app
         .service
         .start(bonin_app::service::StartRequest {
             provider: Some(provider),
-            method: Method::Window,
+            method,
             return_url: Some(format!("{}/demo/done", app.public_url)),
             purpose: None,
             display: Display::Page,
@@ -191,18 +207,55 @@ async fn verify(cli: &Cli, provider: ProviderId, persona: &str) -> Result<(), Fa
     let id = started.verification.id().clone();
     println!("started {id} with {provider}");
     let launch = started.launch.ok_or_else(|| Failure(2, format!("{provider} has no window flow in this build")))?;
+    let record = if method == Method::App {
+        sandbox
+            .approve(&launch, persona)
+            .ok_or_else(|| Failure(2, format!("no simulator issued this {provider} approval")))?
+            .map_err(|e| Failure(2, format!("the simulated app refused: {e}")))?;
+        println!("approved in the simulated app as persona {persona}");
+        // bonin learns the approval by polling, as it would from the provider.
+        let mut record = app.service.poll(&id).await.map_err(domain)?;
+        for _ in 0..10 {
+            if record.stored_status().is_final() {
+                break;
+            }
+            tokio::time::sleep(bonin_domain::MIN_POLL_INTERVAL).await;
+            record = app.service.poll(&id).await.map_err(domain)?;
+        }
+        app.service.get(&id).await.map_err(domain)?
+    } else {
+        play_window(&app, sandbox, &id, &launch, persona).await?
+    };
+    print_outcome(&record);
+    Ok(())
+}
+
+/// Plays a window launch as `persona` and hands its callback to the service.
+#[cfg(feature = "sandbox")]
+async fn play_window(
+    app: &bonin_app::wiring::App,
+    sandbox: &bonin_app::wiring::Sandbox,
+    id: &bonin_domain::VerificationId,
+    launch: &bonin_domain::Launch,
+    persona: &str,
+) -> Result<bonin_domain::Verification, Failure> {
     // What a provider's browser SDK would fetch from the launch URL, for providers that have it.
-    let request_info = match app.service.launch_data(&id).await {
+    let request_info = match app.service.launch_data(id).await {
         Ok(data) => Some(data),
         Err(bonin_domain::Error::NotFound) => None,
         Err(e) => return Err(domain(e)),
     };
-    let played = bonin_sandbox::play::window(&sandbox.players(), &launch, request_info.as_deref(), persona)
+    let played = bonin_sandbox::play::window(&sandbox.players(), launch, request_info.as_deref(), persona)
         .map_err(|e| Failure(2, format!("the simulated window refused: {e}")))?;
     let callback = played.callback;
     println!("window completed as persona {persona}");
-    app.service.complete(&id, &callback).await.map_err(domain)?;
-    let record = app.service.get(&id).await.map_err(domain)?;
+    app.service.complete(id, &callback).await.map_err(domain)?;
+    app.service.get(id).await.map_err(domain)
+}
+
+/// The outcome, personal data masked.
+#[cfg(feature = "sandbox")]
+fn print_outcome(record: &bonin_domain::Verification) {
     println!("status: {:?}", record.stored_status());
     if let Some(identity) = record.identity() {
         let show = |label: &str, value: Option<String>| {
@@ -227,7 +280,6 @@ async fn verify(cli: &Cli, provider: ProviderId, persona: &str) -> Result<(), Fa
         show("ci", identity.ci.as_ref().map(|c| format!("{}…", c.expose().chars().take(6).collect::<String>())));
         show("di", identity.di.as_ref().map(|d| format!("{}…", d.expose().chars().take(6).collect::<String>())));
     }
-    Ok(())
 }
 
 #[cfg(not(feature = "sandbox"))]
@@ -260,6 +312,54 @@ async fn token(cli: &Cli, provider: ProviderId) -> Result<(), Failure> {
     let text = held.token.expose_secret();
     let shown: String = text.chars().take(4).collect();
     println!("{provider} access token: {shown}… ({} characters; {})", text.chars().count(), held.lifetime);
+    Ok(())
+}
+
+async fn probe(cli: &Cli, provider: ProviderId) -> Result<(), Failure> {
+    use bonin_domain::{Display, Method};
+    let loaded = load(cli)?;
+    let registered =
+        bonin_app::providers::find(provider).ok_or_else(|| Failure(2, format!("{provider} is not in this build")))?;
+    let app = bonin_app::wiring::build(&loaded).await.map_err(domain)?;
+    let built = app.provider(provider).ok_or_else(|| Failure(2, format!("{provider} is not configured")))?;
+    if let Some(tokens) = &built.tokens {
+        let held = tokens.current_token().await.map_err(|e| Failure(1, format!("token: {e}")))?;
+        println!("token: ok ({} characters; {})", held.token.expose_secret().chars().count(), held.lifetime);
+    }
+    let capabilities = registered.capabilities();
+    let method = if capabilities.app {
+        Method::App
+    } else if capabilities.window {
+        Method::Window
+    } else {
+        println!("{provider} verifies no identities: nothing more to probe");
+        return Ok(());
+    };
+    let started = app
+        .service
+        .start(bonin_app::service::StartRequest {
+            provider: Some(provider),
+            method,
+            return_url: Some(format!("{}/demo/done", app.public_url)),
+            purpose: None,
+            display: Display::Popup,
+            min_age: None,
+            prefill: None,
+            custom_data: None,
+        })
+        .await
+        .map_err(|e| Failure(1, format!("request: {e}")))?;
+    let id = started.verification.id().clone();
+    let kind = started.launch.as_ref().map_or("none", |launch| match launch {
+        bonin_domain::Launch::Script(script) => script.kind(),
+        _ => "form",
+    });
+    println!("request: ok (verification {id}, launch {kind})");
+    if method == Method::App {
+        let polled = app.service.poll(&id).await.map_err(|e| Failure(1, format!("status: {e}")))?;
+        let state = polled.app().map_or("requested", |a| a.state.as_str());
+        println!("status: ok ({state})");
+    }
     Ok(())
 }
 
@@ -308,6 +408,7 @@ async fn main() -> ExitCode {
         Command::Sandbox { port } => sandbox(&cli, *port).await,
         Command::Verify { provider, persona } => verify(&cli, *provider, persona).await,
         Command::Token { provider } => token(&cli, *provider).await,
+        Command::Probe { provider } => probe(&cli, *provider).await,
         Command::Config => show_config(&cli),
         Command::Keyfile { action: KeyfileAction::Inspect { path } } => inspect_key_file(path),
     };

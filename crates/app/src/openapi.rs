@@ -89,7 +89,7 @@ fn full_document() -> Value {
                     "anyOf": start_cases,
                     "properties": {
                     "provider": {"type": "string", "enum": verifying},
-                    "method": {"type": "string", "enum": ["window", "otp"]},
+                    "method": {"type": "string", "enum": ["window", "otp", "app"]},
                     "return_url": {"type": "string", "format": "uri"},
                     "purpose": {"type": "string", "enum": ["sign_up", "change_info", "find_id", "find_password", "identity_check", "adult_check", "purchase", "other"]},
                     "display": {"type": "string", "enum": ["popup", "page"]},
@@ -115,18 +115,21 @@ fn full_document() -> Value {
                     "gender": {"type": "string", "enum": ["male", "female"]}, "nationality": {"type": "string", "enum": ["domestic", "foreign"]},
                     "phone": {"type": "string"}, "carrier": {"$ref": "#/components/schemas/Carrier"},
                     "ci": {"type": "string"}, "di": {"type": "string"}, "provider": {"type": "string"},
-                    "provider_tx_id": {"type": "string"}, "verified_at": {"type": "string", "format": "date-time"}}},
+                    "provider_tx_id": {"type": "string"}, "verified_at": {"type": "string", "format": "date-time"},
+                    "evidence": {"type": "string", "description": "The provider's signed proof of the verification as it came (opaque; e.g. Base64 PKCS#7), where the provider gives one."}}},
                 "Launch": {"type": "object", "required": ["kind"], "properties": {
                     "kind": {"type": "string", "enum": launch_kinds()}},
                     "additionalProperties": true},
                 "Verification": {"type": "object", "required": ["id", "provider", "method", "status", "expires_at"], "properties": {
-                    "id": {"type": "string"}, "provider": {"type": "string"}, "method": {"type": "string", "enum": ["window", "otp"]},
+                    "id": {"type": "string"}, "provider": {"type": "string"}, "method": {"type": "string", "enum": ["window", "otp", "app"]},
                     "status": {"type": "string", "enum": ["pending", "otp_sent", "verified", "failed", "expired"]},
                     "expires_at": {"type": "string", "format": "date-time"},
                     "launch": {"$ref": "#/components/schemas/Launch"},
                     "identity": {"$ref": "#/components/schemas/Identity"},
                     "error": {"type": "object", "properties": {"code": {"type": "string"}, "provider_code": {"type": "string"}}},
-                    "otp_attempts_left": {"type": "integer"}}},
+                    "otp_attempts_left": {"type": "integer"},
+                    "app_state": {"type": "string", "enum": ["requested", "in_progress", "completed"],
+                        "description": "app method only: where the approval stands at the provider. Reading the verification polls the provider (at most every 2 s across all readers); bonin also polls in the background."}}},
                 "SigningStartRequest": {"type": "object", "required": ["template_id", "workflow_name", "signers"], "additionalProperties": false, "properties": {
                     "template_id": {"type": "string"},
                     "workflow_name": {"type": "string", "maxLength": 128, "description": "none of ' \" \\ / : | < > . ?"},

@@ -87,14 +87,17 @@ pub fn error_page(status: StatusCode, code: &str, detail: &str) -> Response {
 }
 
 /// The sandbox demo: pick a provider and run a verification through the simulated window.
-pub fn demo_index(providers: &[&str]) -> Response {
-    let options: String =
-        providers.iter().map(|p| format!(r#"<option value="{p}">{p}</option>"#, p = escape(p))).collect();
+pub fn demo_index(providers: &[(&str, &str)]) -> Response {
+    let options: String = providers
+        .iter()
+        .map(|(p, method)| {
+            format!(r#"<option value="{p}" data-method="{m}">{p}</option>"#, p = escape(p), m = escape(method))
+        })
+        .collect();
     let body = format!(
         r#"<h1>bonin sandbox</h1>
 <p>Runs a verification against the simulated provider. Pick a persona in the provider window and type the code shown there.</p>
 <form id="start"><label>Provider <select id="provider" name="provider">{options}</select></label>
-<label>Method <select id="method" name="method"><option value="window">window</option></select></label>
 <button id="verify" type="submit">Verify</button></form>
 <p id="message" role="status"></p>
 <script src="/demo.js"></script>"#
@@ -139,11 +142,14 @@ function mask(key, value) {
   if (key === "ci" || key === "di") return value.slice(0, 6) + "…";
   return value;
 }
-function submitLaunch(launch) {
+function finished(v) {
+  location.href = "/demo/done?verification_id=" + encodeURIComponent(v.id) + "&status=" + encodeURIComponent(v.status);
+}
+function submitLaunch(launch, verification) {
   if (launch.kind !== "form") {
     var open = LAUNCHERS[launch.kind];
     if (!open) { throw new Error("no launcher for " + launch.kind); }
-    open(launch);
+    open(launch, verification, finished);
     return;
   }
   var form = document.createElement("form");
@@ -159,13 +165,14 @@ if (start) {
   start.addEventListener("submit", function (event) {
     event.preventDefault();
     var message = document.getElementById("message");
+    var select = document.getElementById("provider");
     message.textContent = "Starting…";
     fetch("/v1/verifications", {
       method: "POST", headers: { "content-type": "application/json" },
-      body: JSON.stringify({ provider: document.getElementById("provider").value, method: "window",
-        return_url: location.origin + "/demo/done", display: "page" })
+      body: JSON.stringify({ provider: select.value, method: select.selectedOptions[0].dataset.method,
+        return_url: location.origin + "/demo/done", display: select.selectedOptions[0].dataset.method === "app" ? "popup" : "page" })
     }).then(function (r) { return r.json().then(function (b) { if (!r.ok) throw new Error(b.detail || r.status); return b; }); })
-      .then(function (v) { submitLaunch(v.launch); })
+      .then(function (v) { message.textContent = v.method === "app" ? "Approve in the provider's window…" : ""; submitLaunch(v.launch, v); })
       .catch(function (e) { message.textContent = "Could not start: " + e.message; });
   });
 }

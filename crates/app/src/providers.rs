@@ -26,6 +26,8 @@ pub fn registered() -> Vec<Registered> {
         Registered::of(bonin_adapters_portone::PortoneV2),
         #[cfg(feature = "esignon")]
         Registered::of(bonin_adapters_esignon::Esignon),
+        #[cfg(feature = "toss")]
+        Registered::of(bonin_adapters_toss::Toss),
     ]
 }
 

@@ -103,7 +103,7 @@ pub struct Sandbox {
     /// Their server.
     pub server: bonin_sandbox::SandboxServer,
     /// The started simulators, each the counterpart of one or more registered providers.
-    pub simulators: Vec<(Vec<ProviderId>, Box<dyn bonin_sandbox::counterpart::Simulated>)>,
+    pub simulators: Vec<(Vec<ProviderId>, Arc<dyn bonin_sandbox::counterpart::Simulated>)>,
 }
 
 #[cfg(feature = "sandbox")]
@@ -116,6 +116,11 @@ impl Sandbox {
     /// The simulator of type `S` (`NiceSimulator`, …), if one runs.
     pub fn simulator<S: 'static>(&self) -> Option<&S> {
         self.simulators.iter().find_map(|(_, sim)| sim.as_any().downcast_ref::<S>())
+    }
+
+    /// Approves an app launch as `persona` on the simulator that issued it.
+    pub fn approve(&self, launch: &bonin_domain::Launch, persona: &str) -> Option<Result<(), String>> {
+        self.simulators.iter().find_map(|(_, sim)| sim.approve(launch, persona))
     }
 
     /// The simulator standing in for `provider`.
@@ -152,9 +157,15 @@ pub async fn start_sandbox(loaded: &LoadedConfig, bind: SocketAddr) -> Result<Sa
         router = router.merge(simulated.router());
         simulators.push((counterpart.providers().to_vec(), simulated));
     }
+    let simulators: Vec<(Vec<ProviderId>, Arc<dyn bonin_sandbox::counterpart::Simulated>)> =
+        simulators.into_iter().map(|(ids, sim)| (ids, Arc::from(sim))).collect();
     let players =
         simulators.iter().fold(bonin_sandbox::play::Simulators::new(), |players, (_, sim)| sim.players(players));
-    router = router.merge(bonin_sandbox::counterpart::play_router(players));
+    let approving: Vec<Arc<dyn bonin_sandbox::counterpart::Simulated>> =
+        simulators.iter().map(|(_, sim)| sim.clone()).collect();
+    let approvers: bonin_sandbox::counterpart::Approvers =
+        Arc::new(move |launch, persona| approving.iter().find_map(|sim| sim.approve(launch, persona)));
+    router = router.merge(bonin_sandbox::counterpart::play_router(players, approvers));
     let server = bonin_sandbox::SandboxServer::start(router, bind)
         .await
         .map_err(|e| Error::misconfigured(format!("the sandbox could not listen on {bind}: {e}")))?;
@@ -314,6 +325,9 @@ pub async fn build_with_metrics(loaded: &LoadedConfig, metrics: Arc<Metrics>) ->
         if let Some(otp) = &built.otp {
             service = service.with_otp(Arc::new(Bounded::new(otp.clone(), gate.clone())));
         }
+        if let Some(app) = &built.app {
+            service = service.with_app(Arc::new(Bounded::new(app.clone(), gate.clone())));
+        }
         if let Some(tokens) = built.tokens.clone() {
             service = service.with_token_stats(id, Arc::new(move || tokens.token_stats()));
         }
@@ -378,11 +392,17 @@ impl App {
         // A verified result the store refused is parked on this instance; write it as soon as the
         // store is back, even when no request for that verification arrives here.
         let service = self.service.clone();
+        // App approvals are polled in the background too, so one nobody reads still ends.
         let flusher = tokio::spawn(async move {
-            let mut tick = tokio::time::interval(Duration::from_secs(2));
+            let mut tick = tokio::time::interval(Duration::from_secs(1));
+            let mut ticks: u64 = 0;
             loop {
                 tick.tick().await;
-                service.flush_all_parked().await;
+                ticks += 1;
+                if ticks % 2 == 0 {
+                    service.flush_all_parked().await;
+                }
+                service.poll_watched().await;
             }
         });
         let served = crate::limits::serve(listener, self.router, self.connections, shutdown).await;

@@ -328,7 +328,8 @@ async fn the_demo_is_served_in_the_sandbox_and_not_in_production_style_configs()
     let app = app(&[]).await;
     let page = send(&app.router, get("/", None)).await;
     assert_eq!(page.status, StatusCode::OK);
-    assert!(page.text().contains(r#"<option value="nice">"#));
+    assert!(page.text().contains(r#"<option value="nice" data-method="window">"#));
+    assert!(page.text().contains(r#"<option value="toss" data-method="app">"#));
     assert!(page.headers[header::CONTENT_SECURITY_POLICY].to_str().unwrap().contains("script-src 'self'"));
     assert_eq!(send(&app.router, get("/demo.js", None)).await.status, StatusCode::OK);
     let off = app_with_demo_off().await;

@@ -177,6 +177,34 @@ pub struct VerifiedIdentity {
     /// When the provider (or bonin, if the provider gives no time) verified the person.
     #[serde(with = "time::serde::rfc3339")]
     pub verified_at: Timestamp,
+    /// The provider's signed proof of the verification, kept as it came (opaque, e.g. a PKCS#7
+    /// SignedData in Base64), for the service to archive.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub evidence: Option<Evidence>,
+}
+
+/// A provider's signed proof of a verification, opaque. `Debug` shows its length only: it may
+/// carry the person's data.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Evidence(String);
+
+impl Evidence {
+    /// Evidence as the provider handed it over.
+    pub fn new(value: impl Into<String>) -> Self {
+        Self(value.into())
+    }
+
+    /// The evidence, for archiving.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Evidence {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Evidence(<{} bytes>)", self.0.len())
+    }
 }
 
 impl VerifiedIdentity {
@@ -194,6 +222,7 @@ impl VerifiedIdentity {
             provider,
             provider_tx_id: None,
             verified_at,
+            evidence: None,
         }
     }
 }

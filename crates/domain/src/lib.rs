@@ -37,6 +37,7 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+mod app_flow;
 mod clock;
 mod error;
 mod flow;
@@ -48,6 +49,9 @@ mod store;
 mod token;
 mod verification;
 
+#[cfg(feature = "mock")]
+pub use app_flow::MockAppVerifier;
+pub use app_flow::{AppPoll, AppRequest, AppStart, AppState, AppSubject, AppVerifier, MIN_POLL_INTERVAL, POLL_LEASE};
 pub use clock::{Clock, KST, ManualClock, OsRng, Rng, SequenceRng, SystemClock, Timestamp};
 #[cfg(feature = "mock")]
 pub use clock::{MockClock, MockRng};
@@ -59,7 +63,7 @@ pub use flow::{
 };
 #[cfg(feature = "mock")]
 pub use flow::{MockOtpVerifier, MockWindowVerifier};
-pub use identity::{Carrier, Gender, Nationality, ProviderId, ProviderTxId, VerifiedIdentity};
+pub use identity::{Carrier, Evidence, Gender, Nationality, ProviderId, ProviderTxId, VerifiedIdentity};
 pub use pii::{BirthDate, Ci, Di, Email, Name, OtpCode, PhoneNumber};
 /// Credentials are `secrecy` strings: zeroized on drop, masked in `Debug`.
 pub use secrecy::{ExposeSecret, SecretString};
@@ -79,6 +83,6 @@ pub use token::{
     IssuedToken, RefreshPolicy, SharedTokenSource, SharedTokens, Token, TokenCache, TokenCacheStats, TokenSource,
 };
 pub use verification::{
-    ConfirmLease, Failure, FlowRules, MAX_OTP_RESENDS, MAX_RESULT_CLOCK_SKEW, Method, OtpProgress, ProviderKey,
-    ProviderState, Purpose, Status, Verification, VerificationId,
+    AppProgress, ConfirmLease, Failure, FlowRules, MAX_OTP_RESENDS, MAX_RESULT_CLOCK_SKEW, Method, OtpProgress,
+    ProviderKey, ProviderState, Purpose, Status, Verification, VerificationId,
 };

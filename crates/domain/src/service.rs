@@ -152,12 +152,15 @@ pub struct VerificationService {
     store: Arc<dyn SessionStore>,
     windows: HashMap<ProviderId, Arc<dyn WindowVerifier>>,
     otps: HashMap<ProviderId, Arc<dyn OtpVerifier>>,
+    apps: HashMap<ProviderId, Arc<dyn crate::AppVerifier>>,
     tokens: Vec<(ProviderId, TokenStatsSource)>,
     clock: Arc<dyn Clock>,
     rng: Arc<dyn Rng>,
     settings: ServiceSettings,
     metrics: Arc<dyn ServiceObserver>,
     parked: std::sync::Mutex<HashMap<VerificationId, Parked>>,
+    /// App verifications this instance started or read, polled in the background until they end.
+    watched: std::sync::Mutex<std::collections::BTreeSet<VerificationId>>,
 }
 
 impl fmt::Debug for VerificationService {
@@ -165,6 +168,7 @@ impl fmt::Debug for VerificationService {
         f.debug_struct("VerificationService")
             .field("window_providers", &self.windows.keys().collect::<Vec<_>>())
             .field("otp_providers", &self.otps.keys().collect::<Vec<_>>())
+            .field("app_providers", &self.apps.keys().collect::<Vec<_>>())
             .field("settings", &self.settings)
             .finish_non_exhaustive()
     }
@@ -235,12 +239,14 @@ impl VerificationService {
             store,
             windows: HashMap::new(),
             otps: HashMap::new(),
+            apps: HashMap::new(),
             tokens: Vec::new(),
             clock,
             rng,
             settings,
             metrics,
             parked: std::sync::Mutex::new(HashMap::new()),
+            watched: std::sync::Mutex::new(std::collections::BTreeSet::new()),
         }
     }
 
@@ -253,6 +259,12 @@ impl VerificationService {
     /// Adds an OTP provider.
     pub fn with_otp(mut self, verifier: Arc<dyn OtpVerifier>) -> Self {
         self.otps.insert(verifier.provider(), verifier);
+        self
+    }
+
+    /// Adds an app-approval provider.
+    pub fn with_app(mut self, verifier: Arc<dyn crate::AppVerifier>) -> Self {
+        self.apps.insert(verifier.provider(), verifier);
         self
     }
 
@@ -284,6 +296,13 @@ impl VerificationService {
     /// one).
     pub fn popup_landing(&self, provider: ProviderId) -> PopupLanding {
         self.windows.get(&provider).map_or(PopupLanding::Page, |adapter| adapter.popup_landing())
+    }
+
+    /// The providers that run app approvals, sorted.
+    pub fn app_providers(&self) -> Vec<ProviderId> {
+        let mut providers: Vec<_> = self.apps.keys().copied().collect();
+        providers.sort();
+        providers
     }
 
     /// The token caches' statistics, per provider.
@@ -334,6 +353,7 @@ impl VerificationService {
         // refused below, before anything is stored.
         let rules = match request.method {
             Method::Window => self.windows.get(&provider).map(|adapter| adapter.rules()),
+            Method::App => self.apps.get(&provider).map(|adapter| adapter.rules()),
             _ => self.otps.get(&provider).map(|adapter| adapter.rules()),
         }
         .unwrap_or(FlowRules::DEFAULT);
@@ -370,6 +390,28 @@ impl VerificationService {
                     verification.with_provider_session(start.provider_key, start.provider_state, start.valid_until);
                 Some(start.launch)
             }
+            Method::App => {
+                let adapter = self.apps.get(&provider).ok_or_else(|| {
+                    Error::invalid_input("provider", format!("{provider} is not enabled for app verification"))
+                })?;
+                // A provider that names the person up front gets them from the prefill, whole.
+                let subject = request.prefill.as_ref().and_then(|p| match (&p.name, &p.phone, &p.birth_date) {
+                    (Some(name), Some(phone), Some(birth_date)) => {
+                        Some(crate::AppSubject { name: name.clone(), phone: phone.clone(), birth_date: *birth_date })
+                    }
+                    _ => None,
+                });
+                let app = crate::AppRequest::new(id.clone())
+                    .with_subject(subject)
+                    .with_return_url(request.return_url.clone())
+                    .with_purpose(request.purpose);
+                let began = std::time::Instant::now();
+                let start = adapter.request(&app).instrument(call_span(provider, "request")).await;
+                self.metrics.upstream(provider, "request", began.elapsed());
+                let start = start.inspect_err(|e| self.record(provider, e))?;
+                verification = verification.with_provider_session(start.provider_key, start.provider_state, None);
+                Some(start.launch)
+            }
             _ => {
                 if !self.otps.contains_key(&provider) {
                     return Err(Error::invalid_input(
@@ -383,6 +425,9 @@ impl VerificationService {
         let ttl = remaining(verification.expires_at(), now) + self.settings.pii_retention;
         self.store.create(&verification, ttl).await?;
         self.metrics.started(provider);
+        if request.method == Method::App {
+            self.watch(&id);
+        }
         tracing::info!(verification_id = %id, provider = %provider, "verification started");
         Ok(Started { verification, launch })
     }
@@ -631,8 +676,12 @@ impl VerificationService {
 
     async fn try_complete(&self, current: &Verification, callback: &CallbackParams) -> Result<Verification, Error> {
         self.ensure_open(current).await?;
-        if current.method() != Method::Window {
-            return Err(Error::invalid_input("id", "an OTP verification is completed with confirm"));
+        match current.method() {
+            Method::Window => {}
+            Method::App => {
+                return Err(Error::invalid_input("id", "an app verification completes by itself: read its status"));
+            }
+            _ => return Err(Error::invalid_input("id", "an OTP verification is completed with confirm")),
         }
         let adapter = self
             .windows
@@ -689,7 +738,15 @@ impl VerificationService {
     }
 
     async fn get_step(&self, id: &VerificationId) -> Result<Verification, Error> {
-        let current = self.load(id).await?;
+        let mut current = self.load(id).await?;
+        if current.method() == Method::App && !current.status_at(self.clock.now()).is_final() {
+            self.watch(id);
+            // A reader learns the outcome as soon as the provider has it; a poll that cannot run now
+            // (another holds it, or one ran moments ago) or fails leaves the record as it stands.
+            if let Ok(polled) = self.poll_once(&current).await {
+                current = polled;
+            }
+        }
         if current.identity().is_none() {
             return Ok(current);
         }
@@ -715,6 +772,119 @@ impl VerificationService {
             }
             CasOutcome::Conflict(None) => Err(Error::NotFound),
         }
+    }
+
+    fn watch(&self, id: &VerificationId) {
+        if let Ok(mut watched) = self.watched.lock() {
+            watched.insert(id.clone());
+        }
+    }
+
+    /// Asks the provider where an app verification stands and applies what it says, once:
+    /// the poll holds a lease in the store, so one instance at a time polls a verification, and
+    /// no more often than [`crate::MIN_POLL_INTERVAL`]. Returns the record after the poll;
+    /// `RateLimited` when a poll is held elsewhere or ran moments ago.
+    pub async fn poll(&self, id: &VerificationId) -> Result<Verification, Error> {
+        async {
+            let current = self.load(id).await?;
+            self.poll_once(&current).await
+        }
+        .instrument(step_span("poll", Some(id)))
+        .await
+    }
+
+    async fn poll_once(&self, loaded: &Verification) -> Result<Verification, Error> {
+        self.ensure_open(loaded).await?;
+        let adapter = self
+            .apps
+            .get(&loaded.provider())
+            .ok_or_else(|| Error::misconfigured("the verification's provider is no longer enabled"))?;
+        let reserved = loaded.reserve_poll(self.clock.now(), crate::POLL_LEASE, crate::MIN_POLL_INTERVAL)?;
+        self.swap_or(loaded, &reserved, || Error::RateLimited {
+            reason: "another poll of this verification is in progress".into(),
+        })
+        .await?;
+        let current = reserved;
+        let began = std::time::Instant::now();
+        let outcome = adapter.poll(&current).instrument(call_span(current.provider(), "poll")).await;
+        self.metrics.upstream(current.provider(), "poll", began.elapsed());
+        let now = self.clock.now();
+        let outcome = match outcome {
+            Ok(outcome) => outcome,
+            Err(error) => {
+                self.record(current.provider(), &error);
+                // The lease lapses by itself; releasing it lets the next poll run sooner.
+                let state = current.app().map_or(crate::AppState::Requested, |a| a.state);
+                if let Ok(released) = current.app_progressed(state) {
+                    let _ = self.swap(&current, &released).await;
+                }
+                return Err(error);
+            }
+        };
+        match outcome {
+            crate::AppPoll::Waiting(state) => {
+                let next = current.app_progressed(state)?;
+                self.swap(&current, &next).await?;
+                Ok(next)
+            }
+            crate::AppPoll::Completed(completion) => match self.settle(&current, *completion, now).await {
+                Ok(next) => Ok(next),
+                Err(Error::AgeRestricted) => self.load(current.id()).await,
+                Err(error) => Err(error),
+            },
+            crate::AppPoll::Expired => {
+                let next = current.lapsed(now)?;
+                self.swap(&current, &next).await?;
+                tracing::info!(verification_id = %current.id(), provider = %current.provider(), "the provider let the approval lapse");
+                Ok(next)
+            }
+            crate::AppPoll::Refused { provider_code } => {
+                let error = Error::rejected(current.provider(), provider_code, None);
+                self.record(current.provider(), &error);
+                let next = current.failed(now, &error)?;
+                self.swap(&current, &next).await?;
+                Ok(next)
+            }
+        }
+    }
+
+    /// Polls every app verification this instance started or read that is due (see
+    /// [`Self::poll`]), and forgets the ones that ended. A host calls it every few seconds
+    /// (`bonin serve` does), so an approval nobody is watching still ends `verified`. Polls back
+    /// off with the verification's age: every 2 s in its first minute, every 5 s up to five
+    /// minutes, then every 15 s.
+    pub async fn poll_watched(&self) {
+        let ids: Vec<VerificationId> = match self.watched.lock() {
+            Ok(watched) => watched.iter().cloned().collect(),
+            Err(_) => return,
+        };
+        for id in ids {
+            let Ok(current) = self.store.get(&id).await else { continue };
+            let now = self.clock.now();
+            let Some(current) = current.filter(|c| !c.status_at(now).is_final()) else {
+                if let Ok(mut watched) = self.watched.lock() {
+                    watched.remove(&id);
+                }
+                continue;
+            };
+            let age = remaining(now, current.created_at());
+            let interval = if age < Duration::from_secs(60) {
+                crate::MIN_POLL_INTERVAL
+            } else if age < Duration::from_secs(300) {
+                Duration::from_secs(5)
+            } else {
+                Duration::from_secs(15)
+            };
+            if current.app().and_then(|a| a.polled_at).is_some_and(|at| now < at + interval) {
+                continue;
+            }
+            let _ = self.poll_once(&current).instrument(step_span("poll", Some(&id))).await;
+        }
+    }
+
+    /// App verifications this instance polls in the background.
+    pub fn watched_count(&self) -> usize {
+        self.watched.lock().map_or(0, |w| w.len())
     }
 
     fn otp_adapter(&self, current: &Verification) -> Result<&Arc<dyn OtpVerifier>, Error> {

@@ -137,6 +137,8 @@ pub enum Method {
     Window,
     /// A server-driven OTP: send → confirm (→ resend).
     Otp,
+    /// Approval in the provider's app, learned by polling: request → poll (no callback).
+    App,
 }
 
 /// Where a verification stands.
@@ -300,6 +302,22 @@ pub struct ConfirmLease {
     pub until: Timestamp,
 }
 
+/// Where an app approval stands, and who is polling it ([`Method::App`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct AppProgress {
+    /// The provider's last answer.
+    pub state: crate::AppState,
+    /// Polls so far.
+    pub polls: u32,
+    /// When the last poll began.
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "time::serde::rfc3339::option")]
+    pub polled_at: Option<Timestamp>,
+    /// A poll in progress holds the verification until then.
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "time::serde::rfc3339::option")]
+    pub lease_until: Option<Timestamp>,
+}
+
 /// Why a verification failed.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Failure {
@@ -358,6 +376,8 @@ pub struct Verification {
     confirm_lease: Option<ConfirmLease>,
     #[serde(default, skip_serializing_if = "Option::is_none", with = "time::serde::rfc3339::option")]
     identity_released_at: Option<Timestamp>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    app: Option<AppProgress>,
 }
 
 impl Verification {
@@ -384,6 +404,7 @@ impl Verification {
             min_age: None,
             confirm_lease: None,
             identity_released_at: None,
+            app: None,
         }
     }
 
@@ -716,6 +737,7 @@ impl Verification {
         match (self.method, self.status) {
             (Method::Window, Status::Pending) => {}
             (Method::Otp, Status::OtpSent) => self.otp_answer(now).map(|_| ())?,
+            (Method::App, Status::Pending) => {}
             _ => return Err(Error::invalid_input("step", "the verification is not waiting for this step")),
         }
         if identity.provider != self.provider {
@@ -724,8 +746,63 @@ impl Verification {
         self.check_min_age(&identity, now)?;
         let mut next = self.next();
         next.confirm_lease = None;
+        if let Some(progress) = next.app.as_mut() {
+            progress.state = crate::AppState::Completed;
+            progress.lease_until = None;
+        }
         next.identity = Some(identity);
         next.finish(now, Status::Verified);
+        Ok(next)
+    }
+
+    /// Where an app approval stands ([`Method::App`]).
+    pub fn app(&self) -> Option<&AppProgress> {
+        self.app.as_ref()
+    }
+
+    /// An open app verification → the same with a poll lease until `now + lease`: refused while
+    /// another poll holds it or when the last poll began less than `min_interval` ago.
+    pub fn reserve_poll(&self, now: Timestamp, lease: Duration, min_interval: Duration) -> Result<Self, Error> {
+        self.ensure_open(now)?;
+        self.ensure_method(Method::App)?;
+        let progress = self.app.unwrap_or(AppProgress {
+            state: crate::AppState::Requested,
+            polls: 0,
+            polled_at: None,
+            lease_until: None,
+        });
+        if progress.lease_until.is_some_and(|until| until > now) {
+            return Err(Error::RateLimited { reason: "another poll of this verification is in progress".into() });
+        }
+        if progress.polled_at.is_some_and(|at| now < at + min_interval) {
+            return Err(Error::RateLimited { reason: "this verification was polled moments ago".into() });
+        }
+        let mut next = self.next();
+        next.app = Some(AppProgress {
+            polls: progress.polls.saturating_add(1),
+            polled_at: Some(now),
+            lease_until: Some((now + lease).min(self.deadline())),
+            ..progress
+        });
+        Ok(next)
+    }
+
+    /// A polled app verification → the same with the provider's `state` and the lease released.
+    pub fn app_progressed(&self, state: crate::AppState) -> Result<Self, Error> {
+        self.ensure_method(Method::App)?;
+        let mut next = self.next();
+        let progress = next.app.get_or_insert(AppProgress { state, polls: 0, polled_at: None, lease_until: None });
+        progress.state = state;
+        progress.lease_until = None;
+        Ok(next)
+    }
+
+    /// → `Expired`: the provider let the request lapse before bonin's deadline.
+    pub fn lapsed(&self, now: Timestamp) -> Result<Self, Error> {
+        self.ensure_open(now)?;
+        let mut next = self.next();
+        next.failure = Some(Failure { code: ErrorCode::Expired, provider_code: None });
+        next.finish(now, Status::Expired);
         Ok(next)
     }
 

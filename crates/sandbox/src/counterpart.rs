@@ -67,6 +67,13 @@ pub trait Simulated: Send + Sync + fmt::Debug + 'static {
         explicit: &dyn Fn(&str) -> bool,
     ) -> Option<Value>;
 
+    /// Approves an app launch as `persona`, as the person would in the provider's app: `None` when
+    /// the launch is not this simulator's.
+    fn approve(&self, launch: &bonin_domain::Launch, persona: &str) -> Option<Result<(), String>> {
+        let _ = (launch, persona);
+        None
+    }
+
     /// Adds it to the window players (see [`crate::play::window`]).
     fn players(&self, simulators: Simulators) -> Simulators {
         simulators
@@ -126,12 +133,16 @@ pub fn of(provider: ProviderId) -> Option<Box<dyn Counterpart>> {
     all().into_iter().find(|c| c.providers().contains(&provider))
 }
 
+/// Approves app launches on the simulators that issued them (see [`Simulated::approve`]).
+pub type Approvers = std::sync::Arc<dyn Fn(&bonin_domain::Launch, &str) -> Option<Result<(), String>> + Send + Sync>;
+
 /// `POST /_sandbox/play`: plays a launch as a persona through the simulators, for tools that drive
 /// flows without a browser (the bench). The body is `{launch, request_info?, persona}` (the
 /// launch exactly as bonin's API answered it; `request_info` what bonin's launch URL answers, for
-/// providers whose SDK fetches it); the answer is `{return_url, callback}`: where the browser
-/// would go back to and with what (`callback.transport` `get` or `post`, `callback.fields`).
-pub fn play_router(players: Simulators) -> Router {
+/// providers whose SDK fetches it). For a window the answer is `{return_url, callback}`: where the
+/// browser would go back to and with what (`callback.transport` `get` or `post`,
+/// `callback.fields`); for an app approval it is `{approved: true}` (bonin learns it by polling).
+pub fn play_router(players: Simulators, approvers: Approvers) -> Router {
     use axum::{Json, extract::State, http::StatusCode, routing::post};
 
     #[derive(serde::Deserialize)]
@@ -143,15 +154,20 @@ pub fn play_router(players: Simulators) -> Router {
     }
 
     async fn play(
-        State(players): State<Simulators>,
+        State((players, approvers)): State<(Simulators, Approvers)>,
         Json(request): Json<PlayRequest>,
     ) -> Result<Json<Value>, (StatusCode, String)> {
+        if let Some(approved) = approvers(&request.launch, &request.persona) {
+            return approved
+                .map(|()| Json(serde_json::json!({"approved": true})))
+                .map_err(|e| (StatusCode::UNPROCESSABLE_ENTITY, e));
+        }
         let played = crate::play::window(&players, &request.launch, request.request_info.as_deref(), &request.persona)
             .map_err(|e| (StatusCode::UNPROCESSABLE_ENTITY, e.to_string()))?;
         Ok(Json(serde_json::json!({"return_url": played.return_url, "callback": played.callback})))
     }
 
-    Router::new().route("/_sandbox/play", post(play)).with_state(players)
+    Router::new().route("/_sandbox/play", post(play)).with_state((players, approvers))
 }
 
 #[cfg(test)]

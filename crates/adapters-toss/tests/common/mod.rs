@@ -18,7 +18,7 @@ use serde_json::{Value, json};
 
 /// The provider id the tests build their `HttpClient` for. A stand-in until the domain has
 /// `ProviderId::Toss`: switch it here (the crate itself names no id).
-pub const PROVIDER: ProviderId = ProviderId::Nice;
+pub const PROVIDER: ProviderId = ProviderId::Toss;
 
 /// Toss's public test credentials.
 pub const TEST_CLIENT_ID: &str = "test_a8e23336d673ca70922b485fe806eb2d";

@@ -34,8 +34,8 @@ impl crate::counterpart::Counterpart for Counterpart {
         if let (Some(id), Some(secret)) = (text(section, "client_id"), text(section, "client_secret")) {
             config.clients.push((id, secret));
         }
-        let simulator =
-            TossSimulator::new(config).ok_or_else(|| Error::misconfigured("the Toss simulator could not load its key"))?;
+        let simulator = TossSimulator::new(config)
+            .ok_or_else(|| Error::misconfigured("the Toss simulator could not load its key"))?;
         Ok(Box::new(simulator))
     }
 
@@ -70,6 +70,18 @@ impl Simulated for TossSimulator {
             pairs.push(("client_secret", Value::from(TEST_CLIENT_SECRET)));
         }
         Some(patch_of(pairs))
+    }
+
+    fn approve(&self, launch: &bonin_domain::Launch, persona: &str) -> Option<Result<(), String>> {
+        let bonin_domain::Launch::Script(script) = launch else { return None };
+        if script.kind() != "toss" {
+            return None;
+        }
+        let tx_id = script.fields().get("tx_id").and_then(Value::as_str)?.to_owned();
+        if !self.tx_ids().contains(&tx_id) {
+            return None;
+        }
+        Some(TossSimulator::approve(self, &tx_id, Some(persona)).map(|_| ()).map_err(|e| e.to_string()))
     }
 
     fn banner(&self, base_url: &str, _dir: &Path) -> Vec<String> {

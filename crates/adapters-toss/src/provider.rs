@@ -1,0 +1,180 @@
+//! Toss as a registered provider ([`Toss`]) and as an [`AppVerifier`]: the person approves in the
+//! Toss app (or Toss's web page), bonin polls the status and reads the result once it completed.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use bonin_adapters_http::provider::{Built, Capabilities, Endpoint, Launcher, Parts, Profile, Provider, Setting};
+use bonin_domain::{
+    AppPoll, AppRequest, AppStart, AppState, AppVerifier, Completion, Error, Evidence, Launch, ProviderId, ProviderKey,
+    ProviderState, ScriptLaunch, Verification,
+};
+use serde_json::json;
+
+use crate::{TossClient, TossConfig, TossRequest, TossResult, TossStatus};
+
+/// Toss 본인확인 (tosscert): approval in the Toss app, then polling.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Toss;
+
+/// The launch kind of a Toss approval.
+pub const LAUNCH_KIND: &str = "toss";
+
+/// Toss's web helper script (`TossCert()`) \[C2\], named in the launch for pages that use it.
+pub const SCRIPT_URL: &str = "https://cdn.toss.im/cert/v1";
+
+const SETTINGS: &[Setting] = &[
+    Setting::required("client_id", "OAuth client id from Toss (`test_…` for Toss's public test credentials)."),
+    Setting::secret("client_secret", "OAuth client secret (secret)."),
+    Setting::with_default(
+        "oauth_base",
+        "\"https://oauth2.cert.toss.im\"",
+        "OAuth host (`POST /token`). The simulator in the sandbox profile unless set.",
+    ),
+    Setting::with_default(
+        "api_base",
+        "\"https://cert.toss.im\"",
+        "API host. The simulator in the sandbox profile unless set (set both hosts together: the simulator's key fits only its own).",
+    ),
+    Setting::with_default(
+        "path_family",
+        "\"auth_id\"",
+        "`auth_id` (`/api/v2/sign/user/auth/id/*`, 본인확인) or `auth` (`/api/v2/sign/user/auth/*`): which family a contract gets is not published.",
+    ),
+    Setting::required(
+        "public_key_base64",
+        "Toss's RSA public key (Base64 SubjectPublicKeyInfo DER) from Toss's SDK (`TossCertSessionGenerator.publicKey`); required in production. The simulator's in the sandbox profile.",
+    ),
+    Setting::with_default(
+        "trigger_type",
+        "\"APP_SCHEME\"",
+        "How a request naming the person reaches them: `APP_SCHEME` (the page opens the app) or `PUSH` (a push to their phone).",
+    ),
+    Setting::with_default(
+        "request_url",
+        "—",
+        "`requestUrl`: where the Toss app sends the person back (an https URL or an app scheme); the verification's `return_url` when unset.",
+    ),
+    Setting::with_default("timeout_secs", "30", "Time limit per Toss call."),
+];
+
+impl Provider for Toss {
+    type Config = TossConfig;
+
+    fn id(&self) -> ProviderId {
+        ProviderId::Toss
+    }
+
+    fn about(&self) -> &'static str {
+        "Toss 본인확인 (tosscert): the person approves in the Toss app (a push, an app switch, or Toss's web page) and bonin polls for the result; no callback. No phone number or carrier comes back."
+    }
+
+    fn capabilities(&self) -> Capabilities {
+        Capabilities::NONE.with_app()
+    }
+
+    fn settings(&self) -> &'static [Setting] {
+        SETTINGS
+    }
+
+    fn validate(&self, config: &TossConfig, profile: Profile) -> Result<(), Error> {
+        match profile {
+            Profile::Production => config.validate_for_production(),
+            _ => config.validate(),
+        }
+    }
+
+    fn endpoints(&self, config: &TossConfig) -> Vec<Endpoint> {
+        vec![Endpoint::new("oauth_base", &config.oauth_base), Endpoint::new("api_base", &config.api_base)]
+    }
+
+    fn build(&self, config: TossConfig, parts: Parts) -> Result<Built, Error> {
+        let client = Arc::new(match parts.shared_tokens {
+            Some(shared) => TossClient::with_shared_tokens(config, parts.http, parts.clock, parts.rng, shared)?,
+            None => TossClient::new(config, parts.http, parts.clock, parts.rng)?,
+        });
+        Ok(Built::new().with_app(client.clone()).with_tokens(client.clone()).with_client(client))
+    }
+
+    fn launchers(&self) -> &'static [Launcher] {
+        LAUNCHERS
+    }
+}
+
+/// Opens Toss's page in a popup (opened before anything asynchronous, so no blocker stops it),
+/// then follows the verification until it ends. In an app, `app_scheme` / `android_app_uri` /
+/// `ios_app_uri` open the Toss app instead.
+const LAUNCHERS: &[Launcher] = &[Launcher {
+    kind: LAUNCH_KIND,
+    script: r#"function (launch, verification, done) {
+    if (launch.auth_url) { window.open(launch.auth_url, "toss", "width=480,height=720"); }
+    var follow = function () {
+      fetch("/v1/verifications/" + encodeURIComponent(verification.id)).then(function (r) { return r.json(); })
+        .then(function (v) { if (v.status === "pending") { setTimeout(follow, 2000); } else { done(v); } })
+        .catch(function () { setTimeout(follow, 4000); });
+    };
+    setTimeout(follow, 2000);
+  }"#,
+}];
+
+#[async_trait]
+impl AppVerifier for TossClient {
+    fn provider(&self) -> ProviderId {
+        TossClient::provider(self)
+    }
+
+    async fn request(&self, request: &AppRequest) -> Result<AppStart, Error> {
+        let mut toss = match &request.subject {
+            Some(subject) => {
+                TossRequest::user_personal(subject.name.clone(), subject.phone.clone(), subject.birth_date)
+            }
+            None => TossRequest::user_none(),
+        };
+        if self.config().request_url.is_none()
+            && let Some(url) = &request.return_url
+        {
+            toss = toss.with_request_url(url.clone());
+        }
+        let launch = TossClient::request(self, &toss).await?;
+        let tx_id = launch.tx_id.as_str().to_owned();
+        let fields = json!({
+            "tx_id": tx_id,
+            "auth_url": launch.auth_url,
+            "app_scheme": launch.app_scheme,
+            "android_app_uri": launch.android_app_uri,
+            "ios_app_uri": launch.ios_app_uri,
+        });
+        let script = ScriptLaunch::new(LAUNCH_KIND, SCRIPT_URL, &fields)?;
+        let key = ProviderKey::new(AppVerifier::provider(self), tx_id.clone());
+        Ok(AppStart::new(Launch::Script(script), Some(key), ProviderState::new(tx_id)))
+    }
+
+    async fn poll(&self, session: &Verification) -> Result<AppPoll, Error> {
+        let tx_id = session
+            .provider_state()
+            .map(|state| state.expose().to_owned())
+            .ok_or_else(|| Error::integrity("the session holds no Toss transaction"))?;
+        match self.status(&tx_id).await? {
+            TossStatus::Requested => Ok(AppPoll::Waiting(AppState::Requested)),
+            TossStatus::InProgress => Ok(AppPoll::Waiting(AppState::InProgress)),
+            TossStatus::Expired => Ok(AppPoll::Expired),
+            // A status bonin does not know is reported and waited on: only a result ends it.
+            TossStatus::Other(status) => {
+                tracing::warn!(provider = %AppVerifier::provider(self), status = %status, "Toss reported an unknown status");
+                Ok(AppPoll::Waiting(AppState::InProgress))
+            }
+            // COMPLETED is not final by itself: the result decides.
+            TossStatus::Completed => match self.result(&tx_id).await? {
+                TossResult::NotCompleted => Ok(AppPoll::Waiting(AppState::InProgress)),
+                TossResult::Completed(identity) => {
+                    if identity.tx_id.as_str() != tx_id {
+                        return Err(Error::integrity("a result for another Toss transaction"));
+                    }
+                    let mut verified = identity.to_verified(AppVerifier::provider(self), self.clock().now());
+                    verified.evidence = identity.signature.as_ref().map(|s| Evidence::new(s.expose()));
+                    Ok(AppPoll::Completed(Box::new(Completion::new(verified))))
+                }
+            },
+        }
+    }
+}
