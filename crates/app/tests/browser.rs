@@ -1,5 +1,7 @@
-//! The demo page in a real headless Chromium: choose a provider (NICE, then mobileOK), pick a
-//! persona in the simulated window, type its code, and see the verified, masked identity. Driven over WebDriver (chromedriver).
+//! The demo page in a real headless Chromium: choose a provider (each window provider, then Toss),
+//! pick a persona in the simulated window (for Toss: in the popup of Toss's simulated page, while
+//! the demo follows the verification), and see the verified, masked identity. Driven over
+//! WebDriver (chromedriver).
 //!
 //! Needs `chromium` and `chromedriver` (Debian: `chromium`, `chromium-driver`; `.ci/run` installs
 //! them). Without them the test says so and passes locally, but fails under `CI=true`.
@@ -178,6 +180,39 @@ async fn the_demo_page_verifies_a_persona_in_headless_chromium() {
         assert_eq!(driver.text("#identity-birth_date").await, birth);
         assert_eq!(driver.text("#identity-provider").await, provider);
     }
+
+    // Toss: the demo opens Toss's page in a popup; the person approves there, and the demo follows
+    // the verification (bonin learns the approval by polling) to the result page.
+    driver.call(reqwest::Method::POST, "/url", Some(json!({"url": format!("http://{addr}/")}))).await;
+    let main = driver.call(reqwest::Method::GET, "/window", None).await;
+    driver.click(r#"#provider option[value="toss"]"#).await;
+    driver.click("#verify").await;
+    let mut popup = None;
+    for _ in 0..100 {
+        let handles = driver.call(reqwest::Method::GET, "/window/handles", None).await;
+        popup = handles.as_array().and_then(|h| h.iter().find(|h| **h != main).cloned());
+        if popup.is_some() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let popup = popup.expect("the demo opened Toss's page in a popup");
+    driver.call(reqwest::Method::POST, "/window", Some(json!({"handle": popup}))).await;
+    driver.click(r#"input[name="persona"][value="kim-toss"]"#).await;
+    driver.click("#approve").await;
+    driver.call(reqwest::Method::POST, "/window", Some(json!({"handle": main}))).await;
+    let mut status = String::new();
+    for _ in 0..150 {
+        status = driver.text("#status").await;
+        if status == "verified" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert_eq!(status, "verified", "toss");
+    assert_eq!(driver.text("#identity-name").await, "김*스");
+    assert_eq!(driver.text("#identity-birth_date").await, "1993-**-**");
+    assert_eq!(driver.text("#identity-provider").await, "toss");
 
     driver.call(reqwest::Method::DELETE, "", None).await;
     let _ = driver_process.kill().await;
