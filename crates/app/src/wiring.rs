@@ -395,6 +395,8 @@ impl App {
         // App approvals are polled in the background too, so one nobody reads still ends.
         let flusher = tokio::spawn(async move {
             let mut tick = tokio::time::interval(Duration::from_secs(1));
+            // A round that takes longer than a tick (many approvals pending) is not made up for.
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             let mut ticks: u64 = 0;
             loop {
                 tick.tick().await;
