@@ -1,17 +1,12 @@
 //! `bonin serve` measured as a process: cold start, resident memory per pending verification, and
-//! the token economy (provider logins per flow).
+//! the token economy (provider logins per flow). Providers are chosen from the registry at run time
+//! and the rows name the one chosen.
 
 use std::{
     net::TcpListener,
     path::{Path, PathBuf},
     process::{Child, Command, Stdio},
-    sync::atomic::Ordering,
     time::{Duration, Instant},
-};
-
-use bonin_sandbox::{
-    SandboxServer,
-    nice::{NiceSimConfig, NiceSimulator, WINDOW_PATH},
 };
 
 use crate::project_root;
@@ -19,13 +14,24 @@ use crate::project_root;
 /// What the service measurements found.
 pub(crate) struct ServiceFigures {
     pub cold_start: Duration,
+    /// The provider whose OTP sessions were the pending verifications.
+    pub pending_provider: String,
     pub memory_bytes_per_pending: f64,
     pub sqlite_bytes_per_pending: f64,
     pub sqlite_file_bytes_per_pending: f64,
     pub pending: usize,
-    pub flows: usize,
-    pub access_token_requests: u64,
-    pub crypto_token_requests: u64,
+    /// Token economy, when a provider with a window holds a token.
+    pub tokens: Option<TokenFigures>,
+}
+
+/// Token-cache counters of one provider (`/metrics`) after `starts` window starts.
+pub(crate) struct TokenFigures {
+    pub provider: String,
+    pub starts: usize,
+    /// Upstream token fetches.
+    pub fetches: u64,
+    /// Token requests answered from the cache.
+    pub hits: u64,
 }
 
 /// Builds the `bonin` binary (release for the full run) and returns its path.
@@ -150,23 +156,25 @@ async fn start_many(
     Ok(())
 }
 
-/// Creates `count` pending verifications (mobileOK OTP sessions: stored, no provider call yet).
-async fn create_pending(client: &reqwest::Client, port: u16, count: usize) -> Result<(), String> {
-    start_many(client, port, count, 32, r#"{"provider":"mobileok","method":"otp"}"#.to_owned()).await
+/// Creates `count` pending verifications: OTP sessions of `provider`, started and not yet sent.
+async fn create_pending(client: &reqwest::Client, port: u16, provider: &str, count: usize) -> Result<(), String> {
+    let body = serde_json::json!({"provider": provider, "method": "otp"}).to_string();
+    start_many(client, port, count, 32, body).await
 }
 
 async fn memory_per_pending(
     bin: &Path,
     client: &reqwest::Client,
     store: &str,
+    provider: &str,
     count: usize,
 ) -> Result<(f64, f64), String> {
     let serve = spawn(bin, &[("BONIN_STORE__URL", store.to_owned())])?;
     wait_ready(client, serve.port).await?;
     // One warm-up request so connection and code paths are in place before the baseline.
-    create_pending(client, serve.port, 1).await?;
+    create_pending(client, serve.port, provider, 1).await?;
     let before = rss_bytes(serve.child.id())?;
-    create_pending(client, serve.port, count).await?;
+    create_pending(client, serve.port, provider, count).await?;
     let after = rss_bytes(serve.child.id())?;
     #[allow(clippy::cast_precision_loss)]
     let per = (after - before).max(0.0) / count as f64;
@@ -180,13 +188,63 @@ async fn memory_per_pending(
     Ok((per, file))
 }
 
+/// The value of `family{provider="<provider>"}` in a Prometheus text exposition.
+fn counter(metrics: &str, family: &str, provider: &str) -> Option<u64> {
+    let series = format!("{family}{{provider=\"{provider}\"}} ");
+    metrics.lines().find_map(|line| line.strip_prefix(&series)).and_then(|value| value.trim().parse().ok())
+}
+
+async fn metrics(client: &reqwest::Client, port: u16) -> Result<String, String> {
+    let response =
+        client.get(format!("http://127.0.0.1:{port}/metrics")).send().await.map_err(|e| format!("/metrics: {e}"))?;
+    response.text().await.map_err(|e| format!("/metrics: {e}"))
+}
+
+/// Token economy: `starts` window starts of the first registered provider with a window whose
+/// token cache `/metrics` reports, and its counters afterwards.
+async fn token_economy(bin: &Path, client: &reqwest::Client, starts: usize) -> Result<Option<TokenFigures>, String> {
+    let serve = spawn(bin, &[("BONIN_STORE__URL", "memory:".to_owned())])?;
+    wait_ready(client, serve.port).await?;
+    let before = metrics(client, serve.port).await?;
+    let Some(provider) = bonin_app::providers::registered()
+        .iter()
+        .filter(|p| p.capabilities().window)
+        .map(|p| p.id().to_string())
+        .find(|id| counter(&before, "bonin_token_cache_misses_total", id).is_some())
+    else {
+        return Ok(None);
+    };
+    let body = serde_json::json!({
+        "provider": provider,
+        "method": "window",
+        "return_url": format!("http://127.0.0.1:{}/demo/done", serve.port),
+    })
+    .to_string();
+    start_many(client, serve.port, starts, 16, body).await?;
+    let after = metrics(client, serve.port).await?;
+    let value = |family: &str| {
+        counter(&after, family, &provider).ok_or_else(|| format!("/metrics has no {family} for {provider}"))
+    };
+    Ok(Some(TokenFigures {
+        fetches: value("bonin_token_cache_misses_total")?,
+        hits: value("bonin_token_cache_hits_total")?,
+        provider,
+        starts,
+    }))
+}
+
 /// Runs every service measurement; `quick` keeps the counts small.
 pub(crate) fn measure(quick: bool) -> Result<ServiceFigures, String> {
     let bin = binary(!quick)?;
+    let pending_provider = bonin_app::providers::registered()
+        .iter()
+        .find(|p| p.capabilities().otp)
+        .map(|p| p.id().to_string())
+        .ok_or("no registered provider has the OTP method")?;
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(|e| e.to_string())?;
     runtime.block_on(async {
         let client = reqwest::Client::builder().timeout(Duration::from_secs(30)).build().map_err(|e| e.to_string())?;
-        let (pending, flows) = if quick { (300, 50) } else { (100_000, 10_000) };
+        let (pending, starts) = if quick { (300, 50) } else { (100_000, 10_000) };
 
         // Cold start: the sandbox profile (simulators included) to /readyz = 200.
         let started = Instant::now();
@@ -195,46 +253,25 @@ pub(crate) fn measure(quick: bool) -> Result<ServiceFigures, String> {
         let cold_start = started.elapsed();
         drop(serve);
 
-        let (memory_bytes_per_pending, _) = memory_per_pending(&bin, &client, "memory:", pending).await?;
+        let (memory_bytes_per_pending, _) =
+            memory_per_pending(&bin, &client, "memory:", &pending_provider, pending).await?;
         let db = std::env::temp_dir().join(format!("bonin-bench-{}.db", std::process::id()));
         let (sqlite_bytes_per_pending, sqlite_file_bytes_per_pending) =
-            memory_per_pending(&bin, &client, &format!("sqlite://{}", db.display()), pending).await?;
+            memory_per_pending(&bin, &client, &format!("sqlite://{}", db.display()), &pending_provider, pending)
+                .await?;
         for suffix in ["", "-wal", "-shm"] {
             let _ = std::fs::remove_file(format!("{}{suffix}", db.display()));
         }
 
-        // Token economy: NICE flows against a simulator in this process, which counts logins.
-        let simulator = NiceSimulator::new(NiceSimConfig::default());
-        let server = SandboxServer::start(simulator.router(), "127.0.0.1:0".parse().map_err(|_| "address")?)
-            .await
-            .map_err(|e| e.to_string())?;
-        let (id, secret) = simulator.client();
-        let serve = spawn(
-            &bin,
-            &[
-                ("BONIN_STORE__URL", "memory:".to_owned()),
-                ("BONIN_PROVIDERS__NICE__CLIENT_ID", id.to_owned()),
-                ("BONIN_PROVIDERS__NICE__CLIENT_SECRET", secret.to_owned()),
-                ("BONIN_PROVIDERS__NICE__API_BASE", server.base_url()),
-                ("BONIN_PROVIDERS__NICE__WINDOW_URL", format!("{}{WINDOW_PATH}", server.base_url())),
-            ],
-        )?;
-        wait_ready(&client, serve.port).await?;
-        let body = format!(
-            r#"{{"provider":"nice","method":"window","return_url":"http://127.0.0.1:{}/demo/done"}}"#,
-            serve.port
-        );
-        start_many(&client, serve.port, flows, 16, body).await?;
-        let counters = simulator.counters();
+        let tokens = token_economy(&bin, &client, starts).await?;
         Ok(ServiceFigures {
             cold_start,
+            pending_provider,
             memory_bytes_per_pending,
             sqlite_bytes_per_pending,
             sqlite_file_bytes_per_pending,
             pending,
-            flows,
-            access_token_requests: counters.access_token_requests.load(Ordering::SeqCst),
-            crypto_token_requests: counters.crypto_token_requests.load(Ordering::SeqCst),
+            tokens,
         })
     })
 }

@@ -36,8 +36,6 @@ pub(crate) fn run() -> Result<(), String> {
     for example in examples()? {
         cargo(&["run", "--quiet", "--locked", "-p", "bonin-examples", "--example", &example])?;
     }
-    println!("\n==> portone-sdk");
-    crate::portone_sdk::run()?;
     println!("\n==> bench --quick");
     crate::bench::run(true)?;
     println!("\nci: all checks passed");

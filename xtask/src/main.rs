@@ -1,5 +1,4 @@
-//! Repository automation: `cargo xtask <codegen [--check] | tidy | ci | portone-sdk | bench | fuzz>`. Only
-//! `portone-sdk` touches the network: `npm ci` fetches the pinned SDK from the npm registry.
+//! Repository automation: `cargo xtask <codegen [--check] | tidy | ci | bench | fuzz>`.
 #![forbid(unsafe_code)]
 #![allow(clippy::print_stdout, clippy::print_stderr)] // a command line prints
 
@@ -9,7 +8,6 @@ mod bench_service;
 mod ci;
 mod codegen;
 mod fuzz;
-mod portone_sdk;
 mod tidy;
 
 use std::{path::PathBuf, process::ExitCode};
@@ -26,7 +24,7 @@ commands:
   codegen [--check]  regenerate generated files (--check: fail if any is stale)
   tidy               check repository rules (dependency direction, no printing in libraries, ...)
   ci                 everything CI runs: fmt, codegen --check, tidy, clippy -D warnings, all tests, bench --quick
-  portone-sdk        PortOne's official npm SDK against the PortOne simulator and bonin's webhook signatures
+                     (the tests need node and npm for a provider's npm SDK check; BONIN_SKIP_NODE=1 skips it)
   bench [--quick]    measurements for docs/PERFORMANCE.md (release build; --quick: a smoke run that writes nothing)
   fuzz [--cases N]   the parser property tests in release, N cases each (default: a million in all)
 ";
@@ -38,7 +36,6 @@ fn main() -> ExitCode {
         ["codegen", "--check"] => codegen::run(codegen::Mode::Check),
         ["tidy"] => tidy::run_all(),
         ["ci"] => ci::run(),
-        ["portone-sdk"] => portone_sdk::run(),
         ["bench"] => bench::run(false),
         ["bench", "--quick"] => bench::run(true),
         ["bench-in-process"] => bench::run_in_process(false),

@@ -401,7 +401,7 @@ impl App {
             loop {
                 tick.tick().await;
                 ticks += 1;
-                if ticks % 2 == 0 {
+                if ticks.is_multiple_of(2) {
                     service.flush_all_parked().await;
                 }
                 service.poll_watched().await;
