@@ -1,5 +1,5 @@
 // PortOne's official server SDK as a client of bonin's PortOne V2 simulator, and as a verifier of
-// webhook signatures made by the simulator and by bonin. Driven by `cargo xtask portone-sdk`, which
+// webhook signatures made by the simulator and by bonin. Driven by the PortOne crate's `tests/official_sdk.rs`, which
 // passes the simulator's address and credentials in the environment.
 import assert from "node:assert/strict";
 import { PortOneClient, Webhook } from "@portone/server-sdk";
