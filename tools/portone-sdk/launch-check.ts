@@ -1,6 +1,6 @@
 // The `PortOne.requestIdentityVerification` parameters bonin's PortOne V2 adapter emits, checked
 // against the official browser SDK's own `IdentityVerificationRequest` type with `tsc --strict`
-// (nothing is emitted or run). the PortOne crate's `tests/official_sdk.rs` writes `generated/launches.ts`: one launch
+// (nothing is emitted or run). The PortOne crate's `tests/official_sdk.rs` writes `generated/launches.ts`: one launch
 // per configuration variant, serialized by the adapter itself.
 //
 // A launch passes only if it is assignable to the SDK's type *and* has no key the type lacks, at
