@@ -150,23 +150,51 @@ impl AppVerifier for TossClient {
     }
 
     async fn poll(&self, session: &Verification) -> Result<AppPoll, Error> {
+        // Never longer than the poll's lease: a poll that outlived it could race another one for
+        // Toss's two result reads.
+        match tokio::time::timeout(bonin_domain::POLL_TIME_LIMIT, self.poll_now(session)).await {
+            Ok(outcome) => outcome,
+            Err(_) => Err(Error::Indeterminate {
+                dependency: bonin_domain::Dependency::Provider(AppVerifier::provider(self)),
+                reason: "the Toss poll took longer than its time limit".into(),
+            }),
+        }
+    }
+}
+
+impl TossClient {
+    async fn poll_now(&self, session: &Verification) -> Result<AppPoll, Error> {
         let tx_id = session
             .provider_state()
             .map(|state| state.expose().to_owned())
             .ok_or_else(|| Error::integrity("the session holds no Toss transaction"))?;
-        match self.status(&tx_id).await? {
+        let status = match self.status(&tx_id).await {
+            Ok(status) => status,
+            // Toss does not know the transaction (or it is another client's): nothing will change.
+            Err(Error::Rejected { code, .. }) if code == crate::codes::UNKNOWN_TRANSACTION => {
+                return Ok(AppPoll::Refused { provider_code: code });
+            }
+            Err(error) => return Err(error),
+        };
+        match status {
             TossStatus::Requested => Ok(AppPoll::Waiting(AppState::Requested)),
             TossStatus::InProgress => Ok(AppPoll::Waiting(AppState::InProgress)),
             TossStatus::Expired => Ok(AppPoll::Expired),
             // A status bonin does not know is reported and waited on: only a result ends it.
             TossStatus::Other(status) => {
-                tracing::warn!(provider = %AppVerifier::provider(self), status = %status, "Toss reported an unknown status");
+                let shown: String = status.chars().filter(char::is_ascii_alphanumeric).take(24).collect();
+                tracing::warn!(provider = %AppVerifier::provider(self), status = %shown, "Toss reported an unknown status");
                 Ok(AppPoll::Waiting(AppState::InProgress))
             }
             // COMPLETED is not final by itself: the result decides.
-            TossStatus::Completed => match self.result(&tx_id).await? {
-                TossResult::NotCompleted => Ok(AppPoll::Waiting(AppState::InProgress)),
-                TossResult::Completed(identity) => {
+            TossStatus::Completed => match self.result(&tx_id).await {
+                // Any refusal of a completed transaction's result is final (the read limit, the
+                // 60-minute window, an unknown transaction, a code bonin does not know): reading
+                // again cannot succeed.
+                Err(Error::Rejected { code, .. }) => Ok(AppPoll::Refused { provider_code: code }),
+                Err(error) => Err(error),
+                Ok(TossResult::NotCompleted) => Ok(AppPoll::Waiting(AppState::InProgress)),
+                Ok(TossResult::Completed(identity)) => {
                     if identity.tx_id.as_str() != tx_id {
                         return Err(Error::integrity("a result for another Toss transaction"));
                     }

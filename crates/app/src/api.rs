@@ -309,7 +309,10 @@ async fn start(State(state): State<AppState>, JsonBody(body): JsonBody<StartBody
 
 async fn read(State(state): State<AppState>, Path(id): Path<String>) -> Result<Json<VerificationBody>, ApiError> {
     let id = parse_id(&id)?;
-    let v = state.service.get(&id).await?;
+    // Detached: a read of an app verification may poll the provider, and a dropped request must
+    // not stop a poll that has the provider's result in hand.
+    let service = state.service.clone();
+    let v = detached(async move { service.get(&id).await }).await?;
     Ok(Json(state.body(&v, None)))
 }
 

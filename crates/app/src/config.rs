@@ -747,7 +747,12 @@ impl LoadedConfig {
         let mut endpoints = Vec::new();
         for provider in registered.iter().filter(|p| c.providers.is_configured(p.id())) {
             let section = provider.section();
-            let mut figment = f.clone();
+            // A configuration assembled in code has no figment: its sections are read as given.
+            let mut figment = if f.find_value(&section).is_ok() {
+                f.clone()
+            } else {
+                Figment::from(Serialized::default("providers", &c.providers.0))
+            };
             if c.profile == ProfileName::Sandbox
                 && let Some(patch) = self.sandbox_preparation(provider)
             {

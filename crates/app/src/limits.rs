@@ -515,7 +515,14 @@ impl<T: bonin_domain::AppVerifier + ?Sized> bonin_domain::AppVerifier for Bounde
     }
 
     async fn poll(&self, session: &Verification) -> Result<bonin_domain::AppPoll, Error> {
-        self.gate.run(self.inner.poll(session)).await
+        let provider = bonin_domain::AppVerifier::provider(&*self.inner);
+        match tokio::time::timeout(bonin_domain::POLL_TIME_LIMIT, self.gate.run(self.inner.poll(session))).await {
+            Ok(outcome) => outcome,
+            Err(_) => Err(Error::Indeterminate {
+                dependency: bonin_domain::Dependency::Provider(provider),
+                reason: "the poll took longer than its time limit".into(),
+            }),
+        }
     }
 }
 

@@ -322,6 +322,18 @@ async fn probe(cli: &Cli, provider: ProviderId) -> Result<(), Failure> {
         bonin_app::providers::find(provider).ok_or_else(|| Failure(2, format!("{provider} is not in this build")))?;
     let app = bonin_app::wiring::build(&loaded).await.map_err(domain)?;
     let built = app.provider(provider).ok_or_else(|| Failure(2, format!("{provider} is not configured")))?;
+    #[cfg(feature = "sandbox")]
+    if let Some(counterpart) = bonin_sandbox::counterpart::of(provider)
+        && app.sandbox.as_ref().is_some_and(|s| s.simulating(provider).is_some())
+    {
+        let prefix = format!("providers.{provider}");
+        let explicit = |key: &str| loaded.is_explicit(&format!("{prefix}.{key}"));
+        if counterpart.stands_in(provider, "api_base", &explicit) {
+            println!(
+                "against the sandbox's simulator ({prefix}.api_base is not set): set the provider's endpoints to probe the provider itself"
+            );
+        }
+    }
     if let Some(tokens) = &built.tokens {
         let held = tokens.current_token().await.map_err(|e| Failure(1, format!("token: {e}")))?;
         println!("token: ok ({} characters; {})", held.token.expose_secret().chars().count(), held.lifetime);
@@ -340,7 +352,8 @@ async fn probe(cli: &Cli, provider: ProviderId) -> Result<(), Failure> {
         .start(bonin_app::service::StartRequest {
             provider: Some(provider),
             method,
-            return_url: Some(format!("{}/demo/done", app.public_url)),
+            // An app approval returns nowhere; a window needs a return URL the configuration allows.
+            return_url: (method == Method::Window).then(|| format!("{}/demo/done", app.public_url)),
             purpose: None,
             display: Display::Popup,
             min_age: None,

@@ -392,23 +392,34 @@ impl App {
         // A verified result the store refused is parked on this instance; write it as soon as the
         // store is back, even when no request for that verification arrives here.
         let service = self.service.clone();
-        // App approvals are polled in the background too, so one nobody reads still ends.
         let flusher = tokio::spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_secs(2));
+            loop {
+                tick.tick().await;
+                service.flush_all_parked().await;
+            }
+        });
+        // App approvals are polled in the background too, so one nobody reads still ends. Its own
+        // task: a slow provider does not hold up the flushes above.
+        let service = self.service.clone();
+        let stopping = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let stop = stopping.clone();
+        let poller = tokio::spawn(async move {
             let mut tick = tokio::time::interval(Duration::from_secs(1));
             // A round that takes longer than a tick (many approvals pending) is not made up for.
             tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-            let mut ticks: u64 = 0;
-            loop {
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
                 tick.tick().await;
-                ticks += 1;
-                if ticks.is_multiple_of(2) {
-                    service.flush_all_parked().await;
-                }
                 service.poll_watched().await;
             }
         });
         let served = crate::limits::serve(listener, self.router, self.connections, shutdown).await;
         flusher.abort();
+        // A poll in progress may hold a provider's result: let the round finish (for a while).
+        stopping.store(true, std::sync::atomic::Ordering::Relaxed);
+        if tokio::time::timeout(Duration::from_secs(30), &mut Box::pin(poller)).await.is_err() {
+            tracing::warn!("background polls were still running at shutdown and were stopped");
+        }
         served
     }
 }

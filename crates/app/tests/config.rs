@@ -286,6 +286,9 @@ fn test_variables_and_the_config_path_are_not_settings() {
     });
 }
 
+/// Toss's published test key (the simulator's and the vectors'), a well-formed public key.
+const TOSS_TEST_PUBLIC_KEY: &str = include_str!("../../adapters-toss/tests/data/toss/test_public_key.b64");
+
 #[test]
 fn every_documented_key_is_a_real_setting() {
     for setting in bonin_app::config::reference() {
@@ -306,6 +309,7 @@ fn every_documented_key_is_a_real_setting() {
                 "store.encryption_keys" => "1:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=",
                 "verification.default_provider" => "nice",
                 "log.format" => "json",
+                "sandbox.bind" => "127.0.0.1:0",
                 "log.level" => "warn",
                 "providers.nice.auth_type" => "M",
                 "providers.nice.callback_method" => "get",
@@ -331,6 +335,11 @@ fn every_documented_key_is_a_real_setting() {
                 "providers.portone_v1.kcp_bypass_as_json_string" => "true",
                 "providers.portone_v1.kcp_media_type" | "providers.portone_v2.kcp_media_type" => "MC02",
                 "providers.portone_v1.kcp_sms_message" | "providers.portone_v2.kcp_sms_message" => "[000000]",
+                "providers.toss.oauth_base" | "providers.toss.api_base" => "https://example.test",
+                "providers.toss.path_family" => "auth",
+                "providers.toss.trigger_type" => "PUSH",
+                "providers.toss.request_url" => "https://shop.example/back",
+                "providers.toss.public_key_base64" => TOSS_TEST_PUBLIC_KEY.trim(),
                 key if key.ends_with("_secs") || key.ends_with("_bytes") => "4096",
                 key if key.starts_with("limits.") || key == "server.max_connections" => "64",
                 _ => "documented-value",
@@ -369,6 +378,7 @@ fn every_documented_key_is_a_real_setting() {
                     ("store_id", "store-documented"),
                     ("channel_key", "documented-channel"),
                 ],
+                Some("toss") => &[("client_id", "test_documented"), ("client_secret", "documented-secret")],
                 _ => &[],
             };
             let section = setting.key.rsplit_once('.').map_or("", |(s, _)| s);

@@ -140,3 +140,25 @@ fn every_secret_a_provider_marks_is_redacted_by_bonin_config() {
         }
     }
 }
+
+#[tokio::test]
+async fn a_configuration_assembled_in_code_builds_its_provider_sections() {
+    let mut config = bonin_app::config::AppConfig::sandbox_defaults().unwrap();
+    config.store.url = "memory:".into();
+    let sections = [
+        (bonin_domain::ProviderId::Nice, json!({"client_id": "code-client", "client_secret": "code-secret"})),
+        (bonin_domain::ProviderId::Toss, json!({"client_id": "test_code", "client_secret": "code-secret"})),
+    ];
+    for (provider, section) in sections.clone() {
+        config.providers.set(provider, section);
+    }
+    let app = bonin_app::wiring::App::from_config(config).await.unwrap();
+    for (provider, _) in sections {
+        assert!(app.provider(provider).is_some(), "{provider}");
+    }
+    // And a wrong one is refused by key, without its value.
+    let mut config = bonin_app::config::AppConfig::sandbox_defaults().unwrap();
+    config.providers.set(bonin_domain::ProviderId::Toss, json!({"client_id": "test_code", "client_secret": 12345}));
+    let error = bonin_app::wiring::App::from_config(config).await.unwrap_err().to_string();
+    assert!(error.contains("client_secret") && !error.contains("12345"), "{error}");
+}

@@ -23,9 +23,15 @@ use crate::{
 /// reading in a loop does not make bonin hammer the provider.
 pub const MIN_POLL_INTERVAL: Duration = Duration::from_secs(2);
 
-/// How long one poll may hold a verification before another instance may poll it: longer than a
-/// provider call with its retries.
-pub const POLL_LEASE: Duration = Duration::from_secs(60);
+/// How long one poll may take, the provider's calls and retries included. An [`AppVerifier`] gives
+/// up a poll still running then (an error), so it never outlives its lease; `bonin serve` also
+/// enforces it around every poll.
+pub const POLL_TIME_LIMIT: Duration = Duration::from_secs(120);
+
+/// How long one poll holds a verification before another instance may poll it: longer than
+/// [`POLL_TIME_LIMIT`] with room for the store writes around it, so two polls of one verification
+/// never overlap (a provider that allows few result reads loses none to a race).
+pub const POLL_LEASE: Duration = Duration::from_secs(180);
 
 /// Who is to approve, when the provider asks for the subject up front (the request then names
 /// the person; without one the person identifies themselves in the app).
@@ -163,6 +169,7 @@ pub trait AppVerifier: Send + Sync {
     /// Asks the provider for an approval. Not idempotent: never retried after a timeout.
     async fn request(&self, request: &AppRequest) -> Result<AppStart, Error>;
 
-    /// Asks where the approval stands and, once it is approved, reads the result.
+    /// Asks where the approval stands and, once it is approved, reads the result. Finishes within
+    /// [`POLL_TIME_LIMIT`].
     async fn poll(&self, session: &Verification) -> Result<AppPoll, Error>;
 }

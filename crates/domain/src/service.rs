@@ -394,13 +394,20 @@ impl VerificationService {
                 let adapter = self.apps.get(&provider).ok_or_else(|| {
                     Error::invalid_input("provider", format!("{provider} is not enabled for app verification"))
                 })?;
-                // A provider that names the person up front gets them from the prefill, whole.
-                let subject = request.prefill.as_ref().and_then(|p| match (&p.name, &p.phone, &p.birth_date) {
-                    (Some(name), Some(phone), Some(birth_date)) => {
+                // The person is named whole (name, phone and birth date) or not at all: a partial
+                // subject would silently become a request anyone can approve.
+                let subject = match request.prefill.as_ref().map(|p| (&p.name, &p.phone, &p.birth_date)) {
+                    None | Some((None, None, None)) => None,
+                    Some((Some(name), Some(phone), Some(birth_date))) => {
                         Some(crate::AppSubject { name: name.clone(), phone: phone.clone(), birth_date: *birth_date })
                     }
-                    _ => None,
-                });
+                    Some(_) => {
+                        return Err(Error::invalid_input(
+                            "prefill",
+                            "an app approval names the person with name, phone and birth_date together, or not at all",
+                        ));
+                    }
+                };
                 let app = crate::AppRequest::new(id.clone())
                     .with_subject(subject)
                     .with_return_url(request.return_url.clone())
@@ -859,7 +866,16 @@ impl VerificationService {
             Err(_) => return,
         };
         for id in ids {
-            let Ok(current) = self.store.get(&id).await else { continue };
+            // `load` first writes a result this instance holds parked, so a verification whose
+            // result is in hand is never polled (and its result read) again.
+            let current = match self.load(&id).await {
+                Ok(current) => Some(current),
+                Err(Error::NotFound) => None,
+                Err(_) => continue,
+            };
+            if self.parked.lock().is_ok_and(|parked| parked.contains_key(&id)) {
+                continue;
+            }
             let now = self.clock.now();
             let Some(current) = current.filter(|c| !c.status_at(now).is_final()) else {
                 if let Ok(mut watched) = self.watched.lock() {

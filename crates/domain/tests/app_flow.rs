@@ -205,7 +205,7 @@ async fn a_lapsed_or_refused_approval_ends_and_a_failed_poll_changes_nothing() {
 }
 
 #[tokio::test]
-async fn the_subject_is_named_only_when_the_prefill_names_it_whole_and_complete_is_refused() {
+async fn the_subject_is_named_whole_or_not_at_all_and_complete_is_refused() {
     let (_, _, provider, service) = setup(Duration::ZERO);
     let whole = Prefill::default()
         .with_name(Some(Name::new("김토스").unwrap()))
@@ -213,8 +213,12 @@ async fn the_subject_is_named_only_when_the_prefill_names_it_whole_and_complete_
         .with_birth_date(Some(BirthDate::from_ymd(1993, 3, 24).unwrap()));
     let partial = Prefill::default().with_name(Some(Name::new("김토스").unwrap()));
     service.start(start_request(Some(whole))).await.unwrap();
-    let id = service.start(start_request(Some(partial))).await.unwrap().verification.id().clone();
+    let id = service.start(start_request(None)).await.unwrap().verification.id().clone();
+    // A partial subject would silently become a request anyone can approve: refused, nothing sent.
+    let refused = service.start(start_request(Some(partial))).await;
+    assert!(matches!(refused, Err(Error::InvalidInput { ref field, .. }) if field == "prefill"), "{refused:?}");
     let requests = provider.requests.lock().unwrap().clone();
+    assert_eq!(requests.len(), 2);
     assert!(requests[0].subject.is_some());
     assert!(requests[1].subject.is_none());
     let callback = CallbackParams::new(CallbackTransport::Get);
