@@ -763,8 +763,10 @@ pub fn router_with(service: Arc<VerificationService>, settings: ApiSettings, gua
     if settings.api_keys.is_empty() {
         router = router.layer(middleware::from_fn_with_state(Arc::new(local), require_local_host));
     }
-    // Outermost: a panic anywhere below is answered with a fixed 500 problem, its message unread.
-    router.layer(middleware::from_fn(crate::panic::catch_panic))
+    // A panic anywhere below is answered with a fixed 500 problem, its message unread.
+    // Outermost: the request id and the access line, around the panic catcher so that a panic's
+    // 500 is logged and carries the id too.
+    router.layer(middleware::from_fn(crate::panic::catch_panic)).layer(middleware::from_fn(crate::access::access_log))
 }
 
 #[cfg(test)]
