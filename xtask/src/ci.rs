@@ -36,6 +36,10 @@ pub(crate) fn run() -> Result<(), String> {
     for example in examples()? {
         cargo(&["run", "--quiet", "--locked", "-p", "bonin-examples", "--example", &example])?;
     }
+    println!("\n==> release checks");
+    crate::release::run()?;
+    println!("\n==> msrv");
+    crate::release::msrv()?;
     println!("\n==> bench --quick");
     crate::bench::run(true)?;
     println!("\nci: all checks passed");

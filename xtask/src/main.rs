@@ -1,4 +1,5 @@
-//! Repository automation: `cargo xtask <codegen [--check] | tidy | ci | bench | fuzz>`.
+//! Repository automation: `cargo xtask <codegen [--check] | tidy | ci | release | msrv | bench | fuzz>`.
+//! `release` reaches crates.io for the publish dry run unless `CARGO_NET_OFFLINE=true`.
 #![forbid(unsafe_code)]
 #![allow(clippy::print_stdout, clippy::print_stderr)] // a command line prints
 
@@ -8,6 +9,7 @@ mod bench_service;
 mod ci;
 mod codegen;
 mod fuzz;
+mod release;
 mod tidy;
 
 use std::{path::PathBuf, process::ExitCode};
@@ -25,6 +27,8 @@ commands:
   tidy               check repository rules (dependency direction, no printing in libraries, ...)
   ci                 everything CI runs: fmt, codegen --check, tidy, clippy -D warnings, all tests, bench --quick
                      (the tests need node and npm for a provider's npm SDK check; BONIN_SKIP_NODE=1 skips it)
+  release            release checks: packages, publish dry run, cargo deny, each feature alone (cargo hack)
+  msrv               cargo check with the toolchain rust-version names
   bench [--quick]    measurements for docs/PERFORMANCE.md (release build; --quick: a smoke run that writes nothing)
   fuzz [--cases N]   the parser property tests in release, N cases each (default: a million in all)
 ";
@@ -36,6 +40,8 @@ fn main() -> ExitCode {
         ["codegen", "--check"] => codegen::run(codegen::Mode::Check),
         ["tidy"] => tidy::run_all(),
         ["ci"] => ci::run(),
+        ["release"] => release::run(),
+        ["msrv"] => release::msrv(),
         ["bench"] => bench::run(false),
         ["bench", "--quick"] => bench::run(true),
         ["bench-in-process"] => bench::run_in_process(false),

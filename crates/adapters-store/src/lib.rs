@@ -18,6 +18,8 @@
 //! ```
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
+// On docs.rs (nightly), each item gated by a cargo feature is badged with it.
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 #[cfg(feature = "encryption")]
 mod cipher;

@@ -119,7 +119,7 @@ pub fn demo_done() -> Response {
 }
 
 /// The demo's script (served from `'self'`, so the policy allows it without a nonce): the
-/// registered providers' launchers, then [`DEMO_SCRIPT`].
+/// registered providers' launchers, then the page's own code.
 pub fn demo_js() -> String {
     let mut out = String::from("\"use strict\";\nvar LAUNCHERS = {};\n");
     for provider in crate::providers::registered() {

@@ -2,8 +2,7 @@
 //! else (configuration, validation, wiring, the CLI, the API's capability checks, OpenAPI, the
 //! settings reference, the demo page) iterates over [`registered`].
 //!
-//! Adding a provider: its adapter crate implements
-//! [`Provider`](bonin_adapters_http::provider::Provider), its simulator implements
+//! Adding a provider: its adapter crate implements [`Provider`], its simulator implements
 //! [`Counterpart`](bonin_sandbox::counterpart::Counterpart), and one line here (behind a feature of
 //! this crate) registers it.
 

@@ -125,8 +125,9 @@ impl Canaries {
             .iter()
             .filter_map(|(label, needle)| {
                 let at = text.find(needle.as_str())?;
-                let from = text.floor_char_boundary(at.saturating_sub(160));
-                let to = text.ceil_char_boundary((at + needle.len() + 160).min(text.len()));
+                let from = (0..=at.saturating_sub(160)).rev().find(|&i| text.is_char_boundary(i)).unwrap_or(0);
+                let end = (at + needle.len() + 160).min(text.len());
+                let to = (end..=text.len()).find(|&i| text.is_char_boundary(i)).unwrap_or(text.len());
                 Some(format!("{label} ({needle}) in …{}…", &text[from..to]))
             })
             .collect()
