@@ -53,8 +53,8 @@ mod config;
 pub mod crypto;
 mod flow;
 mod keyfile;
-mod provider;
 mod launch;
+mod provider;
 
 use std::time::Duration;
 
@@ -63,8 +63,8 @@ pub use config::{MobileokConfig, TokenEndpoint};
 pub use crypto::CryptoGeneration;
 pub use flow::MobileokClient;
 pub use keyfile::KeyFile;
-pub use provider::Mobileok;
 pub use launch::MobileokLaunch;
+pub use provider::Mobileok;
 
 /// mobileOK's rules, which [`MobileokClient`] states for both flows: the token lives 10 minutes
 /// in total, authentication must finish within 7 minutes after the auth request, the OTP may be

@@ -43,18 +43,18 @@
 
 mod common;
 mod config;
-mod provider;
 mod launch;
+mod provider;
 mod v1;
 mod v2;
 mod webhook;
 
 pub use config::{PortoneV1Config, PortoneV2Config};
-pub use provider::{PortoneV1, PortoneV2};
 pub use launch::{
     DanalBypass, IamportLaunch, IamportParams, KcpV2Bypass, PortoneBypass, PortoneCustomer, PortoneLaunch,
     PortoneParams, PortoneWindowType,
 };
+pub use provider::{PortoneV1, PortoneV2};
 pub use v1::{Certification, Envelope, PortoneV1Client, V1Error};
 pub use v2::{IdentityVerification, PortoneV2Client, V2Error, V2ErrorType, idempotency_key};
 pub use webhook::{TOLERANCE_SECS, WebhookError, WebhookVerifier};

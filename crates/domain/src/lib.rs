@@ -53,7 +53,8 @@ mod verification;
 
 #[cfg(feature = "mock")]
 pub use app_flow::MockAppVerifier;
-pub use app_flow::{AppPoll, AppRequest, AppStart, AppState, AppSubject, AppVerifier, MIN_POLL_INTERVAL, POLL_LEASE, POLL_TIME_LIMIT,
+pub use app_flow::{
+    AppPoll, AppRequest, AppStart, AppState, AppSubject, AppVerifier, MIN_POLL_INTERVAL, POLL_LEASE, POLL_TIME_LIMIT,
 };
 pub use clock::{Clock, KST, ManualClock, OsRng, Rng, SequenceRng, SystemClock, Timestamp};
 #[cfg(feature = "mock")]

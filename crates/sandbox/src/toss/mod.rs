@@ -59,8 +59,8 @@
 //! bonin is configured with [`TossSimulator::public_key_base64`].
 
 mod api;
-mod counterpart;
 pub mod codes;
+mod counterpart;
 pub mod crypto;
 mod page;
 
