@@ -206,8 +206,8 @@ pub(crate) fn run_in_process(quick: bool) -> Result<(), String> {
          Each flow, for every registered provider with a window: start through the REST API, the simulated \
          window played as a persona (`POST /_sandbox/play`), the return landing, the identity read; for \
          every provider with app approval: start, the approval in the simulated app (`/_sandbox/play`), \
-         reads until bonin has polled it, the identity read (a Toss flow's CPU is mostly the simulator's \
-         RSA-4096 private-key operations on the session keys). `bonin` \
+         reads until bonin has polled it, the identity read (such a flow's CPU is mostly its simulator's \
+         RSA private-key operations on the session keys). `bonin` \
          rows charge the CPU time of the `bonin serve` process, which in its sandbox profile runs the \
          simulators in process (no separate `bonin sandbox` process). `floor` rows come from the adapter \
          crates' `benches/floor.rs`: a minimal client doing the same provider exchanges with plain reqwest \
