@@ -803,7 +803,7 @@ impl LoadedConfig {
         let Some((section, field)) = key.strip_prefix("providers.").and_then(|k| k.split_once('.')) else {
             return self.is_explicit(key);
         };
-        let Some(provider) = crate::providers::registered().into_iter().find(|p| p.id().as_str() == section) else {
+        let Some(provider) = crate::providers::registered().iter().find(|p| p.id().as_str() == section) else {
             return true;
         };
         let Some(counterpart) = bonin_sandbox::counterpart::of(provider.id()) else { return true };

@@ -37,7 +37,7 @@ fn json_body(schema: &str) -> Value {
 /// methods it offers (`anyOf` in `StartRequest`).
 fn provider_methods() -> Vec<Value> {
     crate::providers::registered()
-        .into_iter()
+        .iter()
         .filter(|p| p.capabilities().verifies())
         .map(|p| {
             json!({"properties": {"provider": {"const": p.id().as_str()},

@@ -12,27 +12,30 @@ use bonin_adapters_http::provider::{Built, Capabilities, Endpoint, Launcher, Par
 use bonin_domain::{Error, ProviderId, SecretString};
 use figment::{Figment, providers::Serialized};
 
-/// Every provider of this build, in a stable order.
-pub fn registered() -> Vec<Registered> {
-    vec![
-        #[cfg(feature = "nice")]
-        Registered::of(bonin_adapters_nice::Nice),
-        #[cfg(feature = "mobileok")]
-        Registered::of(bonin_adapters_mobileok::Mobileok),
-        #[cfg(feature = "portone")]
-        Registered::of(bonin_adapters_portone::PortoneV1),
-        #[cfg(feature = "portone")]
-        Registered::of(bonin_adapters_portone::PortoneV2),
-        #[cfg(feature = "esignon")]
-        Registered::of(bonin_adapters_esignon::Esignon),
-        #[cfg(feature = "toss")]
-        Registered::of(bonin_adapters_toss::Toss),
-    ]
+/// Every provider of this build, in a stable order (built once).
+pub fn registered() -> &'static [Registered] {
+    static REGISTERED: std::sync::OnceLock<Vec<Registered>> = std::sync::OnceLock::new();
+    REGISTERED.get_or_init(|| {
+        vec![
+            #[cfg(feature = "nice")]
+            Registered::of(bonin_adapters_nice::Nice),
+            #[cfg(feature = "mobileok")]
+            Registered::of(bonin_adapters_mobileok::Mobileok),
+            #[cfg(feature = "portone")]
+            Registered::of(bonin_adapters_portone::PortoneV1),
+            #[cfg(feature = "portone")]
+            Registered::of(bonin_adapters_portone::PortoneV2),
+            #[cfg(feature = "esignon")]
+            Registered::of(bonin_adapters_esignon::Esignon),
+            #[cfg(feature = "toss")]
+            Registered::of(bonin_adapters_toss::Toss),
+        ]
+    })
 }
 
 /// The registered provider `id`, if this build has it.
 pub fn find(id: ProviderId) -> Option<Registered> {
-    registered().into_iter().find(|p| p.id() == id)
+    registered().iter().find(|p| p.id() == id).cloned()
 }
 
 /// The ids of the providers that verify identities (window, OTP or app), in order.

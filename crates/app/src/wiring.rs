@@ -110,7 +110,7 @@ pub struct Sandbox {
 impl Sandbox {
     /// The window simulators, for [`bonin_sandbox::play::window`] (plays any launch as a persona).
     pub fn players(&self) -> bonin_sandbox::play::Simulators {
-        self.simulators.iter().fold(bonin_sandbox::play::Simulators::new(), |players, (_, sim)| sim.players(players))
+        players_of(&self.simulators)
     }
 
     /// The simulator of type `S` (`NiceSimulator`, …), if one runs.
@@ -120,7 +120,7 @@ impl Sandbox {
 
     /// Approves an app launch as `persona` on the simulator that issued it.
     pub fn approve(&self, launch: &bonin_domain::Launch, persona: &str) -> Option<Result<(), String>> {
-        self.simulators.iter().find_map(|(_, sim)| sim.approve(launch, persona))
+        approve_on(&self.simulators, launch, persona)
     }
 
     /// The simulator standing in for `provider`.
@@ -134,6 +134,22 @@ impl Sandbox {
         let base = self.server.base_url();
         self.simulators.iter().flat_map(|(_, sim)| sim.banner(&base, dir)).collect()
     }
+}
+
+/// The started simulators, each with the providers it stands in for.
+#[cfg(feature = "sandbox")]
+type Simulations = [(Vec<ProviderId>, Arc<dyn bonin_sandbox::counterpart::Simulated>)];
+
+/// The window players of `simulators`.
+#[cfg(feature = "sandbox")]
+fn players_of(simulators: &Simulations) -> bonin_sandbox::play::Simulators {
+    simulators.iter().fold(bonin_sandbox::play::Simulators::new(), |players, (_, sim)| sim.players(players))
+}
+
+/// Approves an app launch on whichever of `simulators` issued it.
+#[cfg(feature = "sandbox")]
+fn approve_on(simulators: &Simulations, launch: &bonin_domain::Launch, persona: &str) -> Option<Result<(), String>> {
+    simulators.iter().find_map(|(_, sim)| sim.approve(launch, persona))
 }
 
 /// Starts the simulators of the registered providers on `bind` (port 0 for any free port).
@@ -159,12 +175,10 @@ pub async fn start_sandbox(loaded: &LoadedConfig, bind: SocketAddr) -> Result<Sa
     }
     let simulators: Vec<(Vec<ProviderId>, Arc<dyn bonin_sandbox::counterpart::Simulated>)> =
         simulators.into_iter().map(|(ids, sim)| (ids, Arc::from(sim))).collect();
-    let players =
-        simulators.iter().fold(bonin_sandbox::play::Simulators::new(), |players, (_, sim)| sim.players(players));
-    let approving: Vec<Arc<dyn bonin_sandbox::counterpart::Simulated>> =
-        simulators.iter().map(|(_, sim)| sim.clone()).collect();
+    let players = players_of(&simulators);
+    let approving = simulators.clone();
     let approvers: bonin_sandbox::counterpart::Approvers =
-        Arc::new(move |launch, persona| approving.iter().find_map(|sim| sim.approve(launch, persona)));
+        Arc::new(move |launch, persona| approve_on(&approving, launch, persona));
     router = router.merge(bonin_sandbox::counterpart::play_router(players, approvers));
     let server = bonin_sandbox::SandboxServer::start(router, bind)
         .await
@@ -307,7 +321,7 @@ pub async fn build_with_metrics(loaded: &LoadedConfig, metrics: Arc<Metrics>) ->
     for provider in crate::providers::registered() {
         let Some(section) = final_section(
             loaded,
-            &provider,
+            provider,
             #[cfg(feature = "sandbox")]
             sandbox.as_ref(),
         ) else {

@@ -21,7 +21,7 @@ fn every_registered_provider_has_a_unique_id_documented_settings_and_unique_laun
     let ids: BTreeSet<_> = providers.iter().map(|p| p.id()).collect();
     assert_eq!(ids.len(), providers.len(), "ids are unique");
     let mut kinds = BTreeSet::new();
-    for provider in &providers {
+    for provider in providers {
         assert!(!provider.about().is_empty(), "{} explains itself", provider.id());
         assert!(!provider.settings().is_empty(), "{} documents its section", provider.id());
         let keys: BTreeSet<_> = provider.settings().iter().map(|s| s.key).collect();
@@ -36,7 +36,7 @@ fn every_registered_provider_has_a_unique_id_documented_settings_and_unique_laun
     }
     // Every provider key is in the generated reference, under its section.
     let documented: BTreeSet<String> = reference().into_iter().map(|s| s.key).collect();
-    for provider in &providers {
+    for provider in providers {
         for setting in provider.settings() {
             let key = format!("providers.{}.{}", provider.id(), setting.key);
             assert!(documented.contains(&key), "{key} is in the reference");
@@ -64,7 +64,7 @@ async fn what_a_provider_builds_is_what_it_says_it_can_do() {
 #[tokio::test]
 async fn a_method_a_provider_lacks_is_refused_by_name() {
     let app = app(&[]).await;
-    for provider in registered().into_iter().filter(|p| p.capabilities().verifies()) {
+    for provider in registered().iter().filter(|p| p.capabilities().verifies()) {
         let capabilities = provider.capabilities();
         for (method, offered) in [("window", capabilities.window), ("otp", capabilities.otp)] {
             let body = json!({"provider": provider.id().as_str(), "method": method,
