@@ -56,6 +56,9 @@ pub struct ApiSettings {
     pub body_limit: usize,
     /// Serve the demo page.
     pub demo: bool,
+    /// Serve `/healthz`, `/readyz` and `/metrics` here too; off when they have a listener of their
+    /// own ([`ops_router`], `server.admin_bind`).
+    pub ops: bool,
     /// The e-signature endpoints, when a signing provider is enabled.
     pub signing: Option<crate::signing::SigningApi>,
 }
@@ -67,6 +70,7 @@ impl std::fmt::Debug for ApiSettings {
             .field("request_timeout", &self.request_timeout)
             .field("body_limit", &self.body_limit)
             .field("demo", &self.demo)
+            .field("ops", &self.ops)
             .field("signing", &self.signing)
             .finish()
     }
@@ -746,10 +750,10 @@ pub fn router_with(service: Arc<VerificationService>, settings: ApiSettings, gua
     let mut open = Router::new()
         .route("/v1/verifications/{id}/return", get(landing_get).post(landing_post))
         .route("/v1/verifications/{id}/launch", get(launch).post(launch))
-        .route("/healthz", get(healthz))
-        .route("/readyz", get(readyz))
-        .route("/metrics", get(metrics))
         .route("/openapi.json", get(openapi));
+    if settings.ops {
+        open = open.route("/healthz", get(healthz)).route("/readyz", get(readyz)).route("/metrics", get(metrics));
+    }
     if settings.demo {
         open = open.route("/", get(demo_index)).route("/demo/done", get(demo_done)).route("/demo.js", get(demo_js));
     }
@@ -767,6 +771,27 @@ pub fn router_with(service: Arc<VerificationService>, settings: ApiSettings, gua
     // Outermost: the request id and the access line, around the panic catcher so that a panic's
     // 500 is logged and carries the id too.
     router.layer(middleware::from_fn(crate::panic::catch_panic)).layer(middleware::from_fn(crate::access::access_log))
+}
+
+/// The operations router of `server.admin_bind`: `/healthz`, `/readyz` and `/metrics` alone, with
+/// request ids, the access log and the panic catcher of the API's router, and no API key (serve it
+/// where only the scraper and the orchestrator reach it).
+pub fn ops_router(service: Arc<VerificationService>) -> Router {
+    let clock = service.clock();
+    let state = AppState {
+        service,
+        open: OpenVerifications::new(ApiLimits::default().max_open_verifications, clock.clone()),
+        limiter: Arc::new(RateLimiter::new(ApiLimits::default(), clock.clone())),
+        clock,
+    };
+    Router::new()
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics))
+        .fallback(fallback)
+        .with_state(state)
+        .layer(middleware::from_fn(crate::panic::catch_panic))
+        .layer(middleware::from_fn(crate::access::access_log))
 }
 
 #[cfg(test)]

@@ -34,6 +34,9 @@ pub enum ProfileName {
 pub struct ServerConfig {
     /// Listen address.
     pub bind: SocketAddr,
+    /// A second listener for `/metrics`, `/healthz` and `/readyz`, which then leave `bind`.
+    #[serde(default)]
+    pub admin_bind: Option<SocketAddr>,
     /// The public base URL of this service; return URLs handed to providers are built from it.
     /// Defaults to `http://<bind>`.
     #[serde(default)]
@@ -551,6 +554,21 @@ impl LoadedConfig {
         if c.server.max_connections == 0 {
             return Err(error_at(f, "server.max_connections", "must be at least 1"));
         }
+        if let Some(admin) = c.server.admin_bind {
+            let clashes = |other: SocketAddr| {
+                other.port() != 0 && other.port() == admin.port() && {
+                    let (a, b) = (other.ip(), admin.ip());
+                    a == b || a.is_unspecified() || b.is_unspecified()
+                }
+            };
+            if clashes(c.server.bind) || clashes(c.sandbox.bind) {
+                return Err(error_at(
+                    f,
+                    "server.admin_bind",
+                    "must be another address or port than server.bind and sandbox.bind: metrics, readiness and liveness get a listener of their own",
+                ));
+            }
+        }
         if !c.sandbox.bind.ip().is_loopback() {
             return Err(error_at(f, "sandbox.bind", "the simulators listen on a loopback address only"));
         }
@@ -940,6 +958,11 @@ const HOST_SETTINGS: &[HostSetting] = &[
         key: "server.bind",
         default: "\"127.0.0.1:8080\"",
         about: "Listen address. Without `api_keys` the sandbox profile accepts loopback addresses only.",
+    },
+    HostSetting {
+        key: "server.admin_bind",
+        default: "none",
+        about: "A second listen address for `/metrics`, `/healthz` and `/readyz` (e.g. `\"10.0.0.5:9090\"`, reachable by the scraper and the orchestrator only). When set, those endpoints leave `server.bind`; when unset, they are served there with the API. Must differ from `server.bind`.",
     },
     HostSetting {
         key: "server.public_url",

@@ -115,6 +115,18 @@ async fn serve(cli: &Cli) -> Result<(), Failure> {
     let listener = tokio::net::TcpListener::bind(app.bind)
         .await
         .map_err(|e| Failure(1, format!("cannot listen on {}: {e}", app.bind)))?;
+    let admin = match &app.admin {
+        Some(admin) => Some(
+            tokio::net::TcpListener::bind(admin.bind)
+                .await
+                .map_err(|e| Failure(1, format!("cannot listen on {} (server.admin_bind): {e}", admin.bind)))?,
+        ),
+        None => None,
+    };
+    if let Some(admin) = &admin {
+        let at = admin.local_addr().map(|a| a.to_string()).unwrap_or_default();
+        tracing::info!(admin_bind = %at, "metrics, readiness and liveness on their own listener");
+    }
     tracing::info!(
         profile = ?loaded.config.profile,
         bind = %app.bind,
@@ -130,7 +142,7 @@ async fn serve(cli: &Cli) -> Result<(), Failure> {
     if loaded.demo_enabled() {
         tracing::info!("demo page at {}/", app.public_url);
     }
-    app.serve(listener, shutdown_signal()).await.map_err(|e| Failure(1, format!("server error: {e}")))
+    app.serve_with_admin(listener, admin, shutdown_signal()).await.map_err(|e| Failure(1, format!("server error: {e}")))
 }
 
 #[cfg(feature = "sandbox")]

@@ -111,10 +111,15 @@ impl Metrics {
             let _ = writeln!(out, "bonin_upstream_seconds_sum{{{labels}}} {}", h.sum);
             let _ = writeln!(out, "bonin_upstream_seconds_count{{{labels}}} {}", h.count);
         }
-        let token_families: [TokenFamily; 3] = [
+        let token_families: [TokenFamily; 4] = [
             ("bonin_token_cache_hits_total", "Token requests answered from the cache.", |s| s.hits),
-            ("bonin_token_cache_misses_total", "Upstream token fetches.", |s| s.fetches),
+            ("bonin_token_cache_misses_total", "Upstream token fetches (refreshes).", |s| s.fetches),
             ("bonin_token_cache_failures_total", "Failed upstream token fetches.", |s| s.failures),
+            (
+                "bonin_token_cache_rejected_total",
+                "Tokens the provider refused before their time, each forcing a refresh.",
+                |s| s.rejected,
+            ),
         ];
         for (name, help, value) in token_families {
             let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter");

@@ -58,6 +58,9 @@ pub struct App {
     pub router: Router,
     /// Where `serve` listens.
     pub bind: SocketAddr,
+    /// The operations listener (`server.admin_bind`): `/metrics`, `/healthz` and `/readyz`, which
+    /// are then not on [`App::router`].
+    pub admin: Option<AdminListener>,
     /// How `serve` treats connections.
     pub connections: ConnectionLimits,
     /// The public base URL.
@@ -73,6 +76,15 @@ impl std::fmt::Debug for App {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("App").field("bind", &self.bind).field("public_url", &self.public_url).finish_non_exhaustive()
     }
+}
+
+/// The operations listener of `server.admin_bind`.
+#[derive(Debug, Clone)]
+pub struct AdminListener {
+    /// Where it listens.
+    pub bind: SocketAddr,
+    /// Its router ([`api::ops_router`]).
+    pub router: Router,
 }
 
 /// A provider built from the configuration.
@@ -375,15 +387,18 @@ pub async fn build_with_metrics(loaded: &LoadedConfig, metrics: Arc<Metrics>) ->
             request_timeout: Duration::from_secs(config.server.request_timeout_secs),
             body_limit: config.server.body_limit_bytes,
             demo: loaded.demo_enabled(),
+            ops: config.server.admin_bind.is_none(),
             signing,
         },
         guards,
     );
+    let admin = config.server.admin_bind.map(|bind| AdminListener { bind, router: api::ops_router(service.clone()) });
     Ok(App {
         service,
         metrics,
         router,
         bind: config.server.bind,
+        admin,
         connections: ConnectionLimits {
             header_read_timeout: Duration::from_secs(config.server.header_read_timeout_secs),
             max_connections: config.server.max_connections,
@@ -397,12 +412,35 @@ pub async fn build_with_metrics(loaded: &LoadedConfig, metrics: Arc<Metrics>) ->
 
 impl App {
     /// Serves the router on `listener` until `shutdown` resolves, with the configured
-    /// [`ConnectionLimits`] (see [`crate::limits::serve`]).
+    /// [`ConnectionLimits`] (see [`crate::limits::serve`]); the operations router too, on `admin`
+    /// (a listener bound to [`AdminListener::bind`]) when [`App::admin`] is set. Without a listener
+    /// for a configured `admin`, it binds one itself.
     pub async fn serve(
         self,
         listener: tokio::net::TcpListener,
         shutdown: impl std::future::Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
+        self.serve_with_admin(listener, None, shutdown).await
+    }
+
+    /// [`App::serve`], with the operations listener bound by the caller (who can then learn its
+    /// address, e.g. after binding port 0).
+    pub async fn serve_with_admin(
+        self,
+        listener: tokio::net::TcpListener,
+        admin: Option<tokio::net::TcpListener>,
+        shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
+        use futures::FutureExt as _;
+        let shutdown = shutdown.boxed().shared();
+        let admin = match (self.admin.clone(), admin) {
+            (None, _) => None,
+            (Some(ops), Some(listener)) => Some((ops.router, listener)),
+            (Some(ops), None) => Some((ops.router, tokio::net::TcpListener::bind(ops.bind).await?)),
+        };
+        let admin = admin.map(|(router, listener)| {
+            tokio::spawn(crate::limits::serve(listener, router, self.connections, shutdown.clone()))
+        });
         // A verified result the store refused is parked on this instance; write it as soon as the
         // store is back, even when no request for that verification arrives here.
         let service = self.service.clone();
@@ -428,12 +466,16 @@ impl App {
             }
         });
         let served = crate::limits::serve(listener, self.router, self.connections, shutdown).await;
+        let admin_served = match admin {
+            Some(task) => task.await.unwrap_or_else(|e| Err(std::io::Error::other(e))),
+            None => Ok(()),
+        };
         flusher.abort();
         // A poll in progress may hold a provider's result: let the round finish (for a while).
         stopping.store(true, std::sync::atomic::Ordering::Relaxed);
         if tokio::time::timeout(Duration::from_secs(30), &mut Box::pin(poller)).await.is_err() {
             tracing::warn!("background polls were still running at shutdown and were stopped");
         }
-        served
+        served.and(admin_served)
     }
 }

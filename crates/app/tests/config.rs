@@ -298,6 +298,7 @@ fn every_documented_key_is_a_real_setting() {
             let value = match setting.key.as_str() {
                 "profile" => "sandbox",
                 "server.bind" => "127.0.0.1:8081",
+                "server.admin_bind" => "127.0.0.1:9091",
                 "server.public_url" => "http://127.0.0.1:8081",
                 "server.api_keys" => "a-documented-key-0000",
                 "server.allowed_return_origins" => "https://shop.example",

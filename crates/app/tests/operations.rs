@@ -26,6 +26,71 @@ use support::{Captured, Reply, StandInOtp, api_settings, otp_service, send};
 
 mod support;
 
+// --- The operations listener (server.admin_bind) ---
+
+async fn http_get(addr: std::net::SocketAddr, path: &str) -> (u16, String) {
+    let reply = reqwest::Client::new().get(format!("http://{addr}{path}")).send().await.unwrap();
+    (reply.status().as_u16(), reply.text().await.unwrap())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_admin_bind_metrics_health_and_readiness_leave_the_public_listener() {
+    let public = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let admin = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let (public_at, admin_at) = (public.local_addr().unwrap(), admin.local_addr().unwrap());
+    let app = support::app(&[("BONIN_SERVER__ADMIN_BIND", &admin_at.to_string())]).await;
+    assert_eq!(app.admin.as_ref().map(|a| a.bind), Some(admin_at));
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let served = tokio::spawn(app.serve_with_admin(public, Some(admin), async {
+        let _ = stopped.await;
+    }));
+
+    for path in ["/metrics", "/healthz", "/readyz"] {
+        let (status, body) = http_get(public_at, path).await;
+        assert_eq!(status, 404, "{path} on the public listener: {body}");
+    }
+    let (status, body) = http_get(admin_at, "/metrics").await;
+    assert_eq!(status, 200);
+    assert!(body.contains("bonin_flows_started_total"), "{body}");
+    assert_eq!(http_get(admin_at, "/healthz").await, (200, "ok".to_owned()));
+    assert_eq!(http_get(admin_at, "/readyz").await, (200, "ready".to_owned()));
+    // Only operations there: the API is not reachable through the admin listener.
+    assert_eq!(http_get(admin_at, "/openapi.json").await.0, 404);
+    assert_eq!(http_get(public_at, "/openapi.json").await.0, 200);
+
+    let _ = stop.send(());
+    served.await.unwrap().unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_admin_bind_operations_stay_on_the_public_listener() {
+    let app = support::app(&[]).await;
+    assert!(app.admin.is_none());
+    for path in ["/metrics", "/healthz", "/readyz"] {
+        let reply = send(&app.router, Request::get(path).body(Body::empty()).unwrap()).await;
+        assert_eq!(reply.status, StatusCode::OK, "{path}");
+    }
+}
+
+#[test]
+fn admin_bind_must_not_share_the_public_address() {
+    for (bind, admin) in
+        [("127.0.0.1:8080", "127.0.0.1:8080"), ("0.0.0.0:8080", "127.0.0.1:8080"), ("127.0.0.1:8080", "0.0.0.0:8080")]
+    {
+        let env = StringEnv::from_vars(vec![
+            ("BONIN_SERVER__BIND".to_owned(), bind.to_owned()),
+            ("BONIN_SERVER__ADMIN_BIND".to_owned(), admin.to_owned()),
+        ]);
+        let error = LoadedConfig::load(figment(None, env)).unwrap_err().to_string();
+        assert!(error.contains("server.admin_bind"), "{bind} / {admin}: {error}");
+    }
+    let env = StringEnv::from_vars(vec![
+        ("BONIN_SERVER__BIND".to_owned(), "127.0.0.1:8080".to_owned()),
+        ("BONIN_SERVER__ADMIN_BIND".to_owned(), "127.0.0.1:9090".to_owned()),
+    ]);
+    assert!(LoadedConfig::load(figment(None, env)).is_ok());
+}
+
 // --- Request ids and the access log ---
 
 /// Everything logged by this test binary, as JSON lines with their spans. One subscriber for the

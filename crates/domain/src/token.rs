@@ -97,6 +97,9 @@ pub struct TokenCacheStats {
     pub fetches: u64,
     /// Upstream fetches that failed.
     pub failures: u64,
+    /// Tokens the provider refused before their time ([`TokenCache::refresh_rejected`]); each
+    /// forces a refresh, counted in `fetches` too.
+    pub rejected: u64,
 }
 
 #[derive(Clone)]
@@ -126,6 +129,7 @@ pub struct TokenCache<S> {
     hits: AtomicU64,
     fetches: AtomicU64,
     failures: AtomicU64,
+    rejected: AtomicU64,
 }
 
 impl<S> fmt::Debug for TokenCache<S> {
@@ -155,6 +159,7 @@ impl<S> TokenCache<S> {
             hits: self.hits.load(Ordering::Relaxed),
             fetches: self.fetches.load(Ordering::Relaxed),
             failures: self.failures.load(Ordering::Relaxed),
+            rejected: self.rejected.load(Ordering::Relaxed),
         }
     }
 }
@@ -171,6 +176,7 @@ impl<S: TokenSource> TokenCache<S> {
             hits: AtomicU64::new(0),
             fetches: AtomicU64::new(0),
             failures: AtomicU64::new(0),
+            rejected: AtomicU64::new(0),
         }
     }
 
@@ -219,6 +225,7 @@ impl<S: TokenSource> TokenCache<S> {
             let mut state = self.lock();
             if state.current.as_ref().is_some_and(|c| c.token.generation == rejected.generation) {
                 state.current = None;
+                self.rejected.fetch_add(1, Ordering::Relaxed);
             }
         }
         self.get().await

@@ -171,6 +171,8 @@ async fn a_refused_call_is_sent_once_more_with_a_fresh_token_and_never_loops() {
     assert!(outcome, "the second outcome is returned as it is");
     assert_eq!(*seen.lock().unwrap(), ["token-1", "token-2"]);
     assert_eq!(source.fetches.load(Ordering::SeqCst), 2);
+    // The refusal is counted (metrics tell forced refreshes from scheduled ones).
+    assert_eq!((cache.stats().rejected, cache.stats().fetches), (1, 2));
     // Accepted at once: one call, no refresh.
     let calls = AtomicUsize::new(0);
     cache
@@ -184,6 +186,7 @@ async fn a_refused_call_is_sent_once_more_with_a_fresh_token_and_never_loops() {
         .await
         .unwrap();
     assert_eq!((calls.load(Ordering::SeqCst), source.fetches.load(Ordering::SeqCst)), (1, 2));
+    assert_eq!(cache.stats().rejected, 1);
     // An error from the call itself is returned without a refresh.
     let error = cache.call_with_refresh(|_: &bool| true, |_| async { Err::<bool, _>(Error::NotFound) }).await;
     assert_eq!(error.unwrap_err(), Error::NotFound);

@@ -165,7 +165,14 @@ pub fn otp_service(clock: Arc<dyn Clock>, otp: Arc<dyn OtpVerifier>) -> Verifica
 
 /// Keyless API settings without the demo or signing, with `request_timeout`.
 pub fn api_settings(request_timeout: Duration) -> ApiSettings {
-    ApiSettings { api_keys: Arc::new(Vec::new()), request_timeout, body_limit: 65536, demo: false, signing: None }
+    ApiSettings {
+        api_keys: Arc::new(Vec::new()),
+        request_timeout,
+        body_limit: 65536,
+        demo: false,
+        ops: true,
+        signing: None,
+    }
 }
 
 // --- Log output ---
