@@ -37,7 +37,7 @@ pub fn init_tracing(log: &config::LogConfig) {
     let builder = tracing_subscriber::fmt()
         .with_max_level(level)
         .with_writer(std::io::stderr)
-        .with_target(false)
+        .with_target(true)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()));
     let _ = match log.format {
         config::LogFormat::Json => builder.json().try_init(),

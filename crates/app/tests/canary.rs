@@ -891,6 +891,8 @@ async fn nothing_the_binary_prints_or_answers_holds_a_secret_or_personal_data() 
     }
     assert!(!canaries.found_in(&identities).is_empty());
     assert!(stderr.contains("verification started") && stderr.contains("signing started"), "{stderr}");
+    // The access lines can be told apart by their target, as docs/OPERATIONS.md says.
+    assert!(stderr.lines().any(|line| line.contains("bonin::access") && line.contains("request handled")), "{stderr}");
     for (n, text) in printed.iter().enumerate() {
         canaries.assert_absent(&format!("command output #{n}"), text);
     }
