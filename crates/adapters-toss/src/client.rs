@@ -110,6 +110,9 @@ pub enum TossResult {
     NotCompleted,
 }
 
+/// Calls a result read may take at worst ([`TossClient::result_read_budget`]).
+pub(crate) const RESULT_READ_CALLS: u32 = 3;
+
 /// The Toss 본인확인 client: one token per `client_id`, shared by every call (and, with
 /// [`TossClient::with_shared_tokens`], by every instance).
 pub struct TossClient {
@@ -121,6 +124,7 @@ pub struct TossClient {
     clock: Arc<dyn Clock>,
     rng: Arc<dyn Rng>,
     last_lifetime: Arc<Mutex<Option<Duration>>>,
+    poll_time_limit: Duration,
 }
 
 impl fmt::Debug for TossClient {
@@ -168,7 +172,38 @@ impl TossClient {
         let name = format!("toss:{}", config.client_id);
         let policy = RefreshPolicy { refresh_before: REFRESH_BEFORE };
         let tokens = TokenCache::maybe_shared(source, shared, name, clock.clone(), policy);
-        Ok(Self { provider: http.provider(), config, http, tokens, public_key, clock, rng, last_lifetime })
+        Ok(Self {
+            provider: http.provider(),
+            config,
+            http,
+            tokens,
+            public_key,
+            clock,
+            rng,
+            last_lifetime,
+            poll_time_limit: bonin_domain::POLL_TIME_LIMIT,
+        })
+    }
+
+    /// Limits each app poll to `limit` rather than [`bonin_domain::POLL_TIME_LIMIT`] (never more:
+    /// a longer poll would outlive its lease in the store).
+    #[must_use]
+    pub fn with_poll_time_limit(mut self, limit: Duration) -> Self {
+        self.poll_time_limit = limit.min(bonin_domain::POLL_TIME_LIMIT);
+        self
+    }
+
+    /// The time limit of one app poll.
+    pub fn poll_time_limit(&self) -> Duration {
+        self.poll_time_limit
+    }
+
+    /// The time a result read needs, at worst, within a poll: a token fetch, the read, and the read
+    /// once more after a refused token, each up to `timeout_secs`. A poll with less time left leaves
+    /// the read to the next poll rather than start a read that its limit could cut, spending one of
+    /// Toss's two reads for nothing.
+    pub fn result_read_budget(&self) -> Duration {
+        self.config.timeout() * RESULT_READ_CALLS
     }
 
     /// The configuration in use.

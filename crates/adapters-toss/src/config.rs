@@ -199,6 +199,14 @@ impl TossConfig {
         if self.timeout_secs == 0 {
             return Err(Error::misconfigured("providers.toss.timeout_secs must be positive"));
         }
+        let longest = bonin_domain::POLL_TIME_LIMIT.as_secs() / u64::from(crate::client::RESULT_READ_CALLS);
+        if self.timeout_secs > longest {
+            return Err(Error::misconfigured(format!(
+                "providers.toss.timeout_secs must be at most {longest}: a result read (up to {} calls) must fit in one poll ({} s)",
+                crate::client::RESULT_READ_CALLS,
+                bonin_domain::POLL_TIME_LIMIT.as_secs()
+            )));
+        }
         self.public_key().map(|_| ())
     }
 
@@ -260,6 +268,16 @@ mod tests {
         assert_eq!((config.path_family, config.trigger_type), (PathFamily::Auth, TriggerType::Push));
         let unknown = serde_json::json!({"client_id": "c", "client_secret": "s", "scope": "ca"});
         assert!(serde_json::from_value::<TossConfig>(unknown).is_err());
+    }
+
+    #[test]
+    fn a_call_timeout_that_would_not_let_a_result_read_fit_in_a_poll_is_refused() {
+        let config = TossConfig::new("c", SecretString::from("s"));
+        TossConfig { timeout_secs: 40, ..config.clone() }.validate().unwrap();
+        let long = TossConfig { timeout_secs: 41, ..config };
+        assert!(
+            matches!(long.validate(), Err(Error::Misconfigured { reason }) if reason.contains("timeout_secs must be at most 40"))
+        );
     }
 
     #[test]

@@ -55,7 +55,11 @@ const SETTINGS: &[Setting] = &[
         "—",
         "`requestUrl`: where the Toss app sends the person back (an https URL or an app scheme); the verification's `return_url` when unset.",
     ),
-    Setting::with_default("timeout_secs", "30", "Time limit per Toss call."),
+    Setting::with_default(
+        "timeout_secs",
+        "30",
+        "Time limit per Toss call; at most 40, so that a result read (up to three calls) fits in one 120-second poll.",
+    ),
 ];
 
 impl Provider for Toss {
@@ -152,7 +156,8 @@ impl AppVerifier for TossClient {
     async fn poll(&self, session: &Verification) -> Result<AppPoll, Error> {
         // Never longer than the poll's lease: a poll that outlived it could race another one for
         // Toss's two result reads.
-        match tokio::time::timeout(bonin_domain::POLL_TIME_LIMIT, self.poll_now(session)).await {
+        let deadline = tokio::time::Instant::now() + self.poll_time_limit();
+        match tokio::time::timeout_at(deadline, self.poll_now(session, deadline)).await {
             Ok(outcome) => outcome,
             Err(_) => Err(Error::Indeterminate {
                 dependency: bonin_domain::Dependency::Provider(AppVerifier::provider(self)),
@@ -163,7 +168,7 @@ impl AppVerifier for TossClient {
 }
 
 impl TossClient {
-    async fn poll_now(&self, session: &Verification) -> Result<AppPoll, Error> {
+    async fn poll_now(&self, session: &Verification, deadline: tokio::time::Instant) -> Result<AppPoll, Error> {
         let tx_id = session
             .provider_state()
             .map(|state| state.expose().to_owned())
@@ -184,6 +189,17 @@ impl TossClient {
             TossStatus::Other(status) => {
                 let shown: String = status.chars().filter(char::is_ascii_alphanumeric).take(24).collect();
                 tracing::warn!(provider = %AppVerifier::provider(self), status = %shown, "Toss reported an unknown status");
+                Ok(AppPoll::Waiting(AppState::InProgress))
+            }
+            // Toss hands a result over at most twice: a read the poll's limit could cut would
+            // spend one for nothing. With too little time left, the next poll reads it.
+            TossStatus::Completed
+                if deadline.saturating_duration_since(tokio::time::Instant::now()) < self.result_read_budget() =>
+            {
+                tracing::info!(
+                    provider = %AppVerifier::provider(self),
+                    "Toss reports the approval complete; too little of this poll is left to read the result, the next poll reads it"
+                );
                 Ok(AppPoll::Waiting(AppState::InProgress))
             }
             // COMPLETED is not final by itself: the result decides.

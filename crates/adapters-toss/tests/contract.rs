@@ -412,6 +412,27 @@ async fn an_app_poll_retries_its_status_read_but_not_its_result_read() {
 }
 
 #[tokio::test]
+async fn a_poll_with_too_little_time_left_leaves_the_result_read_to_the_next_poll() {
+    let h = harness().await;
+    // Each call gets a second; a result read needs three at worst; the poll gets four.
+    let client = h.retrying_client().with_poll_time_limit(Duration::from_secs(4));
+    assert_eq!(client.result_read_budget(), Duration::from_secs(3));
+    let start =
+        AppVerifier::request(&client, &AppRequest::new(VerificationId::generate(&OsRng).unwrap())).await.unwrap();
+    let tx_id = start.provider_state.expose().to_owned();
+    let verification = verification_of(&start);
+    h.sim.approve(&tx_id, None).unwrap();
+    // Two status attempts time out: the status arrives after two of the poll's four seconds.
+    h.server.faults().inject(sim::ID_STATUS_PATH, Fault::Hang, Times::Count(2));
+    assert!(matches!(client.poll(&verification).await.unwrap(), AppPoll::Waiting(AppState::InProgress)));
+    assert_eq!(h.faults_left(sim::ID_STATUS_PATH), 0);
+    assert_eq!(h.sim.result_reads(&tx_id), Some(0), "no read the poll's limit could cut");
+    // With time enough, the next poll reads it.
+    assert!(matches!(client.poll(&verification).await.unwrap(), AppPoll::Completed(_)));
+    assert_eq!(h.sim.result_reads(&tx_id), Some(1));
+}
+
+#[tokio::test]
 async fn unknown_and_foreign_tx_ids_are_ce3100_verbatim() {
     let h = harness_with(two_clients()).await;
     let (mine, theirs) = (h.client(), h.other_client());
