@@ -18,7 +18,9 @@ fn project_root() -> PathBuf {
 
 /// Every generated file: (path relative to the root, contents).
 fn generated_files() -> Vec<(&'static str, String)> {
-    let openapi = serde_json::to_string_pretty(&bonin_app::openapi::document()).unwrap() + "\n";
+    let openapi = serde_json::to_string_pretty(&bonin_app::openapi::document())
+        .unwrap_or_else(|e| panic!("the OpenAPI document does not serialize: {e}"))
+        + "\n";
     vec![
         ("docs/ERRORS.md", errors_md()),
         ("docs/CONFIG.md", format!("{HEADER}{}", bonin_app::config::reference_markdown())),

@@ -10,7 +10,7 @@ use std::process::Command;
 /// Runs `bonin args…` in an empty directory with nothing but `env` configured.
 fn bonin(args: &[&str], env: &[(&str, &str)]) -> (Option<i32>, String) {
     let dir = std::env::temp_dir().join(format!("bonin-no-sandbox-{}-{}", std::process::id(), args.join("-")));
-    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display()));
     let output = Command::new(env!("CARGO_BIN_EXE_bonin"))
         .args(args)
         .current_dir(&dir)
@@ -18,7 +18,7 @@ fn bonin(args: &[&str], env: &[(&str, &str)]) -> (Option<i32>, String) {
         .env("PATH", std::env::var("PATH").unwrap_or_default())
         .envs(env.iter().copied())
         .output()
-        .unwrap();
+        .unwrap_or_else(|e| panic!("running bonin: {e}"));
     let _ = std::fs::remove_dir_all(&dir);
     (output.status.code(), String::from_utf8_lossy(&output.stderr).into_owned())
 }
