@@ -38,7 +38,9 @@ pub(crate) fn run(mode: Mode) -> Result<(), String> {
     let status = command.status().map_err(|e| format!("could not run cargo: {e}"))?;
     match (status.success(), mode) {
         (true, _) => Ok(()),
-        (false, Mode::Check) => Err("generated files are stale (see above); run `cargo xtask codegen`".into()),
+        (false, Mode::Check) => {
+            Err("the generated-files test failed (see above); if files are stale, run `cargo xtask codegen`".into())
+        }
         (false, Mode::Write) => Err(format!("generating failed ({status})")),
     }
 }

@@ -2,9 +2,11 @@
 //! `release` reaches crates.io for the publish dry run unless `CARGO_NET_OFFLINE=true`.
 //!
 //! Lean on purpose: xtask depends on no bonin crate and no runtime (only `serde_json`, to read
-//! `cargo metadata`), so `cargo xtask tidy` and `cargo xtask codegen --check` start without
-//! compiling the product. What needs the product runs as cargo commands: the generated documents
-//! are a test of bonin-app (`crates/app/tests/generated.rs`), the bench is `tools/bench`.
+//! `cargo metadata`), so building it compiles none of the product: `cargo xtask tidy` compiles
+//! xtask alone. What needs the product runs as cargo commands in the workspace's own builds: the
+//! generated documents are a test of bonin-app (`crates/app/tests/generated.rs`, which `codegen`
+//! runs with the features of CI's test build, so after `cargo xtask ci` nothing is rebuilt), the
+//! bench is `tools/bench`.
 #![forbid(unsafe_code)]
 #![allow(clippy::print_stdout, clippy::print_stderr)] // a command line prints
 
