@@ -952,7 +952,7 @@ const HOST_SETTINGS: &[HostSetting] = &[
     HostSetting {
         key: "profile",
         default: "\"sandbox\"",
-        about: "`sandbox` (simulated providers on loopback, demo page) or `production` (strict validation, no simulators).",
+        about: "`sandbox` (simulated providers on loopback, demo page; needs a build with the cargo feature `sandbox`, which the default build leaves out) or `production` (strict validation, no simulators).",
     },
     HostSetting {
         key: "server.bind",
