@@ -38,28 +38,21 @@ async fn main() -> Result<(), Box<dyn Error>> {
 
     // The service: where NICE sends the browser back (your route, which calls `complete`), which
     // origins the browser may finally return to, and how long a finished verification is kept.
-    let settings = ServiceSettings {
-        public_url: "https://my.app/identity".into(),
-        allowed_return_origins: vec!["https://my.app".into()],
-        default_provider: ProviderId::Nice,
-        pii_retention: Duration::from_secs(600),
-        identity_grace: Duration::from_secs(60),
-    };
+    let settings = ServiceSettings::new("https://my.app/identity", ProviderId::Nice)
+        .with_allowed_return_origins(["https://my.app"])
+        .with_pii_retention(Duration::from_secs(600))
+        .with_identity_grace(Duration::from_secs(60));
     let service = VerificationService::new(Arc::new(store), clock, Arc::new(OsRng), settings, Arc::new(NoObserver))
         .with_window(Arc::new(nice));
 
     // 1. Start: the launch goes to the browser; the keys stay in the store.
     let started = service
-        .start(StartRequest {
-            provider: None,
-            method: Method::Window,
-            return_url: Some("https://my.app/signup/done".into()),
-            purpose: None,
-            display: Display::Page,
-            min_age: Some(19),
-            prefill: None,
-            custom_data: None,
-        })
+        .start(
+            StartRequest::new(Method::Window)
+                .with_return_url("https://my.app/signup/done")
+                .with_display(Display::Page)
+                .with_min_age(19),
+        )
         .await?;
     let id = started.verification.id().clone();
     let Some(Launch::Form(form)) = &started.launch else { return Err("NICE launches a form".into()) };

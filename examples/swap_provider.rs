@@ -14,16 +14,12 @@ use serde_json::json;
 async fn verify_once(app: &App, persona: &str) -> Result<String, Box<dyn Error>> {
     let started = app
         .service
-        .start(StartRequest {
-            provider: None, // whatever the configuration says
-            method: Method::Window,
-            return_url: Some("http://127.0.0.1:8080/account".into()),
-            purpose: None,
-            display: Display::Page,
-            min_age: None,
-            prefill: None,
-            custom_data: None,
-        })
+        // No provider named: whatever the configuration says.
+        .start(
+            StartRequest::new(Method::Window)
+                .with_return_url("http://127.0.0.1:8080/account")
+                .with_display(Display::Page),
+        )
         .await?;
     let id = started.verification.id().clone();
     let launch = started.launch.ok_or("a window verification has a launch")?;

@@ -1,11 +1,16 @@
 //! Repository automation: `cargo xtask <codegen [--check] | tidy | ci | release | msrv | bench | fuzz>`.
 //! `release` reaches crates.io for the publish dry run unless `CARGO_NET_OFFLINE=true`.
+//!
+//! Lean on purpose: xtask depends on no bonin crate and no runtime (only `serde_json`, to read
+//! `cargo metadata`), so building it compiles none of the product: `cargo xtask tidy` compiles
+//! xtask alone. What needs the product runs as cargo commands in the workspace's own builds: the
+//! generated documents are a test of bonin-app (`crates/app/tests/generated.rs`, which `codegen`
+//! runs with the features of CI's test build, so after `cargo xtask ci` nothing is rebuilt), the
+//! bench is `tools/bench`.
 #![forbid(unsafe_code)]
 #![allow(clippy::print_stdout, clippy::print_stderr)] // a command line prints
 
 mod bench;
-mod bench_flows;
-mod bench_service;
 mod ci;
 mod codegen;
 mod fuzz;
@@ -23,13 +28,17 @@ pub(crate) fn project_root() -> PathBuf {
 const USAGE: &str = "usage: cargo xtask <command>
 
 commands:
-  codegen [--check]  regenerate generated files (--check: fail if any is stale)
+  codegen [--check]  regenerate docs/openapi.json, docs/CONFIG.md, docs/ERRORS.md (--check: fail if any is
+                     stale); both run bonin-app's test `generated`, which every `cargo test` also runs
   tidy               check repository rules (dependency direction, no printing in libraries, ...)
-  ci                 everything CI runs: fmt, codegen --check, tidy, clippy -D warnings, all tests, bench --quick
+  ci                 everything CI runs: fmt, tidy, clippy -D warnings, all tests (the generated files are
+                     checked there), doc tests, docs, the examples, the default build without simulators,
+                     release checks, msrv, bench --quick
                      (the tests need node and npm for a provider's npm SDK check; BONIN_SKIP_NODE=1 skips it)
   release            release checks: packages, publish dry run, cargo deny, each feature alone (cargo hack)
   msrv               cargo check with the toolchain rust-version names
-  bench [--quick]    measurements for docs/PERFORMANCE.md (release build; --quick: a smoke run that writes nothing)
+  bench [--quick]    run tools/bench for docs/PERFORMANCE.md (release build; --quick: a debug smoke run that
+                     writes nothing)
   fuzz [--cases N]   the parser property tests in release, N cases each (default: a million in all)
 ";
 
@@ -44,7 +53,6 @@ fn main() -> ExitCode {
         ["msrv"] => release::msrv(),
         ["bench"] => bench::run(false),
         ["bench", "--quick"] => bench::run(true),
-        ["bench-in-process"] => bench::run_in_process(false),
         ["fuzz", rest @ ..] => fuzz::run(rest),
         [] | ["-h" | "--help" | "help"] => {
             print!("{USAGE}");

@@ -35,7 +35,8 @@ use serde_json::Value;
 use crate::project_root;
 
 /// The members that are not published, each saying why next to its `publish = false`.
-const UNPUBLISHED: &[&str] = &["bonin-app", "bonin-sandbox", "bonin-examples", "xtask"];
+const UNPUBLISHED: &[&str] =
+    &["bonin-app", "bonin-sandbox", "bonin-examples", "bonin-example-minimal", "bonin-bench", "xtask"];
 
 /// Unpublished, but its features are checked one by one like a published crate's: the service.
 const ALSO_FEATURE_CHECKED: &[&str] = &["bonin-app"];

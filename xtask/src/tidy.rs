@@ -55,6 +55,7 @@ pub(crate) fn run_all() -> Result<(), String> {
     problems.extend(dependencies_pinned_in_workspace(&project_root()));
     problems.extend(one_version_per_pinned_crate(&project_root(), &workspace_tree()?));
     problems.extend(providers_stay_in_their_crates(&project_root()));
+    problems.extend(embedding_lines_match_the_minimal_example(&project_root()));
     if problems.is_empty() {
         Ok(())
     } else {
@@ -178,6 +179,24 @@ fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
     }
 }
 
+/// The members outside `crates/`: xtask, and every package under `examples/` and `tools/` (a
+/// directory with a `Cargo.toml`; `tools/` also holds checks in other languages).
+fn other_member_dirs(root: &Path) -> Vec<PathBuf> {
+    let mut dirs = vec![root.join("xtask"), root.join("examples")];
+    for parent in ["examples", "tools"] {
+        let mut found: Vec<PathBuf> = fs::read_dir(root.join(parent))
+            .into_iter()
+            .flatten()
+            .flatten()
+            .map(|e| e.path())
+            .filter(|p| p.join("Cargo.toml").is_file())
+            .collect();
+        found.sort();
+        dirs.extend(found);
+    }
+    dirs
+}
+
 fn crate_dirs(root: &Path) -> Vec<PathBuf> {
     let mut dirs: Vec<PathBuf> = fs::read_dir(root.join("crates"))
         .into_iter()
@@ -231,16 +250,15 @@ fn names_provider(code: &str, provider: &str) -> bool {
 }
 
 /// A provider lives in its own crates plus a registration: outside its own code (see [`is_own`]),
-/// at most [`PROVIDER_FILE_BUDGET`] files of product code (`crates/*/src`, `xtask/src`, the
-/// manifests) name it.
+/// at most [`PROVIDER_FILE_BUDGET`] files of product code (`crates/*/src`, `xtask/src`, the Rust
+/// tools such as `tools/bench/src`, the manifests) name it.
 pub(crate) fn providers_stay_in_their_crates(root: &Path) -> Vec<String> {
     let mut files = Vec::new();
-    for dir in crate_dirs(root) {
+    let tools = other_member_dirs(root).into_iter().filter(|dir| dir.starts_with(root.join("tools")));
+    for dir in crate_dirs(root).into_iter().chain([root.join("xtask")]).chain(tools) {
         rust_files(&dir.join("src"), &mut files);
         files.push(dir.join("Cargo.toml"));
     }
-    rust_files(&root.join("xtask/src"), &mut files);
-    files.push(root.join("xtask/Cargo.toml"));
     files.push(root.join("Cargo.toml"));
     let sources: Vec<(PathBuf, String)> = files
         .into_iter()
@@ -303,9 +321,11 @@ pub(crate) fn no_printing_in_libraries(root: &Path) -> Vec<String> {
 
 /// Every crate root says `#![forbid(unsafe_code)]`.
 pub(crate) fn unsafe_code_forbidden(root: &Path) -> Vec<String> {
-    let mut roots: Vec<PathBuf> =
-        crate_dirs(root).iter().flat_map(|d| [d.join("src/lib.rs"), d.join("src/main.rs")]).collect();
-    roots.push(root.join("xtask/src/main.rs"));
+    let roots: Vec<PathBuf> = crate_dirs(root)
+        .iter()
+        .chain(&other_member_dirs(root))
+        .flat_map(|d| [d.join("src/lib.rs"), d.join("src/main.rs")])
+        .collect();
     roots
         .into_iter()
         .filter(|p| p.exists())
@@ -316,9 +336,8 @@ pub(crate) fn unsafe_code_forbidden(root: &Path) -> Vec<String> {
 
 /// Every dependency of every member is pinned once, in `[workspace.dependencies]`.
 pub(crate) fn dependencies_pinned_in_workspace(root: &Path) -> Vec<String> {
-    let mut manifests: Vec<PathBuf> = crate_dirs(root).iter().map(|d| d.join("Cargo.toml")).collect();
-    manifests.push(root.join("xtask/Cargo.toml"));
-    manifests.push(root.join("examples/Cargo.toml"));
+    let manifests: Vec<PathBuf> =
+        crate_dirs(root).iter().chain(&other_member_dirs(root)).map(|d| d.join("Cargo.toml")).collect();
     let mut problems = Vec::new();
     for manifest in manifests {
         let text = fs::read_to_string(&manifest).unwrap_or_default();
@@ -343,6 +362,115 @@ pub(crate) fn dependencies_pinned_in_workspace(root: &Path) -> Vec<String> {
                 ));
             }
         }
+    }
+    problems
+}
+
+/// A dependency as a manifest line states it: its name, the features it turns on, and whether it
+/// keeps the crate's default features.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Dependency {
+    name: String,
+    features: BTreeSet<String>,
+    default_features: bool,
+    workspace: bool,
+}
+
+/// One single-line dependency entry: `name = "1"`, `name.workspace = true` or
+/// `name = { version = "1", workspace = true, default-features = false, features = ["a"] }`.
+fn parse_dependency(line: &str) -> Option<Dependency> {
+    let (key, spec) = line.split_once('=')?;
+    let (key, spec) = (key.trim(), spec.trim());
+    if let Some(name) = key.strip_suffix(".workspace") {
+        return Some(Dependency {
+            name: name.to_owned(),
+            features: BTreeSet::new(),
+            default_features: true,
+            workspace: true,
+        });
+    }
+    let mut features = BTreeSet::new();
+    if let Some((_, list)) = spec.split_once("features = [") {
+        let list = list.split(']').next().unwrap_or("");
+        features.extend(list.split(',').map(|f| f.trim().trim_matches('"').to_owned()).filter(|f| !f.is_empty()));
+    }
+    Some(Dependency {
+        name: key.to_owned(),
+        features,
+        default_features: !spec.contains("default-features = false"),
+        workspace: spec.contains("workspace = true"),
+    })
+}
+
+/// The entries of the `[header]` table of a manifest (comments and blank lines skipped).
+fn table_entries(manifest: &str, header: &str) -> Vec<Dependency> {
+    let mut inside = false;
+    let mut entries = Vec::new();
+    for line in manifest.lines().map(str::trim) {
+        if line.starts_with('[') {
+            inside = line == header;
+        } else if inside && !line.is_empty() && !line.starts_with('#') {
+            entries.extend(parse_dependency(line));
+        }
+    }
+    entries
+}
+
+/// The first ```` ```toml ```` block of a Markdown text that starts with `[dependencies]`.
+fn toml_dependencies_block(markdown: &str) -> Option<String> {
+    let start = markdown.find("```toml\n[dependencies]\n")? + "```toml\n".len();
+    let block = &markdown[start..];
+    Some(block[..block.find("```")?].to_owned())
+}
+
+/// docs/EMBEDDING.md shows the `Cargo.toml` lines of an embedder, and `examples/minimal` (which CI
+/// runs) is built with exactly those: the same crates with the same features, and for the bonin
+/// crates the same choice of default features. The example names them through the workspace pins,
+/// whose features and `default-features` count as its own. External crates are pinned without
+/// default features as a rule, so only their features are compared (tokio has no default ones).
+pub(crate) fn embedding_lines_match_the_minimal_example(root: &Path) -> Vec<String> {
+    let read = |path: &str| fs::read_to_string(root.join(path)).unwrap_or_default();
+    let Some(block) = toml_dependencies_block(&read("docs/EMBEDDING.md")) else {
+        return vec!["docs/EMBEDDING.md shows no ```toml block starting with [dependencies]".to_owned()];
+    };
+    let shown = table_entries(&block, "[dependencies]");
+    let pins = table_entries(&read("Cargo.toml"), "[workspace.dependencies]");
+    let built: Vec<Dependency> = table_entries(&read("examples/minimal/Cargo.toml"), "[dependencies]")
+        .into_iter()
+        .map(|mut dep| {
+            if dep.workspace
+                && let Some(pin) = pins.iter().find(|pin| pin.name == dep.name)
+            {
+                dep.features.extend(pin.features.iter().cloned());
+                dep.default_features &= pin.default_features;
+            }
+            dep
+        })
+        .collect();
+    if built.is_empty() {
+        return vec!["examples/minimal/Cargo.toml has no [dependencies]".to_owned()];
+    }
+    let mut problems = Vec::new();
+    for dep in &shown {
+        match built.iter().find(|b| b.name == dep.name) {
+            None => problems.push(format!("docs/EMBEDDING.md shows {} but examples/minimal does not use it", dep.name)),
+            Some(b) if b.features != dep.features => problems.push(format!(
+                "{}: docs/EMBEDDING.md shows features {:?}, examples/minimal builds with {:?}",
+                dep.name, dep.features, b.features
+            )),
+            Some(b) if dep.name.starts_with("bonin-") && b.default_features != dep.default_features => {
+                problems.push(format!(
+                    "{}: docs/EMBEDDING.md shows default features {}, examples/minimal builds with them {}",
+                    dep.name,
+                    if dep.default_features { "on" } else { "off" },
+                    if b.default_features { "on" } else { "off" },
+                ));
+            }
+            Some(_) => {}
+        }
+    }
+    for dep in built.iter().filter(|b| !shown.iter().any(|d| d.name == b.name)) {
+        problems.push(format!("examples/minimal depends on {}, which docs/EMBEDDING.md does not show", dep.name));
     }
     problems
 }
@@ -424,6 +552,18 @@ mod tests {
             fs::write(root.join(format!("crates/app/src/f{n}.rs")), "use acme::Acme;").unwrap();
         }
         assert_clean(providers_stay_in_their_crates(&root));
+        fs::create_dir_all(root.join("tools/bench/src")).unwrap();
+        fs::write(root.join("tools/bench/Cargo.toml"), "[package]").unwrap();
+        fs::write(root.join("tools/bench/src/main.rs"), "let id = \"acme\";").unwrap();
+        let problems = providers_stay_in_their_crates(&root);
+        assert_eq!(problems.len(), 1, "{problems:?}");
+        assert!(problems[0].contains("tools/bench/src/main.rs"), "{problems:?}");
+        // The provider's own tools (`tools/<provider>-*`) are its own code.
+        fs::remove_dir_all(root.join("tools/bench")).unwrap();
+        fs::create_dir_all(root.join("tools/acme-sdk/src")).unwrap();
+        fs::write(root.join("tools/acme-sdk/Cargo.toml"), "[package]").unwrap();
+        fs::write(root.join("tools/acme-sdk/src/main.rs"), "let id = \"acme\";").unwrap();
+        assert_clean(providers_stay_in_their_crates(&root));
         fs::write(root.join("xtask/src/bench.rs"), "let id = \"acme\";").unwrap();
         let problems = providers_stay_in_their_crates(&root);
         let _ = fs::remove_dir_all(&root);
@@ -496,6 +636,42 @@ mod tests {
         );
         let tree = vec![("time".to_owned(), "0.3.0".to_owned()), ("hyper".to_owned(), "1.0.0".to_owned())];
         assert_eq!(domain_closure_is_pure(&tree).len(), 1);
+    }
+
+    #[test]
+    fn embedding_lines_match_the_minimal_example_here() {
+        assert_clean(embedding_lines_match_the_minimal_example(&project_root()));
+    }
+
+    /// The rule catches a feature, a default and a crate that drifted, on copies of the real files.
+    #[test]
+    fn embedding_lines_that_drift_are_caught() {
+        let real = project_root();
+        let root = std::env::temp_dir().join(format!("bonin-tidy-embedding-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&root);
+        fs::create_dir_all(root.join("docs")).unwrap();
+        fs::create_dir_all(root.join("examples/minimal")).unwrap();
+        let doc = fs::read_to_string(real.join("docs/EMBEDDING.md")).unwrap();
+        let example = fs::read_to_string(real.join("examples/minimal/Cargo.toml")).unwrap();
+        fs::copy(real.join("Cargo.toml"), root.join("Cargo.toml")).unwrap();
+        let check = |doc: &str, example: &str| {
+            fs::write(root.join("docs/EMBEDDING.md"), doc).unwrap();
+            fs::write(root.join("examples/minimal/Cargo.toml"), example).unwrap();
+            embedding_lines_match_the_minimal_example(&root)
+        };
+        assert_clean(check(&doc, &example));
+        let problems = check(&doc.replacen("features = [\"sqlite\"]", "features = [\"postgres\"]", 1), &example);
+        assert!(problems.iter().any(|p| p.contains("bonin-adapters-store")), "{problems:?}");
+        let problems = check(&doc.replacen("default-features = false, ", "", 1), &example);
+        assert!(problems.iter().any(|p| p.contains("default features on")), "{problems:?}");
+        let problems = check(&doc, &example.replace("[dependencies]\n", "[dependencies]\nserde.workspace = true\n"));
+        assert!(problems.iter().any(|p| p.contains("depends on serde")), "{problems:?}");
+        // The adapter's line left out of the page.
+        let adapter = doc.lines().find(|l| l.starts_with("bonin-adapters-") && !l.contains("-store")).unwrap();
+        let problems = check(&doc.replacen(&format!("{adapter}\n"), "", 1), &example);
+        let name = adapter.split(' ').next().unwrap();
+        assert!(problems.iter().any(|p| p.contains(&format!("depends on {name}"))), "{problems:?}");
+        let _ = fs::remove_dir_all(&root);
     }
 
     fn package_name(package: &Value) -> &str {

@@ -8,6 +8,7 @@ pub type Table = &'static [(&'static str, Class, &'static str)];
 
 /// What a result code means for the caller.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Class {
     /// Success.
     Ok,

@@ -8,6 +8,7 @@ use serde::Deserialize;
 /// The eSignon section.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
+#[non_exhaustive]
 pub struct EsignonConfig {
     /// The company's id (설정 > 회사프로필; only the company leader sees it).
     pub company_id: String,

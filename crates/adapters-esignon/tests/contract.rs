@@ -48,7 +48,11 @@ impl Harness {
     }
 
     fn embed_client(&self) -> EsignonClient {
-        self.client_with(EsignonConfig { embed: true, ..self.config() })
+        self.client_with({
+            let mut tweaked = self.config();
+            tweaked.embed = true;
+            tweaked
+        })
     }
 
     fn client_with(&self, config: EsignonConfig) -> EsignonClient {
@@ -189,7 +193,11 @@ async fn a_refused_token_mid_flight_logs_in_once_more_and_the_calls_succeed() {
 #[tokio::test]
 async fn wrong_credentials_and_an_unregistered_company_are_misconfigured_with_their_codes() {
     let h = harness().await;
-    let wrong = h.client_with(EsignonConfig { password: SecretString::from("not-the-password"), ..h.config() });
+    let wrong = h.client_with({
+        let mut tweaked = h.config();
+        tweaked.password = SecretString::from("not-the-password");
+        tweaked
+    });
     let error = wrong.access_token().await.unwrap_err();
     assert!(matches!(&error, Error::Misconfigured { reason } if reason.contains("1001Q:10")), "{error:?}");
     assert!(!format!("{error} {error:?} {wrong:?}").contains("not-the-password"));
@@ -329,7 +337,11 @@ async fn invalid_names_and_past_deadlines_are_refused_here_and_by_esignon_with_i
     let error = client.start(&contract()).await.unwrap_err();
     assert!(matches!(&error, Error::Rejected { code, .. } if code == "5005Q:13"), "{error:?}");
     // A start that timed out may have been made: indeterminate, never retried.
-    let quick = h.client_with(EsignonConfig { timeout_secs: 1, ..h.config() });
+    let quick = h.client_with({
+        let mut tweaked = h.config();
+        tweaked.timeout_secs = 1;
+        tweaked
+    });
     quick.access_token().await.unwrap();
     h.server.faults().inject("/api/{company_id}/startsimple", Fault::Hang, Times::Once);
     let before = EsignonCounters::get(&h.sim.counters().starts);
@@ -573,7 +585,12 @@ async fn request_shapes_embed_mode_and_both_spellings_of_the_v2_header() {
     let read = json!({"header": {"response_code": "/api/v2/workflows/:workflowId", "result_code": "00"}, "body": {"workflow_id": "1", "workflow_status": "Playing"}});
     recorder.respond("/api/v2/workflows/1", 200, "application/json", read.to_string());
     let h = harness().await;
-    let config = EsignonConfig { embed: true, ..h.config() }.with_api_base(recorder.base_url());
+    let config = {
+        let mut tweaked = h.config();
+        tweaked.embed = true;
+        tweaked
+    }
+    .with_api_base(recorder.base_url());
     let client = h.client_with(config);
     let export = ExportTarget {
         url: "https://bonin.example/v1/signing/events".into(),

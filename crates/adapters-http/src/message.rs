@@ -4,8 +4,9 @@ use std::{fmt, time::Duration};
 
 use bytes::Bytes;
 
-/// The HTTP methods the providers use.
+/// The HTTP methods the providers use (a provider may need another).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum HttpMethod {
     /// `GET`.
     Get,

@@ -42,8 +42,10 @@ pub trait HttpTransport: Send + Sync + fmt::Debug {
     async fn execute(&self, request: &HttpRequest) -> Result<HttpResponse, TransportError>;
 }
 
-/// Settings for [`ReqwestTransport`].
+/// Settings for [`ReqwestTransport`]: `HttpConfig::default()`, then the `with_*` setters (new
+/// settings come with a default, so this struct is `#[non_exhaustive]`).
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct HttpConfig {
     /// Time allowed to establish TCP and TLS.
     pub connect_timeout: Duration,
@@ -66,6 +68,43 @@ impl Default for HttpConfig {
             allow_insecure_http: false,
             user_agent: concat!("bonin/", env!("CARGO_PKG_VERSION")).to_owned(),
         }
+    }
+}
+
+impl HttpConfig {
+    /// Time allowed to establish TCP and TLS.
+    #[must_use]
+    pub fn with_connect_timeout(mut self, timeout: Duration) -> Self {
+        self.connect_timeout = timeout;
+        self
+    }
+
+    /// Time allowed for a whole request and response (per attempt).
+    #[must_use]
+    pub fn with_timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
+    }
+
+    /// Largest response body accepted.
+    #[must_use]
+    pub fn with_max_response_bytes(mut self, bytes: usize) -> Self {
+        self.max_response_bytes = bytes;
+        self
+    }
+
+    /// Allow `http://` to non-loopback hosts (never in production).
+    #[must_use]
+    pub fn with_allow_insecure_http(mut self, allow: bool) -> Self {
+        self.allow_insecure_http = allow;
+        self
+    }
+
+    /// The `User-Agent` header.
+    #[must_use]
+    pub fn with_user_agent(mut self, user_agent: impl Into<String>) -> Self {
+        self.user_agent = user_agent.into();
+        self
     }
 }
 

@@ -29,7 +29,7 @@ async fn serve(response: &'static str, delay: Duration) -> String {
 }
 
 fn transport(timeout: Duration, max_body: usize) -> ReqwestTransport {
-    ReqwestTransport::new(&HttpConfig { timeout, max_response_bytes: max_body, ..HttpConfig::default() }).unwrap()
+    ReqwestTransport::new(&HttpConfig::default().with_timeout(timeout).with_max_response_bytes(max_body)).unwrap()
 }
 
 #[tokio::test]

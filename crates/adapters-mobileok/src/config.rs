@@ -10,6 +10,7 @@ use crate::{CryptoGeneration, KeyFile};
 /// The mobileOK section.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
+#[non_exhaustive]
 pub struct MobileokConfig {
     /// Path of `mok_keyInfo.dat`.
     #[serde(default)]

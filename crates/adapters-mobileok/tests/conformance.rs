@@ -41,8 +41,7 @@ async fn subject() -> Subject {
     config.api_base = server.base_url();
     config.window_base = server.base_url();
     let token_route = config.effective_token_endpoint().path();
-    let transport =
-        ReqwestTransport::new(&HttpConfig { timeout: Duration::from_secs(2), ..HttpConfig::default() }).unwrap();
+    let transport = ReqwestTransport::new(&HttpConfig::default().with_timeout(Duration::from_secs(2))).unwrap();
     let http = HttpClient::new(ProviderId::Mobileok, Arc::new(transport), FAST_RETRY);
     let client = Arc::new(MobileokClient::new(config, http, Arc::new(SystemClock::new()), Arc::new(OsRng)).unwrap());
     Subject::new(ProviderId::Mobileok, server, Simulators::new().with_mobileok(sim), Arc::new(MemoryStore::new()))

@@ -59,9 +59,7 @@ fn config_for(key_file: &[u8], base: &str) -> MobileokConfig {
 fn client_for(sim: MobileokSimulator, server: SandboxServer, config: MobileokConfig) -> Harness {
     let http = HttpClient::new(
         ProviderId::Mobileok,
-        Arc::new(
-            ReqwestTransport::new(&HttpConfig { timeout: Duration::from_secs(2), ..HttpConfig::default() }).unwrap(),
-        ),
+        Arc::new(ReqwestTransport::new(&HttpConfig::default().with_timeout(Duration::from_secs(2))).unwrap()),
         RetryPolicy::NONE,
     );
     let clock = Arc::new(ManualClock::new(time::OffsetDateTime::now_utc()));

@@ -114,19 +114,13 @@ fn client(answers: &Answers) -> MobileokClient {
         Ok(HttpResponse::new(status, body))
     });
     let keys = keys();
-    let config = MobileokConfig {
-        key_file: None,
-        key_file_base64: Some(SecretString::from(
-            STANDARD.encode(key_file_bytes(key_file_json(&keys.pkcs8, &keys.spki).to_string().as_bytes())),
-        )),
-        key_password: password(),
-        site_url: "shop.example".into(),
-        api_base: "https://mobileok.test".into(),
-        window_base: "https://mobileok.test".into(),
-        crypto: Default::default(),
-        token_endpoint: None,
-        usage_code: "01005".into(),
-    };
+    let mut config = MobileokConfig::new(std::path::PathBuf::new(), password(), "shop.example");
+    config.key_file = None;
+    config.key_file_base64 = Some(SecretString::from(
+        STANDARD.encode(key_file_bytes(key_file_json(&keys.pkcs8, &keys.spki).to_string().as_bytes())),
+    ));
+    config.api_base = "https://mobileok.test".into();
+    config.window_base = "https://mobileok.test".into();
     let http = HttpClient::new(ProviderId::Mobileok, Arc::new(transport), RetryPolicy::NONE);
     MobileokClient::new(config, http, Arc::new(ManualClock::new(now())), Arc::new(OsRng)).unwrap()
 }

@@ -6,6 +6,7 @@ use bonin_domain::{Dependency, Error, ProviderId};
 
 /// What a code means for the caller.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Class {
     /// Success.
     Ok,

@@ -23,6 +23,7 @@ fn string_list<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error>
 /// The NICE section of the configuration (`[providers.nice]`).
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
+#[non_exhaustive]
 pub struct NiceConfig {
     /// The client id from the NICE API portal (My App).
     pub client_id: String,

@@ -25,8 +25,7 @@ async fn subject() -> Subject {
     let (id, secret) = (id.to_owned(), secret.to_owned());
     let config = NiceConfig::new(id, SecretString::from(secret.clone()))
         .with_endpoints(server.base_url(), format!("{}{WINDOW_PATH}", server.base_url()));
-    let transport =
-        ReqwestTransport::new(&HttpConfig { timeout: Duration::from_millis(500), ..HttpConfig::default() }).unwrap();
+    let transport = ReqwestTransport::new(&HttpConfig::default().with_timeout(Duration::from_millis(500))).unwrap();
     let http = HttpClient::new(ProviderId::Nice, Arc::new(transport), FAST_RETRY);
     let client = NiceClient::new(config, http, Arc::new(SystemClock::new())).unwrap();
     Subject::new(ProviderId::Nice, server, Simulators::new().with_nice(sim), Arc::new(MemoryStore::new()))

@@ -31,8 +31,7 @@ async fn harness_with(sim_config: NiceSimConfig, tweak: impl FnOnce(&mut NiceCon
     let mut config = NiceConfig::new(id, SecretString::from(secret))
         .with_endpoints(server.base_url(), format!("{}/CheckPlusSafeModel/service.cb", server.base_url()));
     tweak(&mut config);
-    let transport =
-        ReqwestTransport::new(&HttpConfig { timeout: Duration::from_millis(800), ..HttpConfig::default() }).unwrap();
+    let transport = ReqwestTransport::new(&HttpConfig::default().with_timeout(Duration::from_millis(800))).unwrap();
     let http = HttpClient::new(ProviderId::Nice, Arc::new(transport), FAST_RETRY);
     let clock = Arc::new(ManualClock::new(time::OffsetDateTime::now_utc()));
     let client = NiceClient::new(config, http, clock.clone()).unwrap();

@@ -8,6 +8,7 @@ use serde::Deserialize;
 /// The V1 (iamport) section.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
+#[non_exhaustive]
 pub struct PortoneV1Config {
     /// REST API key (`imp_key`).
     pub imp_key: String,
@@ -89,6 +90,7 @@ fn validate_kcp(section: &str, media_type: &str, sms_message: Option<&str>) -> R
 /// The V2 section.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
+#[non_exhaustive]
 pub struct PortoneV2Config {
     /// V2 API secret (sent as `Authorization: PortOne <secret>`).
     pub api_secret: SecretString,

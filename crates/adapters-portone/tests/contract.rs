@@ -237,7 +237,11 @@ async fn v1_keeps_the_record_when_deletion_is_off_and_tolerates_missing_contract
         ..PortoneSimConfig::default()
     })
     .await;
-    let client = h.v1_with(PortoneV1Config { delete_after_read: false, ..h.v1_config() });
+    let client = h.v1_with({
+        let mut tweaked = h.v1_config();
+        tweaked.delete_after_read = false;
+        tweaked
+    });
     let (session, callback) = h.v1_window(&client, Some("wilson")).await;
     let completion = client.complete(&session, &callback).await.unwrap();
     assert!(completion.after_commit.is_none(), "nothing to do after the commit");
@@ -376,7 +380,11 @@ async fn v1_an_uncertified_certification_that_reads_back_as_404_is_not_certified
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn v1_a_thousand_concurrent_lookups_on_a_cold_cache_cause_one_get_token() {
     let h = harness_with(PortoneSimConfig { business_errors_as_200: true, ..PortoneSimConfig::default() }).await;
-    let client = Arc::new(h.v1_with(PortoneV1Config { delete_after_read: false, ..h.v1_config() }));
+    let client = Arc::new(h.v1_with({
+        let mut tweaked = h.v1_config();
+        tweaked.delete_after_read = false;
+        tweaked
+    }));
     let (_, callback) = h.v1_window(&client, Some("hong")).await;
     let imp_uid = callback.get("imp_uid").unwrap().to_owned();
     assert_eq!(count(&h.sim.counters().get_token), 0, "the window needs no token");
@@ -413,7 +421,11 @@ async fn v1_a_thousand_concurrent_lookups_on_a_cold_cache_cause_one_get_token() 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn v1_a_401_mid_flight_refreshes_once_and_the_calls_succeed() {
     let h = harness().await;
-    let client = Arc::new(h.v1_with(PortoneV1Config { delete_after_read: false, ..h.v1_config() }));
+    let client = Arc::new(h.v1_with({
+        let mut tweaked = h.v1_config();
+        tweaked.delete_after_read = false;
+        tweaked
+    }));
     let (_, callback) = h.v1_window(&client, Some("hong")).await;
     let imp_uid = callback.get("imp_uid").unwrap().to_owned();
     client.certification(&imp_uid).await.unwrap();
@@ -435,7 +447,11 @@ async fn v1_a_401_mid_flight_refreshes_once_and_the_calls_succeed() {
 #[tokio::test]
 async fn v1_bad_credentials_are_misconfigured_without_the_secret() {
     let h = harness().await;
-    let client = h.v1_with(PortoneV1Config { imp_secret: SecretString::from("wrong-secret-value"), ..h.v1_config() });
+    let client = h.v1_with({
+        let mut tweaked = h.v1_config();
+        tweaked.imp_secret = SecretString::from("wrong-secret-value");
+        tweaked
+    });
     let error = client.access_token().await.unwrap_err();
     assert!(matches!(error, Error::Misconfigured { .. }), "{error:?}");
     let text = format!("{error} {error:?} {client:?}");
@@ -447,7 +463,11 @@ async fn v1_bad_credentials_are_misconfigured_without_the_secret() {
 #[tokio::test]
 async fn v1_envelope_failures_keep_the_code_and_never_the_body() {
     let h = harness().await;
-    let client = h.v1_with(PortoneV1Config { delete_after_read: false, ..h.v1_config() });
+    let client = h.v1_with({
+        let mut tweaked = h.v1_config();
+        tweaked.delete_after_read = false;
+        tweaked
+    });
     let (_, callback) = h.v1_window(&client, Some("hong")).await;
     let imp_uid = callback.get("imp_uid").unwrap();
     let path = "/certifications/{imp_uid}";
@@ -522,7 +542,11 @@ async fn v1_otp_details_that_match_no_subscriber_are_rejected_as_http_200_code_1
 #[tokio::test]
 async fn v1_a_confirm_whose_answer_was_lost_is_recovered_from_the_record() {
     let h = harness().await;
-    let client = h.v1_with(PortoneV1Config { delete_after_read: false, ..h.v1_config() });
+    let client = h.v1_with({
+        let mut tweaked = h.v1_config();
+        tweaked.delete_after_read = false;
+        tweaked
+    });
     let persona = personas::default_persona();
     let id = new_id();
     let dispatch = client.send(&OtpRequest::new(id.clone(), subject(persona), OtpChannel::Sms)).await.unwrap();
@@ -722,7 +746,11 @@ async fn v2_otp_send_resend_wrong_and_right_code() {
 #[tokio::test]
 async fn v2_a_confirm_retried_after_a_timeout_is_applied_once() {
     let h = harness().await;
-    let client = h.v2_with(PortoneV2Config { timeout_secs: 1, ..h.v2_config() });
+    let client = h.v2_with({
+        let mut tweaked = h.v2_config();
+        tweaked.timeout_secs = 1;
+        tweaked
+    });
     let persona = personas::default_persona();
     let id = new_id();
     let dispatch = client.send(&v2_request(&id, persona)).await.unwrap();
@@ -749,9 +777,21 @@ async fn v2_every_error_type_maps_and_unknown_types_are_kept() {
     let persona = personas::default_persona();
     // UNAUTHORIZED, FORBIDDEN, CHANNEL_NOT_FOUND: configuration.
     for config in [
-        PortoneV2Config { api_secret: SecretString::from("not-the-secret"), ..h.v2_config() },
-        PortoneV2Config { store_id: "store-someone-else".into(), ..h.v2_config() },
-        PortoneV2Config { channel_key: "channel-key-unknown".into(), ..h.v2_config() },
+        {
+            let mut tweaked = h.v2_config();
+            tweaked.api_secret = SecretString::from("not-the-secret");
+            tweaked
+        },
+        {
+            let mut tweaked = h.v2_config();
+            tweaked.store_id = "store-someone-else".into();
+            tweaked
+        },
+        {
+            let mut tweaked = h.v2_config();
+            tweaked.channel_key = "channel-key-unknown".into();
+            tweaked
+        },
     ] {
         let error = h.v2_with(config).send(&v2_request(&new_id(), persona)).await.unwrap_err();
         assert!(matches!(error, Error::Misconfigured { .. }), "{error:?}");
@@ -968,7 +1008,11 @@ impl Harness {
 async fn v1_kcp_otp_requests_carry_the_verification_method_and_media_type() {
     let h = harness().await;
     for as_text in [false, true] {
-        let client = h.v1_with(PortoneV1Config { kcp_bypass_as_json_string: as_text, ..h.v1_kcp_config() });
+        let client = h.v1_with({
+            let mut tweaked = h.v1_kcp_config();
+            tweaked.kcp_bypass_as_json_string = as_text;
+            tweaked
+        });
         let persona = personas::by_key("wilson").unwrap();
         let id = new_id();
         let dispatch = client.send(&OtpRequest::new(id.clone(), subject(persona), OtpChannel::Sms)).await.unwrap();
@@ -993,7 +1037,11 @@ async fn v1_kcp_otp_requests_carry_the_verification_method_and_media_type() {
 #[tokio::test]
 async fn v2_kcp_sends_carry_the_media_type() {
     let h = harness().await;
-    let client = h.v2_with(PortoneV2Config { kcp_media_type: "MC02".into(), ..h.v2_kcp_config() });
+    let client = h.v2_with({
+        let mut tweaked = h.v2_kcp_config();
+        tweaked.kcp_media_type = "MC02".into();
+        tweaked
+    });
     let persona = personas::by_key("kim-mvno").unwrap();
     let id = new_id();
     let dispatch = client.send(&v2_request(&id, persona)).await.unwrap();
@@ -1056,11 +1104,22 @@ async fn kcp_settings_reach_the_bypass_and_danal_requests_stay_as_they_were() {
     let danal = last();
     assert!(danal.get("bypass").is_none() && danal.get("verification_method").is_none(), "{danal}");
 
-    let kcp_v1 = with_kcp_v1(PortoneV1Config { pg_provider: Some("kcp_v2".into()), ..base_v1() });
+    let kcp_v1 = with_kcp_v1({
+        let mut tweaked = base_v1();
+        tweaked.pg_provider = Some("kcp_v2".into());
+        tweaked
+    });
     v1(kcp_v1.clone()).send(&sms).await.unwrap();
     let body = last();
     assert_eq!((&body["verification_method"], &body["bypass"]), (&json!("SMS"), &kcp), "{body}");
-    v1(PortoneV1Config { kcp_bypass_as_json_string: true, ..kcp_v1 }).send(&sms).await.unwrap();
+    v1({
+        let mut tweaked = kcp_v1;
+        tweaked.kcp_bypass_as_json_string = true;
+        tweaked
+    })
+    .send(&sms)
+    .await
+    .unwrap();
     let body = last();
     let text = body["bypass"].as_str().expect("JSON text");
     assert_eq!(serde_json::from_str::<Value>(text).unwrap(), kcp);
@@ -1073,16 +1132,24 @@ async fn kcp_settings_reach_the_bypass_and_danal_requests_stay_as_they_were() {
     let ip_sms = sms.clone().with_client_ip(Some("203.0.113.7".parse().unwrap()));
     v2(base_v2()).send(&ip_sms).await.unwrap();
     assert!(last().get("bypass").is_none(), "{}", last());
-    v2(PortoneV2Config { company: Some("shop.example".into()), ..base_v2() }).send(&ip_sms).await.unwrap();
+    v2({
+        let mut tweaked = base_v2();
+        tweaked.company = Some("shop.example".into());
+        tweaked
+    })
+    .send(&ip_sms)
+    .await
+    .unwrap();
     assert_eq!(last()["bypass"], json!({"danal": {"CPTITLE": "shop.example"}}));
-    let kcp_v2 = PortoneV2Config {
-        pg_provider: Some("kcp_v2".into()),
-        kcp_media_type: "MC02".into(),
-        kcp_web_siteid: Some("J0123".into()),
-        kcp_sms_message: Some("[SHOP] [000000]".into()),
-        kcp_callback: Some("0215880000".into()),
-        company: Some("shop.example".into()),
-        ..base_v2()
+    let kcp_v2 = {
+        let mut tweaked = base_v2();
+        tweaked.pg_provider = Some("kcp_v2".into());
+        tweaked.kcp_media_type = "MC02".into();
+        tweaked.kcp_web_siteid = Some("J0123".into());
+        tweaked.kcp_sms_message = Some("[SHOP] [000000]".into());
+        tweaked.kcp_callback = Some("0215880000".into());
+        tweaked.company = Some("shop.example".into());
+        tweaked
     };
     v2(kcp_v2).send(&ip_sms).await.unwrap();
     assert_eq!(last()["bypass"], kcp, "only KCP's parameters reach a KCP channel");
@@ -1098,14 +1165,59 @@ fn kcp_settings_are_checked() {
     };
     let v2 = || PortoneV2Config::new(SecretString::from("secret"), "store-1", "channel");
     assert!(v1().validate().is_ok() && v2().validate().is_ok());
-    assert!(PortoneV1Config { kcp_media_type: "MC03".into(), ..v1() }.validate().is_err());
-    assert!(PortoneV2Config { kcp_media_type: "pc".into(), ..v2() }.validate().is_err());
-    assert!(PortoneV2Config { kcp_sms_message: Some("code".into()), ..v2() }.validate().is_err());
-    assert!(PortoneV2Config { kcp_sms_message: Some("[SHOP] [000000]".into()), ..v2() }.validate().is_ok());
+    assert!(
+        {
+            let mut tweaked = v1();
+            tweaked.kcp_media_type = "MC03".into();
+            tweaked
+        }
+        .validate()
+        .is_err()
+    );
+    assert!(
+        {
+            let mut tweaked = v2();
+            tweaked.kcp_media_type = "pc".into();
+            tweaked
+        }
+        .validate()
+        .is_err()
+    );
+    assert!(
+        {
+            let mut tweaked = v2();
+            tweaked.kcp_sms_message = Some("code".into());
+            tweaked
+        }
+        .validate()
+        .is_err()
+    );
+    assert!(
+        {
+            let mut tweaked = v2();
+            tweaked.kcp_sms_message = Some("[SHOP] [000000]".into());
+            tweaked
+        }
+        .validate()
+        .is_ok()
+    );
     // KCP through V1 takes a channel key only, never the deprecated `pg`.
-    let pg_only = PortoneV1Config { channel_key: None, pg: Some("danal.A010002002".into()), ..v1() };
+    let pg_only = {
+        let mut tweaked = v1();
+        tweaked.channel_key = None;
+        tweaked.pg = Some("danal.A010002002".into());
+        tweaked
+    };
     assert!(pg_only.validate().is_ok());
-    assert!(PortoneV1Config { pg_provider: Some("kcp_v2".into()), ..pg_only }.validate().is_err());
+    assert!(
+        {
+            let mut tweaked = pg_only;
+            tweaked.pg_provider = Some("kcp_v2".into());
+            tweaked
+        }
+        .validate()
+        .is_err()
+    );
 }
 
 // --- What the caller already knows: prefill, customData, company ---
@@ -1125,7 +1237,11 @@ fn prefill_of(persona: &Persona) -> Prefill {
 #[tokio::test]
 async fn v2_prefill_fixes_the_window_to_the_person_and_custom_data_is_kept() {
     let h = harness().await;
-    let client = h.v2_with(PortoneV2Config { company: Some("Shop Example".into()), ..h.v2_config() });
+    let client = h.v2_with({
+        let mut tweaked = h.v2_config();
+        tweaked.company = Some("Shop Example".into());
+        tweaked
+    });
     let hong = personas::by_key("hong").unwrap();
     let start = |id: &VerificationId, prefill: Prefill| {
         let request = WindowRequest::new(id.clone(), "https://shop.example/return")
@@ -1172,7 +1288,11 @@ async fn v2_prefill_fixes_the_window_to_the_person_and_custom_data_is_kept() {
 #[tokio::test]
 async fn v1_prefill_fills_the_window_limits_the_carrier_and_names_the_service() {
     let h = harness().await;
-    let client = h.v1_with(PortoneV1Config { company: Some("Shop Example".into()), ..h.v1_config() });
+    let client = h.v1_with({
+        let mut tweaked = h.v1_config();
+        tweaked.company = Some("Shop Example".into());
+        tweaked
+    });
     let wilson = personas::by_key("wilson").unwrap();
     let id = new_id();
     let request = WindowRequest::new(id.clone(), "https://shop.example/return").with_prefill(Some(prefill_of(wilson)));
@@ -1216,7 +1336,11 @@ async fn v1_prefill_fills_the_window_limits_the_carrier_and_names_the_service() 
 #[tokio::test]
 async fn v2_window_types_are_sent_as_the_sdk_spells_them() {
     let h = harness().await;
-    let client = h.v2_with(PortoneV2Config { window_type_pc: Some("popup".into()), ..h.v2_config() });
+    let client = h.v2_with({
+        let mut tweaked = h.v2_config();
+        tweaked.window_type_pc = Some("popup".into());
+        tweaked
+    });
     let started = client.start(&WindowRequest::new(new_id(), "https://shop.example/return")).await.unwrap();
     let launch = v2_launch(&started.launch);
     let params = serde_json::to_value(&launch.params).unwrap();
@@ -1229,10 +1353,11 @@ async fn v2_window_types_are_sent_as_the_sdk_spells_them() {
 #[tokio::test]
 async fn v2_a_kcp_window_gets_kcps_bypass_not_danals() {
     let h = harness().await;
-    let client = h.v2_with(PortoneV2Config {
-        kcp_web_siteid: Some("J0123".into()),
-        company: Some("Shop Example".into()),
-        ..h.v2_kcp_config()
+    let client = h.v2_with({
+        let mut tweaked = h.v2_kcp_config();
+        tweaked.kcp_web_siteid = Some("J0123".into());
+        tweaked.company = Some("Shop Example".into());
+        tweaked
     });
     let hong = personas::by_key("hong").unwrap();
     let request = WindowRequest::new(new_id(), "https://shop.example/return")

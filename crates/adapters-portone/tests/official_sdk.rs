@@ -203,47 +203,49 @@ async fn launch_variants() -> Result<Vec<(&'static str, serde_json::Value)>, Str
             prefill: Some(Prefill::new().with_carrier(Some(Carrier::KtMvno))),
             ..Variant::new("prefillCarrierOnly", config())
         },
-        Variant::new("company", PortoneV2Config { company: Some("쇼핑몰".into()), ..config() }),
-        Variant::new(
-            "windowTypes",
-            PortoneV2Config {
-                window_type_pc: Some("popup".into()),
-                window_type_mobile: Some("redirection".into()),
-                ..config()
-            },
-        ),
+        Variant::new("company", {
+            let mut tweaked = config();
+            tweaked.company = Some("쇼핑몰".into());
+            tweaked
+        }),
+        Variant::new("windowTypes", {
+            let mut tweaked = config();
+            tweaked.window_type_pc = Some("popup".into());
+            tweaked.window_type_mobile = Some("redirection".into());
+            tweaked
+        }),
         Variant {
             min_age: Some(19),
             prefill: Some(full.clone()),
-            ..Variant::new(
-                "kcp",
-                PortoneV2Config {
-                    channel_key: sim::SANDBOX_V2_KCP_CHANNEL_KEY.into(),
-                    pg_provider: Some("kcp_v2".into()),
-                    kcp_web_siteid: Some("J0000000000".into()),
-                    ..config()
-                },
-            )
+            ..Variant::new("kcp", {
+                let mut tweaked = config();
+                tweaked.channel_key = sim::SANDBOX_V2_KCP_CHANNEL_KEY.into();
+                tweaked.pg_provider = Some("kcp_v2".into());
+                tweaked.kcp_web_siteid = Some("J0000000000".into());
+                tweaked
+            })
         },
         Variant {
             min_age: Some(19),
             prefill: Some(full.clone()),
-            ..Variant::new("inicis", PortoneV2Config { pg_provider: Some("inicis_unified".into()), ..config() })
+            ..Variant::new("inicis", {
+                let mut tweaked = config();
+                tweaked.pg_provider = Some("inicis_unified".into());
+                tweaked
+            })
         },
         Variant {
             display: Display::Page,
             min_age: Some(19),
             prefill: Some(full),
             custom_data: Some("{}"),
-            ..Variant::new(
-                "everything",
-                PortoneV2Config {
-                    company: Some("shop.example".into()),
-                    window_type_pc: Some("IFRAME".into()),
-                    window_type_mobile: Some("REDIRECTION".into()),
-                    ..config()
-                },
-            )
+            ..Variant::new("everything", {
+                let mut tweaked = config();
+                tweaked.company = Some("shop.example".into());
+                tweaked.window_type_pc = Some("IFRAME".into());
+                tweaked.window_type_mobile = Some("REDIRECTION".into());
+                tweaked
+            })
         },
     ];
     let mut launches = Vec::with_capacity(variants.len());

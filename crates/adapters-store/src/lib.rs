@@ -55,8 +55,10 @@ pub use shared_tokens::SharedTokenStore;
 #[cfg(feature = "sqlite")]
 pub use sqlite::SqliteStore;
 
-/// Settings for [`open`].
+/// Settings for [`open`]: `StoreOptions::default()`, then the `with_*` setters (new settings come
+/// with a default, so this struct is `#[non_exhaustive]`).
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct StoreOptions {
     /// Encryption keys (`ID:BASE64`, the first seals) for the persistent stores.
     pub encryption_keys: Vec<SecretString>,
@@ -72,6 +74,36 @@ pub struct StoreOptions {
 impl Default for StoreOptions {
     fn default() -> Self {
         Self { encryption_keys: Vec::new(), pool_size: 16, purge_every: Duration::from_secs(60), tls_ca_file: None }
+    }
+}
+
+impl StoreOptions {
+    /// The encryption keys (`ID:BASE64`, the first seals) of the persistent stores.
+    #[must_use]
+    pub fn with_encryption_keys(mut self, keys: Vec<SecretString>) -> Self {
+        self.encryption_keys = keys;
+        self
+    }
+
+    /// The PostgreSQL pool size.
+    #[must_use]
+    pub fn with_pool_size(mut self, size: usize) -> Self {
+        self.pool_size = size;
+        self
+    }
+
+    /// How often expired rows are deleted (SQLite, PostgreSQL).
+    #[must_use]
+    pub fn with_purge_every(mut self, every: Duration) -> Self {
+        self.purge_every = every;
+        self
+    }
+
+    /// The CA certificates (PEM) the server's certificate is checked against.
+    #[must_use]
+    pub fn with_tls_ca_file(mut self, path: Option<std::path::PathBuf>) -> Self {
+        self.tls_ca_file = path;
+        self
     }
 }
 

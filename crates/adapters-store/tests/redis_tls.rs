@@ -26,14 +26,12 @@ fn parts(url: &str) -> (String, SocketAddr, String) {
 }
 
 fn options(ca_file: Option<&std::path::Path>) -> StoreOptions {
-    StoreOptions {
-        encryption_keys: vec![SecretString::from(format!(
+    StoreOptions::default()
+        .with_encryption_keys(vec![SecretString::from(format!(
             "1:{}",
             base64::Engine::encode(&base64::engine::general_purpose::STANDARD, [42u8; 32])
-        ))],
-        tls_ca_file: ca_file.map(std::path::Path::to_path_buf),
-        ..StoreOptions::default()
-    }
+        ))])
+        .with_tls_ca_file(ca_file.map(std::path::Path::to_path_buf))
 }
 
 fn clock() -> Arc<dyn Clock> {

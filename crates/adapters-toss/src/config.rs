@@ -60,6 +60,7 @@ impl TriggerType {
 /// The Toss section.
 #[derive(Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
+#[non_exhaustive]
 pub struct TossConfig {
     /// OAuth client id (`test_…` for Toss's public test credentials).
     pub client_id: String,

@@ -13,7 +13,7 @@ use std::{
 use async_trait::async_trait;
 use bonin_adapters_http::{HttpResponse, Idempotency, TransportError, provider::TokenHolder};
 use bonin_adapters_toss::{
-    AgeGroup, ApiError, PathFamily, TossClient, TossConfig, TossRequest, TossResult, TossStatus, TriggerType, codes,
+    AgeGroup, ApiError, PathFamily, TossClient, TossRequest, TossResult, TossStatus, TriggerType, codes,
     open_session_key,
 };
 use bonin_domain::*;
@@ -285,7 +285,11 @@ async fn a_request_is_never_sent_twice_after_it_may_have_left() {
 #[tokio::test]
 async fn user_personal_without_tosss_public_key_is_misconfigured_before_any_call() {
     let fake = Fake::with_api(|_, _| panic!("nothing may be sent"));
-    let config = TossConfig { public_key_base64: None, ..config() };
+    let config = {
+        let mut tweaked = config();
+        tweaked.public_key_base64 = None;
+        tweaked
+    };
     let client = client_on(&fake, config, Arc::new(ManualClock::new(now())));
     assert!(matches!(client.request(&personal()).await, Err(Error::Misconfigured { .. })));
     assert!(matches!(client.result(TX_ID).await, Err(Error::Misconfigured { .. })));
@@ -295,7 +299,11 @@ async fn user_personal_without_tosss_public_key_is_misconfigured_before_any_call
 #[tokio::test]
 async fn the_auth_path_family_is_a_setting() {
     let fake = Fake::with_api(|_, _| respond(200, &success(json!({"status": "EXPIRED"}))));
-    let config = TossConfig { path_family: PathFamily::Auth, ..config() };
+    let config = {
+        let mut tweaked = config();
+        tweaked.path_family = PathFamily::Auth;
+        tweaked
+    };
     let client = client_on(&fake, config, Arc::new(ManualClock::new(now())));
     assert_eq!(client.status(TX_ID).await.unwrap(), TossStatus::Expired);
     assert_eq!(fake.seen("status")[0].url, "https://cert.toss.test/api/v2/sign/user/auth/status");

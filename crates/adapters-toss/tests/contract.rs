@@ -117,7 +117,11 @@ async fn user_personal_flow_is_approved_by_its_subject() {
 #[tokio::test]
 async fn the_auth_family_and_http_400_failures_are_read_alike() {
     let h = harness_with(TossSimConfig { business_errors_as_200: false, ..TossSimConfig::default() }).await;
-    let client = h.client_with(TossConfig { path_family: PathFamily::Auth, ..h.config() });
+    let client = h.client_with({
+        let mut tweaked = h.config();
+        tweaked.path_family = PathFamily::Auth;
+        tweaked
+    });
     let tx_id = client.request(&TossRequest::user_none()).await.unwrap().tx_id.as_str().to_owned();
     assert_eq!(client.result(&tx_id).await.unwrap(), TossResult::NotCompleted);
     let unknown = client.status("no-such-tx").await.unwrap_err();
@@ -137,7 +141,11 @@ async fn a_revoked_token_is_replaced_once() {
 #[tokio::test]
 async fn wrong_credentials_are_misconfigured() {
     let h = harness().await;
-    let client = h.client_with(TossConfig { client_secret: SecretString::from("wrong"), ..h.config() });
+    let client = h.client_with({
+        let mut tweaked = h.config();
+        tweaked.client_secret = SecretString::from("wrong");
+        tweaked
+    });
     let error = client.status("tx").await.unwrap_err();
     assert!(matches!(error, Error::Misconfigured { .. }), "{error:?}");
 }
@@ -172,16 +180,21 @@ impl Harness {
         let transport = ReqwestTransport::new(&HttpConfig::default()).unwrap();
         let retry = RetryPolicy { max_attempts: 3, base_delay: Duration::ZERO, max_delay: Duration::ZERO };
         let http = HttpClient::new(PROVIDER, Arc::new(transport), retry);
-        let config = TossConfig { timeout_secs: 1, ..self.config() };
+        let config = {
+            let mut tweaked = self.config();
+            tweaked.timeout_secs = 1;
+            tweaked
+        };
         TossClient::new(config, http, Arc::new(SystemClock::new()), Arc::new(OsRng)).unwrap()
     }
 
     /// The client of the simulator's second registered client.
     fn other_client(&self) -> TossClient {
-        self.client_with(TossConfig {
-            client_id: OTHER_CLIENT_ID.into(),
-            client_secret: SecretString::from(OTHER_CLIENT_SECRET),
-            ..self.config()
+        self.client_with({
+            let mut tweaked = self.config();
+            tweaked.client_id = OTHER_CLIENT_ID.into();
+            tweaked.client_secret = SecretString::from(OTHER_CLIENT_SECRET);
+            tweaked
         })
     }
 
@@ -447,7 +460,11 @@ async fn unknown_and_foreign_tx_ids_are_ce3100_verbatim() {
         assert_eq!(rejected_code(&error), sim::codes::NO_SUCH_REQUEST, "result of {tx_id}");
     }
     // The same txId in the other path family is another client's too.
-    let other_family = h.client_with(TossConfig { path_family: PathFamily::Auth, ..h.config() });
+    let other_family = h.client_with({
+        let mut tweaked = h.config();
+        tweaked.path_family = PathFamily::Auth;
+        tweaked
+    });
     let error = other_family.status(&my_tx).await.unwrap_err();
     assert_eq!(rejected_code(&error), "CE3100");
     let error = other_family.result(&my_tx).await.unwrap_err();

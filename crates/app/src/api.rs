@@ -295,15 +295,15 @@ async fn start(State(state): State<AppState>, JsonBody(body): JsonBody<StartBody
         .map_err(|retry_after| ApiError::Limited { reason: OPEN_VERIFICATIONS_REASON, retry_after })?;
     let started = state
         .service
-        .start(StartRequest {
-            provider: body.provider,
-            method: body.method,
-            return_url: body.return_url,
-            purpose: body.purpose,
-            display: body.display.unwrap_or_default(),
-            min_age: body.min_age,
-            prefill: body.prefill,
-            custom_data: body.custom_data,
+        .start({
+            let mut request = StartRequest::new(body.method).with_display(body.display.unwrap_or_default());
+            request.provider = body.provider;
+            request.return_url = body.return_url;
+            request.purpose = body.purpose;
+            request.min_age = body.min_age;
+            request.prefill = body.prefill;
+            request.custom_data = body.custom_data;
+            request
         })
         .await?;
     slot.opened(started.verification.id(), started.verification.expires_at());

@@ -408,6 +408,14 @@ impl fmt::Debug for LoadedConfig {
     }
 }
 
+/// What a build without the cargo feature `sandbox` answers when asked for the simulators (the
+/// sandbox profile, which is also what no configuration at all means; `bonin sandbox`; `bonin
+/// verify`).
+pub const NO_SIMULATORS: &str = "this build of bonin leaves out the provider simulators that the sandbox profile, \
+     `bonin sandbox` and `bonin verify` run (cargo feature `sandbox`): build it with `--features sandbox` \
+     (`cargo run -p bonin-app --features sandbox -- serve`), or run against your providers with \
+     profile = \"production\", their credentials and API keys (docs/OPERATIONS.md)";
+
 /// Builds the layered figment: defaults < file < environment.
 pub fn figment(file: Option<PathBuf>, env: StringEnv) -> Figment {
     let path = file.unwrap_or_else(|| PathBuf::from("bonin.toml"));
@@ -516,12 +524,22 @@ impl LoadedConfig {
             .to_owned()
     }
 
+    /// The sandbox profile runs the simulators: a build without them (`simulators_built` false, no
+    /// cargo feature `sandbox`) refuses it, saying how to get them and what to run instead.
+    fn require_simulators(&self, simulators_built: bool) -> Result<(), ConfigError> {
+        if self.config.profile == ProfileName::Sandbox && !simulators_built {
+            return Err(error_at(&self.figment, "profile", NO_SIMULATORS));
+        }
+        Ok(())
+    }
+
     /// Whether the demo page is served.
     pub fn demo_enabled(&self) -> bool {
         self.config.server.demo.unwrap_or(self.config.profile == ProfileName::Sandbox)
     }
 
     fn validate(&self) -> Result<(), ConfigError> {
+        self.require_simulators(cfg!(feature = "sandbox"))?;
         let f = &self.figment;
         let c = &self.config;
         let public_url = self.public_url();
@@ -952,7 +970,7 @@ const HOST_SETTINGS: &[HostSetting] = &[
     HostSetting {
         key: "profile",
         default: "\"sandbox\"",
-        about: "`sandbox` (simulated providers on loopback, demo page) or `production` (strict validation, no simulators).",
+        about: "`sandbox` (simulated providers on loopback, demo page; needs a build with the cargo feature `sandbox`, which the default build leaves out) or `production` (strict validation, no simulators).",
     },
     HostSetting {
         key: "server.bind",
@@ -1119,4 +1137,55 @@ pub fn reference_markdown() -> String {
         ));
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn unvalidated(file: Option<&str>, env: &[(&str, &str)]) -> LoadedConfig {
+        static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let dir = std::env::temp_dir().join(format!("bonin-profile-{}-{n}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("bonin.toml");
+        if let Some(text) = file {
+            std::fs::write(&path, text).unwrap();
+        }
+        let vars = env.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned()));
+        let figment = figment(Some(path), StringEnv::from_vars(vars));
+        let config = figment.extract_lossy().unwrap_or_else(|e| panic!("{e}"));
+        LoadedConfig { config, figment }
+    }
+
+    #[test]
+    fn a_build_without_simulators_refuses_the_sandbox_profile_and_says_what_to_do() {
+        for (loaded, source) in [
+            (unvalidated(None, &[]), "built-in default"),
+            (unvalidated(None, &[("BONIN_PROFILE", "sandbox")]), "environment variable BONIN_PROFILE"),
+            (unvalidated(Some("profile = \"sandbox\"\n"), &[]), "bonin.toml"),
+        ] {
+            let refused = loaded.require_simulators(false).err().map(|e| e.to_string()).unwrap_or_default();
+            assert!(refused.starts_with("`profile` (from "), "{refused}");
+            assert!(refused.contains(source), "{refused}");
+            for needed in ["cargo feature `sandbox`", "--features sandbox", "profile = \"production\""] {
+                assert!(refused.contains(needed), "{refused} lacks {needed}");
+            }
+            assert!(loaded.require_simulators(true).is_ok());
+        }
+        let production = unvalidated(None, &[("BONIN_PROFILE", "production")]);
+        assert!(production.require_simulators(false).is_ok());
+    }
+
+    /// The build this test runs in: without the feature, loading the defaults is refused.
+    #[test]
+    fn loading_the_sandbox_profile_depends_on_the_simulators_being_built() {
+        let loaded = LoadedConfig::load(figment(None, StringEnv::from_vars([])));
+        if cfg!(feature = "sandbox") {
+            assert!(loaded.is_ok(), "{:?}", loaded.err().map(|e| e.to_string()));
+        } else {
+            let refused = loaded.err().map(|e| e.to_string()).unwrap_or_default();
+            assert!(refused.contains(NO_SIMULATORS), "{refused}");
+        }
+    }
 }

@@ -25,15 +25,16 @@ fn provider(text: &str) -> Result<ProviderId, String> {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Run the REST API (the sandbox profile when nothing is configured).
+    /// Run the REST API (the sandbox profile when nothing is configured, which needs a build with
+    /// the `sandbox` feature).
     Serve,
-    /// Run the provider simulators alone on a fixed loopback port.
+    /// Run the provider simulators alone on a fixed loopback port (needs the `sandbox` feature).
     Sandbox {
         /// Port on 127.0.0.1.
         #[arg(long, default_value_t = 9300)]
         port: u16,
     },
-    /// Run a whole sandbox verification in the terminal.
+    /// Run a whole sandbox verification in the terminal (needs the `sandbox` feature).
     Verify {
         /// Provider id.
         #[arg(long, value_parser = provider)]
@@ -167,7 +168,7 @@ async fn sandbox(cli: &Cli, port: u16) -> Result<(), Failure> {
 
 #[cfg(not(feature = "sandbox"))]
 async fn sandbox(_: &Cli, _: u16) -> Result<(), Failure> {
-    Err(Failure(2, "this build has no simulators (feature `sandbox`)".into()))
+    Err(Failure(2, config::NO_SIMULATORS.into()))
 }
 
 #[cfg(feature = "sandbox")]
@@ -204,16 +205,12 @@ async fn verify(cli: &Cli, provider: ProviderId, persona: &str) -> Result<(), Fa
     let sandbox = app.sandbox.as_ref().ok_or_else(|| Failure(1, "the sandbox did not start".into()))?;
     let started = app
         .service
-        .start(bonin_app::service::StartRequest {
-            provider: Some(provider),
-            method,
-            return_url: Some(format!("{}/demo/done", app.public_url)),
-            purpose: None,
-            display: Display::Page,
-            min_age: None,
-            prefill: None,
-            custom_data: None,
-        })
+        .start(
+            bonin_app::service::StartRequest::new(method)
+                .with_provider(provider)
+                .with_return_url(format!("{}/demo/done", app.public_url))
+                .with_display(Display::Page),
+        )
         .await
         .map_err(domain)?;
     let id = started.verification.id().clone();
@@ -296,7 +293,7 @@ fn print_outcome(record: &bonin_domain::Verification) {
 
 #[cfg(not(feature = "sandbox"))]
 async fn verify(_: &Cli, _: ProviderId, _: &str) -> Result<(), Failure> {
-    Err(Failure(2, "this build has no simulators (feature `sandbox`)".into()))
+    Err(Failure(2, config::NO_SIMULATORS.into()))
 }
 
 /// What a provider offers, in words.
@@ -361,16 +358,12 @@ async fn probe(cli: &Cli, provider: ProviderId) -> Result<(), Failure> {
     };
     let started = app
         .service
-        .start(bonin_app::service::StartRequest {
-            provider: Some(provider),
-            method,
+        .start({
+            let mut request =
+                bonin_app::service::StartRequest::new(method).with_provider(provider).with_display(Display::Popup);
             // An app approval returns nowhere; a window needs a return URL the configuration allows.
-            return_url: (method == Method::Window).then(|| format!("{}/demo/done", app.public_url)),
-            purpose: None,
-            display: Display::Popup,
-            min_age: None,
-            prefill: None,
-            custom_data: None,
+            request.return_url = (method == Method::Window).then(|| format!("{}/demo/done", app.public_url));
+            request
         })
         .await
         .map_err(|e| Failure(1, format!("request: {e}")))?;

@@ -298,20 +298,15 @@ pub async fn build_with_metrics(loaded: &LoadedConfig, metrics: Arc<Metrics>) ->
     } else {
         None
     };
-    let options = bonin_adapters_store::StoreOptions {
-        encryption_keys,
-        pool_size: config.store.pool_size,
-        tls_ca_file: config.store.tls_ca_file.clone(),
-        ..bonin_adapters_store::StoreOptions::default()
-    };
+    let options = bonin_adapters_store::StoreOptions::default()
+        .with_encryption_keys(encryption_keys)
+        .with_pool_size(config.store.pool_size)
+        .with_tls_ca_file(config.store.tls_ca_file.clone());
     let store: Arc<dyn SessionStore> = bonin_adapters_store::open(&config.store.url, &options, clock.clone()).await?;
-    let settings = ServiceSettings {
-        public_url: public_url.clone(),
-        allowed_return_origins: allowed,
-        default_provider: config.verification.default_provider,
-        pii_retention: Duration::from_secs(config.server.pii_retention_secs),
-        identity_grace: Duration::from_secs(config.server.identity_grace_secs),
-    };
+    let settings = ServiceSettings::new(public_url.clone(), config.verification.default_provider)
+        .with_allowed_return_origins(allowed)
+        .with_pii_retention(Duration::from_secs(config.server.pii_retention_secs))
+        .with_identity_grace(Duration::from_secs(config.server.identity_grace_secs));
     let mut service = VerificationService::new(store, clock.clone(), Arc::new(OsRng), settings, metrics.clone());
     let gate = |provider| {
         ProviderGate::new(

@@ -12,6 +12,7 @@ fn load() -> Result<LoadedConfig, String> {
 }
 
 #[test]
+#[cfg_attr(not(feature = "sandbox"), ignore = "loads the sandbox profile: needs the `sandbox` feature")]
 fn no_configuration_at_all_is_the_sandbox_on_loopback() {
     Jail::expect_with(|_| {
         let loaded = load().unwrap();
@@ -26,6 +27,7 @@ fn no_configuration_at_all_is_the_sandbox_on_loopback() {
 }
 
 #[test]
+#[cfg_attr(not(feature = "sandbox"), ignore = "loads the sandbox profile: needs the `sandbox` feature")]
 fn file_overrides_defaults_and_environment_overrides_the_file() {
     Jail::expect_with(|jail| {
         jail.create_file(
@@ -42,6 +44,7 @@ fn file_overrides_defaults_and_environment_overrides_the_file() {
 }
 
 #[test]
+#[cfg_attr(not(feature = "sandbox"), ignore = "loads the sandbox profile: needs the `sandbox` feature")]
 fn bonin_config_names_another_file() {
     Jail::expect_with(|jail| {
         jail.create_file("elsewhere.toml", "[server]\nbind = \"127.0.0.1:9100\"\n")?;
@@ -52,6 +55,7 @@ fn bonin_config_names_another_file() {
 }
 
 #[test]
+#[cfg_attr(not(feature = "sandbox"), ignore = "loads the sandbox profile: needs the `sandbox` feature")]
 fn env_values_stay_strings() {
     Jail::expect_with(|jail| {
         jail.set_env("BONIN_PROVIDERS__NICE__CLIENT_ID", "0042");
@@ -68,6 +72,7 @@ fn env_values_stay_strings() {
 }
 
 #[test]
+#[cfg_attr(not(feature = "sandbox"), ignore = "loads the sandbox profile: needs the `sandbox` feature")]
 fn errors_name_the_key_and_where_the_value_came_from() {
     Jail::expect_with(|jail| {
         jail.set_env("BONIN_SERVER__PUBLIC_URL", "ftp://nope");
@@ -96,6 +101,7 @@ fn errors_name_the_key_and_where_the_value_came_from() {
 }
 
 #[test]
+#[cfg_attr(not(feature = "sandbox"), ignore = "loads the sandbox profile: needs the `sandbox` feature")]
 fn secrets_never_appear_in_errors_or_debug() {
     Jail::expect_with(|jail| {
         jail.set_env("BONIN_PROVIDERS__NICE__CLIENT_ID", "bad:id");
@@ -233,6 +239,7 @@ fn production_refuses_a_store_reached_without_tls_over_the_network() {
 }
 
 #[test]
+#[cfg_attr(not(feature = "sandbox"), ignore = "loads the sandbox profile: needs the `sandbox` feature")]
 fn rediss_is_a_shared_store() {
     Jail::expect_with(|jail| {
         jail.set_env("BONIN_STORE__URL", "rediss://cache.internal:6380");
@@ -249,6 +256,7 @@ fn production_refuses_a_persistent_store_without_encryption_keys() {
 }
 
 #[test]
+#[cfg_attr(not(feature = "sandbox"), ignore = "loads the sandbox profile: needs the `sandbox` feature")]
 fn sharing_tokens_needs_a_shared_store() {
     Jail::expect_with(|jail| {
         jail.set_env("BONIN_STORE__URL", "sqlite://bonin.db");
@@ -265,6 +273,7 @@ fn production_refuses_short_api_keys() {
 }
 
 #[test]
+#[cfg_attr(not(feature = "sandbox"), ignore = "loads the sandbox profile: needs the `sandbox` feature")]
 fn the_sandbox_without_keys_binds_to_loopback_only() {
     Jail::expect_with(|jail| {
         jail.set_env("BONIN_SERVER__BIND", "0.0.0.0:8080");
@@ -277,6 +286,7 @@ fn the_sandbox_without_keys_binds_to_loopback_only() {
 }
 
 #[test]
+#[cfg_attr(not(feature = "sandbox"), ignore = "loads the sandbox profile: needs the `sandbox` feature")]
 fn test_variables_and_the_config_path_are_not_settings() {
     Jail::expect_with(|jail| {
         jail.set_env("BONIN_TEST_POSTGRES_URL", "postgres://x");
@@ -290,6 +300,7 @@ fn test_variables_and_the_config_path_are_not_settings() {
 const TOSS_TEST_PUBLIC_KEY: &str = include_str!("../../adapters-toss/tests/data/toss/test_public_key.b64");
 
 #[test]
+#[cfg_attr(not(feature = "sandbox"), ignore = "loads the sandbox profile: needs the `sandbox` feature")]
 fn every_documented_key_is_a_real_setting() {
     for setting in bonin_app::config::reference() {
         Jail::expect_with(|jail| {

@@ -146,6 +146,7 @@ webhook_authorization = "canary-esignon-webhook-authorization-0012"
 }
 
 #[test]
+#[cfg_attr(not(feature = "sandbox"), ignore = "loads the sandbox profile: needs the `sandbox` feature")]
 fn store_url_passwords_are_redacted_in_every_spelling() {
     for (url, canary, shown_as) in [
         (
@@ -246,6 +247,7 @@ fn sandbox_load(env: &[(&str, String)]) -> Result<LoadedConfig, String> {
 }
 
 #[test]
+#[cfg_attr(not(feature = "sandbox"), ignore = "loads the sandbox profile: needs the `sandbox` feature")]
 fn a_keyless_sandbox_refuses_real_provider_endpoints() {
     for (provider, key, real) in [
         ("nice", "api_base", "https://svc.niceapi.co.kr:22001"),
@@ -298,6 +300,7 @@ fn a_keyless_sandbox_refuses_real_provider_endpoints() {
 }
 
 #[test]
+#[cfg_attr(not(feature = "sandbox"), ignore = "loads the sandbox profile: needs the `sandbox` feature")]
 fn a_keyless_sandbox_refuses_the_real_endpoint_left_beside_a_local_one() {
     // Setting one mobileOK endpoint keeps the configured values for both (the simulator is not
     // used), so the window left at its default is Dream's real one.
@@ -312,6 +315,7 @@ fn a_keyless_sandbox_refuses_the_real_endpoint_left_beside_a_local_one() {
 }
 
 #[test]
+#[cfg_attr(not(feature = "sandbox"), ignore = "loads the sandbox profile: needs the `sandbox` feature")]
 fn a_sandbox_reaching_a_real_provider_needs_its_own_sealing_key_and_stays_on_loopback() {
     let with = |extra: &[(&'static str, &str)], store: &str| {
         let mut env = section_env("nice");

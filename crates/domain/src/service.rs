@@ -80,8 +80,19 @@ pub fn origin_of(url: &str) -> Option<String> {
     Some(format!("{scheme}://{}", authority.to_ascii_lowercase()))
 }
 
-/// Settings of the service.
+/// Settings of the service: [`ServiceSettings::new`], then the `with_*` setters (new settings come
+/// with a default, so this struct is `#[non_exhaustive]`).
+///
+/// ```
+/// use std::time::Duration;
+/// use bonin_domain::{ProviderId, ServiceSettings};
+/// let settings = ServiceSettings::new("https://my.app/identity", ProviderId::Nice)
+///     .with_allowed_return_origins(["https://my.app"])
+///     .with_pii_retention(Duration::from_secs(600));
+/// assert_eq!(settings.identity_grace, Duration::from_secs(60));
+/// ```
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct ServiceSettings {
     /// Base of the return URLs handed to providers (no trailing slash).
     pub public_url: String,
@@ -96,8 +107,55 @@ pub struct ServiceSettings {
     pub identity_grace: Duration,
 }
 
-/// What `start` needs.
+impl ServiceSettings {
+    /// Settings with `public_url` (the base of the return URLs handed to providers) and the default
+    /// provider; no allowed return origins, a completed record kept 10 minutes, the identity
+    /// readable again for 60 seconds after its first read (what `bonin serve` defaults to).
+    pub fn new(public_url: impl Into<String>, default_provider: ProviderId) -> Self {
+        Self {
+            public_url: public_url.into(),
+            allowed_return_origins: Vec::new(),
+            default_provider,
+            pii_retention: Duration::from_secs(600),
+            identity_grace: Duration::from_secs(60),
+        }
+    }
+
+    /// The origins (`https://shop.example`) a verification may send the browser back to.
+    #[must_use]
+    pub fn with_allowed_return_origins(mut self, origins: impl IntoIterator<Item = impl Into<String>>) -> Self {
+        self.allowed_return_origins = origins.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// How long a completed record (and its identity) is kept.
+    #[must_use]
+    pub fn with_pii_retention(mut self, retention: Duration) -> Self {
+        self.pii_retention = retention;
+        self
+    }
+
+    /// How long after the first read the identity can be read again (zero: read once).
+    #[must_use]
+    pub fn with_identity_grace(mut self, grace: Duration) -> Self {
+        self.identity_grace = grace;
+        self
+    }
+}
+
+/// What `start` needs: [`StartRequest::new`] with the method, then the `with_*` setters (new
+/// options come with a default, so this struct is `#[non_exhaustive]`).
+///
+/// ```
+/// use bonin_domain::{Display, Method, StartRequest};
+/// let request = StartRequest::new(Method::Window)
+///     .with_return_url("https://my.app/signup/done")
+///     .with_display(Display::Page)
+///     .with_min_age(19);
+/// assert_eq!(request.provider, None); // the default provider
+/// ```
 #[derive(Clone)]
+#[non_exhaustive]
 pub struct StartRequest {
     /// The provider, or the default.
     pub provider: Option<ProviderId>,
@@ -118,6 +176,72 @@ pub struct StartRequest {
     pub prefill: Option<crate::Prefill>,
     /// The merchant's own data kept with the provider's record (PortOne V2 `customData`).
     pub custom_data: Option<String>,
+}
+
+impl StartRequest {
+    /// A request for `method` with the default provider, no return URL, no purpose, a popup, no
+    /// minimum age, no prefill and no custom data.
+    pub fn new(method: Method) -> Self {
+        Self {
+            provider: None,
+            method,
+            return_url: None,
+            purpose: None,
+            display: Display::default(),
+            min_age: None,
+            prefill: None,
+            custom_data: None,
+        }
+    }
+
+    /// The provider (instead of the default one).
+    #[must_use]
+    pub fn with_provider(mut self, provider: ProviderId) -> Self {
+        self.provider = Some(provider);
+        self
+    }
+
+    /// Where the browser goes at the end (required for windows; must match an allowed origin).
+    #[must_use]
+    pub fn with_return_url(mut self, url: impl Into<String>) -> Self {
+        self.return_url = Some(url.into());
+        self
+    }
+
+    /// Why the identity is verified.
+    #[must_use]
+    pub fn with_purpose(mut self, purpose: Purpose) -> Self {
+        self.purpose = Some(purpose);
+        self
+    }
+
+    /// Popup or page.
+    #[must_use]
+    pub fn with_display(mut self, display: Display) -> Self {
+        self.display = display;
+        self
+    }
+
+    /// The minimum age, checked against the verified birth date.
+    #[must_use]
+    pub fn with_min_age(mut self, min_age: u8) -> Self {
+        self.min_age = Some(min_age);
+        self
+    }
+
+    /// The person's details, for windows that can be filled in with them.
+    #[must_use]
+    pub fn with_prefill(mut self, prefill: crate::Prefill) -> Self {
+        self.prefill = Some(prefill);
+        self
+    }
+
+    /// The merchant's own data kept with the provider's record.
+    #[must_use]
+    pub fn with_custom_data(mut self, data: impl Into<String>) -> Self {
+        self.custom_data = Some(data.into());
+        self
+    }
 }
 
 impl fmt::Debug for StartRequest {

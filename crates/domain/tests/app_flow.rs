@@ -83,13 +83,10 @@ impl AppVerifier for StandIn {
 }
 
 fn settings() -> ServiceSettings {
-    ServiceSettings {
-        public_url: "http://127.0.0.1:8080".into(),
-        allowed_return_origins: vec!["http://127.0.0.1:8080".into()],
-        default_provider: PROVIDER,
-        pii_retention: Duration::from_secs(600),
-        identity_grace: Duration::ZERO,
-    }
+    ServiceSettings::new("http://127.0.0.1:8080", PROVIDER)
+        .with_allowed_return_origins(["http://127.0.0.1:8080"])
+        .with_pii_retention(Duration::from_secs(600))
+        .with_identity_grace(Duration::ZERO)
 }
 
 fn service(store: Arc<MemoryStore>, clock: Arc<ManualClock>, provider: Arc<StandIn>) -> VerificationService {
@@ -97,16 +94,9 @@ fn service(store: Arc<MemoryStore>, clock: Arc<ManualClock>, provider: Arc<Stand
 }
 
 fn start_request(prefill: Option<Prefill>) -> StartRequest {
-    StartRequest {
-        provider: Some(PROVIDER),
-        method: Method::App,
-        return_url: None,
-        purpose: None,
-        display: Display::Popup,
-        min_age: None,
-        prefill,
-        custom_data: None,
-    }
+    let mut request = StartRequest::new(Method::App).with_provider(PROVIDER).with_display(Display::Popup);
+    request.prefill = prefill;
+    request
 }
 
 fn setup(delay: Duration) -> (Arc<MemoryStore>, Arc<ManualClock>, Arc<StandIn>, VerificationService) {

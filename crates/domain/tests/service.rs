@@ -17,13 +17,10 @@ use bonin_adapters_store::MemoryStore;
 use bonin_domain::*;
 
 fn settings(grace: Duration) -> ServiceSettings {
-    ServiceSettings {
-        public_url: "http://127.0.0.1:8080".into(),
-        allowed_return_origins: vec!["http://127.0.0.1:8080".into()],
-        default_provider: ProviderId::Mobileok,
-        pii_retention: Duration::from_secs(600),
-        identity_grace: grace,
-    }
+    ServiceSettings::new("http://127.0.0.1:8080", ProviderId::Mobileok)
+        .with_allowed_return_origins(["http://127.0.0.1:8080"])
+        .with_pii_retention(Duration::from_secs(600))
+        .with_identity_grace(grace)
 }
 
 /// The rules a provider with mobileOK's limits states: 10 minutes in total, 7 to confirm after the
@@ -108,16 +105,10 @@ fn subject() -> OtpSubject {
 }
 
 fn start(method: Method, min_age: Option<u8>) -> StartRequest {
-    StartRequest {
-        provider: None,
-        method,
-        return_url: Some("http://127.0.0.1:8080/done".into()),
-        purpose: None,
-        display: Display::Page,
-        min_age,
-        prefill: None,
-        custom_data: None,
-    }
+    let mut request =
+        StartRequest::new(method).with_return_url("http://127.0.0.1:8080/done").with_display(Display::Page);
+    request.min_age = min_age;
+    request
 }
 
 async fn otp_service(
@@ -389,7 +380,7 @@ fn mock_window(outcome: fn() -> Result<Completion, Error>) -> MockWindowVerifier
 }
 
 fn nice_start() -> StartRequest {
-    StartRequest { provider: Some(ProviderId::Nice), ..start(Method::Window, None) }
+    start(Method::Window, None).with_provider(ProviderId::Nice)
 }
 
 #[tokio::test]
@@ -425,13 +416,13 @@ async fn a_verification_is_held_to_the_rules_of_the_verifier_registered_for_its_
     let service =
         VerificationService::new(store, clock, Arc::new(OsRng), settings(Duration::ZERO), Arc::new(NoObserver))
             .with_window(Arc::new(Plain));
-    let request = StartRequest { provider: Some(ProviderId::Toss), ..start(Method::Window, None) };
+    let request = start(Method::Window, None).with_provider(ProviderId::Toss);
     let started = service.start(request).await.unwrap();
     assert_eq!(*started.verification.rules(), FlowRules::DEFAULT);
     assert_eq!(FlowRules::DEFAULT, FlowRules::new(Duration::from_secs(30 * 60)));
     assert_eq!(service.popup_landing(ProviderId::Toss), PopupLanding::Page, "the default");
     // OTP is not registered for it: refused, whatever the rules.
-    let request = StartRequest { provider: Some(ProviderId::Toss), ..start(Method::Otp, None) };
+    let request = start(Method::Otp, None).with_provider(ProviderId::Toss);
     assert_eq!(service.start(request).await.unwrap_err().code(), ErrorCode::InvalidRequest);
 }
 

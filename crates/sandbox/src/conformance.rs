@@ -292,13 +292,10 @@ impl Run {
             flow.name(),
             flow.name()
         );
-        let settings = ServiceSettings {
-            public_url: PUBLIC_URL.into(),
-            allowed_return_origins: vec!["https://shop.example".into()],
-            default_provider: subject.provider,
-            pii_retention: Duration::from_secs(600),
-            identity_grace: Duration::ZERO,
-        };
+        let settings = ServiceSettings::new(PUBLIC_URL, subject.provider)
+            .with_allowed_return_origins(["https://shop.example"])
+            .with_pii_retention(Duration::from_secs(600))
+            .with_identity_grace(Duration::ZERO);
         let mut service = VerificationService::new(
             subject.store.clone(),
             Arc::new(SystemClock::new()),
@@ -329,15 +326,11 @@ impl Run {
 
     async fn start(&self, method: Method) -> Result<Started, Error> {
         self.service
-            .start(StartRequest {
-                provider: Some(self.provider()),
-                method,
-                return_url: (method == Method::Window).then(|| RETURN_URL.to_owned()),
-                purpose: None,
-                display: WindowDisplay::Page,
-                min_age: None,
-                prefill: None,
-                custom_data: None,
+            .start({
+                let mut request =
+                    StartRequest::new(method).with_provider(self.provider()).with_display(WindowDisplay::Page);
+                request.return_url = (method == Method::Window).then(|| RETURN_URL.to_owned());
+                request
             })
             .await
     }

@@ -153,13 +153,10 @@ pub fn subject() -> Value {
 /// A service on `clock` over a memory store, with `otp` as its only provider (and the default one).
 pub fn otp_service(clock: Arc<dyn Clock>, otp: Arc<dyn OtpVerifier>) -> VerificationService {
     let store = Arc::new(bonin_adapters_store::MemoryStore::with_clock(clock.clone()));
-    let settings = ServiceSettings {
-        public_url: "http://127.0.0.1:8080".into(),
-        allowed_return_origins: vec!["http://127.0.0.1:8080".into()],
-        default_provider: otp.provider(),
-        pii_retention: Duration::from_secs(600),
-        identity_grace: Duration::ZERO,
-    };
+    let settings = ServiceSettings::new("http://127.0.0.1:8080", otp.provider())
+        .with_allowed_return_origins(["http://127.0.0.1:8080"])
+        .with_pii_retention(Duration::from_secs(600))
+        .with_identity_grace(Duration::ZERO);
     VerificationService::new(store, clock, Arc::new(OsRng), settings, Arc::new(Metrics::default())).with_otp(otp)
 }
 

@@ -34,10 +34,11 @@ pub(crate) struct TokenFigures {
     pub hits: u64,
 }
 
-/// Builds the `bonin` binary (release for the full run) and returns its path.
+/// Builds the `bonin` binary with the simulators (its sandbox profile is what is measured; release
+/// for the full run) and returns its path.
 pub(crate) fn binary(release: bool) -> Result<PathBuf, String> {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let mut args = vec!["build", "-q", "-p", "bonin-app", "--bin", "bonin"];
+    let mut args = vec!["build", "-q", "-p", "bonin-app", "--features", "sandbox", "--bin", "bonin"];
     if release {
         args.push("--release");
     }

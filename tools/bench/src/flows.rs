@@ -3,7 +3,7 @@
 //! simulators `bonin serve` runs in process) → the return landing → the identity read; and for
 //! every provider with app approval: start → approved in the simulated app → reads until bonin
 //! has polled the approval → the identity. The raw floor
-//! beside them comes from the adapter crates' `benches/floor.rs` (see [`crate::bench`]); this module
+//! beside them comes from the adapter crates' `benches/floor.rs` (see [`crate`]); this module
 //! renders both and the target ratios.
 
 use std::{
@@ -19,10 +19,7 @@ use std::{
 use percent_encoding::{NON_ALPHANUMERIC, utf8_percent_encode};
 use serde_json::{Value, json};
 
-use crate::{
-    bench::{human, parse_human},
-    bench_service,
-};
+use crate::{human, parse_human, service};
 
 /// Where browsers return to, as bonin is told (`server.public_url`); the bench maps it to the
 /// address `bonin serve` actually listens on.
@@ -288,7 +285,7 @@ fn spawn_serve(bin: &Path, port: u16, sim_port: u16, store: &str) -> Result<Proc
         .env("BONIN_SANDBOX__BIND", format!("127.0.0.1:{sim_port}"))
         .env("BONIN_STORE__URL", store)
         .env("BONIN_LOG__LEVEL", "error")
-        .envs(bench_service::UNLIMITED.iter().copied())
+        .envs(service::UNLIMITED.iter().copied())
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
@@ -343,7 +340,7 @@ pub(crate) fn measure(quick: bool, bin: &Path) -> Result<Vec<FlowRow>, String> {
         }
         let mut rows = Vec::new();
         for (store_name, store_url) in &stores {
-            let (port, sim_port) = (bench_service::free_port()?, bench_service::free_port()?);
+            let (port, sim_port) = (service::free_port()?, service::free_port()?);
             let serve = spawn_serve(bin, port, sim_port, store_url)?;
             let (bonin, sim) = (format!("http://127.0.0.1:{port}"), format!("http://127.0.0.1:{sim_port}"));
             wait_for(&client, format!("{bonin}/readyz")).await?;
