@@ -338,6 +338,7 @@ mod tests {
     use super::*;
 
     /// Fills every byte with one value.
+    #[derive(Debug)]
     struct Fixed(u8);
 
     impl Rng for Fixed {
