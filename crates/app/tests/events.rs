@@ -353,7 +353,8 @@ async fn two_instances_on_postgres_deliver_through_one() {
         OutboxEvent::new(generate_event_id(&OsRng).unwrap(), "signing.completed", data, clock.now())
     };
 
-    let batch: Vec<OutboxEvent> = (0..20).map(|_| event()).collect();
+    // More than one round claims (32), so both instances would take some if both delivered.
+    let batch: Vec<OutboxEvent> = (0..100).map(|_| event()).collect();
     a_store.enqueue(&batch).await.unwrap();
     let ours = |r: &Receiver, events: &[OutboxEvent]| events.iter().filter(|e| r.processed.contains_key(&e.id)).count();
     let (mut by_a, mut by_b) = (0, 0);
