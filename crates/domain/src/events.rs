@@ -83,7 +83,7 @@ impl EventData {
     }
 }
 
-/// An event id: `evt_` and 26 lower-case base32 characters (130 random bits). Stable across every
+/// An event id: `evt_` and 24 lower-case base32 characters (120 random bits). Stable across every
 /// retry of the event: it is the `webhook-id` a receiver deduplicates on.
 pub fn generate_event_id(rng: &dyn Rng) -> Result<String, Error> {
     // A verification id is 120 random bits in the same alphabet; an event id reuses the generator.
