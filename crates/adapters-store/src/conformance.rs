@@ -278,7 +278,7 @@ const CLAIM_ALL: usize = 10_000;
 
 fn event(h: &dyn Harness, kind: &str) -> OutboxEvent {
     let id = bonin_domain::events::generate_event_id(&OsRng).unwrap_or_else(|e| panic!("entropy failed: {e}"));
-    OutboxEvent::new(id, kind, EventData::signing("esignon", None, "wf-1", "completed"), h.clock().now())
+    OutboxEvent::new(id, kind, EventData::signing("test-provider", None, "wf-1", "completed"), h.clock().now())
 }
 
 /// The ids among `claimed` that are in `mine`.
