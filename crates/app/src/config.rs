@@ -235,8 +235,9 @@ pub struct SandboxConfig {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct EventsConfig {
-    /// Where events are posted; each endpoint gets every event. None: no events are written.
-    #[serde(default)]
+    /// Where events are posted; each endpoint gets every event. None: no events are written. In
+    /// the environment: a JSON list (`[{"url": "…", "secret": "whsec_…"}]`).
+    #[serde(default, deserialize_with = "endpoint_list")]
     pub endpoints: Vec<EventEndpoint>,
     /// An event no endpoint took within this many seconds of its creation is dropped (counted and
     /// logged).
@@ -266,6 +267,24 @@ pub struct EventEndpoint {
 impl fmt::Debug for EventEndpoint {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("EventEndpoint").field("url", &redact_url(&self.url)).field("secret", &"<redacted>").finish()
+    }
+}
+
+/// A list of endpoint tables, or (from the environment) the same list as JSON text. Errors quote
+/// no value: the text holds secrets.
+fn endpoint_list<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<EventEndpoint>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Form {
+        List(Vec<EventEndpoint>),
+        Text(String),
+    }
+    let unreadable = || {
+        serde::de::Error::custom("must be a list of {url, secret} tables (in the environment: the same list as JSON)")
+    };
+    match Form::deserialize(d).map_err(|_| unreadable())? {
+        Form::List(list) => Ok(list),
+        Form::Text(text) => serde_json::from_str(&text).map_err(|_| unreadable()),
     }
 }
 
@@ -982,6 +1001,17 @@ fn walk(
         }
         return;
     }
+    // Endpoints from the environment arrive as JSON text: shown entry by entry, secrets redacted.
+    if prefix.rsplit('.').next() == Some("endpoints")
+        && let serde_json::Value::String(text) = value
+    {
+        let parsed = serde_json::from_str::<serde_json::Value>(text).unwrap_or(serde_json::Value::Null);
+        if parsed.is_array() {
+            return walk(figment, prefix, &parsed, secret, out);
+        }
+        out.push((prefix.to_owned(), "<unreadable, redacted>".to_owned(), source_of(figment, prefix)));
+        return;
+    }
     // A list of tables (`[[events.endpoints]]`): each entry's keys, under the list's provenance.
     if let serde_json::Value::Array(items) = value
         && items.iter().any(serde_json::Value::is_object)
@@ -1175,7 +1205,7 @@ const HOST_SETTINGS: &[HostSetting] = &[
     HostSetting {
         key: "events.endpoints",
         default: "[]",
-        about: "Where signed events go (`docs/EVENTS.md`): a list of `{ url = \"https://…\", secret = \"whsec_…\" }` tables (`[[events.endpoints]]` in the file). Each endpoint gets every event, signed with its own secret (secret). `https://` in production. With none, no events are written. Needs a store with an outbox (`memory:`, `sqlite://`, `postgres://`).",
+        about: "Where signed events go (`docs/EVENTS.md`): a list of `{ url = \"https://…\", secret = \"whsec_…\" }` tables (`[[events.endpoints]]` in the file; in the environment the same list as JSON, `[{\"url\": …, \"secret\": …}]`). Each endpoint gets every event, signed with its own secret (secret). `https://` in production. With none, no events are written. Needs a store with an outbox (`memory:`, `sqlite://`, `postgres://`).",
     },
     HostSetting {
         key: "events.give_up_after_secs",
