@@ -207,6 +207,23 @@ async fn events_survive_a_kill_9_and_a_receiver_that_fails_three_times() {
     let mut second = spawn_bonin(port, &config, &db, &sim, &server.base_url());
     wait_ready(&client, port).await;
     until("every event processed", || receiver.lock().unwrap().processed.len() >= verified.len()).await;
+    // The second instance's metrics: one failure (the receiver's third), two deliveries, none given up.
+    let mut metrics = String::new();
+    for _ in 0..300 {
+        metrics = client.get(format!("http://127.0.0.1:{port}/metrics")).send().await.unwrap().text().await.unwrap();
+        if metrics.contains("bonin_events_deliveries_total{result=\"delivered\"} 2") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    for line in [
+        "bonin_events_deliveries_total{result=\"delivered\"} 2",
+        "bonin_events_deliveries_total{result=\"failed\"} 1",
+        "bonin_events_given_up_total 0",
+        "# TYPE bonin_events_outbox_depth gauge",
+    ] {
+        assert!(metrics.lines().any(|l| l == line), "{line} in\n{metrics}");
+    }
     second.kill().await.unwrap();
 
     let r = receiver.lock().unwrap();
@@ -387,4 +404,59 @@ async fn two_instances_on_postgres_deliver_through_one() {
     let mine: Vec<&String> = batch.iter().chain(&later).map(|e| &e.id).collect();
     let doubles = r.requests.iter().filter(|c| mine.contains(&&c.id)).count() - mine.len();
     assert_eq!(doubles, 0, "with a healthy receiver and no crash, each event is posted once");
+}
+
+/// An endpoint that never answers 2xx: the event is retried with backoff until the give-up
+/// horizon, then dropped, counted and no longer sent.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_event_nobody_takes_is_given_up_at_the_horizon() {
+    use bonin_adapters_store::MemoryStore;
+    use bonin_app::{config::EventsConfig, events::Deliverer, metrics::Metrics, service::*};
+    use bonin_domain::{Clock, EventData, ManualClock, OsRng, Outbox, OutboxEvent, events::generate_event_id};
+
+    let (receiver_addr, receiver) = start_receiver(usize::MAX).await;
+    let clock = Arc::new(ManualClock::new(time::OffsetDateTime::now_utc()));
+    let store = Arc::new(MemoryStore::with_clock(clock.clone()));
+    let config: EventsConfig = serde_json::from_value(json!({
+        "endpoints": [{"url": format!("http://{receiver_addr}/hook"), "secret": SECRET}],
+        "give_up_after_secs": 60, "timeout_secs": 2, "retry_base_ms": 1000, "retry_max_secs": 10, "lease_secs": 30,
+    }))
+    .unwrap();
+    let settings = ServiceSettings {
+        public_url: "http://127.0.0.1:1".into(),
+        allowed_return_origins: Vec::new(),
+        default_provider: bonin_domain::ProviderId::ALL[0],
+        pii_retention: Duration::from_secs(60),
+        identity_grace: Duration::ZERO,
+    };
+    let service = Arc::new(
+        VerificationService::new(store.clone(), clock.clone(), Arc::new(OsRng), settings, Arc::new(NoObserver))
+            .with_events(true),
+    );
+    let metrics = Arc::new(Metrics::default());
+    let deliverer =
+        Deliverer::new(&config, store.clone(), service, Arc::new(OsRng), metrics.clone(), true).unwrap().unwrap();
+    let data = EventData::signing("esignon", None, "wf-give-up", "completed");
+    let event = OutboxEvent::new(generate_event_id(&OsRng).unwrap(), "signing.completed", data, clock.now());
+    store.enqueue(std::slice::from_ref(&event)).await.unwrap();
+
+    let mut rounds = 0;
+    while store.depth().await.unwrap() > 0 {
+        rounds += 1;
+        assert!(rounds < 100, "never given up");
+        deliverer.round().await.unwrap();
+        clock.advance(Duration::from_secs(10)); // the longest backoff: every round finds the event due
+    }
+    let attempts = receiver.lock().unwrap().requests.len();
+    assert!(attempts >= 6, "retried until the horizon: {attempts} attempts");
+    assert!(receiver.lock().unwrap().requests.iter().all(|c| c.id == event.id && c.status == 500));
+    let text = metrics.render(&[]);
+    assert!(text.lines().any(|l| l == "bonin_events_given_up_total 1"), "{text}");
+    assert!(
+        text.lines().any(|l| l == format!("bonin_events_deliveries_total{{result=\"failed\"}} {attempts}")),
+        "{text}"
+    );
+    // Gone: further rounds send nothing.
+    deliverer.round().await.unwrap();
+    assert_eq!(receiver.lock().unwrap().requests.len(), attempts);
 }
