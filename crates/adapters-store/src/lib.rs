@@ -150,8 +150,8 @@ pub async fn open(url: &str, options: &StoreOptions, clock: Arc<dyn Clock>) -> R
     open_with_outbox(url, options, clock).await.map(|(store, _)| store)
 }
 
-/// [`open`], with the store's event outbox (the same backend, so events ride its writes): memory,
-/// SQLite and PostgreSQL keep one; Redis does not (`None`).
+/// [`open`], with the store's event outbox (the same backend, so events ride its writes). Every
+/// store in this crate keeps one; the `Option` leaves room for one that does not.
 pub async fn open_with_outbox(
     url: &str,
     options: &StoreOptions,
@@ -199,8 +199,8 @@ pub async fn open_with_outbox(
         #[cfg(feature = "redis")]
         {
             let cipher = Arc::new(RecordCipher::from_config(&options.encryption_keys)?);
-            let store = RedisStore::connect_with_ca(url, options.tls_ca_file.as_deref(), cipher).await?;
-            return Ok((Arc::new(store), None));
+            let store = Arc::new(RedisStore::connect_with_ca(url, options.tls_ca_file.as_deref(), cipher).await?);
+            return Ok((store.clone(), Some(store)));
         }
         #[cfg(not(feature = "redis"))]
         return Err(unsupported("Redis"));

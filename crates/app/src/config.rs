@@ -736,8 +736,8 @@ impl LoadedConfig {
         self.validate_events()
     }
 
-    /// Event endpoints are absolute URLs (`https://` in production) with a usable secret; the
-    /// store keeps an outbox; every duration is positive.
+    /// Event endpoints are absolute URLs (`https://` in production), each once, with a usable
+    /// secret; every duration is positive.
     fn validate_events(&self) -> Result<(), ConfigError> {
         let f = &self.figment;
         let events = &self.config.events;
@@ -770,14 +770,6 @@ impl LoadedConfig {
             if value == 0 {
                 return Err(error_at(f, key, "must be at least 1"));
             }
-        }
-        let url = self.config.store.url.trim();
-        if !events.endpoints.is_empty() && (url.starts_with("redis://") || url.starts_with("rediss://")) {
-            return Err(error_at(
-                f,
-                "events.endpoints",
-                "events need a store with an outbox: memory:, sqlite:// or postgres:// (the Redis store keeps none)",
-            ));
         }
         Ok(())
     }
@@ -1205,7 +1197,7 @@ const HOST_SETTINGS: &[HostSetting] = &[
     HostSetting {
         key: "events.endpoints",
         default: "[]",
-        about: "Where signed events go (`docs/EVENTS.md`): a list of `{ url = \"https://…\", secret = \"whsec_…\" }` tables (`[[events.endpoints]]` in the file; in the environment the same list as JSON, `[{\"url\": …, \"secret\": …}]`). Each endpoint gets every event, signed with its own secret (secret). `https://` in production. With none, no events are written. Needs a store with an outbox (`memory:`, `sqlite://`, `postgres://`).",
+        about: "Where signed events go (`docs/EVENTS.md`): a list of `{ url = \"https://…\", secret = \"whsec_…\" }` tables (`[[events.endpoints]]` in the file; in the environment the same list as JSON, `[{\"url\": …, \"secret\": …}]`). Each endpoint gets every event, signed with its own secret (secret). `https://` in production. With none, no events are written. The events wait in the store (`memory:` loses them on restart).",
     },
     HostSetting {
         key: "events.give_up_after_secs",

@@ -300,9 +300,7 @@ pub async fn build_with_metrics(loaded: &LoadedConfig, metrics: Arc<Metrics>) ->
     let outbox = match outbox {
         Some(outbox) if events_on => Some(outbox),
         None if events_on => {
-            return Err(Error::misconfigured(
-                "events.endpoints: this store keeps no event outbox (use SQLite or PostgreSQL)",
-            ));
+            return Err(Error::misconfigured("events.endpoints: this store keeps no event outbox"));
         }
         _ => None,
     };

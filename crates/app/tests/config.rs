@@ -540,10 +540,6 @@ fn bad_event_endpoints_are_refused() {
         format!("[events]\ngive_up_after_secs = 0\n{}", endpoint("https://a.example/x", EVENT_SECRET)),
         "events.give_up_after_secs",
     );
-    refused(
-        format!("[store]\nurl = \"redis://127.0.0.1:6379\"\n{}", endpoint("https://a.example/x", EVENT_SECRET)),
-        "outbox",
-    );
     refused(format!("{PRODUCTION}\n{}", endpoint("http://hooks.shop.example/x", EVENT_SECRET)), "https://");
 }
 
