@@ -8,6 +8,8 @@
 //!   allowed explicitly).
 //! - [`HttpClient`] retries only when that is provably safe: a connect failure (the request never
 //!   left), or an idempotent request that timed out or got HTTP 502/503/504.
+//! - [`standard_webhooks`]: Standard Webhooks signing and verification (PortOne's webhooks in,
+//!   bonin's events out).
 //! - Bodies are never copied into errors or logs; logs carry the endpoint label, method, status and
 //!   timing only.
 //!
@@ -32,6 +34,7 @@
 mod client;
 mod message;
 pub mod provider;
+pub mod standard_webhooks;
 mod transport;
 
 pub use client::{HttpClient, RetryPolicy};

@@ -10,8 +10,8 @@ use std::{sync::Arc, time::Duration};
 
 use async_trait::async_trait;
 use bonin_domain::{
-    CasOutcome, Clock, FlowRules, Method, OsRng, ProviderId, ProviderKey, ProviderState, SessionStore, Status,
-    StoreError, Verification, VerificationId, VerifiedIdentity,
+    CasOutcome, Clock, EventData, FlowRules, Method, OsRng, Outbox, OutboxEvent, ProviderId, ProviderKey,
+    ProviderState, SessionStore, Status, StoreError, Verification, VerificationId, VerifiedIdentity,
 };
 
 /// What a backend provides to the suite.
@@ -270,6 +270,165 @@ pub async fn rolled_back_records_are_refused(h: &dyn Harness, raw: &dyn RawRows,
     raw.write(v0.id(), 1, &row1.1).await;
     assert_eq!(must("get restored", store.get(v0.id())).await.as_ref(), Some(&v1));
     assert_eq!(must("get restored (another instance)", other.get(v0.id())).await.as_ref(), Some(&v1));
+}
+
+/// Claims are made with a limit this large, so that events other runs left in a shared backend do
+/// not crowd out the check's own.
+const CLAIM_ALL: usize = 10_000;
+
+fn event(h: &dyn Harness, kind: &str) -> OutboxEvent {
+    let id = bonin_domain::events::generate_event_id(&OsRng).unwrap_or_else(|e| panic!("entropy failed: {e}"));
+    OutboxEvent::new(id, kind, EventData::signing("test-provider", None, "wf-1", "completed"), h.clock().now())
+}
+
+/// The ids among `claimed` that are in `mine`.
+fn ours(claimed: &[OutboxEvent], mine: &[&OutboxEvent]) -> Vec<String> {
+    let mut found: Vec<String> =
+        claimed.iter().filter(|c| mine.iter().any(|m| m.id == c.id)).map(|c| c.id.clone()).collect();
+    found.sort();
+    found
+}
+
+/// Every outbox check, in sequence (they share one backend's outbox). `store` and `outbox` are the
+/// same backend; `other` is a second handle on it, as a second instance would hold.
+pub async fn outbox_conformance(h: &dyn Harness, outbox: Arc<dyn Outbox>, other: Arc<dyn Outbox>) {
+    events_are_written_with_the_swap_or_not_at_all(h, outbox.as_ref()).await;
+    claims_are_exclusive_within_their_lease(h, outbox.as_ref(), other.as_ref()).await;
+    only_the_claim_holder_reschedules_or_removes(h, outbox.as_ref(), other.as_ref()).await;
+    a_named_lease_has_one_holder(h, outbox.as_ref(), other.as_ref()).await;
+}
+
+/// Events ride `create_with_events` and `compare_and_swap_with_events`: a write that does not
+/// happen (a lost swap, a refused create) writes no event; one that happens writes all of them.
+pub async fn events_are_written_with_the_swap_or_not_at_all(h: &dyn Harness, outbox: &dyn Outbox) {
+    let store = h.store();
+    let v0 = pending(h, None);
+    let at_create = event(h, "test.created");
+    must("create", store.create_with_events(&v0, LONG_TTL, std::slice::from_ref(&at_create))).await;
+    let refused = event(h, "test.refused_create");
+    let duplicate = store.create_with_events(&v0, LONG_TTL, std::slice::from_ref(&refused)).await;
+    assert_eq!(duplicate, Err(StoreError::AlreadyExists));
+    let v1 = verified(h, &v0);
+    let won = event(h, "test.won");
+    let outcome =
+        must("swap", store.compare_and_swap_with_events(v0.version(), &v1, LONG_TTL, std::slice::from_ref(&won))).await;
+    assert_eq!(outcome, CasOutcome::Swapped);
+    let lost = event(h, "test.lost");
+    let outcome = must(
+        "stale swap",
+        store.compare_and_swap_with_events(v0.version(), &v1, LONG_TTL, std::slice::from_ref(&lost)),
+    )
+    .await;
+    assert!(matches!(outcome, CasOutcome::Conflict(_)), "a stale swap must conflict");
+    // A version the store has not reached (the backend itself must refuse it, whatever an instance
+    // remembers), and a record that does not exist: neither writes its events.
+    let ahead = event(h, "test.ahead");
+    let outcome = must(
+        "swap from a version ahead",
+        store.compare_and_swap_with_events(v1.version() + 5, &v1, LONG_TTL, std::slice::from_ref(&ahead)),
+    )
+    .await;
+    assert!(matches!(outcome, CasOutcome::Conflict(_)), "a swap from a wrong version must conflict");
+    let missing = event(h, "test.missing");
+    let absent = pending(h, None);
+    let outcome = must(
+        "swap of a missing record",
+        store.compare_and_swap_with_events(
+            absent.version(),
+            &verified(h, &absent),
+            LONG_TTL,
+            std::slice::from_ref(&missing),
+        ),
+    )
+    .await;
+    assert_eq!(outcome, CasOutcome::Conflict(None));
+    let claimed = must("claim", outbox.claim("holder-a", CLAIM_ALL, LONG_TTL)).await;
+    assert_eq!(
+        ours(&claimed, &[&at_create, &refused, &won, &lost, &ahead, &missing]),
+        {
+            let mut expected = vec![at_create.id.clone(), won.id.clone()];
+            expected.sort();
+            expected
+        },
+        "only the events of writes that happened are in the outbox"
+    );
+    let stored = claimed.iter().find(|c| c.id == won.id).cloned();
+    assert_eq!(stored.as_ref(), Some(&won), "an event reads back as written");
+    for id in [&at_create.id, &won.id] {
+        assert!(must("remove", outbox.remove(id, "holder-a")).await);
+    }
+}
+
+/// Two instances claiming at once never both get an event, and a claimed event is not handed out
+/// again until its lease lapses.
+pub async fn claims_are_exclusive_within_their_lease(h: &dyn Harness, a: &dyn Outbox, b: &dyn Outbox) {
+    let events: Vec<OutboxEvent> = (0..20).map(|_| event(h, "test.race")).collect();
+    let mine: Vec<&OutboxEvent> = events.iter().collect();
+    let depth_before = must("depth", a.depth()).await;
+    must("enqueue", a.enqueue(&events)).await;
+    assert_eq!(must("depth", a.depth()).await, depth_before + 20);
+    let (first, second) =
+        tokio::join!(a.claim("holder-a", CLAIM_ALL, SHORT_TTL), b.claim("holder-b", CLAIM_ALL, SHORT_TTL));
+    let (first, second) =
+        (ours(&must("claim a", async { first }).await, &mine), ours(&must("claim b", async { second }).await, &mine));
+    assert!(first.iter().all(|id| !second.contains(id)), "an event was handed to two holders");
+    assert_eq!(first.len() + second.len(), 20, "every due event is claimed by one of them");
+    let again = must("claim again", b.claim("holder-c", CLAIM_ALL, SHORT_TTL)).await;
+    assert!(ours(&again, &mine).is_empty(), "a claimed event was handed out within its lease");
+    h.advance(SHORT_TTL + Duration::from_millis(100)).await;
+    let taken_over = must("claim after the lease", b.claim("holder-c", CLAIM_ALL, LONG_TTL)).await;
+    assert_eq!(ours(&taken_over, &mine).len(), 20, "a lapsed claim is taken over");
+    for e in &events {
+        assert!(!must("old holder removes", a.remove(&e.id, "holder-a")).await, "a former holder removed an event");
+        assert!(must("new holder removes", b.remove(&e.id, "holder-c")).await);
+    }
+    assert_eq!(must("depth", a.depth()).await, depth_before);
+}
+
+/// `reschedule` writes the delivery state and defers the event; neither it nor `remove` works for
+/// anyone but the current claim holder; a removed event is gone for good.
+pub async fn only_the_claim_holder_reschedules_or_removes(h: &dyn Harness, a: &dyn Outbox, b: &dyn Outbox) {
+    let e = event(h, "test.retry");
+    must("enqueue", a.enqueue(std::slice::from_ref(&e))).await;
+    let claimed = must("claim", a.claim("holder-a", CLAIM_ALL, LONG_TTL)).await;
+    assert_eq!(ours(&claimed, &[&e]), vec![e.id.clone()]);
+    assert!(!must("stranger removes", b.remove(&e.id, "holder-b")).await, "a non-holder removed an event");
+    let mut retried = e.clone();
+    retried.attempts = 1;
+    retried.delivered_to = vec!["first".into()];
+    retried.due_at = h.clock().now() + SHORT_TTL;
+    assert!(!must("stranger reschedules", b.reschedule(&retried, "holder-b")).await);
+    assert!(must("holder reschedules", a.reschedule(&retried, "holder-a")).await);
+    assert!(
+        ours(&must("claim before due", b.claim("holder-b", CLAIM_ALL, LONG_TTL)).await, &[&e]).is_empty(),
+        "claimed before due"
+    );
+    h.advance(SHORT_TTL + Duration::from_millis(100)).await;
+    let due = must("claim when due", b.claim("holder-b", CLAIM_ALL, LONG_TTL)).await;
+    let back = due.iter().find(|c| c.id == e.id).cloned();
+    assert_eq!(back.as_ref().map(|c| (c.attempts, c.delivered_to.clone())), Some((1, vec!["first".to_owned()])));
+    assert!(!must("former holder removes", a.remove(&e.id, "holder-a")).await, "a former holder removed an event");
+    assert!(must("holder removes", b.remove(&e.id, "holder-b")).await);
+    assert!(ours(&must("claim after remove", a.claim("holder-a", CLAIM_ALL, LONG_TTL)).await, &[&e]).is_empty());
+}
+
+/// A named lease has one holder until it lapses; the holder renews it.
+pub async fn a_named_lease_has_one_holder(h: &dyn Harness, a: &dyn Outbox, b: &dyn Outbox) {
+    let name = format!("test-lease-{}", fresh_id());
+    let (first, second) =
+        tokio::join!(a.hold_lease(&name, "holder-a", SHORT_TTL), b.hold_lease(&name, "holder-b", SHORT_TTL));
+    let (first, second) = (must("lease a", async { first }).await, must("lease b", async { second }).await);
+    assert!(first ^ second, "exactly one of two racing holders gets the lease");
+    let (holder, waiting, holder_name, waiting_name) =
+        if first { (a, b, "holder-a", "holder-b") } else { (b, a, "holder-b", "holder-a") };
+    assert!(must("renew", holder.hold_lease(&name, holder_name, SHORT_TTL)).await);
+    assert!(!must("take", waiting.hold_lease(&name, waiting_name, SHORT_TTL)).await);
+    h.advance(SHORT_TTL + Duration::from_millis(100)).await;
+    assert!(
+        must("take over", waiting.hold_lease(&name, waiting_name, SHORT_TTL)).await,
+        "a lapsed lease is taken over"
+    );
+    assert!(!must("old holder", holder.hold_lease(&name, holder_name, SHORT_TTL)).await);
 }
 
 /// The backend URL in `variable`. When it is unset the test says so loudly and is skipped, except

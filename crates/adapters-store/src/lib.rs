@@ -40,7 +40,7 @@ mod sqlite;
 
 use std::{sync::Arc, time::Duration};
 
-use bonin_domain::{Clock, Error, SecretString, SessionStore};
+use bonin_domain::{Clock, Error, Outbox, SecretString, SessionStore};
 
 #[cfg(feature = "encryption")]
 pub use cipher::RecordCipher;
@@ -179,10 +179,23 @@ pub fn reach(url: &str) -> Result<Reach, Error> {
 /// Opens the store `url` names: `memory:`, `sqlite://PATH`, `postgres://…`, `redis://…` or
 /// `rediss://…`.
 pub async fn open(url: &str, options: &StoreOptions, clock: Arc<dyn Clock>) -> Result<Arc<dyn SessionStore>, Error> {
+    open_with_outbox(url, options, clock).await.map(|(store, _)| store)
+}
+
+/// [`open`], with the store's event outbox (the same backend, so events ride its writes). Every
+/// store in this crate keeps one; the `Option` leaves room for one that does not.
+pub async fn open_with_outbox(
+    url: &str,
+    options: &StoreOptions,
+    clock: Arc<dyn Clock>,
+) -> Result<(Arc<dyn SessionStore>, Option<Arc<dyn Outbox>>), Error> {
     let _ = (options, &clock);
     if url == "memory:" {
         #[cfg(feature = "memory")]
-        return Ok(Arc::new(MemoryStore::with_clock(clock)));
+        {
+            let store = Arc::new(MemoryStore::with_clock(clock));
+            return Ok((store.clone(), Some(store)));
+        }
         #[cfg(not(feature = "memory"))]
         return Err(unsupported("the memory store"));
     }
@@ -195,7 +208,7 @@ pub async fn open(url: &str, options: &StoreOptions, clock: Arc<dyn Clock>) -> R
             let cipher = Arc::new(RecordCipher::from_config(&options.encryption_keys)?);
             let store = Arc::new(SqliteStore::open(std::path::Path::new(path), cipher, clock)?);
             store.spawn_purger(options.purge_every);
-            return Ok(store);
+            return Ok((store.clone(), Some(store)));
         }
         #[cfg(not(feature = "sqlite"))]
         return Err(unsupported(&format!("SQLite ({path})")));
@@ -209,7 +222,7 @@ pub async fn open(url: &str, options: &StoreOptions, clock: Arc<dyn Clock>) -> R
                     .await?,
             );
             store.spawn_purger(options.purge_every);
-            return Ok(store);
+            return Ok((store.clone(), Some(store)));
         }
         #[cfg(not(feature = "postgres"))]
         return Err(unsupported("PostgreSQL"));
@@ -218,7 +231,8 @@ pub async fn open(url: &str, options: &StoreOptions, clock: Arc<dyn Clock>) -> R
         #[cfg(feature = "redis")]
         {
             let cipher = Arc::new(RecordCipher::from_config(&options.encryption_keys)?);
-            return Ok(Arc::new(RedisStore::connect_with_ca(url, options.tls_ca_file.as_deref(), cipher).await?));
+            let store = Arc::new(RedisStore::connect_with_ca(url, options.tls_ca_file.as_deref(), cipher).await?);
+            return Ok((store.clone(), Some(store)));
         }
         #[cfg(not(feature = "redis"))]
         return Err(unsupported("Redis"));

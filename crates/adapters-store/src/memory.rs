@@ -8,7 +8,8 @@ use std::{
 
 use async_trait::async_trait;
 use bonin_domain::{
-    CasOutcome, Clock, ProviderKey, SessionStore, StoreError, SystemClock, Timestamp, Verification, VerificationId,
+    CasOutcome, Clock, Outbox, OutboxEvent, ProviderKey, SessionStore, StoreError, SystemClock, Timestamp,
+    Verification, VerificationId,
 };
 
 /// Sessions in a `HashMap` behind a mutex. Compare-and-swap is exact because every operation holds
@@ -25,6 +26,10 @@ struct Inner {
     records: HashMap<VerificationId, Entry>,
     keys: HashMap<ProviderKey, VerificationId>,
     creates_since_purge: u32,
+    /// The outbox: events by id, each with its claim (holder, until).
+    outbox: HashMap<String, (OutboxEvent, Option<(String, Timestamp)>)>,
+    /// Named leases: holder, until.
+    leases: HashMap<String, (String, Timestamp)>,
 }
 
 #[derive(Debug)]
@@ -34,6 +39,12 @@ struct Entry {
 }
 
 impl Inner {
+    fn append(&mut self, events: &[OutboxEvent]) {
+        for event in events {
+            self.outbox.entry(event.id.clone()).or_insert_with(|| (event.clone(), None));
+        }
+    }
+
     fn live(&self, id: &VerificationId, now: Timestamp) -> Option<&Entry> {
         self.records.get(id).filter(|e| now < e.dead_at)
     }
@@ -103,6 +114,15 @@ impl Default for MemoryStore {
 #[async_trait]
 impl SessionStore for MemoryStore {
     async fn create(&self, verification: &Verification, ttl: Duration) -> Result<(), StoreError> {
+        self.create_with_events(verification, ttl, &[]).await
+    }
+
+    async fn create_with_events(
+        &self,
+        verification: &Verification,
+        ttl: Duration,
+        events: &[OutboxEvent],
+    ) -> Result<(), StoreError> {
         let now = self.clock.now();
         let mut inner = self.lock();
         inner.creates_since_purge += 1;
@@ -125,6 +145,7 @@ impl SessionStore for MemoryStore {
             inner.keys.insert(key.clone(), id.clone());
         }
         inner.records.insert(id.clone(), Entry { verification: verification.clone(), dead_at: now + ttl });
+        inner.append(events);
         Ok(())
     }
 
@@ -144,6 +165,16 @@ impl SessionStore for MemoryStore {
         expected_version: u64,
         next: &Verification,
         ttl: Duration,
+    ) -> Result<CasOutcome, StoreError> {
+        self.compare_and_swap_with_events(expected_version, next, ttl, &[]).await
+    }
+
+    async fn compare_and_swap_with_events(
+        &self,
+        expected_version: u64,
+        next: &Verification,
+        ttl: Duration,
+        events: &[OutboxEvent],
     ) -> Result<CasOutcome, StoreError> {
         let now = self.clock.now();
         let mut inner = self.lock();
@@ -168,6 +199,7 @@ impl SessionStore for MemoryStore {
             inner.keys.insert(key.clone(), next.id().clone());
         }
         inner.records.insert(next.id().clone(), Entry { verification: next.clone(), dead_at: now + ttl });
+        inner.append(events);
         Ok(CasOutcome::Swapped)
     }
 
@@ -181,5 +213,66 @@ impl SessionStore for MemoryStore {
 
     async fn ping(&self) -> Result<(), StoreError> {
         Ok(())
+    }
+}
+
+#[async_trait]
+impl Outbox for MemoryStore {
+    async fn enqueue(&self, events: &[OutboxEvent]) -> Result<(), StoreError> {
+        self.lock().append(events);
+        Ok(())
+    }
+
+    async fn claim(&self, holder: &str, limit: usize, lease: Duration) -> Result<Vec<OutboxEvent>, StoreError> {
+        let now = self.clock.now();
+        let mut inner = self.lock();
+        let mut due: Vec<&mut (OutboxEvent, Option<(String, Timestamp)>)> = inner
+            .outbox
+            .values_mut()
+            .filter(|(event, claim)| event.due_at <= now && claim.as_ref().is_none_or(|(_, until)| *until <= now))
+            .collect();
+        due.sort_by(|a, b| a.0.due_at.cmp(&b.0.due_at).then_with(|| a.0.id.cmp(&b.0.id)));
+        Ok(due
+            .into_iter()
+            .take(limit)
+            .map(|(event, claim)| {
+                *claim = Some((holder.to_owned(), now + lease));
+                event.clone()
+            })
+            .collect())
+    }
+
+    async fn reschedule(&self, event: &OutboxEvent, holder: &str) -> Result<bool, StoreError> {
+        let mut inner = self.lock();
+        match inner.outbox.get_mut(&event.id) {
+            Some(slot) if slot.1.as_ref().is_some_and(|(h, _)| h == holder) => {
+                *slot = (event.clone(), None);
+                Ok(true)
+            }
+            _ => Ok(false),
+        }
+    }
+
+    async fn remove(&self, id: &str, holder: &str) -> Result<bool, StoreError> {
+        let mut inner = self.lock();
+        if inner.outbox.get(id).is_some_and(|(_, claim)| claim.as_ref().is_some_and(|(h, _)| h == holder)) {
+            inner.outbox.remove(id);
+            return Ok(true);
+        }
+        Ok(false)
+    }
+
+    async fn depth(&self) -> Result<u64, StoreError> {
+        Ok(self.lock().outbox.values().filter(|(event, _)| !event.is_internal()).count() as u64)
+    }
+
+    async fn hold_lease(&self, name: &str, holder: &str, ttl: Duration) -> Result<bool, StoreError> {
+        let now = self.clock.now();
+        let mut inner = self.lock();
+        let free = inner.leases.get(name).is_none_or(|(h, until)| h == holder || *until <= now);
+        if free {
+            inner.leases.insert(name.to_owned(), (holder.to_owned(), now + ttl));
+        }
+        Ok(free)
     }
 }

@@ -3,13 +3,15 @@
 use std::{borrow::Cow, str::FromStr, sync::Arc, time::Duration};
 
 use async_trait::async_trait;
-use bonin_domain::{CasOutcome, Clock, ProviderKey, SessionStore, StoreError, Verification, VerificationId};
+use bonin_domain::{
+    CasOutcome, Clock, Outbox, OutboxEvent, ProviderKey, SessionStore, StoreError, Verification, VerificationId,
+};
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
 use tokio_postgres::{NoTls, error::SqlState};
 
 use crate::{
     RecordCipher,
-    record::{self, Seen, dead_at, key_column, now_ms, version_column},
+    record::{self, Seen, dead_at, event_of, event_text, key_column, ms, now_ms, version_column},
 };
 
 /// Schema versions, applied in order at start-up under an advisory lock (several instances may
@@ -25,7 +27,30 @@ const MIGRATIONS: &[&str] = &[
     CREATE INDEX bonin_verifications_dead_at ON bonin_verifications (dead_at);",
     "CREATE TABLE bonin_tokens (name TEXT PRIMARY KEY NOT NULL, sealed BYTEA NOT NULL, expires_at BIGINT NOT NULL);
     CREATE TABLE bonin_token_locks (name TEXT PRIMARY KEY NOT NULL, holder TEXT NOT NULL, until BIGINT NOT NULL);",
+    "CREATE TABLE bonin_outbox (
+        id TEXT PRIMARY KEY NOT NULL,
+        due_at BIGINT NOT NULL,
+        claimed_by TEXT,
+        claimed_until BIGINT NOT NULL DEFAULT 0,
+        internal BOOLEAN NOT NULL,
+        event TEXT NOT NULL
+    );
+    CREATE INDEX bonin_outbox_due_at ON bonin_outbox (due_at);
+    CREATE TABLE bonin_leases (name TEXT PRIMARY KEY NOT NULL, holder TEXT NOT NULL, until BIGINT NOT NULL);",
 ];
+
+/// Appends `events` to the outbox inside the caller's transaction (an id already there is kept).
+async fn append(tx: &deadpool_postgres::Transaction<'_>, events: &[OutboxEvent]) -> Result<(), StoreError> {
+    for event in events {
+        tx.execute(
+            "INSERT INTO bonin_outbox (id, due_at, internal, event) VALUES ($1, $2, $3, $4) ON CONFLICT (id) DO NOTHING",
+            &[&event.id, &ms(event.due_at), &event.is_internal(), &event_text(event)?],
+        )
+        .await
+        .map_err(|e| db_error(&e))?;
+    }
+    Ok(())
+}
 
 /// Lock id for migrations ("bonin" in ASCII).
 const MIGRATION_LOCK: i64 = 0x0062_6f6e_696e;
@@ -249,19 +274,28 @@ fn as_i64(value: u64) -> i64 {
 #[async_trait]
 impl SessionStore for PostgresStore {
     async fn create(&self, verification: &Verification, ttl: Duration) -> Result<(), StoreError> {
+        self.create_with_events(verification, ttl, &[]).await
+    }
+
+    async fn create_with_events(
+        &self,
+        verification: &Verification,
+        ttl: Duration,
+        events: &[OutboxEvent],
+    ) -> Result<(), StoreError> {
         self.timed(async {
             let sealed = record::seal(&self.cipher, verification)?;
             let id = verification.id().as_str();
             let key = verification.provider_key().map(key_column);
-            let client = self.client().await?;
-            client
-                .execute(
+            let mut client = self.client().await?;
+            let tx = client.transaction().await.map_err(|e| db_error(&e))?;
+            tx.execute(
                     "DELETE FROM bonin_verifications WHERE (id = $1 OR provider_key = $2) AND dead_at <= $3",
                     &[&id, &key, &now_ms(self.clock.as_ref())],
                 )
                 .await
                 .map_err(|e| db_error(&e))?;
-            let inserted = client
+            let inserted = tx
                 .execute(
                     "INSERT INTO bonin_verifications (id, provider_key, version, dead_at, record) VALUES ($1, $2, $3, $4, $5)
                      ON CONFLICT DO NOTHING",
@@ -272,6 +306,8 @@ impl SessionStore for PostgresStore {
             if inserted != 1 {
                 return Err(StoreError::AlreadyExists);
             }
+            append(&tx, events).await?;
+            tx.commit().await.map_err(|e| db_error(&e))?;
             self.seen.created(verification);
             Ok(())
         })
@@ -302,6 +338,16 @@ impl SessionStore for PostgresStore {
         next: &Verification,
         ttl: Duration,
     ) -> Result<CasOutcome, StoreError> {
+        self.compare_and_swap_with_events(expected_version, next, ttl, &[]).await
+    }
+
+    async fn compare_and_swap_with_events(
+        &self,
+        expected_version: u64,
+        next: &Verification,
+        ttl: Duration,
+        events: &[OutboxEvent],
+    ) -> Result<CasOutcome, StoreError> {
         if self.seen.newest(next.id().as_str()).is_some_and(|newest| expected_version < newest) {
             // Stale: the stored version cannot match. Report what is stored (or that it was rolled back).
             return Ok(CasOutcome::Conflict(self.get(next.id()).await?.map(Box::new)));
@@ -312,17 +358,17 @@ impl SessionStore for PostgresStore {
             let key = next.provider_key().map(key_column);
             let now = now_ms(self.clock.as_ref());
             let began = self.seen.before_read();
-            let client = self.client().await?;
+            let mut client = self.client().await?;
+            let tx = client.transaction().await.map_err(|e| db_error(&e))?;
             if let Some(key) = &key {
-                client
-                    .execute(
-                        "DELETE FROM bonin_verifications WHERE provider_key = $1 AND id <> $2 AND dead_at <= $3",
-                        &[key, &id, &now],
-                    )
-                    .await
-                    .map_err(|e| db_error(&e))?;
+                tx.execute(
+                    "DELETE FROM bonin_verifications WHERE provider_key = $1 AND id <> $2 AND dead_at <= $3",
+                    &[key, &id, &now],
+                )
+                .await
+                .map_err(|e| db_error(&e))?;
             }
-            let updated = client
+            let updated = tx
                 .execute(
                     "UPDATE bonin_verifications SET provider_key = $1, version = $2, dead_at = $3, record = $4
                      WHERE id = $5 AND version = $6 AND dead_at > $7",
@@ -339,10 +385,15 @@ impl SessionStore for PostgresStore {
                 .await;
             match updated {
                 Ok(1) => {
+                    append(&tx, events).await?;
+                    tx.commit().await.map_err(|e| db_error(&e))?;
                     self.seen.swapped(next);
                     Ok(CasOutcome::Swapped)
                 }
-                Ok(_) => Ok(CasOutcome::Conflict(self.live(&client, "id", id, began).await?.map(Box::new))),
+                Ok(_) => {
+                    tx.rollback().await.map_err(|e| db_error(&e))?;
+                    Ok(CasOutcome::Conflict(self.live(&client, "id", id, began).await?.map(Box::new)))
+                }
                 Err(e) if is_unique_violation(&e) => Err(StoreError::AlreadyExists),
                 Err(e) => Err(db_error(&e)),
             }
@@ -367,6 +418,99 @@ impl SessionStore for PostgresStore {
         self.timed(async {
             let client = self.client().await?;
             client.query_one("SELECT 1", &[]).await.map(|_| ()).map_err(|e| db_error(&e))
+        })
+        .await
+    }
+}
+
+#[async_trait]
+impl Outbox for PostgresStore {
+    async fn enqueue(&self, events: &[OutboxEvent]) -> Result<(), StoreError> {
+        self.timed(async {
+            let mut client = self.client().await?;
+            let tx = client.transaction().await.map_err(|e| db_error(&e))?;
+            append(&tx, events).await?;
+            tx.commit().await.map_err(|e| db_error(&e))
+        })
+        .await
+    }
+
+    async fn claim(&self, holder: &str, limit: usize, lease: Duration) -> Result<Vec<OutboxEvent>, StoreError> {
+        self.timed(async {
+            let client = self.client().await?;
+            let now = now_ms(self.clock.as_ref());
+            // SKIP LOCKED: two instances claiming at once take disjoint sets.
+            let rows = client
+                .query(
+                    "UPDATE bonin_outbox SET claimed_by = $1, claimed_until = $2
+                     WHERE id IN (SELECT id FROM bonin_outbox WHERE due_at <= $3 AND claimed_until <= $3
+                                  ORDER BY due_at, id LIMIT $4 FOR UPDATE SKIP LOCKED)
+                     RETURNING event",
+                    &[&holder, &dead_at(self.clock.as_ref(), lease), &now, &i64::try_from(limit).unwrap_or(i64::MAX)],
+                )
+                .await
+                .map_err(|e| db_error(&e))?;
+            let mut claimed = rows.iter().map(|row| event_of(row.get::<_, &str>(0))).collect::<Result<Vec<_>, _>>()?;
+            claimed.sort_by(|a, b| a.due_at.cmp(&b.due_at).then_with(|| a.id.cmp(&b.id)));
+            Ok(claimed)
+        })
+        .await
+    }
+
+    async fn reschedule(&self, event: &OutboxEvent, holder: &str) -> Result<bool, StoreError> {
+        let text = event_text(event)?;
+        self.timed(async {
+            let client = self.client().await?;
+            client
+                .execute(
+                    "UPDATE bonin_outbox SET due_at = $1, event = $2, claimed_by = NULL, claimed_until = 0
+                     WHERE id = $3 AND claimed_by = $4",
+                    &[&ms(event.due_at), &text, &event.id, &holder],
+                )
+                .await
+                .map(|n| n == 1)
+                .map_err(|e| db_error(&e))
+        })
+        .await
+    }
+
+    async fn remove(&self, id: &str, holder: &str) -> Result<bool, StoreError> {
+        self.timed(async {
+            let client = self.client().await?;
+            client
+                .execute("DELETE FROM bonin_outbox WHERE id = $1 AND claimed_by = $2", &[&id, &holder])
+                .await
+                .map(|n| n == 1)
+                .map_err(|e| db_error(&e))
+        })
+        .await
+    }
+
+    async fn depth(&self) -> Result<u64, StoreError> {
+        self.timed(async {
+            let client = self.client().await?;
+            let row = client
+                .query_one("SELECT COUNT(*) FROM bonin_outbox WHERE NOT internal", &[])
+                .await
+                .map_err(|e| db_error(&e))?;
+            Ok(u64::try_from(row.get::<_, i64>(0)).unwrap_or(0))
+        })
+        .await
+    }
+
+    async fn hold_lease(&self, name: &str, holder: &str, ttl: Duration) -> Result<bool, StoreError> {
+        self.timed(async {
+            let client = self.client().await?;
+            client
+                .execute(
+                    "INSERT INTO bonin_leases (name, holder, until) VALUES ($1, $2, $3)
+                     ON CONFLICT (name) DO UPDATE SET holder = EXCLUDED.holder, until = EXCLUDED.until
+                     WHERE bonin_leases.holder = EXCLUDED.holder OR bonin_leases.until <= $4",
+                    &[&name, &holder, &dead_at(self.clock.as_ref(), ttl), &now_ms(self.clock.as_ref())],
+                )
+                .await
+                .map(|n| n == 1)
+                .map_err(|e| db_error(&e))
         })
         .await
     }

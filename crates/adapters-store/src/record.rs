@@ -27,6 +27,24 @@ pub(crate) fn now_ms(clock: &dyn Clock) -> i64 {
     i64::try_from(clock.now().unix_timestamp_nanos() / 1_000_000).unwrap_or(i64::MAX)
 }
 
+/// Unix milliseconds of `at`.
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+pub(crate) fn ms(at: bonin_domain::Timestamp) -> i64 {
+    i64::try_from(at.unix_timestamp_nanos() / 1_000_000).unwrap_or(i64::MAX)
+}
+
+/// An outbox event as stored: plain JSON (it holds ids and statuses only, nothing to seal).
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+pub(crate) fn event_text(event: &bonin_domain::OutboxEvent) -> Result<String, StoreError> {
+    serde_json::to_string(event).map_err(|_| StoreError::Corrupt("an event could not be serialized".into()))
+}
+
+/// An outbox event read back.
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+pub(crate) fn event_of(text: &str) -> Result<bonin_domain::OutboxEvent, StoreError> {
+    serde_json::from_str(text).map_err(|_| StoreError::Corrupt("a stored event could not be read".into()))
+}
+
 /// Serializes and seals a record, bound to its id and version.
 pub(crate) fn seal(cipher: &RecordCipher, verification: &Verification) -> Result<Vec<u8>, StoreError> {
     let json = serde_json::to_vec(verification)

@@ -7,23 +7,49 @@ use std::{
 };
 
 use async_trait::async_trait;
-use bonin_domain::{CasOutcome, Clock, ProviderKey, SessionStore, StoreError, Verification, VerificationId};
+use bonin_domain::{
+    CasOutcome, Clock, Outbox, OutboxEvent, ProviderKey, SessionStore, StoreError, Verification, VerificationId,
+};
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 
 use crate::{
     RecordCipher,
-    record::{self, Seen, dead_at, key_column, now_ms, version_column},
+    record::{self, Seen, dead_at, event_of, event_text, key_column, ms, now_ms, version_column},
 };
 
 /// Schema versions, applied in order at start-up (tracked in `PRAGMA user_version`).
-const MIGRATIONS: &[&str] = &["CREATE TABLE verifications (
+const MIGRATIONS: &[&str] = &[
+    "CREATE TABLE verifications (
         id TEXT PRIMARY KEY NOT NULL,
         provider_key TEXT UNIQUE,
         version INTEGER NOT NULL,
         dead_at INTEGER NOT NULL,
         record BLOB NOT NULL
     );
-    CREATE INDEX verifications_dead_at ON verifications (dead_at);"];
+    CREATE INDEX verifications_dead_at ON verifications (dead_at);",
+    "CREATE TABLE outbox (
+        id TEXT PRIMARY KEY NOT NULL,
+        due_at INTEGER NOT NULL,
+        claimed_by TEXT,
+        claimed_until INTEGER NOT NULL DEFAULT 0,
+        internal INTEGER NOT NULL,
+        event TEXT NOT NULL
+    );
+    CREATE INDEX outbox_due_at ON outbox (due_at);
+    CREATE TABLE leases (name TEXT PRIMARY KEY NOT NULL, holder TEXT NOT NULL, until INTEGER NOT NULL);",
+];
+
+/// Appends `events` to the outbox inside the caller's transaction (an id already there is kept).
+fn append(tx: &rusqlite::Transaction<'_>, events: &[OutboxEvent]) -> Result<(), StoreError> {
+    for event in events {
+        tx.execute(
+            "INSERT INTO outbox (id, due_at, internal, event) VALUES (?1, ?2, ?3, ?4) ON CONFLICT (id) DO NOTHING",
+            params![event.id, ms(event.due_at), event.is_internal(), event_text(event)?],
+        )
+        .map_err(|e| unavailable(&e))?;
+    }
+    Ok(())
+}
 
 /// Sessions in one SQLite file (WAL mode). Every operation runs on the blocking pool through one
 /// connection, so compare-and-swap is a serialized transaction.
@@ -80,7 +106,13 @@ impl SqliteStore {
     }
 
     /// One conditional `UPDATE` from `expected_version` to `next`, in a transaction.
-    async fn swap(&self, expected_version: u64, next: Verification, ttl: Duration) -> Result<CasOutcome, StoreError> {
+    async fn swap(
+        &self,
+        expected_version: u64,
+        next: Verification,
+        ttl: Duration,
+        events: Vec<OutboxEvent>,
+    ) -> Result<CasOutcome, StoreError> {
         self.run(move |conn, clock, cipher| {
             let sealed = record::seal(cipher, &next)?;
             let id = next.id().as_str().to_owned();
@@ -109,7 +141,10 @@ impl SqliteStore {
                 ],
             );
             let outcome = match updated {
-                Ok(1) => CasOutcome::Swapped,
+                Ok(1) => {
+                    append(&tx, &events)?;
+                    CasOutcome::Swapped
+                }
                 Ok(_) => CasOutcome::Conflict(live(&tx, cipher, now, "id", &id)?.map(Box::new)),
                 Err(e) if is_unique_violation(&e) => return Err(StoreError::AlreadyExists),
                 Err(e) => return Err(unavailable(&e)),
@@ -153,8 +188,18 @@ fn live(
 #[async_trait]
 impl SessionStore for SqliteStore {
     async fn create(&self, verification: &Verification, ttl: Duration) -> Result<(), StoreError> {
+        self.create_with_events(verification, ttl, &[]).await
+    }
+
+    async fn create_with_events(
+        &self,
+        verification: &Verification,
+        ttl: Duration,
+        events: &[OutboxEvent],
+    ) -> Result<(), StoreError> {
         let created = verification.clone();
         let verification = verification.clone();
+        let events = events.to_vec();
         self.run(move |conn, clock, cipher| {
             let sealed = record::seal(cipher, &verification)?;
             let id = verification.id().as_str().to_owned();
@@ -177,7 +222,10 @@ impl SessionStore for SqliteStore {
                 ],
             );
             match inserted {
-                Ok(_) => tx.commit().map_err(|e| unavailable(&e)),
+                Ok(_) => {
+                    append(&tx, &events)?;
+                    tx.commit().map_err(|e| unavailable(&e))
+                }
                 Err(e) if is_unique_violation(&e) => Err(StoreError::AlreadyExists),
                 Err(e) => Err(unavailable(&e)),
             }
@@ -208,12 +256,22 @@ impl SessionStore for SqliteStore {
         next: &Verification,
         ttl: Duration,
     ) -> Result<CasOutcome, StoreError> {
+        self.compare_and_swap_with_events(expected_version, next, ttl, &[]).await
+    }
+
+    async fn compare_and_swap_with_events(
+        &self,
+        expected_version: u64,
+        next: &Verification,
+        ttl: Duration,
+        events: &[OutboxEvent],
+    ) -> Result<CasOutcome, StoreError> {
         if self.seen.newest(next.id().as_str()).is_some_and(|newest| expected_version < newest) {
             // Stale: the stored version cannot match. Report what is stored (or that it was rolled back).
             return Ok(CasOutcome::Conflict(self.get(next.id()).await?.map(Box::new)));
         }
         let began = self.seen.before_read();
-        match self.swap(expected_version, next.clone(), ttl).await? {
+        match self.swap(expected_version, next.clone(), ttl, events.to_vec()).await? {
             CasOutcome::Swapped => {
                 self.seen.swapped(next);
                 Ok(CasOutcome::Swapped)
@@ -241,5 +299,101 @@ impl SessionStore for SqliteStore {
 
     async fn ping(&self) -> Result<(), StoreError> {
         self.run(|conn, _, _| conn.query_row("SELECT 1", [], |_| Ok(())).map_err(|e| unavailable(&e))).await
+    }
+}
+
+#[async_trait]
+impl Outbox for SqliteStore {
+    async fn enqueue(&self, events: &[OutboxEvent]) -> Result<(), StoreError> {
+        let events = events.to_vec();
+        self.run(move |conn, _, _| {
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(|e| unavailable(&e))?;
+            append(&tx, &events)?;
+            tx.commit().map_err(|e| unavailable(&e))
+        })
+        .await
+    }
+
+    async fn claim(&self, holder: &str, limit: usize, lease: Duration) -> Result<Vec<OutboxEvent>, StoreError> {
+        let holder = holder.to_owned();
+        self.run(move |conn, clock, _| {
+            let now = now_ms(clock);
+            let until = dead_at(clock, lease);
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(|e| unavailable(&e))?;
+            let rows: Vec<(String, String)> = {
+                let mut statement = tx
+                    .prepare(
+                        "SELECT id, event FROM outbox WHERE due_at <= ?1 AND claimed_until <= ?1
+                         ORDER BY due_at, id LIMIT ?2",
+                    )
+                    .map_err(|e| unavailable(&e))?;
+                let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+                statement
+                    .query_map(params![now, limit], |r| Ok((r.get(0)?, r.get(1)?)))
+                    .map_err(|e| unavailable(&e))?
+                    .collect::<Result<_, _>>()
+                    .map_err(|e| unavailable(&e))?
+            };
+            let mut claimed = Vec::with_capacity(rows.len());
+            for (id, text) in rows {
+                tx.execute(
+                    "UPDATE outbox SET claimed_by = ?1, claimed_until = ?2 WHERE id = ?3",
+                    params![holder, until, id],
+                )
+                .map_err(|e| unavailable(&e))?;
+                claimed.push(event_of(&text)?);
+            }
+            tx.commit().map_err(|e| unavailable(&e))?;
+            Ok(claimed)
+        })
+        .await
+    }
+
+    async fn reschedule(&self, event: &OutboxEvent, holder: &str) -> Result<bool, StoreError> {
+        let (id, due_at, text, holder) = (event.id.clone(), ms(event.due_at), event_text(event)?, holder.to_owned());
+        self.run(move |conn, _, _| {
+            conn.execute(
+                "UPDATE outbox SET due_at = ?1, event = ?2, claimed_by = NULL, claimed_until = 0
+                 WHERE id = ?3 AND claimed_by = ?4",
+                params![due_at, text, id, holder],
+            )
+            .map(|n| n == 1)
+            .map_err(|e| unavailable(&e))
+        })
+        .await
+    }
+
+    async fn remove(&self, id: &str, holder: &str) -> Result<bool, StoreError> {
+        let (id, holder) = (id.to_owned(), holder.to_owned());
+        self.run(move |conn, _, _| {
+            conn.execute("DELETE FROM outbox WHERE id = ?1 AND claimed_by = ?2", params![id, holder])
+                .map(|n| n == 1)
+                .map_err(|e| unavailable(&e))
+        })
+        .await
+    }
+
+    async fn depth(&self) -> Result<u64, StoreError> {
+        self.run(|conn, _, _| {
+            conn.query_row("SELECT COUNT(*) FROM outbox WHERE internal = 0", [], |r| r.get::<_, i64>(0))
+                .map(|n| u64::try_from(n).unwrap_or(0))
+                .map_err(|e| unavailable(&e))
+        })
+        .await
+    }
+
+    async fn hold_lease(&self, name: &str, holder: &str, ttl: Duration) -> Result<bool, StoreError> {
+        let (name, holder) = (name.to_owned(), holder.to_owned());
+        self.run(move |conn, clock, _| {
+            conn.execute(
+                "INSERT INTO leases (name, holder, until) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, until = excluded.until
+                 WHERE leases.holder = excluded.holder OR leases.until <= ?4",
+                params![name, holder, dead_at(clock, ttl), now_ms(clock)],
+            )
+            .map(|n| n == 1)
+            .map_err(|e| unavailable(&e))
+        })
+        .await
     }
 }

@@ -56,3 +56,10 @@ async fn expired_records_are_purged_and_their_keys_dropped() {
     assert_eq!(h.store.len(), 1);
     assert!(h.store.get(survivor.id()).await.unwrap().is_some());
 }
+
+#[tokio::test]
+async fn outbox_conformance() {
+    let harness = harness();
+    let outbox: Arc<dyn bonin_domain::Outbox> = harness.store.clone();
+    bonin_adapters_store::conformance::outbox_conformance(&*harness, outbox.clone(), outbox).await;
+}

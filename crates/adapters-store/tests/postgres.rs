@@ -65,3 +65,13 @@ async fn an_unreachable_database_is_unavailable_quickly() {
     assert!(matches!(error, bonin_domain::StoreError::Unavailable(_)), "{error:?}");
     assert!(started.elapsed() < std::time::Duration::from_secs(30));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn outbox_conformance() {
+    let Some(url) = backend_url("BONIN_TEST_POSTGRES_URL") else { return };
+    let clock = manual_clock();
+    let store = Arc::new(PostgresStore::connect(&url, 4, cipher(), clock.clone()).await.unwrap());
+    let other = Arc::new(PostgresStore::connect(&url, 4, cipher(), clock.clone()).await.unwrap());
+    let harness = ManualHarness { store: store.clone(), clock };
+    bonin_adapters_store::conformance::outbox_conformance(&harness, store, other).await;
+}

@@ -64,3 +64,12 @@ async fn an_unreachable_redis_is_unavailable() {
     let error = RedisStore::connect("redis://127.0.0.1:1", cipher()).await.unwrap_err();
     assert!(matches!(error, bonin_domain::StoreError::Unavailable(_)), "{error:?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn outbox_conformance() {
+    let Some(url) = backend_url("BONIN_TEST_REDIS_URL") else { return };
+    let store = Arc::new(RedisStore::connect(&url, cipher()).await.unwrap());
+    let other = Arc::new(RedisStore::connect(&url, cipher()).await.unwrap());
+    let harness = RealTimeHarness { store: store.clone() };
+    bonin_adapters_store::conformance::outbox_conformance(&harness, store, other).await;
+}

@@ -139,3 +139,13 @@ async fn records_sealed_before_version_binding_are_read_and_rewritten() {
     assert_eq!((version, sealed[0]), (1, 2));
     assert_eq!(fresh.get(record.id()).await.unwrap().as_ref(), Some(&next));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn outbox_conformance() {
+    let path = temp_db();
+    let clock = manual_clock();
+    let store = Arc::new(SqliteStore::open(&path, cipher(), clock.clone()).unwrap());
+    let other = Arc::new(SqliteStore::open(&path, cipher(), clock.clone()).unwrap());
+    let harness = ManualHarness { store: store.clone(), clock };
+    bonin_adapters_store::conformance::outbox_conformance(&harness, store, other).await;
+}

@@ -234,6 +234,67 @@ pub struct SandboxConfig {
     pub bind: SocketAddr,
 }
 
+/// `[events]`: signed events to the host application (see `docs/EVENTS.md`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EventsConfig {
+    /// Where events are posted; each endpoint gets every event. None: no events are written. In
+    /// the environment: a JSON list (`[{"url": "…", "secret": "whsec_…"}]`).
+    #[serde(default, deserialize_with = "endpoint_list")]
+    pub endpoints: Vec<EventEndpoint>,
+    /// An event no endpoint took within this many seconds of its creation is dropped (counted and
+    /// logged).
+    pub give_up_after_secs: u64,
+    /// Time allowed for one delivery (one endpoint), in seconds.
+    pub timeout_secs: u64,
+    /// The first retry waits about this long (milliseconds); each further one twice as long.
+    pub retry_base_ms: u64,
+    /// The longest wait between two attempts, in seconds.
+    pub retry_max_secs: u64,
+    /// How long the delivering instance's lease lasts without renewal, in seconds: another
+    /// instance takes over delivery this long after the holder died.
+    pub lease_secs: u64,
+}
+
+/// One `[[events.endpoints]]`. `Debug` shows the URL, never the secret.
+#[derive(Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EventEndpoint {
+    /// The URL events are posted to.
+    pub url: String,
+    /// The Standard Webhooks secret (`whsec_` + Base64), as the receiver's verifier holds it.
+    #[serde(deserialize_with = "secret_string")]
+    pub secret: SecretString,
+}
+
+impl fmt::Debug for EventEndpoint {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("EventEndpoint").field("url", &redact_url(&self.url)).field("secret", &"<redacted>").finish()
+    }
+}
+
+/// A list of endpoint tables, or (from the environment) the same list as JSON text. Errors quote
+/// no value: the text holds secrets.
+fn endpoint_list<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<EventEndpoint>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Form {
+        List(Vec<EventEndpoint>),
+        Text(String),
+    }
+    let unreadable = || {
+        serde::de::Error::custom("must be a list of {url, secret} tables (in the environment: the same list as JSON)")
+    };
+    match Form::deserialize(d).map_err(|_| unreadable())? {
+        Form::List(list) => Ok(list),
+        Form::Text(text) => serde_json::from_str(&text).map_err(|_| unreadable()),
+    }
+}
+
+fn secret_string<'de, D: Deserializer<'de>>(d: D) -> Result<SecretString, D::Error> {
+    String::deserialize(d).map(SecretString::from)
+}
+
 /// The whole configuration.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -255,6 +316,8 @@ pub struct AppConfig {
     pub sandbox: SandboxConfig,
     /// `[log]`.
     pub log: LogConfig,
+    /// `[events]`.
+    pub events: EventsConfig,
 }
 
 fn split_list(text: &str) -> Vec<String> {
@@ -309,6 +372,13 @@ fn defaults() -> serde_json::Value {
         },
         "log": { "format": "text", "level": "info" },
         "sandbox": { "bind": "127.0.0.1:0" },
+        "events": {
+            "give_up_after_secs": 259_200,
+            "timeout_secs": 10,
+            "retry_base_ms": 5000,
+            "retry_max_secs": 3600,
+            "lease_secs": 30,
+        },
     })
 }
 
@@ -699,6 +769,44 @@ impl LoadedConfig {
             }
             ProfileName::Production => self.validate_production(&endpoints)?,
         }
+        self.validate_events()
+    }
+
+    /// Event endpoints are absolute URLs (`https://` in production), each once, with a usable
+    /// secret; every duration is positive.
+    fn validate_events(&self) -> Result<(), ConfigError> {
+        let f = &self.figment;
+        let events = &self.config.events;
+        for endpoint in &events.endpoints {
+            if origin_of(&endpoint.url).is_none() {
+                return Err(error_at(
+                    f,
+                    "events.endpoints",
+                    "each url must be an absolute http(s) URL without user information",
+                ));
+            }
+            if self.config.profile == ProfileName::Production && !endpoint.url.starts_with("https://") {
+                return Err(error_at(f, "events.endpoints", "production posts events over https:// only"));
+            }
+            if bonin_adapters_http::standard_webhooks::WebhookVerifier::new(endpoint.secret.expose_secret()).is_err() {
+                return Err(error_at(f, "events.endpoints", "each secret must be whsec_ followed by Base64 (secret)"));
+            }
+        }
+        let urls: std::collections::BTreeSet<&str> = events.endpoints.iter().map(|e| e.url.as_str()).collect();
+        if urls.len() != events.endpoints.len() {
+            return Err(error_at(f, "events.endpoints", "each url may appear once"));
+        }
+        for (key, value) in [
+            ("events.give_up_after_secs", events.give_up_after_secs),
+            ("events.timeout_secs", events.timeout_secs),
+            ("events.retry_base_ms", events.retry_base_ms),
+            ("events.retry_max_secs", events.retry_max_secs),
+            ("events.lease_secs", events.lease_secs),
+        ] {
+            if value == 0 {
+                return Err(error_at(f, key, "must be at least 1"));
+            }
+        }
         Ok(())
     }
 
@@ -885,7 +993,7 @@ pub(crate) fn describe_figment_error(error: &figment::Error) -> String {
 }
 
 /// Keys of the host's own sections whose values are secrets.
-const HOST_SECRET_KEYS: &[&str] = &["api_keys", "encryption_keys"];
+const HOST_SECRET_KEYS: &[&str] = &["api_keys", "encryption_keys", "secret"];
 
 /// Keys whose values are secrets and are never printed: the host's, and every key a registered
 /// provider marks secret (a key of that name is treated as secret in every section).
@@ -918,6 +1026,37 @@ fn walk(
         for (k, v) in map {
             let key = if prefix.is_empty() { k.clone() } else { format!("{prefix}.{k}") };
             walk(figment, &key, v, secret, out);
+        }
+        return;
+    }
+    // Endpoints from the environment arrive as JSON text: shown entry by entry, secrets redacted.
+    if prefix.rsplit('.').next() == Some("endpoints")
+        && let serde_json::Value::String(text) = value
+    {
+        let parsed = serde_json::from_str::<serde_json::Value>(text).unwrap_or(serde_json::Value::Null);
+        if parsed.is_array() {
+            return walk(figment, prefix, &parsed, secret, out);
+        }
+        out.push((prefix.to_owned(), "<unreadable, redacted>".to_owned(), source_of(figment, prefix)));
+        return;
+    }
+    // A list of tables (`[[events.endpoints]]`): each entry's keys, under the list's provenance.
+    if let serde_json::Value::Array(items) = value
+        && items.iter().any(serde_json::Value::is_object)
+    {
+        for (index, item) in items.iter().enumerate() {
+            let serde_json::Value::Object(map) = item else { continue };
+            for (k, v) in map {
+                let shown = if secret.contains(&k.as_str()) {
+                    "<redacted>".to_owned()
+                } else {
+                    match v {
+                        serde_json::Value::String(text) => serde_json::Value::String(redact_url(text)).to_string(),
+                        _ => v.to_string(),
+                    }
+                };
+                out.push((format!("{prefix}[{index}].{k}"), shown, source_of(figment, prefix)));
+            }
         }
         return;
     }
@@ -1096,6 +1235,36 @@ const HOST_SETTINGS: &[HostSetting] = &[
         about: "`text` or `json` (one object per line). Logs carry verification ids and providers, never personal data.",
     },
     HostSetting { key: "log.level", default: "\"info\"", about: "`error`, `warn`, `info`, `debug` or `trace`." },
+    HostSetting {
+        key: "events.endpoints",
+        default: "[]",
+        about: "Where signed events go (`docs/EVENTS.md`): a list of `{ url = \"https://…\", secret = \"whsec_…\" }` tables (`[[events.endpoints]]` in the file; in the environment the same list as JSON, `[{\"url\": …, \"secret\": …}]`). Each endpoint gets every event, signed with its own secret (secret). `https://` in production. With none, no events are written. The events wait in the store (`memory:` loses them on restart).",
+    },
+    HostSetting {
+        key: "events.give_up_after_secs",
+        default: "259200",
+        about: "An event some endpoint has not taken this long after it happened is dropped, counted in `bonin_events_given_up_total` and logged (ids only).",
+    },
+    HostSetting {
+        key: "events.timeout_secs",
+        default: "10",
+        about: "Time allowed for one delivery to one endpoint; only a 2xx answer counts, redirects are not followed.",
+    },
+    HostSetting {
+        key: "events.retry_base_ms",
+        default: "5000",
+        about: "The first retry waits between half and all of this; each further one twice as long (random jitter), up to `events.retry_max_secs`.",
+    },
+    HostSetting {
+        key: "events.retry_max_secs",
+        default: "3600",
+        about: "The longest wait between two delivery attempts of one event.",
+    },
+    HostSetting {
+        key: "events.lease_secs",
+        default: "30",
+        about: "One instance of a cluster delivers at a time, under a lease in the store renewed every second; when its holder dies, another instance takes over after this long.",
+    },
 ];
 
 /// `docs/CONFIG.md`.

@@ -19,6 +19,7 @@
 pub mod access;
 pub mod api;
 pub mod config;
+pub mod events;
 pub mod limits;
 pub mod metrics;
 pub mod openapi;

@@ -1,5 +1,6 @@
 //! Prometheus text metrics, kept by hand: flow counters by provider and outcome, upstream latency
-//! histograms, token cache counters.
+//! histograms, token cache counters, and the event outbox (depth, deliveries by result, events
+//! given up).
 
 use std::{
     collections::BTreeMap,
@@ -40,6 +41,12 @@ struct Inner {
     completed: BTreeMap<&'static str, u64>,
     failed: BTreeMap<(&'static str, &'static str), u64>,
     upstream: BTreeMap<(&'static str, &'static str), Histogram>,
+    /// Event deliveries (one endpoint, one attempt) by result.
+    deliveries: BTreeMap<&'static str, u64>,
+    /// Events dropped after the give-up horizon.
+    given_up: u64,
+    /// Events waiting in the outbox, as last counted by the deliverer (`None`: never counted).
+    outbox_depth: Option<u64>,
 }
 
 /// The metrics registry of one service.
@@ -71,6 +78,21 @@ impl Metrics {
     /// One upstream operation (`start`, `complete`, `send`, …) took `elapsed`.
     pub fn upstream(&self, provider: ProviderId, operation: &'static str, elapsed: Duration) {
         self.lock().upstream.entry((provider.as_str(), operation)).or_default().observe(elapsed.as_secs_f64());
+    }
+
+    /// One event delivery attempt to one endpoint ended with `result` (`delivered`, `failed`).
+    pub fn event_delivery(&self, result: &'static str) {
+        *self.lock().deliveries.entry(result).or_default() += 1;
+    }
+
+    /// An event was dropped after the give-up horizon.
+    pub fn event_given_up(&self) {
+        self.lock().given_up += 1;
+    }
+
+    /// The outbox holds `depth` events.
+    pub fn outbox_depth(&self, depth: u64) {
+        self.lock().outbox_depth = Some(depth);
     }
 
     /// The text exposition, with the token caches' counters.
@@ -127,6 +149,24 @@ impl Metrics {
                 let _ = writeln!(out, "{name}{{provider=\"{provider}\"}} {}", value(stats));
             }
         }
+        if let Some(depth) = inner.outbox_depth {
+            let _ = writeln!(
+                out,
+                "# HELP bonin_events_outbox_depth Events waiting in the outbox for delivery.\n# TYPE bonin_events_outbox_depth gauge\nbonin_events_outbox_depth {depth}"
+            );
+        }
+        let _ = writeln!(
+            out,
+            "# HELP bonin_events_deliveries_total Event delivery attempts (one endpoint each) by result.\n# TYPE bonin_events_deliveries_total counter"
+        );
+        for (result, n) in &inner.deliveries {
+            let _ = writeln!(out, "bonin_events_deliveries_total{{result=\"{result}\"}} {n}");
+        }
+        let _ = writeln!(
+            out,
+            "# HELP bonin_events_given_up_total Events dropped undelivered after the give-up horizon.\n# TYPE bonin_events_given_up_total counter\nbonin_events_given_up_total {}",
+            inner.given_up
+        );
         out
     }
 }

@@ -18,7 +18,10 @@
 //! link arrives with eSignon's progress callback.
 //!
 //! Callbacks are answered `200` whenever their authorization holds, whatever status they report (an
-//! unknown one is kept): an error answer would only make the event lost.
+//! unknown one is kept): an error answer would only make the event lost. With `events.endpoints`
+//! set, each is forwarded to the host as a `signing.<status>` event (ids and status only) through
+//! the store's outbox; when the store cannot take it, the callback is answered `503` instead, so
+//! the provider sends it again.
 
 use std::{collections::BTreeMap, sync::Arc};
 
@@ -52,6 +55,8 @@ pub struct SigningApi {
     /// is refused (the later signers' links arrive in eSignon's callbacks, which `bonin serve` does
     /// not relay, and the workflow would wait for them forever).
     pub first_link_only: bool,
+    /// Where progress is forwarded to the host as `signing.*` events (`events.endpoints` set).
+    pub outbox: Option<crate::events::SigningEventSink>,
 }
 
 impl std::fmt::Debug for SigningApi {
@@ -59,6 +64,7 @@ impl std::fmt::Debug for SigningApi {
         f.debug_struct("SigningApi")
             .field("provider", &self.workflows.provider())
             .field("events", &self.events.as_ref().map(|(target, _)| target))
+            .field("outbox", &self.outbox.is_some())
             .finish()
     }
 }
@@ -269,6 +275,15 @@ async fn events(State(api): State<SigningApi>, headers: HeaderMap, body: Bytes) 
                 tracing::warn!(provider = %api.workflows.provider(), workflow_id = %workflow_id,
                     "embed mode: the provider handed over the next signer's link, which bonin serve does not relay; \
                      use embed mode with one-signer templates, or let the provider send the links");
+            }
+            // Forwarded to the host as `signing.<status>` (ids and status only) when events are on.
+            if let Some(outbox) = &api.outbox
+                && let Err(error) = outbox.progressed(api.workflows.provider().as_str(), &workflow_id, &status).await
+            {
+                // Not stored: an error answer, so the provider sends the callback again.
+                tracing::warn!(provider = %api.workflows.provider(), workflow_id = %workflow_id,
+                    code = error.code().as_str(), "a signing event could not be stored");
+                return crate::problem::ApiError::from(error).into_response();
             }
             // 200 whatever the status: anything else and the event would be lost.
             StatusCode::OK.into_response()

@@ -70,6 +70,8 @@ pub struct App {
     /// The in-process simulators (sandbox profile).
     #[cfg(feature = "sandbox")]
     pub sandbox: Option<Sandbox>,
+    /// The event deliverer, when `events.endpoints` are configured ([`App::serve`] runs it).
+    pub deliverer: Option<Arc<crate::events::Deliverer>>,
 }
 
 impl std::fmt::Debug for App {
@@ -302,12 +304,24 @@ pub async fn build_with_metrics(loaded: &LoadedConfig, metrics: Arc<Metrics>) ->
         .with_encryption_keys(encryption_keys)
         .with_pool_size(config.store.pool_size)
         .with_tls_ca_file(config.store.tls_ca_file.clone());
-    let store: Arc<dyn SessionStore> = bonin_adapters_store::open(&config.store.url, &options, clock.clone()).await?;
+    let (store, outbox): (Arc<dyn SessionStore>, _) =
+        bonin_adapters_store::open_with_outbox(&config.store.url, &options, clock.clone()).await?;
+    let events_on = !config.events.endpoints.is_empty();
+    let outbox = match outbox {
+        Some(outbox) if events_on => Some(outbox),
+        None if events_on => {
+            return Err(Error::misconfigured("events.endpoints: this store keeps no event outbox"));
+        }
+        _ => None,
+    };
     let settings = ServiceSettings::new(public_url.clone(), config.verification.default_provider)
         .with_allowed_return_origins(allowed)
         .with_pii_retention(Duration::from_secs(config.server.pii_retention_secs))
         .with_identity_grace(Duration::from_secs(config.server.identity_grace_secs));
-    let mut service = VerificationService::new(store, clock.clone(), Arc::new(OsRng), settings, metrics.clone());
+    let mut service = VerificationService::new(store, clock.clone(), Arc::new(OsRng), settings, metrics.clone())
+        .with_events(events_on);
+    let signing_events =
+        outbox.clone().map(|outbox| crate::events::SigningEventSink::new(outbox, clock.clone(), Arc::new(OsRng)));
     let gate = |provider| {
         ProviderGate::new(
             provider,
@@ -357,12 +371,25 @@ pub async fn build_with_metrics(loaded: &LoadedConfig, metrics: Arc<Metrics>) ->
                 workflows: Arc::new(Bounded::new(ports.workflows.clone(), gate.clone())),
                 events: ports.events.clone(),
                 first_link_only: ports.first_link_only,
+                outbox: signing_events.clone(),
             });
         }
         providers.push(BuiltProvider { id, built });
     }
 
     let service = Arc::new(service);
+    let deliverer = match outbox {
+        Some(outbox) => crate::events::Deliverer::new(
+            &config.events,
+            outbox,
+            service.clone(),
+            Arc::new(OsRng),
+            metrics.clone(),
+            config.profile == ProfileName::Sandbox,
+        )?
+        .map(Arc::new),
+        None => None,
+    };
     let limits = &config.limits;
     let guards = Guards {
         clock,
@@ -402,6 +429,7 @@ pub async fn build_with_metrics(loaded: &LoadedConfig, metrics: Arc<Metrics>) ->
         providers,
         #[cfg(feature = "sandbox")]
         sandbox,
+        deliverer,
     })
 }
 
@@ -460,6 +488,8 @@ impl App {
                 service.poll_watched().await;
             }
         });
+        // Events go out from the outbox; one instance of a cluster delivers at a time (a lease).
+        let deliverer = self.deliverer.clone().map(|deliverer| tokio::spawn(deliverer.run(stopping.clone())));
         let served = crate::limits::serve(listener, self.router, self.connections, shutdown).await;
         let admin_served = match admin {
             Some(task) => task.await.unwrap_or_else(|e| Err(std::io::Error::other(e))),
@@ -470,6 +500,12 @@ impl App {
         stopping.store(true, std::sync::atomic::Ordering::Relaxed);
         if tokio::time::timeout(Duration::from_secs(30), &mut Box::pin(poller)).await.is_err() {
             tracing::warn!("background polls were still running at shutdown and were stopped");
+        }
+        // A delivery in flight is sent again by the next deliverer if cut off here (same event id).
+        if let Some(deliverer) = deliverer
+            && tokio::time::timeout(Duration::from_secs(10), deliverer).await.is_err()
+        {
+            tracing::warn!("event deliveries were still running at shutdown and were stopped");
         }
         served.and(admin_served)
     }

@@ -352,6 +352,8 @@ fn every_documented_key_is_a_real_setting() {
                 "providers.toss.trigger_type" => "PUSH",
                 "providers.toss.request_url" => "https://shop.example/back",
                 "providers.toss.public_key_base64" => TOSS_TEST_PUBLIC_KEY.trim(),
+                "events.endpoints" => r#"[{"url": "http://127.0.0.1:9/hook", "secret": "whsec_ZG9jdW1lbnRlZA=="}]"#,
+                "events.retry_base_ms" => "250",
                 key if key.ends_with("_secs") || key.ends_with("_bytes") => "4096",
                 key if key.starts_with("limits.") || key == "server.max_connections" => "64",
                 _ => "documented-value",
@@ -494,6 +496,83 @@ fn esignon_loads_and_a_short_callback_authorization_is_refused() {
         jail.set_env("BONIN_PROVIDERS__ESIGNON__API_BASE", "http://127.0.0.1:9");
         let error = load().unwrap_err();
         assert!(error.contains("providers.esignon.api_base"), "{error}");
+        Ok(())
+    });
+}
+
+const EVENT_SECRET: &str = "whsec_ZXZlbnQtc2VjcmV0LWNhbmFyeS0wMDAwMDAwMDA=";
+
+#[test]
+fn event_endpoint_secrets_never_appear_in_debug_or_bonin_config() {
+    Jail::expect_with(|jail| {
+        jail.create_file(
+            "bonin.toml",
+            &format!(
+                "[[events.endpoints]]\nurl = \"https://hooks.shop.example/bonin?token=url-token-canary\"\nsecret = \"{EVENT_SECRET}\"\n"
+            ),
+        )?;
+        let loaded = load().unwrap();
+        assert_eq!(loaded.config.events.endpoints.len(), 1);
+        let debug = format!("{loaded:?}");
+        let described = bonin_app::config::describe(&loaded.figment).unwrap();
+        let text = format!("{described:?}");
+        for shown in [&debug, &text] {
+            assert!(!shown.contains(EVENT_SECRET) && !shown.contains("ZXZlbnQtc2Vj"), "{shown}");
+            assert!(!shown.contains("url-token-canary"), "{shown}");
+        }
+        assert!(
+            described
+                .iter()
+                .any(|(k, v, s)| k == "events.endpoints[0].secret" && v == "<redacted>" && s.contains("bonin.toml")),
+            "{described:?}"
+        );
+        Ok(())
+    });
+}
+
+#[test]
+fn bad_event_endpoints_are_refused() {
+    let refused = |file: String, expected: &str| {
+        Jail::expect_with(|jail| {
+            jail.create_file("bonin.toml", &file)?;
+            let error = load().unwrap_err();
+            assert!(error.contains(expected) && !error.contains(EVENT_SECRET), "{error}");
+            Ok(())
+        });
+    };
+    let endpoint = |url: &str, secret: &str| format!("[[events.endpoints]]\nurl = \"{url}\"\nsecret = \"{secret}\"\n");
+    refused(endpoint("not a url", EVENT_SECRET), "events.endpoints");
+    refused(endpoint("https://user:pw@hooks.example/x", EVENT_SECRET), "events.endpoints");
+    refused(endpoint("https://hooks.example/x", "whsec_not base64!"), "events.endpoints");
+    refused(
+        format!("{}{}", endpoint("https://a.example/x", EVENT_SECRET), endpoint("https://a.example/x", EVENT_SECRET)),
+        "once",
+    );
+    refused(
+        format!("[events]\ngive_up_after_secs = 0\n{}", endpoint("https://a.example/x", EVENT_SECRET)),
+        "events.give_up_after_secs",
+    );
+    refused(format!("{PRODUCTION}\n{}", endpoint("http://hooks.shop.example/x", EVENT_SECRET)), "https://");
+}
+
+#[test]
+fn event_endpoints_from_the_environment_are_json_and_redacted() {
+    Jail::expect_with(|jail| {
+        jail.set_env(
+            "BONIN_EVENTS__ENDPOINTS",
+            format!(r#"[{{"url": "https://hooks.shop.example/b", "secret": "{EVENT_SECRET}"}}]"#),
+        );
+        let loaded = load().unwrap();
+        assert_eq!(loaded.config.events.endpoints[0].url, "https://hooks.shop.example/b");
+        let described = bonin_app::config::describe(&loaded.figment).unwrap();
+        assert!(!format!("{described:?}").contains("ZXZlbnQtc2Vj"), "{described:?}");
+        assert!(described.iter().any(|(k, v, _)| k == "events.endpoints[0].secret" && v == "<redacted>"));
+        jail.set_env(
+            "BONIN_EVENTS__ENDPOINTS",
+            format!(r#"[{{"url": "https://a.example/b", "secret": "{EVENT_SECRET}""#),
+        );
+        let error = load().unwrap_err();
+        assert!(error.contains("BONIN_EVENTS__ENDPOINTS") && !error.contains("ZXZlbnQtc2Vj"), "{error}");
         Ok(())
     });
 }

@@ -181,3 +181,64 @@ async fn an_authorized_callback_in_an_unreadable_shape_is_answered_200_so_the_ev
         assert_ne!(event(&app, Some("not-the-authorization-value-0000"), &body).await, StatusCode::OK, "{body}");
     }
 }
+
+/// With events on, every authorized callback becomes one signed `signing.*` event at the host,
+/// carrying the workflow's ids and a status label, never the callback's raw text.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn callbacks_are_forwarded_as_signing_events_without_their_raw_text() {
+    use std::sync::{Arc, Mutex};
+    let secret = "whsec_c2lnbmluZy1ldmVudHMtdGVzdC1zZWNyZXQ=";
+    let received: Arc<Mutex<Vec<(String, String)>>> = Arc::default();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let hook = format!("http://{}/hook", listener.local_addr().unwrap());
+    let sink = received.clone();
+    let receiver = Router::new().route(
+        "/hook",
+        axum::routing::post(move |headers: axum::http::HeaderMap, body: axum::body::Bytes| {
+            let sink = sink.clone();
+            async move {
+                let pairs: Vec<(String, String)> = headers
+                    .iter()
+                    .map(|(k, v)| (k.as_str().to_owned(), v.to_str().unwrap_or_default().to_owned()))
+                    .collect();
+                let verifier = bonin_adapters_http::standard_webhooks::WebhookVerifier::new(
+                    "whsec_c2lnbmluZy1ldmVudHMtdGVzdC1zZWNyZXQ=",
+                )
+                .unwrap();
+                assert!(verifier.verify(pairs.clone(), &body, time::OffsetDateTime::now_utc()).is_ok());
+                let id = headers["webhook-id"].to_str().unwrap().to_owned();
+                sink.lock().unwrap().push((id, String::from_utf8_lossy(&body).into_owned()));
+                StatusCode::NO_CONTENT
+            }
+        }),
+    );
+    tokio::spawn(async move { axum::serve(listener, receiver).await });
+    let events =
+        figment::providers::Serialized::defaults(json!({"events": {"endpoints": [{"url": hook, "secret": secret}]}}));
+    let loaded = LoadedConfig::load(figment(None, StringEnv::from_vars(vars(&[]))).merge(events)).unwrap();
+    let app = wiring::build(&loaded).await.unwrap();
+    let legacy = |status: &str| {
+        json!({"header": {"api_name": "export", "session_id": "S1001", "request_code": ""},
+        "body": {"wfuid": "12584", "status": status, "worktype": "CF", "actionid": "1", "workdatetime": "2020-01-31 04:23:28.0"}})
+    };
+    for status in ["Playing", "Complete", "hong@shop.example"] {
+        assert_eq!(event(&app, Some(AUTHORIZATION), &legacy(status)).await, StatusCode::OK);
+    }
+    // Unauthorized callbacks write nothing.
+    assert_eq!(event(&app, None, &legacy("Complete")).await, StatusCode::UNAUTHORIZED);
+    let deliverer = app.deliverer.clone().expect("events are configured");
+    while deliverer.round().await.unwrap() > 0 {}
+    let received = received.lock().unwrap();
+    assert_eq!(received.len(), 3, "{received:?}");
+    let mut ids: Vec<&String> = received.iter().map(|(id, _)| id).collect();
+    ids.dedup();
+    assert_eq!(ids.len(), 3, "one id per event");
+    for (_, body) in received.iter() {
+        assert!(!body.contains("hong@shop.example") && !body.contains(AUTHORIZATION), "{body}");
+        let event: Value = serde_json::from_str(body).unwrap();
+        assert!(event["type"].as_str().unwrap().starts_with("signing."), "{event}");
+        assert_eq!(event["data"]["provider_workflow_id"], "12584");
+        assert_eq!(event["data"]["signing_id"], "esignon-12584");
+        assert_eq!(event["data"]["provider"], "esignon");
+    }
+}

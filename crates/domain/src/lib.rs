@@ -42,6 +42,7 @@
 mod app_flow;
 mod clock;
 mod error;
+pub mod events;
 mod flow;
 mod identity;
 mod pii;
@@ -60,6 +61,9 @@ pub use clock::{Clock, KST, ManualClock, OsRng, Rng, SequenceRng, SystemClock, T
 #[cfg(feature = "mock")]
 pub use clock::{MockClock, MockRng};
 pub use error::{Dependency, Error, ErrorCode, UNCONFIRMED_CODE_MAX};
+#[cfg(feature = "mock")]
+pub use events::MockOutbox;
+pub use events::{EventData, Outbox, OutboxEvent};
 pub use flow::{
     CallbackParams, CallbackTransport, Completion, Display, FormField, FormLaunch, FormMethod, Launch, OtpChannel,
     OtpDispatch, OtpOutcome, OtpRequest, OtpSubject, OtpVerifier, PopupLanding, Prefill, ScriptLaunch, WindowRequest,

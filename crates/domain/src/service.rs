@@ -285,6 +285,8 @@ pub struct VerificationService {
     parked: std::sync::Mutex<HashMap<VerificationId, Parked>>,
     /// App verifications this instance started or read, polled in the background until they end.
     watched: std::sync::Mutex<std::collections::BTreeSet<VerificationId>>,
+    /// Whether state changes write events to the store's outbox (see [`crate::events`]).
+    events: bool,
 }
 
 impl fmt::Debug for VerificationService {
@@ -371,6 +373,46 @@ impl VerificationService {
             metrics,
             parked: std::sync::Mutex::new(HashMap::new()),
             watched: std::sync::Mutex::new(std::collections::BTreeSet::new()),
+            events: false,
+        }
+    }
+
+    /// Writes outbound events (see [`crate::events`]) with every state change that causes one: a
+    /// verification reaching `verified`, `failed` or `expired`, and an expiry check at start. The
+    /// store must keep an [`crate::Outbox`]; off by default.
+    pub fn with_events(mut self, enabled: bool) -> Self {
+        self.events = enabled;
+        self
+    }
+
+    /// The events a change from `previous` to `next` writes with it.
+    fn events_for(&self, previous: &Verification, next: &Verification) -> Result<Vec<crate::OutboxEvent>, Error> {
+        if !self.events {
+            return Ok(Vec::new());
+        }
+        Ok(crate::OutboxEvent::for_transition(previous, next, self.rng.as_ref(), self.clock.now())?
+            .into_iter()
+            .collect())
+    }
+
+    /// Stores `expired` for a verification still open past its deadline, with its
+    /// `verification.expired` event; the deliverer calls it when an expiry check falls due.
+    /// `Ok(true)` when nothing is left to do (expired now, finished earlier, or gone), `Ok(false)`
+    /// when the deadline has not passed yet (the check is rescheduled).
+    pub async fn expire_if_due(&self, id: &VerificationId) -> Result<bool, Error> {
+        let Some(current) = self.store.get(id).await? else { return Ok(true) };
+        if current.stored_status().is_final() {
+            return Ok(true);
+        }
+        let now = self.clock.now();
+        match current.ensure_open(now) {
+            Ok(()) => Ok(false),
+            Err(Error::Expired) => match self.swap(&current, &current.expired(now)?).await {
+                // A concurrent finish (or expiry) wrote its own event.
+                Ok(()) | Err(Error::AlreadyCompleted | Error::NotFound) => Ok(true),
+                Err(error) => Err(error),
+            },
+            Err(error) => Err(error),
         }
     }
 
@@ -554,7 +596,12 @@ impl VerificationService {
             }
         };
         let ttl = remaining(verification.expires_at(), now) + self.settings.pii_retention;
-        self.store.create(&verification, ttl).await?;
+        let events = if self.events {
+            vec![crate::OutboxEvent::expiry_check(&verification, self.rng.as_ref(), now)?]
+        } else {
+            Vec::new()
+        };
+        self.store.create_with_events(&verification, ttl, &events).await?;
         self.metrics.started(provider);
         if request.method == Method::App {
             self.watch(&id);
@@ -626,7 +673,8 @@ impl VerificationService {
         loop {
             let next = settled(&base, identity, at)?;
             let ttl = self.ttl_for(&next);
-            match self.store.compare_and_swap(base.version(), &next, ttl).await {
+            let events = self.events_for(&base, &next)?;
+            match self.store.compare_and_swap_with_events(base.version(), &next, ttl, &events).await {
                 Ok(CasOutcome::Swapped) => return Ok(next),
                 Ok(CasOutcome::Conflict(Some(winner))) if winner.stored_status().is_final() => {
                     let ours =
@@ -757,7 +805,8 @@ impl VerificationService {
         on_race: impl FnOnce() -> Error,
     ) -> Result<(), Error> {
         let ttl = self.ttl_for(next);
-        match self.store.compare_and_swap(current.version(), next, ttl).await? {
+        let events = self.events_for(current, next)?;
+        match self.store.compare_and_swap_with_events(current.version(), next, ttl, &events).await? {
             CasOutcome::Swapped => Ok(()),
             CasOutcome::Conflict(Some(winner)) if winner.stored_status().is_final() => Err(Error::AlreadyCompleted),
             CasOutcome::Conflict(Some(_)) => Err(on_race()),

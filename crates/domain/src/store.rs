@@ -4,7 +4,7 @@ use std::{borrow::Cow, time::Duration};
 
 use async_trait::async_trait;
 
-use crate::{Dependency, Error, ProviderKey, Verification, VerificationId};
+use crate::{Dependency, Error, OutboxEvent, ProviderKey, Verification, VerificationId, events::no_outbox};
 
 /// What a store can fail with.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -50,7 +50,11 @@ pub enum CasOutcome {
 ///   across every instance sharing the backend; of N racing swaps from the same version exactly one
 ///   wins;
 /// - the provider-key index follows the record (a swap that changes the key moves it; delete and
-///   expiry drop it).
+///   expiry drop it);
+/// - a store that keeps an [`Outbox`](crate::Outbox) writes the events given to
+///   [`Self::create_with_events`] and [`Self::compare_and_swap_with_events`] in the same atomic
+///   step as the record: both or neither. A store without one keeps the default methods, which
+///   refuse events (the service sends events only when they are switched on).
 #[cfg_attr(feature = "mock", mockall::automock)]
 #[async_trait]
 pub trait SessionStore: Send + Sync {
@@ -71,6 +75,28 @@ pub trait SessionStore: Send + Sync {
         next: &Verification,
         ttl: Duration,
     ) -> Result<CasOutcome, StoreError>;
+
+    /// [`Self::create`], and appends `events` to the outbox in the same atomic step.
+    async fn create_with_events(
+        &self,
+        verification: &Verification,
+        ttl: Duration,
+        events: &[OutboxEvent],
+    ) -> Result<(), StoreError> {
+        if events.is_empty() { self.create(verification, ttl).await } else { Err(no_outbox()) }
+    }
+
+    /// [`Self::compare_and_swap`], and appends `events` to the outbox in the same atomic step: a
+    /// swap that does not happen writes no event.
+    async fn compare_and_swap_with_events(
+        &self,
+        expected_version: u64,
+        next: &Verification,
+        ttl: Duration,
+        events: &[OutboxEvent],
+    ) -> Result<CasOutcome, StoreError> {
+        if events.is_empty() { self.compare_and_swap(expected_version, next, ttl).await } else { Err(no_outbox()) }
+    }
 
     /// Removes a record; `true` if one was there.
     async fn delete(&self, id: &VerificationId) -> Result<bool, StoreError>;

@@ -141,6 +141,17 @@ pub enum Method {
     App,
 }
 
+impl Method {
+    /// The method as the API names it.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Window => "window",
+            Self::Otp => "otp",
+            Self::App => "app",
+        }
+    }
+}
+
 /// Where a verification stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -162,6 +173,17 @@ impl Status {
     /// Whether no further transition is possible.
     pub const fn is_final(self) -> bool {
         matches!(self, Self::Verified | Self::Failed | Self::Expired)
+    }
+
+    /// The status as the API names it.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Pending => "pending",
+            Self::OtpSent => "otp_sent",
+            Self::Verified => "verified",
+            Self::Failed => "failed",
+            Self::Expired => "expired",
+        }
     }
 }
 
