@@ -140,13 +140,13 @@ impl Deliverer {
         let timeout = Duration::from_secs(config.timeout_secs);
         // The shared client: TLS >= 1.2, no redirects, bounded answers. Plain http:// to another
         // host only where the configuration allowed it (the sandbox profile).
-        let client = Arc::new(ReqwestTransport::new(&HttpConfig {
-            connect_timeout: timeout,
-            timeout,
-            max_response_bytes: 64 * 1024,
-            allow_insecure_http,
-            ..HttpConfig::default()
-        })?);
+        let client = Arc::new(ReqwestTransport::new(
+            &HttpConfig::default()
+                .with_connect_timeout(timeout)
+                .with_timeout(timeout)
+                .with_max_response_bytes(64 * 1024)
+                .with_allow_insecure_http(allow_insecure_http),
+        )?);
         let holder = format!("instance-{}", generate_event_id(rng.as_ref())?.trim_start_matches("evt_"));
         let lease = Duration::from_secs(config.lease_secs);
         // A claim outlives the slowest round of one event (every endpoint timing out) with a lease's margin.

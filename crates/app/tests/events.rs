@@ -349,13 +349,9 @@ async fn two_instances_on_postgres_deliver_through_one() {
     }))
     .unwrap();
     let instance = |store: Arc<PostgresStore>| {
-        let settings = ServiceSettings {
-            public_url: "http://127.0.0.1:1".into(),
-            allowed_return_origins: Vec::new(),
-            default_provider: bonin_domain::ProviderId::ALL[0],
-            pii_retention: Duration::from_secs(60),
-            identity_grace: Duration::ZERO,
-        };
+        let settings = ServiceSettings::new("http://127.0.0.1:1", bonin_domain::ProviderId::ALL[0])
+            .with_pii_retention(Duration::from_secs(60))
+            .with_identity_grace(Duration::ZERO);
         let service = Arc::new(
             VerificationService::new(store.clone(), clock.clone(), Arc::new(OsRng), settings, Arc::new(NoObserver))
                 .with_events(true),
@@ -422,13 +418,9 @@ async fn an_event_nobody_takes_is_given_up_at_the_horizon() {
         "give_up_after_secs": 60, "timeout_secs": 2, "retry_base_ms": 1000, "retry_max_secs": 10, "lease_secs": 30,
     }))
     .unwrap();
-    let settings = ServiceSettings {
-        public_url: "http://127.0.0.1:1".into(),
-        allowed_return_origins: Vec::new(),
-        default_provider: bonin_domain::ProviderId::ALL[0],
-        pii_retention: Duration::from_secs(60),
-        identity_grace: Duration::ZERO,
-    };
+    let settings = ServiceSettings::new("http://127.0.0.1:1", bonin_domain::ProviderId::ALL[0])
+        .with_pii_retention(Duration::from_secs(60))
+        .with_identity_grace(Duration::ZERO);
     let service = Arc::new(
         VerificationService::new(store.clone(), clock.clone(), Arc::new(OsRng), settings, Arc::new(NoObserver))
             .with_events(true),

@@ -48,13 +48,10 @@ struct Setup {
 fn setup(events: bool) -> Setup {
     let clock = Arc::new(ManualClock::new(time::OffsetDateTime::now_utc()));
     let store = Arc::new(MemoryStore::with_clock(clock.clone()));
-    let settings = ServiceSettings {
-        public_url: "http://127.0.0.1:8080".into(),
-        allowed_return_origins: vec!["http://127.0.0.1:8080".into()],
-        default_provider: ProviderId::Mobileok,
-        pii_retention: Duration::from_secs(3600),
-        identity_grace: Duration::ZERO,
-    };
+    let settings = ServiceSettings::new("http://127.0.0.1:8080", ProviderId::Mobileok)
+        .with_allowed_return_origins(["http://127.0.0.1:8080"])
+        .with_pii_retention(Duration::from_secs(3600))
+        .with_identity_grace(Duration::ZERO);
     let service =
         VerificationService::new(store.clone(), clock.clone(), Arc::new(OsRng), settings, Arc::new(NoObserver))
             .with_otp(Arc::new(StandIn))
@@ -63,16 +60,7 @@ fn setup(events: bool) -> Setup {
 }
 
 async fn started(s: &Setup) -> VerificationId {
-    let request = StartRequest {
-        provider: None,
-        method: Method::Otp,
-        return_url: None,
-        purpose: None,
-        display: Display::Page,
-        min_age: None,
-        prefill: None,
-        custom_data: None,
-    };
+    let request = StartRequest::new(Method::Otp).with_display(Display::Page);
     let id = s.service.start(request).await.unwrap().verification.id().clone();
     let subject = OtpSubject {
         name: Name::new("홍길동").unwrap(),
