@@ -164,7 +164,7 @@ fn parse_id(id: &str) -> Result<VerificationId, ApiError> {
 /// `POST /v1/verifications` body. `Debug` shows no prefill value and no custom data.
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-#[schema(as = StartRequest, description = "Without `provider`, `verification.default_provider` is used. Each provider offers only some methods; a method it lacks is refused (`invalid_request`).", example = json!({"provider": "nice", "method": "window", "return_url": "https://shop.example/verified", "purpose": "sign_up"}))]
+#[schema(as = StartRequest, description = "Without `provider`, `verification.default_provider` is used. Each provider offers only some methods; a method it lacks is refused (`invalid_request`).", example = json!({"method": "window", "return_url": "https://shop.example/verified", "purpose": "sign_up"}))]
 pub struct StartBody {
     /// Provider id, or the configured default.
     #[serde(default)]
@@ -231,7 +231,7 @@ pub struct FailureBody {
 
 /// A verification as the API shows it.
 #[derive(Debug, Serialize, ToSchema)]
-#[schema(as = Verification, example = json!({"id": "vrf_01HZX3K4Q9", "provider": "nice", "method": "window", "status": "pending", "expires_at": "2026-01-01T00:10:00Z", "launch": {"kind": "form", "action": "https://nice.checkplus.co.kr/CheckPlusSafeModel/service.cb", "method": "post", "fields": [{"name": "m", "value": "service"}]}}))]
+#[schema(as = Verification, example = json!({"id": "vrf_01HZX3K4Q9", "method": "window", "status": "pending", "expires_at": "2026-01-01T00:10:00Z", "launch": {"kind": "form", "action": "https://window.provider.example/start", "method": "post", "fields": [{"name": "m", "value": "service"}]}}))]
 pub struct VerificationBody {
     /// The verification's id.
     id: String,

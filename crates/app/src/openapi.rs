@@ -99,6 +99,12 @@ fn per_build(document: &mut Value) {
     }
     components["schemas"]["Launch"] = launch_schema();
     components["schemas"]["FormLaunch"]["properties"]["kind"] = json!({"type": "string", "const": "form"});
+    // The example's provider: one of this build's.
+    if let Some(provider) = crate::providers::verifying().first()
+        && let Some(example) = components["schemas"]["Verification"]["example"].as_object_mut()
+    {
+        example.insert("provider".into(), json!(provider.as_str()));
+    }
     for (name, schema) in launcher_schemas() {
         components["schemas"][name] = schema;
     }
