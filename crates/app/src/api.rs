@@ -584,7 +584,7 @@ async fn landing_get(
     request_body(content_type = "application/x-www-form-urlencoded", content = inline(BTreeMap<String, String>), description = "the provider's parameters as it posts them"),
     responses((status = 200, description = "popup: a page that posts the outcome to the opener (HTML), or JSON for an SDK that fetches the landing itself", content(("text/html"), ("application/json"))),
         (status = 303, description = "page display: back to return_url with verification_id, status and error"),
-        (status = 404, description = "unknown verification (an HTML page)", content_type = "text/html"), LandingProblems))]
+        (status = 404, description = "unknown verification (an HTML page)", content_type = "text/html"), (status = 415, description = "the body is not sent as application/x-www-form-urlencoded", content_type = "text/plain"), LandingProblems))]
 async fn landing_post(
     State(state): State<AppState>,
     Path(id): Path<String>,

@@ -89,7 +89,9 @@ fn per_build(document: &mut Value) {
         "description": "A key from `server.api_keys`, as `Authorization: Bearer <key>`. A sandbox without keys accepts calls without one (loopback only)."}});
     components["parameters"] = json!({"RequestId": {"name": REQUEST_ID, "in": "header", "required": false,
         "description": "The caller's id for this request: kept when it is 1–64 characters of `[A-Za-z0-9._:-]`, replaced otherwise; answered in `x-request-id` and logged with the request.",
-        "schema": {"type": "string", "minLength": 1, "maxLength": 64, "pattern": "^[A-Za-z0-9._:-]+$"}}});
+        // Any value is accepted (one that does not fit is replaced, never refused), so the schema
+        // does not restrict it.
+        "schema": {"type": "string"}}});
     components["headers"] = json!({"RequestId": {"description": "The request's id: the caller's when acceptable, else one bonin made (32 hex digits).",
         "required": true, "schema": {"type": "string"}}});
     if let (Some(start), Value::Object(chain)) =
