@@ -116,7 +116,7 @@ fn per_build(document: &mut Value) {
     {
         let mut post = get;
         post["operationId"] = json!("postLaunchData");
-        post["summary"] = json!("The data a provider's browser SDK fetches, by POST (as mobileOK's SDK sends it)");
+        post["summary"] = json!("The data a provider's browser SDK fetches, by POST (as some SDKs send it)");
         launch.insert("post".into(), post);
     }
     for operation in paths.values_mut().filter_map(Value::as_object_mut).flat_map(|p| p.values_mut()) {
@@ -149,7 +149,7 @@ fn provider_methods() -> Value {
     })
 }
 
-/// The schema name of a launch kind's shape: `mobileok` → `MobileokLaunch`.
+/// The schema name of a launch kind's shape: `acme` → `AcmeLaunch`.
 fn launch_schema_name(kind: &str) -> String {
     let mut name = String::new();
     for part in kind.split(|c: char| !c.is_ascii_alphanumeric()).filter(|p| !p.is_empty()) {
@@ -530,8 +530,8 @@ mod tests {
 
     #[test]
     fn launch_schema_names_are_pascal_case() {
-        assert_eq!(launch_schema_name("mobileok"), "MobileokLaunch");
-        assert_eq!(launch_schema_name("portone_v2"), "PortoneV2Launch");
+        assert_eq!(launch_schema_name("acme"), "AcmeLaunch");
+        assert_eq!(launch_schema_name("acme_v2"), "AcmeV2Launch");
     }
 
     #[test]
