@@ -418,4 +418,8 @@ pub struct Launcher {
     /// (`function (launch) { … }`); it loads `launch.script_url` itself when it needs the
     /// provider's SDK.
     pub script: &'static str,
+    /// The JSON Schema (as JSON text) of the launch's own fields, beside `kind` and `script_url`:
+    /// an object schema with `properties` and `required`. A host describes the launch by it (the
+    /// REST API's `Launch` is a `oneOf` by `kind`); `None` describes it as any object.
+    pub schema: Option<&'static str>,
 }

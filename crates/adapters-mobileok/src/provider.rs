@@ -120,8 +120,15 @@ impl Provider for Mobileok {
 
 /// The 표준창 SDK: load it, then `MOBILEOK.process(request_url, "MB", "")`; the SDK fetches the
 /// request from bonin's launch URL.
+/// The fields of a `mobileok` launch ([`crate::MobileokLaunch`]).
+const LAUNCH_SCHEMA: &str = r#"{
+  "description": "mobileOK's 표준창: load the SDK, then MOBILEOK.process(request_url, …).",
+  "properties": {"request_url": {"type": "string", "description": "The URL the SDK posts to; it answers the MOKReqClientInfo JSON."}},
+  "required": ["request_url"]
+}"#;
 const LAUNCHERS: &[Launcher] = &[Launcher {
     kind: "mobileok",
+    schema: Some(LAUNCH_SCHEMA),
     script: r#"function (launch) {
     var sdk = document.createElement("script");
     sdk.src = launch.script_url;

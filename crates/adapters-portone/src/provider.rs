@@ -232,8 +232,23 @@ impl Provider for PortoneV1 {
 /// iamport.js: `IMP.init(merchant_code)`, then `IMP.certification(params, callback)`. In page
 /// display iamport redirects to `m_redirect_url`; the callback carries the outcome there in popup
 /// display.
+/// The fields of an `iamport` launch ([`crate::IamportLaunch`]).
+const V1_LAUNCH_SCHEMA: &str = r#"{
+  "description": "PortOne V1: load iamport.js, IMP.init(merchant_code), then IMP.certification(params, …).",
+  "properties": {
+    "merchant_code": {"type": "string", "description": "The merchant code IMP.init takes."},
+    "params": {"type": "object", "description": "IMP.certification's parameters.", "required": ["merchant_uid"],
+      "properties": {
+        "merchant_uid": {"type": "string"}, "channelKey": {"type": "string"}, "pg": {"type": "string"},
+        "m_redirect_url": {"type": "string"}, "min_age": {"type": "integer", "minimum": 0}, "popup": {"type": "boolean"},
+        "name": {"type": "string"}, "phone": {"type": "string"}, "carrier": {"type": "string"}, "company": {"type": "string"}
+      }}
+  },
+  "required": ["merchant_code", "params"]
+}"#;
 const V1_LAUNCHERS: &[Launcher] = &[Launcher {
     kind: "iamport",
+    schema: Some(V1_LAUNCH_SCHEMA),
     script: r#"function (launch) {
     var script = document.createElement("script");
     script.src = launch.script_url;
@@ -252,8 +267,23 @@ const V1_LAUNCHERS: &[Launcher] = &[Launcher {
 }];
 
 /// The PortOne browser SDK: `PortOne.requestIdentityVerification(params)`.
+/// The fields of a `portone` launch ([`crate::PortoneLaunch`]).
+const V2_LAUNCH_SCHEMA: &str = r#"{
+  "description": "PortOne V2: load the browser SDK, then PortOne.requestIdentityVerification(params).",
+  "properties": {
+    "params": {"type": "object", "description": "requestIdentityVerification's parameters.",
+      "required": ["storeId", "identityVerificationId", "channelKey"],
+      "properties": {
+        "storeId": {"type": "string"}, "identityVerificationId": {"type": "string"}, "channelKey": {"type": "string"},
+        "customer": {"type": "object"}, "redirectUrl": {"type": "string"}, "forceRedirect": {"type": "boolean"},
+        "windowType": {"type": "object"}, "customData": {"type": "string"}, "bypass": {"type": "object"}
+      }}
+  },
+  "required": ["params"]
+}"#;
 const V2_LAUNCHERS: &[Launcher] = &[Launcher {
     kind: "portone",
+    schema: Some(V2_LAUNCH_SCHEMA),
     script: r#"function (launch) {
     var script = document.createElement("script");
     script.src = launch.script_url;

@@ -108,8 +108,22 @@ impl Provider for Toss {
 /// Opens Toss's page in a popup (opened before anything asynchronous, so no blocker stops it),
 /// then follows the verification until it ends. In an app, `app_scheme` / `android_app_uri` /
 /// `ios_app_uri` open the Toss app instead.
+/// The fields of a `toss` launch (what [`AppVerifier::request`] writes; `null` where Toss gave
+/// none).
+const LAUNCH_SCHEMA: &str = r#"{
+  "description": "Toss 본인확인: open auth_url (web) or the app URIs; bonin polls for the result.",
+  "properties": {
+    "tx_id": {"type": "string", "description": "Toss's transaction id."},
+    "auth_url": {"type": ["string", "null"], "description": "The web page that asks the person to approve in the Toss app."},
+    "app_scheme": {"type": ["string", "null"]},
+    "android_app_uri": {"type": ["string", "null"]},
+    "ios_app_uri": {"type": ["string", "null"]}
+  },
+  "required": ["tx_id", "auth_url", "app_scheme", "android_app_uri", "ios_app_uri"]
+}"#;
 const LAUNCHERS: &[Launcher] = &[Launcher {
     kind: LAUNCH_KIND,
+    schema: Some(LAUNCH_SCHEMA),
     script: r#"function (launch, verification, done) {
     if (launch.auth_url) { window.open(launch.auth_url, "toss", "width=480,height=720"); }
     var follow = function () {

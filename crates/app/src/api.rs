@@ -37,9 +37,11 @@ use bonin_domain::{
     Purpose, SecretString, Status, SystemClock, Timestamp, Verification, VerificationId, VerifiedIdentity,
 };
 use serde::{Deserialize, Serialize, de::DeserializeOwned};
+use utoipa::ToSchema;
 
 use crate::{
     limits::{ApiLimits, Budget, Client, OPEN_VERIFICATIONS_REASON, OpenVerifications, RateLimiter},
+    openapi::{BodyProblems, KeyProblems, LandingProblems, LaunchProblems, OpsProblems},
     pages,
     problem::ApiError,
     service::{StartRequest, VerificationService},
@@ -164,30 +166,42 @@ fn parse_id(id: &str) -> Result<VerificationId, ApiError> {
 }
 
 /// `POST /v1/verifications` body. `Debug` shows no prefill value and no custom data.
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = StartRequest, description = "Without `provider`, `verification.default_provider` is used. Each provider offers only some methods; a method it lacks is refused (`invalid_request`).", example = json!({"method": "window", "return_url": "https://shop.example/verified", "purpose": "sign_up"}))]
 pub struct StartBody {
     /// Provider id, or the configured default.
     #[serde(default)]
+    #[schema(value_type = Option<crate::openapi::VerificationProvider>)]
     pub provider: Option<ProviderId>,
-    /// `window` or `otp`.
+    /// `window`, `otp` or `app`.
+    #[schema(value_type = crate::openapi::Method)]
     pub method: Method,
-    /// Final browser destination; its origin must be allowed.
+    /// Final browser destination; its origin must be in `server.allowed_return_origins`.
     #[serde(default)]
+    #[schema(format = "uri")]
     pub return_url: Option<String>,
     /// Purpose.
     #[serde(default)]
+    #[schema(value_type = Option<crate::openapi::Purpose>)]
     pub purpose: Option<Purpose>,
     /// `popup` (default) or `page`.
     #[serde(default)]
+    #[schema(value_type = Option<crate::openapi::Display>)]
     pub display: Option<Display>,
-    /// Minimum age.
+    /// Checked by bonin against the verified birth date for every provider (`age_restricted`),
+    /// and passed to providers that enforce it in their window.
     #[serde(default)]
     pub min_age: Option<u8>,
-    /// The person's details for windows that can be filled in (PortOne).
+    /// The person's details, for windows that can be filled in with them (where the provider's
+    /// window takes them: some fix name and phone, others only pre-fill). They reach the launch,
+    /// which the user's own browser sees. Compare the verified identity with what you expect where
+    /// it matters.
     #[serde(default)]
+    #[schema(value_type = Option<crate::openapi::PrefillSchema>)]
     pub prefill: Option<Prefill>,
-    /// The merchant's own data kept with the provider's record (PortOne V2 `customData`).
+    /// The merchant's own data kept with the provider's record, where the provider keeps such data
+    /// (JSON text).
     #[serde(default)]
     pub custom_data: Option<String>,
 }
@@ -207,31 +221,54 @@ impl std::fmt::Debug for StartBody {
 }
 
 /// The error part of a verification.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = VerificationError)]
 pub struct FailureBody {
+    /// The stable code.
+    #[schema(value_type = crate::openapi::ErrorCodeSchema)]
     code: &'static str,
+    /// The provider's own code, verbatim.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = String)]
     provider_code: Option<String>,
 }
 
 /// A verification as the API shows it.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = Verification, example = json!({"id": "vrf_01HZX3K4Q9", "method": "window", "status": "pending", "expires_at": "2026-01-01T00:10:00Z", "launch": {"kind": "form", "action": "https://window.provider.example/start", "method": "post", "fields": [{"name": "m", "value": "service"}]}}))]
 pub struct VerificationBody {
+    /// The verification's id.
     id: String,
+    #[schema(value_type = crate::openapi::VerificationProvider)]
     provider: ProviderId,
+    #[schema(value_type = crate::openapi::Method)]
     method: Method,
+    #[schema(value_type = crate::openapi::Status)]
     status: Status,
+    /// When the verification expires.
     #[serde(with = "time::serde::rfc3339")]
+    #[schema(value_type = String, format = DateTime)]
     expires_at: time::OffsetDateTime,
+    /// start only, window and app methods: what the browser opens.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = crate::openapi::Launch)]
     launch: Option<Launch>,
+    /// Once verified, the first time the verification is read.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = crate::openapi::IdentitySchema)]
     identity: Option<VerifiedIdentity>,
+    /// Why it failed.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = FailureBody)]
     error: Option<FailureBody>,
+    /// otp method, once a code was sent: confirmations left.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = u8)]
     otp_attempts_left: Option<u8>,
+    /// app method only: where the approval stands at the provider. Reading the verification polls
+    /// the provider (at most every 2 s across all readers); bonin also polls in the background.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = crate::openapi::AppState)]
     app_state: Option<&'static str>,
 }
 
@@ -287,6 +324,10 @@ fn check_capability(provider: ProviderId, method: Method) -> Result<(), Error> {
     Ok(())
 }
 
+/// Start a verification
+#[utoipa::path(post, path = "/v1/verifications", operation_id = "startVerification", tag = "verifications",
+    security(("apiKey" = [])), request_body = StartBody,
+    responses((status = 201, description = "started", body = VerificationBody, links(("GetVerification" = (operation_id = "getVerification", parameters(("id" = "$response.body#/id")))),("CompleteVerification" = (operation_id = "completeVerification", parameters(("id" = "$response.body#/id")))),("SendOtp" = (operation_id = "sendOtp", parameters(("id" = "$response.body#/id")))),("ConfirmOtp" = (operation_id = "confirmOtp", parameters(("id" = "$response.body#/id")))),("ResendOtp" = (operation_id = "resendOtp", parameters(("id" = "$response.body#/id")))),("GetLaunchData" = (operation_id = "getLaunchData", parameters(("id" = "$response.body#/id")))))), BodyProblems))]
 async fn start(State(state): State<AppState>, JsonBody(body): JsonBody<StartBody>) -> Result<Response, ApiError> {
     check_capability(body.provider.unwrap_or(state.service.settings().default_provider), body.method)?;
     let slot = state
@@ -311,6 +352,10 @@ async fn start(State(state): State<AppState>, JsonBody(body): JsonBody<StartBody
     Ok((StatusCode::CREATED, Json(body)).into_response())
 }
 
+/// Status, and the identity the first time it is read
+#[utoipa::path(get, path = "/v1/verifications/{id}", operation_id = "getVerification", tag = "verifications",
+    security(("apiKey" = [])), params(("id" = String, Path, description = "The verification's id.")),
+    responses((status = 200, description = "the verification", body = VerificationBody), KeyProblems))]
 async fn read(State(state): State<AppState>, Path(id): Path<String>) -> Result<Json<VerificationBody>, ApiError> {
     let id = parse_id(&id)?;
     // Detached: a read of an app verification may poll the provider, and a dropped request must
@@ -321,13 +366,18 @@ async fn read(State(state): State<AppState>, Path(id): Path<String>) -> Result<J
 }
 
 /// `POST /v1/verifications/{id}/complete` body: the callback parameters as received.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = CompleteRequest, example = json!({"params": {"enc_data": "…", "integrity_value": "…", "token_version_id": "…"}}))]
 pub struct CompleteBody {
     /// Parameter name → value.
     pub params: BTreeMap<String, String>,
 }
 
+/// Server-to-server completion with the callback parameters
+#[utoipa::path(post, path = "/v1/verifications/{id}/complete", operation_id = "completeVerification", tag = "verifications",
+    security(("apiKey" = [])), params(("id" = String, Path, description = "The verification's id.")), request_body = CompleteBody,
+    responses((status = 200, description = "the verification", body = VerificationBody), BodyProblems))]
 async fn complete(
     State(state): State<AppState>,
     Path(id): Path<String>,
@@ -341,22 +391,33 @@ async fn complete(
 }
 
 /// `POST /v1/verifications/{id}/otp` body.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = OtpSendRequest, example = json!({"name": "홍길동", "phone": "01012345678", "birth_date": "1990-01-01", "gender": "male", "nationality": "domestic", "carrier": "skt", "auth_type": "sms"}))]
 pub struct OtpSendBody {
     name: String,
     phone: String,
+    #[schema(format = Date)]
     birth_date: String,
+    #[schema(value_type = crate::openapi::Gender)]
     gender: Gender,
+    #[schema(value_type = crate::openapi::Nationality)]
     nationality: Nationality,
+    #[schema(value_type = crate::openapi::Carrier)]
     carrier: Carrier,
     #[serde(default)]
+    #[schema(value_type = Option<crate::openapi::OtpChannel>)]
     auth_type: Option<OtpChannel>,
     /// The end user's IP address (some providers require it).
     #[serde(default)]
+    #[schema(value_type = Option<String>, format = "ip")]
     client_ip: Option<IpAddr>,
 }
 
+/// Send the OTP
+#[utoipa::path(post, path = "/v1/verifications/{id}/otp", operation_id = "sendOtp", tag = "verifications",
+    security(("apiKey" = [])), params(("id" = String, Path, description = "The verification's id.")), request_body = OtpSendBody,
+    responses((status = 200, description = "the verification", body = VerificationBody), BodyProblems))]
 async fn otp_send(
     State(state): State<AppState>,
     Path(id): Path<String>,
@@ -377,14 +438,19 @@ async fn otp_send(
 }
 
 /// `POST /v1/verifications/{id}/confirm` body.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = ConfirmRequest, example = json!({"code": "123456"}))]
 pub struct ConfirmBody {
     /// The code; absent for app approval (PASS).
     #[serde(default)]
     code: Option<String>,
 }
 
+/// Confirm the OTP
+#[utoipa::path(post, path = "/v1/verifications/{id}/confirm", operation_id = "confirmOtp", tag = "verifications",
+    security(("apiKey" = [])), params(("id" = String, Path, description = "The verification's id.")), request_body = ConfirmBody,
+    responses((status = 200, description = "the verification", body = VerificationBody), BodyProblems))]
 async fn otp_confirm(
     State(state): State<AppState>,
     Path(id): Path<String>,
@@ -397,6 +463,10 @@ async fn otp_confirm(
     Ok(Json(state.body(&v, None)))
 }
 
+/// Send the OTP again
+#[utoipa::path(post, path = "/v1/verifications/{id}/resend", operation_id = "resendOtp", tag = "verifications",
+    security(("apiKey" = [])), params(("id" = String, Path, description = "The verification's id.")),
+    responses((status = 200, description = "the verification", body = VerificationBody), KeyProblems))]
 async fn otp_resend(State(state): State<AppState>, Path(id): Path<String>) -> Result<Json<VerificationBody>, ApiError> {
     let id = parse_id(&id)?;
     let service = state.service.clone();
@@ -498,6 +568,12 @@ async fn landing(state: AppState, id: String, callback: CallbackParams) -> Respo
     }
 }
 
+/// Browser landing for the provider's redirect
+#[utoipa::path(get, path = "/v1/verifications/{id}/return", operation_id = "returnFromProvider", tag = "verifications",
+    params(("id" = String, Path, description = "The verification's id.")),
+    responses((status = 200, description = "popup: a page that posts the outcome to the opener (HTML), or JSON for an SDK that fetches the landing itself", content(("text/html"), ("application/json"))),
+        (status = 303, description = "page display: back to return_url with verification_id, status and error"),
+        (status = 404, description = "unknown verification (an HTML page)", content_type = "text/html"), LandingProblems))]
 async fn landing_get(
     State(state): State<AppState>,
     Path(id): Path<String>,
@@ -506,6 +582,13 @@ async fn landing_get(
     landing(state, id, CallbackParams::from_pairs(CallbackTransport::Get, pairs)).await
 }
 
+/// Browser landing for the provider's post-back
+#[utoipa::path(post, path = "/v1/verifications/{id}/return", operation_id = "postBackFromProvider", tag = "verifications",
+    params(("id" = String, Path, description = "The verification's id.")),
+    request_body(content_type = "application/x-www-form-urlencoded", content = inline(BTreeMap<String, String>), description = "the provider's parameters as it posts them"),
+    responses((status = 200, description = "popup: a page that posts the outcome to the opener (HTML), or JSON for an SDK that fetches the landing itself", content(("text/html"), ("application/json"))),
+        (status = 303, description = "page display: back to return_url with verification_id, status and error"),
+        (status = 404, description = "unknown verification (an HTML page)", content_type = "text/html"), (status = 415, description = "the body is not sent as application/x-www-form-urlencoded", content_type = "text/plain"), LandingProblems))]
 async fn landing_post(
     State(state): State<AppState>,
     Path(id): Path<String>,
@@ -516,6 +599,10 @@ async fn landing_post(
 
 /// `GET|POST /v1/verifications/{id}/launch`: the data a provider SDK fetches (mobileOK posts here
 /// from the merchant's page, possibly cross-origin: allowed return origins get CORS).
+/// The data a provider's browser SDK fetches (the request it posts to the provider)
+#[utoipa::path(get, path = "/v1/verifications/{id}/launch", operation_id = "getLaunchData", tag = "verifications",
+    params(("id" = String, Path, description = "The verification's id.")),
+    responses((status = 200, description = "provider-defined JSON", content_type = "application/json", body = inline(Object)), LaunchProblems))]
 async fn launch(
     State(state): State<AppState>,
     Path(id): Path<String>,
@@ -536,19 +623,31 @@ async fn launch(
     Ok(response)
 }
 
+/// Liveness
+#[utoipa::path(get, path = "/healthz", operation_id = "health", tag = "operations",
+    responses((status = 200, description = "ok", body = String, content_type = "text/plain"), OpsProblems))]
 async fn healthz() -> &'static str {
     "ok"
 }
 
+/// Readiness (the session store answers)
+#[utoipa::path(get, path = "/readyz", operation_id = "readiness", tag = "operations",
+    responses((status = 200, description = "ready", body = String, content_type = "text/plain"), OpsProblems))]
 async fn readyz(State(state): State<AppState>) -> Result<&'static str, ApiError> {
     state.service.ready().await?;
     Ok("ready")
 }
 
+/// Prometheus metrics
+#[utoipa::path(get, path = "/metrics", operation_id = "metrics", tag = "operations",
+    responses((status = 200, description = "text exposition", body = String, content_type = "text/plain"), OpsProblems))]
 async fn metrics(State(state): State<AppState>) -> Response {
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], state.service.render_metrics()).into_response()
 }
 
+/// This document
+#[utoipa::path(get, path = "/openapi.json", operation_id = "openApiDocument", tag = "operations",
+    responses((status = 200, description = "OpenAPI 3.1", body = inline(Object)), OpsProblems))]
 async fn openapi() -> Response {
     Json(crate::openapi::document()).into_response()
 }

@@ -1,65 +1,79 @@
-//! The OpenAPI 3.1 description of the REST API, built here next to the router (a test checks that
-//! every route is described) and written to `docs/openapi.json` by `cargo xtask codegen`.
+//! The OpenAPI 3.1 description of the REST API, generated with utoipa from the handlers'
+//! `#[utoipa::path]` attributes and the request and response types (a test checks that every route
+//! is described) and written to `docs/openapi.json` by `cargo xtask codegen`.
+//!
+//! The document is per build: the provider lists, what each provider can do (`StartRequest`'s
+//! `if`/`then` chain) and the launch shapes (`Launch`, a `oneOf` by `kind`: `form` and each registered
+//! provider's launchers, typed by the schema each launcher brings) come from the provider registry,
+//! and `/v1/signing` is described only when a provider of the build signs.
+//!
+//! The domain types the API shows are described here by schema types of the app's own (the domain
+//! crate stays free of frameworks); tests check that their values are the ones the domain reads
+//! and writes, and that every response of a sandbox flow matches its schema.
 
-use serde_json::{Value, json};
+use std::{borrow::Cow, collections::BTreeMap};
 
-fn problem_responses(codes: &[u16]) -> Value {
-    let mut map = serde_json::Map::new();
-    for code in codes {
-        map.insert(
-            code.to_string(),
-            json!({"description": "problem", "content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}}),
-        );
-    }
-    Value::Object(map)
-}
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value, json};
+use utoipa::{
+    IntoResponses, OpenApi, PartialSchema, ToSchema,
+    openapi::{
+        ContentBuilder, ObjectBuilder, RefOr, ResponseBuilder, Type,
+        response::Response,
+        schema::{Schema, SchemaType},
+    },
+};
 
-fn with(mut base: Value, extra: Value) -> Value {
-    if let (Some(b), Value::Object(e)) = (base.as_object_mut(), extra) {
-        b.extend(e);
-    }
-    base
-}
+/// The header a request id travels in (see [`crate::access`]).
+const REQUEST_ID: &str = "x-request-id";
 
-fn verification_ok(status: &str) -> Value {
-    json!({status: {"description": "the verification", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Verification"}}}}})
-}
+/// The operations `POST /v1/verifications`' answer links to, by the verification's `id`.
+pub const VERIFICATION_LINKS: [(&str, &str); 6] = [
+    ("GetVerification", "getVerification"),
+    ("CompleteVerification", "completeVerification"),
+    ("SendOtp", "sendOtp"),
+    ("ConfirmOtp", "confirmOtp"),
+    ("ResendOtp", "resendOtp"),
+    ("GetLaunchData", "getLaunchData"),
+];
 
-fn id_param() -> Value {
-    json!([{"name": "id", "in": "path", "required": true, "schema": {"type": "string"}}])
-}
-
-fn json_body(schema: &str) -> Value {
-    json!({"required": true, "content": {"application/json": {"schema": {"$ref": format!("#/components/schemas/{schema}")}}}})
-}
-
-/// What each verification provider of this build can do: one schema per provider naming the
-/// methods it offers (`anyOf` in `StartRequest`).
-fn provider_methods() -> Vec<Value> {
-    crate::providers::registered()
-        .iter()
-        .filter(|p| p.capabilities().verifies())
-        .map(|p| {
-            json!({"properties": {"provider": {"const": p.id().as_str()},
-                "method": {"enum": p.capabilities().methods()}}, "required": ["provider"],
-                "description": p.about()})
-        })
-        .collect()
-}
-
-/// The launch kinds: a form, and every registered provider's browser launchers.
-fn launch_kinds() -> Vec<&'static str> {
-    let mut kinds = vec!["form"];
-    for provider in crate::providers::registered() {
-        kinds.extend(provider.launchers().iter().map(|l| l.kind));
-    }
-    kinds
-}
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "bonin", description = "Mobile identity verification (휴대폰 본인확인) behind one API."),
+    paths(
+        crate::api::start,
+        crate::api::read,
+        crate::api::complete,
+        crate::api::otp_send,
+        crate::api::otp_confirm,
+        crate::api::otp_resend,
+        crate::api::landing_get,
+        crate::api::landing_post,
+        crate::api::launch,
+        crate::signing::start,
+        crate::signing::read,
+        crate::signing::cancel,
+        crate::signing::remind,
+        crate::signing::events,
+        crate::api::healthz,
+        crate::api::readyz,
+        crate::api::metrics,
+        crate::api::openapi,
+    ),
+    components(schemas(Problem, ErrorCodeSchema)),
+    tags(
+        (name = "verifications", description = "Identity verification: start, the provider's window or OTP or app approval, the result."),
+        (name = "signing", description = "E-signature workflows (when a signing provider is in the build)."),
+        (name = "operations", description = "Health, readiness, metrics and this document."),
+    ),
+)]
+struct ApiDoc;
 
 /// The document: the REST API of this build (its providers, and `/v1/signing` when one of them
 /// signs).
 pub fn document() -> Value {
-    let mut document = full_document();
+    let mut document = serde_json::to_value(ApiDoc::openapi()).unwrap_or_default();
+    per_build(&mut document);
     let signs = crate::providers::registered().iter().any(|p| p.capabilities().signing);
     if !signs && let Some(paths) = document.get_mut("paths").and_then(Value::as_object_mut) {
         paths.retain(|path, _| !path.starts_with("/v1/signing"));
@@ -67,127 +81,476 @@ pub fn document() -> Value {
     document
 }
 
-fn full_document() -> Value {
-    let verifying: Vec<&'static str> = crate::providers::verifying().iter().map(|p| p.as_str()).collect();
-    let start_cases: Vec<Value> =
-        std::iter::once(json!({"not": {"required": ["provider"]}})).chain(provider_methods()).collect();
-    let secured = json!([{"apiKey": []}]);
-    let errors = [400, 401, 403, 404, 409, 410, 413, 422, 429, 500, 502, 503];
-    json!({
-        "openapi": "3.1.0",
-        "info": {"title": "bonin", "version": env!("CARGO_PKG_VERSION"),
-                 "description": "Mobile identity verification (휴대폰 본인확인) behind one API."},
-        "components": {
-            "securitySchemes": {"apiKey": {"type": "http", "scheme": "bearer"}},
-            "schemas": {
-                "Problem": {"type": "object", "required": ["type", "title", "status", "code"], "properties": {
-                    "type": {"type": "string"}, "title": {"type": "string"}, "status": {"type": "integer"},
-                    "detail": {"type": "string"}, "code": {"type": "string", "enum": bonin_domain::ErrorCode::ALL.iter().map(|c| c.as_str()).collect::<Vec<_>>()},
-                    "provider_code": {"type": "string"}}},
-                "StartRequest": {"type": "object", "required": ["method"], "additionalProperties": false,
-                    "description": "Without `provider`, `verification.default_provider` is used. Each provider offers only some methods; a method it lacks is refused (invalid_input).",
-                    "anyOf": start_cases,
-                    "properties": {
-                    "provider": {"type": "string", "enum": verifying},
-                    "method": {"type": "string", "enum": ["window", "otp", "app"]},
-                    "return_url": {"type": "string", "format": "uri"},
-                    "purpose": {"type": "string", "enum": ["sign_up", "change_info", "find_id", "find_password", "identity_check", "adult_check", "purchase", "other"]},
-                    "display": {"type": "string", "enum": ["popup", "page"]},
-                    "min_age": {"type": "integer", "minimum": 0, "maximum": 255,
-                        "description": "Checked by bonin against the verified birth date for every provider (age_restricted), and passed to providers that enforce it in their window."},
-                    "prefill": {"type": "object", "additionalProperties": false,
-                        "description": "The person's details, for windows that can be filled in with them (where the provider's window takes them: some fix name and phone, others only pre-fill). They reach the launch, which the user's own browser sees. Compare the verified identity with what you expect where it matters.",
-                        "properties": {"name": {"type": "string"}, "phone": {"type": "string"},
-                            "birth_date": {"type": "string", "format": "date"}, "carrier": {"$ref": "#/components/schemas/Carrier"}}},
-                    "custom_data": {"type": "string", "description": "The merchant's own data kept with the provider's record, where the provider keeps such data (JSON text)."}}},
-                "CompleteRequest": {"type": "object", "required": ["params"], "properties": {
-                    "params": {"type": "object", "additionalProperties": {"type": "string"}}}},
-                "OtpSendRequest": {"type": "object", "required": ["name", "phone", "birth_date", "gender", "nationality", "carrier"], "properties": {
-                    "name": {"type": "string"}, "phone": {"type": "string"}, "birth_date": {"type": "string", "format": "date"},
-                    "gender": {"type": "string", "enum": ["male", "female"]}, "nationality": {"type": "string", "enum": ["domestic", "foreign"]},
-                    "carrier": {"$ref": "#/components/schemas/Carrier"},
-                    "auth_type": {"type": "string", "enum": ["sms", "lms", "pass", "app"]},
-                    "client_ip": {"type": "string"}}},
-                "ConfirmRequest": {"type": "object", "properties": {"code": {"type": "string"}}},
-                "Carrier": {"type": "string", "enum": ["skt", "kt", "lgu", "skt_mvno", "kt_mvno", "lgu_mvno"]},
-                "Identity": {"type": "object", "required": ["provider", "verified_at"], "properties": {
-                    "name": {"type": "string"}, "birth_date": {"type": "string", "format": "date"},
-                    "gender": {"type": "string", "enum": ["male", "female"]}, "nationality": {"type": "string", "enum": ["domestic", "foreign"]},
-                    "phone": {"type": "string"}, "carrier": {"$ref": "#/components/schemas/Carrier"},
-                    "ci": {"type": "string"}, "di": {"type": "string"}, "provider": {"type": "string"},
-                    "provider_tx_id": {"type": "string"}, "verified_at": {"type": "string", "format": "date-time"},
-                    "evidence": {"type": "string", "description": "The provider's signed proof of the verification as it came (opaque; e.g. Base64 PKCS#7), where the provider gives one."}}},
-                "Launch": {"type": "object", "required": ["kind"], "properties": {
-                    "kind": {"type": "string", "enum": launch_kinds()}},
-                    "additionalProperties": true},
-                "Verification": {"type": "object", "required": ["id", "provider", "method", "status", "expires_at"], "properties": {
-                    "id": {"type": "string"}, "provider": {"type": "string"}, "method": {"type": "string", "enum": ["window", "otp", "app"]},
-                    "status": {"type": "string", "enum": ["pending", "otp_sent", "verified", "failed", "expired"]},
-                    "expires_at": {"type": "string", "format": "date-time"},
-                    "launch": {"$ref": "#/components/schemas/Launch"},
-                    "identity": {"$ref": "#/components/schemas/Identity"},
-                    "error": {"type": "object", "properties": {"code": {"type": "string"}, "provider_code": {"type": "string"}}},
-                    "otp_attempts_left": {"type": "integer"},
-                    "app_state": {"type": "string", "enum": ["requested", "in_progress", "completed"],
-                        "description": "app method only: where the approval stands at the provider. Reading the verification polls the provider (at most every 2 s across all readers); bonin also polls in the background."}}},
-                "SigningStartRequest": {"type": "object", "required": ["template_id", "workflow_name", "signers"], "additionalProperties": false, "properties": {
-                    "template_id": {"type": "string"},
-                    "workflow_name": {"type": "string", "maxLength": 128, "description": "none of ' \" \\ / : | < > . ?"},
-                    "signers": {"type": "array", "minItems": 1, "items": {"type": "object", "required": ["name"], "additionalProperties": false, "properties": {
-                        "name": {"type": "string"}, "email": {"type": "string"}, "phone": {"type": "string"}}}},
-                    "fields": {"type": "object", "additionalProperties": {"type": "string"}},
-                    "expires_on": {"type": "string", "format": "date"}}},
-                "SigningCancelRequest": {"type": "object", "additionalProperties": false, "properties": {
-                    "command": {"type": "string", "enum": ["cancel", "dispose", "delete"]}, "reason": {"type": "string"}}},
-                "Signing": {"type": "object", "required": ["id", "provider", "provider_workflow_id", "status"], "properties": {
-                    "id": {"type": "string"}, "provider": {"type": "string"}, "provider_workflow_id": {"type": "string"},
-                    "status": {"type": "string", "description": "in_progress, completed, cancelled, disposed, deleted, or the provider's own word"},
-                    "signing_url": {"type": "string", "description": "start only, embed mode only (the provider's `embed` setting): the first signer's own signing page, the same as signers[0].signing_url; hand it to that signer only. Absent otherwise: the provider sends each signer their own link by mail or KakaoTalk"},
-                    "signers": {"type": "array", "description": "start only, embed mode only: the signers' own links bonin holds, by signing order (the first signer's; each later signer's link arrives with the provider's progress callback)",
-                        "items": {"type": "object", "required": ["order", "signing_url"], "properties": {"order": {"type": "integer", "minimum": 1}, "signing_url": {"type": "string"}}}},
-                    "name": {"type": "string"}, "download_url": {"type": "string"}, "certificate_url": {"type": "string"},
-                    "history": {"type": "array", "items": {"type": "object", "properties": {"step_code": {"type": "string"}, "at": {"type": "string"}}}}}}
-            }
-        },
-        "paths": {
-            "/v1/verifications": {"post": {"summary": "Start a verification", "security": secured,
-                "requestBody": json_body("StartRequest"), "responses": with(verification_ok("201"), problem_responses(&errors))}},
-            "/v1/verifications/{id}": {"get": {"summary": "Status, and the identity the first time it is read", "security": secured,
-                "parameters": id_param(), "responses": with(verification_ok("200"), problem_responses(&errors))}},
-            "/v1/verifications/{id}/return": {
-                "get": {"summary": "Browser landing for the provider's redirect", "parameters": id_param(),
-                    "responses": {"200": {"description": "popup page"}, "303": {"description": "back to return_url with verification_id and status"}, "404": {"description": "unknown verification"}}},
-                "post": {"summary": "Browser landing for the provider's post-back", "parameters": id_param(),
-                    "responses": {"200": {"description": "popup page"}, "303": {"description": "back to return_url with verification_id and status"}, "404": {"description": "unknown verification"}}}},
-            "/v1/verifications/{id}/launch": {
-                "get": {"summary": "Data a provider's browser SDK fetches (the request it posts to the provider)", "parameters": id_param(),
-                    "responses": with(json!({"200": {"description": "provider-defined JSON"}}), problem_responses(&[404, 409, 410]))},
-                "post": {"summary": "Data a provider's browser SDK fetches (the request it posts to the provider)", "parameters": id_param(),
-                    "responses": with(json!({"200": {"description": "provider-defined JSON"}}), problem_responses(&[404, 409, 410]))}},
-            "/v1/verifications/{id}/complete": {"post": {"summary": "Server-to-server completion with the callback parameters", "security": secured,
-                "parameters": id_param(), "requestBody": json_body("CompleteRequest"), "responses": with(verification_ok("200"), problem_responses(&errors))}},
-            "/v1/verifications/{id}/otp": {"post": {"summary": "Send the OTP", "security": secured,
-                "parameters": id_param(), "requestBody": json_body("OtpSendRequest"), "responses": with(verification_ok("200"), problem_responses(&errors))}},
-            "/v1/verifications/{id}/confirm": {"post": {"summary": "Confirm the OTP", "security": secured,
-                "parameters": id_param(), "requestBody": json_body("ConfirmRequest"), "responses": with(verification_ok("200"), problem_responses(&errors))}},
-            "/v1/verifications/{id}/resend": {"post": {"summary": "Send the OTP again", "security": secured,
-                "parameters": id_param(), "responses": with(verification_ok("200"), problem_responses(&errors))}},
-            "/v1/signing": {"post": {"summary": "Start an e-signature workflow from a template", "security": secured,
-                "requestBody": json_body("SigningStartRequest"), "responses": with(json!({"201": {"description": "started", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Signing"}}}}}), problem_responses(&errors))}},
-            "/v1/signing/{id}": {"get": {"summary": "Status, history and download URLs of a workflow", "security": secured,
-                "parameters": id_param(), "responses": with(json!({"200": {"description": "the workflow", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Signing"}}}}}), problem_responses(&errors))}},
-            "/v1/signing/{id}/cancel": {"post": {"summary": "Cancel (or dispose of, or delete) a workflow", "security": secured,
-                "parameters": id_param(), "requestBody": {"required": false, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/SigningCancelRequest"}}}},
-                "responses": with(json!({"200": {"description": "the workflow after the change", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Signing"}}}}}), problem_responses(&errors))}},
-            "/v1/signing/{id}/remind": {"post": {"summary": "Remind the current signer", "security": secured,
-                "parameters": id_param(), "responses": with(json!({"204": {"description": "reminded"}}), problem_responses(&errors))}},
-            "/v1/signing/events": {"post": {"summary": "The signing provider's progress callbacks, checked against its configured authorization (`webhook_authorization`)",
-                "description": "The provider reads the authorization (the Authorization header, or where its callbacks carry it) and the body. Any status, an unknown one included, is accepted with 200; an authorized body in a shape bonin does not read is also answered 200 and reported.",
-                "responses": with(json!({"200": {"description": "accepted"}}), problem_responses(&[400, 401, 404]))}},
-            "/healthz": {"get": {"summary": "Liveness", "responses": {"200": {"description": "ok"}}}},
-            "/readyz": {"get": {"summary": "Readiness (the session store answers)", "responses": with(json!({"200": {"description": "ready"}}), problem_responses(&[503]))}},
-            "/metrics": {"get": {"summary": "Prometheus metrics", "responses": {"200": {"description": "text exposition"}}}},
-            "/openapi.json": {"get": {"summary": "This document", "responses": {"200": {"description": "OpenAPI 3.1"}}}}
+/// What the derive cannot say: the build's providers and launch shapes, the API key scheme, the
+/// request id on every operation and answer, and `POST` beside `GET` for the launch data.
+fn per_build(document: &mut Value) {
+    let components = &mut document["components"];
+    components["securitySchemes"] = json!({"apiKey": {"type": "http", "scheme": "bearer",
+        "description": "A key from `server.api_keys`, as `Authorization: Bearer <key>`. A sandbox without keys accepts calls without one (loopback only)."}});
+    components["parameters"] = json!({"RequestId": {"name": REQUEST_ID, "in": "header", "required": false,
+        "description": "The caller's id for this request: kept when it is 1–64 characters of `[A-Za-z0-9._:-]`, replaced otherwise; answered in `x-request-id` and logged with the request.",
+        // Any value is accepted (one that does not fit is replaced, never refused), so the schema
+        // does not restrict it.
+        "schema": {"type": "string"}}});
+    components["headers"] = json!({"RequestId": {"description": "The request's id: the caller's when acceptable, else one bonin made (32 hex digits).",
+        "required": true, "schema": {"type": "string"}}});
+    if let (Some(start), Value::Object(chain)) =
+        (components["schemas"]["StartRequest"].as_object_mut(), provider_methods())
+    {
+        start.extend(chain);
+    }
+    components["schemas"]["Launch"] = launch_schema();
+    components["schemas"]["FormLaunch"]["properties"]["kind"] = json!({"type": "string", "const": "form"});
+    // The example's provider: one of this build's.
+    if let Some(provider) = crate::providers::verifying().first()
+        && let Some(example) = components["schemas"]["Verification"]["example"].as_object_mut()
+    {
+        example.insert("provider".into(), json!(provider.as_str()));
+    }
+    for (name, schema) in launcher_schemas() {
+        components["schemas"][name] = schema;
+    }
+    let Some(paths) = document.get_mut("paths").and_then(Value::as_object_mut) else { return };
+    if let Some(launch) = paths.get_mut("/v1/verifications/{id}/launch").and_then(Value::as_object_mut)
+        && let Some(get) = launch.get("get").cloned()
+    {
+        let mut post = get;
+        post["operationId"] = json!("postLaunchData");
+        post["summary"] = json!("The data a provider's browser SDK fetches, by POST (as some SDKs send it)");
+        launch.insert("post".into(), post);
+    }
+    for operation in paths.values_mut().filter_map(Value::as_object_mut).flat_map(|p| p.values_mut()) {
+        let parameters = operation.as_object_mut().map(|o| o.entry("parameters").or_insert_with(|| json!([])));
+        if let Some(Value::Array(parameters)) = parameters {
+            parameters.push(json!({"$ref": "#/components/parameters/RequestId"}));
         }
+        let responses =
+            operation.get_mut("responses").and_then(Value::as_object_mut).into_iter().flat_map(|r| r.values_mut());
+        for response in responses {
+            response["headers"][REQUEST_ID] = json!({"$ref": "#/components/headers/RequestId"});
+        }
+    }
+}
+
+/// What each verification provider of this build can do, as one `if`/`then`/`else` chain: with
+/// `provider` P, `method` is one P offers. Conditionals rather than an `anyOf` of cases, so that
+/// client generators still see one request type (they ignore conditionals; validators and
+/// Schemathesis apply them).
+fn provider_methods() -> Value {
+    let providers: Vec<_> = crate::providers::registered().iter().filter(|p| p.capabilities().verifies()).collect();
+    providers.iter().rev().fold(json!({}), |otherwise, p| {
+        let mut case = json!({
+            "if": {"properties": {"provider": {"const": p.id().as_str()}}, "required": ["provider"]},
+            "then": {"properties": {"method": {"enum": p.capabilities().methods()}}, "description": p.about()}});
+        if otherwise != json!({}) {
+            case["else"] = otherwise;
+        }
+        case
     })
+}
+
+/// The schema name of a launch kind's shape: `acme` → `AcmeLaunch`.
+fn launch_schema_name(kind: &str) -> String {
+    let mut name = String::new();
+    for part in kind.split(|c: char| !c.is_ascii_alphanumeric()).filter(|p| !p.is_empty()) {
+        let mut chars = part.chars();
+        name.extend(chars.next().map(|c| c.to_ascii_uppercase()));
+        name.push_str(chars.as_str());
+    }
+    name + "Launch"
+}
+
+/// Every registered launcher's shape: `kind` and `script_url`, then the fields its schema names
+/// (any object when the launcher brings no schema).
+fn launcher_schemas() -> Vec<(String, Value)> {
+    let mut schemas = Vec::new();
+    for launcher in crate::providers::registered().iter().flat_map(|p| p.launchers()) {
+        let own: Value = launcher.schema.and_then(|text| serde_json::from_str(text).ok()).unwrap_or_else(|| json!({}));
+        let mut properties = Map::new();
+        properties.insert("kind".into(), json!({"type": "string", "const": launcher.kind}));
+        properties.insert(
+            "script_url".into(),
+            json!({"type": "string", "description": "The provider's browser SDK to load."}),
+        );
+        if let Some(fields) = own.get("properties").and_then(Value::as_object) {
+            properties.extend(fields.clone());
+        }
+        let mut required = vec![json!("kind"), json!("script_url")];
+        required.extend(own.get("required").and_then(Value::as_array).cloned().unwrap_or_default());
+        let mut schema = json!({"type": "object", "required": required, "properties": properties});
+        if let Some(description) = own.get("description") {
+            schema["description"] = description.clone();
+        }
+        schemas.push((launch_schema_name(launcher.kind), schema));
+    }
+    schemas
+}
+
+/// `Launch`: a `oneOf` discriminated by `kind` over `form` and every registered launcher.
+fn launch_schema() -> Value {
+    let mut mapping = Map::new();
+    mapping.insert("form".into(), json!("#/components/schemas/FormLaunch"));
+    for launcher in crate::providers::registered().iter().flat_map(|p| p.launchers()) {
+        mapping
+            .insert(launcher.kind.into(), json!(format!("#/components/schemas/{}", launch_schema_name(launcher.kind))));
+    }
+    let one_of: Vec<Value> = mapping.values().map(|r| json!({"$ref": r})).collect();
+    json!({"description": "What the browser needs to open the provider's UI, by `kind` (`bonin.js` opens every kind of the build).",
+        "oneOf": one_of, "discriminator": {"propertyName": "kind", "mapping": mapping}})
+}
+
+/// The problem answers (RFC 9457) with these statuses.
+fn problems(statuses: &[u16]) -> BTreeMap<String, RefOr<Response>> {
+    statuses
+        .iter()
+        .map(|status| {
+            let content = ContentBuilder::new()
+                .schema(Some(RefOr::<Schema>::Ref(utoipa::openapi::Ref::from_schema_name("Problem"))))
+                .build();
+            let description = match status {
+                400 => "invalid_request: the request was refused; nothing was changed",
+                401 => "unauthorized: missing or invalid API key",
+                403 => "age_restricted, or a keyless sandbox addressed by a foreign host name",
+                404 => "not_found",
+                409 => "already_completed or attempts_exhausted",
+                410 => "expired",
+                413 => "the body is larger than server.body_limit",
+                415 => "the body is not sent as application/json",
+                422 => "integrity_mismatch or provider_rejected",
+                429 => "rate_limited: try again after Retry-After seconds",
+                500 => "misconfigured, or an internal error",
+                502 => "provider_indeterminate: the step may have happened; read the status",
+                503 => "provider_unavailable: nothing was processed; retry with backoff",
+                _ => "problem",
+            };
+            let mut response =
+                ResponseBuilder::new().description(description).content("application/problem+json", content);
+            if *status == 429 {
+                response = response.header(
+                    "retry-after",
+                    utoipa::openapi::header::HeaderBuilder::new()
+                        .schema(Some(ObjectBuilder::new().schema_type(Type::Integer).minimum(Some(1))))
+                        .description(Some("Seconds to wait."))
+                        .build(),
+                );
+            }
+            (status.to_string(), RefOr::T(response.build()))
+        })
+        .collect()
+}
+
+/// Problems every route can answer: a keyless sandbox addressed by a foreign name (403), a panic
+/// (500), the request time limit (502).
+const ANY_ROUTE: [u16; 3] = [403, 500, 502];
+
+macro_rules! problem_set {
+    ($(#[$doc:meta])* $name:ident: $($status:literal),*) => {
+        $(#[$doc])*
+        pub(crate) struct $name;
+        impl IntoResponses for $name {
+            fn responses() -> BTreeMap<String, RefOr<Response>> {
+                let mut statuses: Vec<u16> = ANY_ROUTE.to_vec();
+                statuses.extend([$($status),*]);
+                problems(&statuses)
+            }
+        }
+    };
+}
+
+problem_set!(
+    /// A route behind the API key that reads a JSON body and may reach a provider.
+    BodyProblems: 400, 401, 404, 409, 410, 413, 415, 422, 429, 503
+);
+problem_set!(
+    /// A route behind the API key without a body that may reach a provider.
+    KeyProblems: 400, 401, 404, 409, 410, 413, 422, 429, 503
+);
+problem_set!(
+    /// The open launch-data route.
+    LaunchProblems: 400, 404, 409, 410, 422, 429, 503
+);
+problem_set!(
+    /// The open landing (its own refusals are HTML pages).
+    LandingProblems: 429
+);
+problem_set!(
+    /// The signing provider's callbacks.
+    EventProblems: 400, 401, 404, 413
+);
+problem_set!(
+    /// The operations routes.
+    OpsProblems: 503
+);
+
+/// An RFC 9457 problem (`application/problem+json`).
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[schema(example = json!({"type": "urn:bonin:error:not_found", "title": "The verification does not exist or was purged after its retention time.", "status": 404, "detail": "not found", "code": "not_found"}))]
+pub(crate) struct Problem {
+    /// `urn:bonin:error:<code>`.
+    r#type: String,
+    /// What the caller should do.
+    title: String,
+    /// The HTTP status.
+    status: u16,
+    /// What was wrong (a fixed sentence; never a body, personal data or a secret).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = String)]
+    detail: Option<String>,
+    /// The stable code.
+    #[schema(value_type = ErrorCodeSchema)]
+    code: String,
+    /// The provider's own code, verbatim (`provider_rejected`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = String)]
+    provider_code: Option<String>,
+}
+
+/// The stable error codes (`ErrorCode::ALL`).
+#[derive(Debug)]
+pub(crate) struct ErrorCodeSchema;
+
+impl PartialSchema for ErrorCodeSchema {
+    fn schema() -> RefOr<Schema> {
+        string_enum(bonin_domain::ErrorCode::ALL.iter().map(|c| c.as_str()), "A stable error code.")
+    }
+}
+
+impl ToSchema for ErrorCodeSchema {
+    fn name() -> Cow<'static, str> {
+        Cow::Borrowed("ErrorCode")
+    }
+}
+
+fn string_enum<'a>(values: impl IntoIterator<Item = &'a str>, description: &str) -> RefOr<Schema> {
+    ObjectBuilder::new()
+        .schema_type(SchemaType::Type(Type::String))
+        .enum_values(Some(values.into_iter().map(str::to_owned)))
+        .description(Some(description))
+        .into()
+}
+
+/// A verification provider of this build.
+#[derive(Debug)]
+pub(crate) struct VerificationProvider;
+
+impl PartialSchema for VerificationProvider {
+    fn schema() -> RefOr<Schema> {
+        let verifying = crate::providers::verifying();
+        string_enum(verifying.iter().map(|p| p.as_str()), "A verification provider of this build.")
+    }
+}
+
+impl ToSchema for VerificationProvider {}
+
+/// `launch`: replaced in [`document`] by the build's `oneOf`.
+#[derive(Debug)]
+pub(crate) struct Launch;
+
+impl PartialSchema for Launch {
+    fn schema() -> RefOr<Schema> {
+        ObjectBuilder::new().into()
+    }
+}
+
+impl ToSchema for Launch {
+    fn schemas(schemas: &mut Vec<(String, RefOr<Schema>)>) {
+        schemas.push((FormLaunch::name().into(), FormLaunch::schema()));
+        <FormLaunch as ToSchema>::schemas(schemas);
+    }
+}
+
+/// `kind: form`: submit an HTML form (hidden fields, in order) to the provider's window.
+#[derive(Debug, Serialize, ToSchema)]
+#[allow(dead_code)] // Describes what `bonin_domain::FormLaunch` writes.
+pub(crate) struct FormLaunch {
+    #[schema(value_type = String)]
+    kind: &'static str,
+    /// The form's `action`.
+    action: String,
+    /// The form's `method`.
+    method: FormMethod,
+    /// Hidden fields, in order.
+    fields: Vec<FormField>,
+}
+
+/// A form launch's HTTP method.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub(crate) enum FormMethod {
+    /// `GET`.
+    Get,
+    /// `POST`.
+    Post,
+}
+
+/// One hidden form field.
+#[derive(Debug, Serialize, ToSchema)]
+#[allow(dead_code)] // Describes what `bonin_domain::FormField` writes.
+pub(crate) struct FormField {
+    name: String,
+    value: String,
+}
+
+/// The schema types of the domain's enums: the same values, as the domain reads and writes them
+/// (a test round-trips each through the domain type).
+macro_rules! mirror_enum {
+    ($(#[$doc:meta])* $name:ident => $domain:path { $($variant:ident),* $(,)? }) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, Copy, Serialize, Deserialize, ToSchema)]
+        #[serde(rename_all = "snake_case")]
+        pub(crate) enum $name { $(#[allow(missing_docs)] $variant),* }
+        impl $name {
+            #[cfg(test)]
+            const ALL: &[Self] = &[$(Self::$variant),*];
+        }
+    };
+}
+
+mirror_enum!(
+    /// How the person verifies: a provider window, a code sent to the phone, approval in an app.
+    Method => bonin_domain::Method { Window, Otp, App }
+);
+mirror_enum!(
+    /// Where the verification stands.
+    Status => bonin_domain::Status { Pending, OtpSent, Verified, Failed, Expired }
+);
+mirror_enum!(
+    /// Why the person verifies (providers show or use it).
+    Purpose => bonin_domain::Purpose { SignUp, ChangeInfo, FindId, FindPassword, IdentityCheck, AdultCheck, Purchase, Other }
+);
+mirror_enum!(
+    /// How the window opens: in a popup (default) or as the whole page.
+    Display => bonin_domain::Display { Popup, Page }
+);
+mirror_enum!(
+    /// Gender.
+    Gender => bonin_domain::Gender { Male, Female }
+);
+mirror_enum!(
+    /// Nationality.
+    Nationality => bonin_domain::Nationality { Domestic, Foreign }
+);
+mirror_enum!(
+    /// Mobile carrier.
+    Carrier => bonin_domain::Carrier { Skt, Kt, Lgu, SktMvno, KtMvno, LguMvno }
+);
+mirror_enum!(
+    /// How the code reaches the person (`sms` when absent).
+    OtpChannel => bonin_domain::OtpChannel { Sms, Lms, Pass, App }
+);
+mirror_enum!(
+    /// app method only: where the approval stands at the provider.
+    AppState => bonin_domain::AppState { Requested, InProgress, Completed }
+);
+
+/// The person's details, for windows that can be filled in with them.
+#[derive(Debug, ToSchema)]
+#[schema(as = Prefill)]
+#[allow(dead_code)] // Describes what `bonin_domain::Prefill` reads.
+pub(crate) struct PrefillSchema {
+    #[schema(value_type = String)]
+    name: Option<String>,
+    #[schema(value_type = String)]
+    phone: Option<String>,
+    #[schema(value_type = String, format = Date)]
+    birth_date: Option<String>,
+    #[schema(value_type = Carrier)]
+    carrier: Option<Carrier>,
+}
+
+/// A verified identity. Fields the provider's contract does not deliver are absent, never `""`.
+#[derive(Debug, ToSchema)]
+#[schema(as = Identity)]
+#[allow(dead_code)] // Describes what `bonin_domain::VerifiedIdentity` writes.
+pub(crate) struct IdentitySchema {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = String)]
+    name: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = String, format = Date)]
+    birth_date: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Gender)]
+    gender: Option<Gender>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Nationality)]
+    nationality: Option<Nationality>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = String)]
+    phone: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Carrier)]
+    carrier: Option<Carrier>,
+    /// Connecting information (연계정보).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = String)]
+    ci: Option<String>,
+    /// Duplication information (중복가입확인정보).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = String)]
+    di: Option<String>,
+    provider: VerificationProvider,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = String)]
+    provider_tx_id: Option<String>,
+    #[schema(value_type = String, format = DateTime)]
+    verified_at: String,
+    /// The provider's signed proof of the verification as it came (opaque; e.g. Base64 PKCS#7),
+    /// where the provider gives one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = String)]
+    evidence: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn round_trips<M: Serialize, D: serde::de::DeserializeOwned + Serialize>(values: &[M]) {
+        for value in values {
+            let wire = serde_json::to_value(value).unwrap();
+            let domain: D = serde_json::from_value(wire.clone()).unwrap_or_else(|e| panic!("{wire}: {e}"));
+            assert_eq!(serde_json::to_value(domain).unwrap(), wire);
+        }
+    }
+
+    #[test]
+    fn every_described_enum_value_is_one_the_domain_reads_and_writes() {
+        round_trips::<Method, bonin_domain::Method>(Method::ALL);
+        round_trips::<Status, bonin_domain::Status>(Status::ALL);
+        round_trips::<Purpose, bonin_domain::Purpose>(Purpose::ALL);
+        round_trips::<Display, bonin_domain::Display>(Display::ALL);
+        round_trips::<Gender, bonin_domain::Gender>(Gender::ALL);
+        round_trips::<Nationality, bonin_domain::Nationality>(Nationality::ALL);
+        round_trips::<Carrier, bonin_domain::Carrier>(Carrier::ALL);
+        round_trips::<OtpChannel, bonin_domain::OtpChannel>(OtpChannel::ALL);
+        round_trips::<AppState, bonin_domain::AppState>(AppState::ALL);
+        round_trips::<FormMethod, bonin_domain::FormMethod>(&[FormMethod::Get, FormMethod::Post]);
+    }
+
+    #[test]
+    fn launch_schema_names_are_pascal_case() {
+        assert_eq!(launch_schema_name("acme"), "AcmeLaunch");
+        assert_eq!(launch_schema_name("acme_v2"), "AcmeV2Launch");
+    }
+
+    #[test]
+    fn operation_ids_are_unique_and_every_link_names_one() {
+        let document = document();
+        let mut ids = Vec::new();
+        for path in document["paths"].as_object().unwrap().values() {
+            for operation in path.as_object().unwrap().values() {
+                ids.push(operation["operationId"].as_str().unwrap().to_owned());
+            }
+        }
+        let mut unique = ids.clone();
+        unique.sort();
+        unique.dedup();
+        assert_eq!(unique.len(), ids.len(), "{ids:?}");
+        let links = &document["paths"]["/v1/verifications"]["post"]["responses"]["201"]["links"];
+        for (name, operation) in VERIFICATION_LINKS {
+            assert_eq!(links[name]["operationId"], operation);
+            assert!(ids.iter().any(|id| id == operation), "{operation}");
+        }
+    }
 }

@@ -39,6 +39,7 @@ use bonin_domain::{
     SigningWorkflows, WorkflowInfo, WorkflowStatus,
 };
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 use bonin_adapters_http::provider::{SigningEvent, SigningEvents};
 
@@ -70,8 +71,9 @@ impl std::fmt::Debug for SigningApi {
 }
 
 /// One signer in `POST /v1/signing`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = Signer)]
 pub struct SignerBody {
     name: String,
     #[serde(default)]
@@ -81,60 +83,94 @@ pub struct SignerBody {
 }
 
 /// `POST /v1/signing` body.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = SigningStartRequest, example = json!({"template_id": "101", "workflow_name": "Employment contract", "signers": [{"name": "홍길동", "email": "hong@example.com"}]}))]
 pub struct StartSigningBody {
     template_id: String,
+    /// None of `' " \ / : | < > . ?`.
+    #[schema(max_length = 128)]
     workflow_name: String,
+    #[schema(min_items = 1)]
     signers: Vec<SignerBody>,
     #[serde(default)]
     fields: BTreeMap<String, String>,
     #[serde(default)]
+    #[schema(format = Date)]
     expires_on: Option<String>,
 }
 
 /// `POST /v1/signing/{id}/cancel` body (optional; `cancel` when absent).
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = SigningCancelRequest)]
 pub struct CancelBody {
+    /// `cancel` (default), `dispose` or `delete`.
     #[serde(default)]
+    #[schema(value_type = Option<CancelCommandSchema>)]
     command: Option<String>,
     #[serde(default)]
     reason: Option<String>,
 }
 
+/// What `POST /v1/signing/{id}/cancel` does.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+#[schema(as = CancelCommand)]
+#[allow(dead_code)] // Describes the commands `cancel` reads.
+enum CancelCommandSchema {
+    Cancel,
+    Dispose,
+    Delete,
+}
+
 /// One signer's own link, by signing order.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = SignerLink)]
 struct SignerLinkBody {
+    #[schema(minimum = 1)]
     order: u32,
     signing_url: String,
 }
 
-#[derive(Debug, Serialize)]
+/// One step of a workflow's history.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = SigningEvent)]
 struct EventBody {
     step_code: String,
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = String)]
     at: Option<String>,
 }
 
 /// A signing workflow as the API shows it.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = Signing)]
 struct SigningBody {
     id: String,
+    #[schema(value_type = String)]
     provider: bonin_domain::ProviderId,
     provider_workflow_id: String,
+    /// in_progress, completed, cancelled, disposed, deleted, or the provider's own word.
     status: String,
-    /// The first signer's own page (embed mode, start only): `signers[0].signing_url`.
+    /// start only, embed mode only (the provider's `embed` setting): the first signer's own
+    /// signing page, the same as `signers[0].signing_url`; hand it to that signer only. Absent
+    /// otherwise: the provider sends each signer their own link by mail or KakaoTalk.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = String)]
     signing_url: Option<String>,
-    /// The signers' own links bonin holds (embed mode, start only: the first signer's).
+    /// start only, embed mode only: the signers' own links bonin holds, by signing order (the
+    /// first signer's; each later signer's link arrives with the provider's progress callback).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     signers: Vec<SignerLinkBody>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = String)]
     name: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = String)]
     download_url: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = String)]
     certificate_url: Option<String>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     history: Vec<EventBody>,
@@ -184,6 +220,14 @@ fn signer_of(body: SignerBody) -> Result<Signer, Error> {
     })
 }
 
+/// Start an e-signature workflow from a template
+#[utoipa::path(post, path = "/v1/signing", operation_id = "startSigning", tag = "signing",
+    security(("apiKey" = [])), request_body = StartSigningBody,
+    responses((status = 201, description = "started", body = SigningBody,
+        links(("GetSigning" = (operation_id = "getSigning", parameters(("id" = "$response.body#/id")))),
+              ("CancelSigning" = (operation_id = "cancelSigning", parameters(("id" = "$response.body#/id")))),
+              ("RemindSigner" = (operation_id = "remindSigner", parameters(("id" = "$response.body#/id")))))),
+        crate::openapi::BodyProblems))]
 async fn start(
     State(api): State<SigningApi>,
     JsonBody(body): JsonBody<StartSigningBody>,
@@ -228,11 +272,19 @@ async fn start(
     Ok((StatusCode::CREATED, [(header::CACHE_CONTROL, "no-store")], Json(body)).into_response())
 }
 
+/// Status, history and download URLs of a workflow
+#[utoipa::path(get, path = "/v1/signing/{id}", operation_id = "getSigning", tag = "signing",
+    security(("apiKey" = [])), params(("id" = String, Path, description = "The workflow's id.")),
+    responses((status = 200, description = "the workflow", body = SigningBody), crate::openapi::KeyProblems))]
 async fn read(State(api): State<SigningApi>, Path(id): Path<String>) -> Result<Response, ApiError> {
     let info = api.workflows.status(workflow_id(&api, &id)?).await?;
     Ok(Json(body_of(&api, info)).into_response())
 }
 
+/// Cancel (or dispose of, or delete) a workflow
+#[utoipa::path(post, path = "/v1/signing/{id}/cancel", operation_id = "cancelSigning", tag = "signing",
+    security(("apiKey" = [])), params(("id" = String, Path, description = "The workflow's id.")), request_body(content = Option<CancelBody>, description = "optional: `cancel` when absent"),
+    responses((status = 200, description = "the workflow after the change", body = SigningBody), crate::openapi::KeyProblems))]
 async fn cancel(State(api): State<SigningApi>, Path(id): Path<String>, body: Bytes) -> Result<Response, ApiError> {
     let workflow = workflow_id(&api, &id)?;
     let body: CancelBody = if body.is_empty() {
@@ -255,11 +307,23 @@ async fn cancel(State(api): State<SigningApi>, Path(id): Path<String>, body: Byt
     Ok(Json(body_of(&api, info)).into_response())
 }
 
+/// Remind the current signer
+#[utoipa::path(post, path = "/v1/signing/{id}/remind", operation_id = "remindSigner", tag = "signing",
+    security(("apiKey" = [])), params(("id" = String, Path, description = "The workflow's id.")),
+    responses((status = 204, description = "reminded"), crate::openapi::KeyProblems))]
 async fn remind(State(api): State<SigningApi>, Path(id): Path<String>) -> Result<Response, ApiError> {
     api.workflows.remind(workflow_id(&api, &id)?).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
+/// The signing provider's progress callbacks, checked against its configured authorization (`webhook_authorization`)
+///
+/// The provider reads the authorization (the Authorization header, or where its callbacks carry
+/// it) and the body. Any status, an unknown one included, is accepted with 200; an authorized body
+/// in a shape bonin does not read is also answered 200 and reported.
+#[utoipa::path(post, path = "/v1/signing/events", operation_id = "receiveSigningEvent", tag = "signing",
+    request_body(content = inline(Object), description = "the provider's callback as it sends it"),
+    responses((status = 200, description = "accepted"), crate::openapi::EventProblems))]
 async fn events(State(api): State<SigningApi>, headers: HeaderMap, body: Bytes) -> Response {
     let Some((_, events)) = &api.events else {
         return ApiError::Body { status: StatusCode::NOT_FOUND, detail: "no callback is configured".into() }

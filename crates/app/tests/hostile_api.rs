@@ -327,7 +327,7 @@ async fn esignon_is_refused_as_a_verification_provider_and_not_offered_for_one()
         assert!(reply.json()["detail"].as_str().unwrap().contains("/v1/signing"), "{}", reply.text());
     }
     let spec = send(&app.router, get("/openapi.json", None)).await.json();
-    let offered = &spec["components"]["schemas"]["StartRequest"]["properties"]["provider"]["enum"];
+    let offered = &spec["components"]["schemas"]["VerificationProvider"]["enum"];
     assert!(!offered.as_array().unwrap().contains(&json!("esignon")), "{offered}");
     let error = LoadedConfig::load(figment(
         None,

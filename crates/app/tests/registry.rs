@@ -85,10 +85,17 @@ async fn a_method_a_provider_lacks_is_refused_by_name() {
 async fn openapi_lists_what_each_provider_can_do_and_only_registered_launch_kinds() {
     let app = app(&[]).await;
     let spec = send(&app.router, get("/openapi.json", None)).await.json();
-    let start = &spec["components"]["schemas"]["StartRequest"];
-    let cases = start["anyOf"].as_array().unwrap();
+    let mut cases = Vec::new();
+    let mut case = &spec["components"]["schemas"]["StartRequest"];
+    while case["if"].is_object() {
+        cases.push(case);
+        case = &case["else"];
+    }
     for provider in registered() {
-        let case = cases.iter().find(|c| c["properties"]["provider"]["const"] == json!(provider.id().as_str()));
+        let case = cases
+            .iter()
+            .find(|c| c["if"]["properties"]["provider"]["const"] == json!(provider.id().as_str()))
+            .map(|c| &c["then"]);
         if !provider.capabilities().verifies() {
             assert!(case.is_none(), "{} is not offered for verification", provider.id());
             continue;
@@ -96,10 +103,21 @@ async fn openapi_lists_what_each_provider_can_do_and_only_registered_launch_kind
         let methods: Vec<Value> = provider.capabilities().methods().into_iter().map(|m| json!(m)).collect();
         assert_eq!(case.unwrap()["properties"]["method"]["enum"], Value::Array(methods), "{}", provider.id());
     }
-    let kinds = spec["components"]["schemas"]["Launch"]["properties"]["kind"]["enum"].as_array().unwrap().clone();
-    let mut expected = vec![json!("form")];
-    expected.extend(registered().iter().flat_map(|p| p.launchers()).map(|l| json!(l.kind)));
+    let mapping = spec["components"]["schemas"]["Launch"]["discriminator"]["mapping"].as_object().unwrap();
+    let mut kinds: Vec<&str> = mapping.keys().map(String::as_str).collect();
+    let mut expected = vec!["form"];
+    expected.extend(registered().iter().flat_map(|p| p.launchers()).map(|l| l.kind));
+    kinds.sort_unstable();
+    expected.sort_unstable();
     assert_eq!(kinds, expected);
+    for (kind, reference) in mapping {
+        let name = reference.as_str().unwrap().trim_start_matches("#/components/schemas/");
+        let shape = &spec["components"]["schemas"][name];
+        assert_eq!(shape["properties"]["kind"]["const"], json!(kind), "{name}");
+        assert!(
+            spec["components"]["schemas"]["Launch"]["oneOf"].as_array().unwrap().contains(&json!({"$ref": reference}))
+        );
+    }
 }
 
 #[tokio::test]
