@@ -431,7 +431,25 @@ async fn spend_for_verification(state: &AppState, id: &VerificationId) -> Result
     })
 }
 
-async fn landing(state: AppState, id: String, callback: CallbackParams) -> Response {
+/// Who asked the landing, besides the provider's parameters: a page's script that wants the
+/// outcome as JSON (`Accept: application/json`: `bonin.js` handing over an SDK's answer), and the
+/// page's origin.
+struct LandingCaller {
+    wants_json: bool,
+    origin: Option<String>,
+}
+
+impl LandingCaller {
+    fn of(headers: &HeaderMap) -> Self {
+        let accept = headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()).unwrap_or_default();
+        Self {
+            wants_json: accept.trim_start().starts_with("application/json"),
+            origin: headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()).map(str::to_owned),
+        }
+    }
+}
+
+async fn landing(state: AppState, id: String, callback: CallbackParams, caller: LandingCaller) -> Response {
     let Ok(id) = VerificationId::parse(&id) else {
         return pages::error_page(StatusCode::NOT_FOUND, "not_found", "This verification does not exist.");
     };
@@ -477,11 +495,15 @@ async fn landing(state: AppState, id: String, callback: CallbackParams) -> Respo
     match record.display() {
         Display::Page => redirect_with(return_url, &pairs),
         // A provider SDK that fetches the landing itself (mobileOK's) hands the body to the page's
-        // callback and follows no redirect.
-        Display::Popup if state.service.popup_landing(record.provider()) == PopupLanding::Json => {
+        // callback and follows no redirect; so does bonin.js with an SDK's answer. An allowed
+        // return origin may read it.
+        Display::Popup if caller.wants_json || state.service.popup_landing(record.provider()) == PopupLanding::Json => {
             let body = serde_json::json!({"verification_id": id.as_str(), "status": status, "error": error});
-            ([(header::CONTENT_TYPE, "application/json"), (header::CACHE_CONTROL, "no-store")], body.to_string())
-                .into_response()
+            let mut response =
+                ([(header::CONTENT_TYPE, "application/json"), (header::CACHE_CONTROL, "no-store")], body.to_string())
+                    .into_response();
+            allow_origin(&state, caller.origin.as_deref(), &mut response);
+            response
         }
         Display::Popup => {
             let origin = crate::config::origin_of(return_url).unwrap_or_default();
@@ -497,17 +519,30 @@ async fn landing(state: AppState, id: String, callback: CallbackParams) -> Respo
 async fn landing_get(
     State(state): State<AppState>,
     Path(id): Path<String>,
+    headers: HeaderMap,
     Query(pairs): Query<Vec<(String, String)>>,
 ) -> Response {
-    landing(state, id, CallbackParams::from_pairs(CallbackTransport::Get, pairs)).await
+    landing(state, id, CallbackParams::from_pairs(CallbackTransport::Get, pairs), LandingCaller::of(&headers)).await
 }
 
 async fn landing_post(
     State(state): State<AppState>,
     Path(id): Path<String>,
+    headers: HeaderMap,
     Form(pairs): Form<Vec<(String, String)>>,
 ) -> Response {
-    landing(state, id, CallbackParams::from_pairs(CallbackTransport::Post, pairs)).await
+    landing(state, id, CallbackParams::from_pairs(CallbackTransport::Post, pairs), LandingCaller::of(&headers)).await
+}
+
+/// Lets a page at an allowed return origin read `response`.
+fn allow_origin(state: &AppState, origin: Option<&str>, response: &mut Response) {
+    if let Some(origin) = origin
+        && state.service.is_allowed_origin(origin)
+        && let Ok(value) = HeaderValue::from_str(origin)
+    {
+        response.headers_mut().insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, value);
+        response.headers_mut().insert(header::VARY, HeaderValue::from_static("Origin"));
+    }
 }
 
 /// `GET|POST /v1/verifications/{id}/launch`: the data a provider SDK fetches (mobileOK posts here
@@ -522,13 +557,7 @@ async fn launch(
     let data = state.service.launch_data(&id).await?;
     let mut response =
         ([(header::CONTENT_TYPE, "application/json"), (header::CACHE_CONTROL, "no-store")], data).into_response();
-    if let Some(origin) = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok())
-        && state.service.is_allowed_origin(origin)
-        && let Ok(value) = HeaderValue::from_str(origin)
-    {
-        response.headers_mut().insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, value);
-        response.headers_mut().insert(header::VARY, HeaderValue::from_static("Origin"));
-    }
+    allow_origin(&state, headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()), &mut response);
     Ok(response)
 }
 
@@ -549,12 +578,12 @@ async fn openapi() -> Response {
     Json(crate::openapi::document()).into_response()
 }
 
-async fn demo_index(State(state): State<AppState>) -> Response {
+async fn demo_index(State(state): State<AppState>, signing: bool) -> Response {
     // Every provider the demo can drive in a browser: windows, and approvals in an app.
     let mut choices: Vec<(&'static str, &'static str)> =
         state.service.window_providers().into_iter().map(|p| (p.as_str(), "window")).collect();
     choices.extend(state.service.app_providers().into_iter().map(|p| (p.as_str(), "app")));
-    pages::demo_index(&choices)
+    pages::demo_index(&choices, signing)
 }
 
 async fn demo_done() -> Response {
@@ -749,9 +778,14 @@ pub fn router_with(service: Arc<VerificationService>, settings: ApiSettings, gua
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
-        .route("/openapi.json", get(openapi));
+        .route("/openapi.json", get(openapi))
+        .merge(crate::browser_js::routes());
     if settings.demo {
-        open = open.route("/", get(demo_index)).route("/demo/done", get(demo_done)).route("/demo.js", get(demo_js));
+        let signing = settings.signing.is_some();
+        open = open
+            .route("/", get(move |state: State<AppState>| demo_index(state, signing)))
+            .route("/demo/done", get(demo_done))
+            .route("/demo.js", get(demo_js));
     }
     let mut router = protected.merge(open).fallback(fallback).with_state(state);
     if let Some(signing) = settings.signing {
