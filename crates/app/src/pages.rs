@@ -30,7 +30,7 @@ fn html_with_scripts(status: StatusCode, title: &str, body: &str, script_sources
     let page = format!(
         r#"<!doctype html><html lang="ko"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width">
 <title>{title}</title><style nonce="{nonce}">body{{font-family:system-ui,sans-serif;max-width:40rem;margin:2rem auto;padding:0 1rem}}
-code,pre{{background:#f4f4f4;padding:.1rem .3rem}}label{{display:block;margin:.5rem 0}}</style></head><body>{body}</body></html>"#,
+code,pre{{background:#f4f4f4;padding:.1rem .3rem}}pre{{white-space:pre-wrap;word-break:break-all}}label{{display:block;margin:.5rem 0}}</style></head><body>{body}</body></html>"#,
         title = escape(title),
         body = body.replace("{nonce}", &nonce),
     );

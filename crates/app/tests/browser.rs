@@ -302,7 +302,8 @@ async fn bonin_js_opens_every_provider_in_popup_and_page_display_in_headless_chr
         driver.switch_to(&popup).await;
         act(&driver, person).await;
         if person.code.is_empty() {
-            // Toss's page stays; the demo polls for the outcome.
+            // Toss's page stays (closed here once it took the approval); the demo polls.
+            driver.wait_for("#completed").await;
             driver.call(reqwest::Method::DELETE, "/window", None).await;
         }
         driver.switch_to(&main).await;
@@ -348,6 +349,28 @@ async fn bonin_js_opens_every_provider_in_popup_and_page_display_in_headless_chr
     driver.popup_closed(&main).await;
     assert_verified(&driver, person, "forged").await;
     assert!(!driver.text(".exchange-browser").await.contains("forged"));
+
+    // The e-signature demo: start a one-signer workflow, the signer signs (the simulator's control
+    // endpoint), and the refreshed status is completed; the signer's details are masked.
+    driver.go(&format!("{base}/")).await;
+    driver.click("#sign-start").await;
+    assert_eq!(driver.text_becomes("#signing-status", "in_progress").await, "in_progress");
+    let workflow = driver.text("#signing-id").await;
+    let exchange = driver.text("#exchange").await;
+    assert!(exchange.contains("Backend: POST /v1/signing → 201"), "{exchange}");
+    assert!(exchange.contains("***@example.com") && !exchange.contains("signer@example.com"), "{exchange}");
+    let sandbox = sandbox_keepalive.clone().expect("the sandbox runs");
+    let signed = reqwest::Client::new()
+        .post(format!("{sandbox}/_sandbox/esignon/sign"))
+        .header("content-type", "application/json")
+        .body(json!({"workflow_id": workflow.trim_start_matches("esignon-")}).to_string())
+        .send()
+        .await
+        .unwrap();
+    assert!(signed.status().is_success(), "{}", signed.text().await.unwrap_or_default());
+    driver.click("#sign-refresh").await;
+    assert_eq!(driver.text_becomes("#signing-status", "completed").await, "completed");
+    assert!(driver.text("#exchange").await.contains(&format!("Backend: GET /v1/signing/{workflow} → 200")));
 
     driver.call(reqwest::Method::DELETE, "", None).await;
     let _ = driver_process.kill().await;
