@@ -7,6 +7,7 @@
 //! | `POST /v1/verifications/{id}/complete` | API key | server-to-server completion |
 //! | `POST /v1/verifications/{id}/otp`, `/confirm`, `/resend` | API key | OTP flow |
 //! | `GET /v1/verifications/{id}` | API key | status, identity once |
+//! | `GET /bonin.js`, `/bonin.<hash>.js`, `/bonin.d.ts` | none | the browser launcher ([`crate::browser_js`]) |
 //! | `GET /healthz`, `/readyz`, `/metrics`, `/openapi.json`, `/` | none | |
 //!
 //! The e-signature endpoints (`/v1/signing…`) are in [`crate::signing`].
