@@ -121,7 +121,8 @@ impl Provider for Mobileok {
 /// The 표준창 SDK: load it, then `MOBILEOK.process(request_url, deviceType, callback)`; the SDK
 /// fetches the request from bonin's launch URL. Popup (`WB`): the SDK opens its window under the
 /// name `mobileok_window` (here: the window already open) and hands the return URL's body, bonin's
-/// JSON outcome, to the callback as a string; an SDK error (`resultCode`) arrives there instead.
+/// JSON outcome, to the callback as a string; an SDK error (`resultCode`: cancelled, window closed)
+/// arrives there instead.
 /// Page (`MB`): the SDK moves the page and the landing sends it on.
 const LAUNCHERS: &[Launcher] = &[Launcher {
     kind: "mobileok",
@@ -129,7 +130,6 @@ const LAUNCHERS: &[Launcher] = &[Launcher {
     return ctx.loadScript(launch.script_url).then(function () {
       if (!ctx.window) { window.MOBILEOK.process(launch.request_url, "MB", ""); return; }
       ctx.window.name = "mobileok_window";
-      ctx.watchClosed();
       window.MOBILEOK.process(launch.request_url, "WB", ctx.callbackName(function (payload) {
         var body = null;
         try { body = JSON.parse(payload); } catch (ignored) { body = null; }

@@ -295,6 +295,37 @@ async fn bonin_js_opens_every_provider_in_popup_and_page_display_in_headless_chr
     assert_eq!(outcome, json!("true:popup_blocked"));
     assert_eq!(driver.handles().await.len(), 1);
 
+    // What is not a verification is refused by name, and opens nothing.
+    let refused = driver
+        .execute(
+            r#"window.__refused = "waiting";
+            Bonin.open({launch: {kind: "form"}}, {display: "page"})
+              .then(function () { window.__refused = "resolved"; }, function (e) { window.__refused = e.code; });
+            return true;"#,
+        )
+        .await;
+    assert_eq!(refused, json!(true));
+    let mut outcome = Value::Null;
+    for _ in 0..50 {
+        outcome = driver.execute("return window.__refused").await;
+        if outcome != json!("waiting") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(outcome, json!("invalid_verification"));
+
+    // A blocked popup with `fallback: "page"` moves the page instead.
+    driver
+        .execute(
+            r#"Bonin.open({id: "fallback-id", launch: {kind: "form", action: "/demo/done", method: "get",
+              fields: [{name: "verification_id", value: "fallback-id"}, {name: "status", value: "pending"}]}},
+              {display: "popup", fallback: "page"}); return true;"#,
+        )
+        .await;
+    assert_eq!(driver.text_becomes("#verification-id", "fallback-id").await, "fallback-id");
+    assert_eq!(driver.handles().await.len(), 1, "no window opened");
+
     // Popup display: the window opens from the click, before the backend answered.
     for person in WINDOW_PEOPLE.iter().chain([&APP_PERSON]) {
         choose(&driver, &base, person, "popup").await;
