@@ -409,14 +409,31 @@ pub trait Provider: Send + Sync + 'static {
     }
 }
 
-/// Opens one launch kind in the browser.
+/// Opens one launch kind in the browser: a part of `bonin.js`, which calls it with the launch and
+/// a context once the person asked to verify.
+///
+/// `script` is a JavaScript function expression `function (launch, ctx) { … }` that may return a
+/// Promise (a rejection fails the verification's Promise with its `code`). The context:
+///
+/// | member | what |
+/// |---|---|
+/// | `ctx.display` | `"popup"` or `"page"` |
+/// | `ctx.window` | popup display: the window `bonin.js` already opened (blank, same origin, so the launcher may set its `name` to the one the provider's SDK opens its popup under); page display: `null` |
+/// | `ctx.verification` | the verification (`id`, `provider`, `method`, …) |
+/// | `ctx.loadScript(url)` | loads the provider's SDK once; a Promise |
+/// | `ctx.land(url, params, providerResult?)` | hands an SDK's answer to bonin's landing (`url`, with `params` as its query) and resolves with what the landing answers |
+/// | `ctx.callbackName(fn)` | a global function name an SDK can call back by |
+/// | `ctx.follow()` | an approval in an app: follows it with the host page's `poll` option, else resolves `pending` |
+/// | `ctx.resolve(body, providerResult?)`, `ctx.reject(code, message)` | ends the verification's Promise |
+///
+/// The landing of a popup posts the outcome to the opener itself, so a launcher whose provider
+/// comes back to bonin's landing inside `ctx.window` needs no more than to open it there. The
+/// `form` kind is opened by `bonin.js` itself.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Launcher {
     /// The launch's `kind`.
     pub kind: &'static str,
-    /// A JavaScript function expression taking the launch object and opening the provider's UI
-    /// (`function (launch) { … }`); it loads `launch.script_url` itself when it needs the
-    /// provider's SDK.
+    /// The JavaScript function expression (see above).
     pub script: &'static str,
     /// The JSON Schema (as JSON text) of the launch's own fields, beside `kind` and `script_url`:
     /// an object schema with `properties` and `required`. A host describes the launch by it (the

@@ -118,21 +118,31 @@ impl Provider for Mobileok {
     }
 }
 
-/// The 표준창 SDK: load it, then `MOBILEOK.process(request_url, "MB", "")`; the SDK fetches the
-/// request from bonin's launch URL.
 /// The fields of a `mobileok` launch ([`crate::MobileokLaunch`]).
 const LAUNCH_SCHEMA: &str = r#"{
   "description": "mobileOK's 표준창: load the SDK, then MOBILEOK.process(request_url, …).",
   "properties": {"request_url": {"type": "string", "description": "The URL the SDK posts to; it answers the MOKReqClientInfo JSON."}},
   "required": ["request_url"]
 }"#;
+/// The 표준창 SDK: load it, then `MOBILEOK.process(request_url, deviceType, callback)`; the SDK
+/// fetches the request from bonin's launch URL. Popup (`WB`): the SDK opens its window under the
+/// name `mobileok_window` (here: the window already open) and hands the return URL's body, bonin's
+/// JSON outcome, to the callback as a string; an SDK error (`resultCode`: cancelled, window closed)
+/// arrives there instead.
+/// Page (`MB`): the SDK moves the page and the landing sends it on.
 const LAUNCHERS: &[Launcher] = &[Launcher {
     kind: "mobileok",
     schema: Some(LAUNCH_SCHEMA),
-    script: r#"function (launch) {
-    var sdk = document.createElement("script");
-    sdk.src = launch.script_url;
-    sdk.onload = function () { window.MOBILEOK.process(launch.request_url, "MB", ""); };
-    document.body.appendChild(sdk);
+    script: r#"function (launch, ctx) {
+    return ctx.loadScript(launch.script_url).then(function () {
+      if (!ctx.window) { window.MOBILEOK.process(launch.request_url, "MB", ""); return; }
+      ctx.window.name = "mobileok_window";
+      window.MOBILEOK.process(launch.request_url, "WB", ctx.callbackName(function (payload) {
+        var body = null;
+        try { body = JSON.parse(payload); } catch (ignored) { body = null; }
+        if (body && body.verification_id) { ctx.resolve(body); }
+        else { ctx.reject("provider_error", "mobileOK ended the window" + (body && body.resultCode ? " (" + body.resultCode + ")" : "")); }
+      }));
+    });
   }"#,
 }];

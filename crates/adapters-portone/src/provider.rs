@@ -229,9 +229,6 @@ impl Provider for PortoneV1 {
     }
 }
 
-/// iamport.js: `IMP.init(merchant_code)`, then `IMP.certification(params, callback)`. In page
-/// display iamport redirects to `m_redirect_url`; the callback carries the outcome there in popup
-/// display.
 /// The fields of an `iamport` launch ([`crate::IamportLaunch`]).
 const V1_LAUNCH_SCHEMA: &str = r#"{
   "description": "PortOne V1: load iamport.js, IMP.init(merchant_code), then IMP.certification(params, …).",
@@ -246,27 +243,40 @@ const V1_LAUNCH_SCHEMA: &str = r#"{
   },
   "required": ["merchant_code", "params"]
 }"#;
+/// iamport.js: `IMP.init(merchant_code)`, then `IMP.certification(params, callback)`. Popup: the
+/// window opens under the name `portone_window` (here: the window already open), without
+/// `m_redirect_url` so iamport answers the callback, whose `rsp` goes to bonin's landing. Page:
+/// iamport redirects to `m_redirect_url`, or (a desktop browser) answers the callback, whose `rsp`
+/// the page carries there itself.
 const V1_LAUNCHERS: &[Launcher] = &[Launcher {
     kind: "iamport",
     schema: Some(V1_LAUNCH_SCHEMA),
-    script: r#"function (launch) {
-    var script = document.createElement("script");
-    script.src = launch.script_url;
-    script.onload = function () {
+    script: r#"function (launch, ctx) {
+    var keys = ["imp_uid", "merchant_uid", "success", "error_code", "error_msg"];
+    var landing = launch.params.m_redirect_url;
+    return ctx.loadScript(launch.script_url).then(function () {
       window.IMP.init(launch.merchant_code);
-      window.IMP.certification(launch.params, function (rsp) {
-        var back = new URL(launch.params.m_redirect_url);
-        ["imp_uid", "merchant_uid", "success", "error_code", "error_msg"].forEach(function (k) {
-          if (rsp[k] !== undefined && rsp[k] !== null) { back.searchParams.set(k, String(rsp[k])); }
+      if (!ctx.window) {
+        window.IMP.certification(launch.params, function (rsp) {
+          var back = new URL(landing);
+          keys.forEach(function (k) { if (rsp[k] !== undefined && rsp[k] !== null) { back.searchParams.set(k, String(rsp[k])); } });
+          location.href = back.toString();
         });
-        location.href = back.toString();
+        return;
+      }
+      ctx.window.name = "portone_window";
+      var params = {};
+      Object.keys(launch.params).forEach(function (k) { if (k !== "m_redirect_url") { params[k] = launch.params[k]; } });
+      params.popup = true;
+      window.IMP.certification(params, function (rsp) {
+        var query = {};
+        keys.forEach(function (k) { query[k] = rsp[k]; });
+        ctx.land(landing, query, rsp);
       });
-    };
-    document.body.appendChild(script);
+    });
   }"#,
 }];
 
-/// The PortOne browser SDK: `PortOne.requestIdentityVerification(params)`.
 /// The fields of a `portone` launch ([`crate::PortoneLaunch`]).
 const V2_LAUNCH_SCHEMA: &str = r#"{
   "description": "PortOne V2: load the browser SDK, then PortOne.requestIdentityVerification(params).",
@@ -281,14 +291,25 @@ const V2_LAUNCH_SCHEMA: &str = r#"{
   },
   "required": ["params"]
 }"#;
+/// The PortOne browser SDK: `PortOne.requestIdentityVerification(params)`. Page: `forceRedirect`
+/// sends the page to the landing. Popup: without `forceRedirect` the SDK opens its window (under
+/// the name `portone_window`: here the window already open) and resolves its Promise with the
+/// result, which goes to bonin's landing and rides along as `provider_result`.
 const V2_LAUNCHERS: &[Launcher] = &[Launcher {
     kind: "portone",
     schema: Some(V2_LAUNCH_SCHEMA),
-    script: r#"function (launch) {
-    var script = document.createElement("script");
-    script.src = launch.script_url;
-    script.onload = function () { window.PortOne.requestIdentityVerification(launch.params); };
-    document.body.appendChild(script);
+    script: r#"function (launch, ctx) {
+    return ctx.loadScript(launch.script_url).then(function () {
+      if (!ctx.window) { return window.PortOne.requestIdentityVerification(launch.params); }
+      ctx.window.name = "portone_window";
+      var params = {};
+      Object.keys(launch.params).forEach(function (k) { if (k !== "forceRedirect") { params[k] = launch.params[k]; } });
+      return window.PortOne.requestIdentityVerification(params).then(function (rsp) {
+        var query = {};
+        Object.keys(rsp || {}).forEach(function (k) { query[k] = rsp[k]; });
+        return ctx.land(launch.params.redirectUrl, query, rsp);
+      });
+    });
   }"#,
 }];
 

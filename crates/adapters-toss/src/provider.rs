@@ -105,9 +105,6 @@ impl Provider for Toss {
     }
 }
 
-/// Opens Toss's page in a popup (opened before anything asynchronous, so no blocker stops it),
-/// then follows the verification until it ends. In an app, `app_scheme` / `android_app_uri` /
-/// `ios_app_uri` open the Toss app instead.
 /// The fields of a `toss` launch (what [`AppVerifier::request`] writes; `null` where Toss gave
 /// none).
 const LAUNCH_SCHEMA: &str = r#"{
@@ -121,17 +118,16 @@ const LAUNCH_SCHEMA: &str = r#"{
   },
   "required": ["tx_id", "auth_url", "app_scheme", "android_app_uri", "ios_app_uri"]
 }"#;
+/// Opens Toss's page in the popup (or, page display, in this page), then follows the approval with
+/// the host page's `poll` option: Toss calls no landing, so only bonin's server learns the outcome.
+/// In an app, `app_scheme` / `android_app_uri` / `ios_app_uri` open the Toss app instead.
 const LAUNCHERS: &[Launcher] = &[Launcher {
     kind: LAUNCH_KIND,
     schema: Some(LAUNCH_SCHEMA),
-    script: r#"function (launch, verification, done) {
-    if (launch.auth_url) { window.open(launch.auth_url, "toss", "width=480,height=720"); }
-    var follow = function () {
-      fetch("/v1/verifications/" + encodeURIComponent(verification.id)).then(function (r) { return r.json(); })
-        .then(function (v) { if (v.status === "pending") { setTimeout(follow, 2000); } else { done(v); } })
-        .catch(function () { setTimeout(follow, 4000); });
-    };
-    setTimeout(follow, 2000);
+    script: r#"function (launch, ctx) {
+    if (!ctx.window) { location.href = launch.auth_url; return; }
+    ctx.window.location.href = launch.auth_url;
+    ctx.follow();
   }"#,
 }];
 

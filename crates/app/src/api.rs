@@ -7,6 +7,7 @@
 //! | `POST /v1/verifications/{id}/complete` | API key | server-to-server completion |
 //! | `POST /v1/verifications/{id}/otp`, `/confirm`, `/resend` | API key | OTP flow |
 //! | `GET /v1/verifications/{id}` | API key | status, identity once |
+//! | `GET /bonin.js`, `/bonin.<hash>.js`, `/bonin.d.ts` | none | the browser launcher ([`crate::browser_js`]) |
 //! | `GET /healthz`, `/readyz`, `/metrics`, `/openapi.json`, `/` | none | |
 //!
 //! The e-signature endpoints (`/v1/signing…`) are in [`crate::signing`].
@@ -505,7 +506,25 @@ async fn spend_for_verification(state: &AppState, id: &VerificationId) -> Result
     })
 }
 
-async fn landing(state: AppState, id: String, callback: CallbackParams) -> Response {
+/// Who asked the landing, besides the provider's parameters: a page's script that wants the
+/// outcome as JSON (`Accept: application/json`: `bonin.js` handing over an SDK's answer), and the
+/// page's origin.
+struct LandingCaller {
+    wants_json: bool,
+    origin: Option<String>,
+}
+
+impl LandingCaller {
+    fn of(headers: &HeaderMap) -> Self {
+        let accept = headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()).unwrap_or_default();
+        Self {
+            wants_json: accept.trim_start().starts_with("application/json"),
+            origin: headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()).map(str::to_owned),
+        }
+    }
+}
+
+async fn landing(state: AppState, id: String, callback: CallbackParams, caller: LandingCaller) -> Response {
     let Ok(id) = VerificationId::parse(&id) else {
         return pages::error_page(StatusCode::NOT_FOUND, "not_found", "This verification does not exist.");
     };
@@ -551,11 +570,15 @@ async fn landing(state: AppState, id: String, callback: CallbackParams) -> Respo
     match record.display() {
         Display::Page => redirect_with(return_url, &pairs),
         // A provider SDK that fetches the landing itself (mobileOK's) hands the body to the page's
-        // callback and follows no redirect.
-        Display::Popup if state.service.popup_landing(record.provider()) == PopupLanding::Json => {
+        // callback and follows no redirect; so does bonin.js with an SDK's answer. An allowed
+        // return origin may read it.
+        Display::Popup if caller.wants_json || state.service.popup_landing(record.provider()) == PopupLanding::Json => {
             let body = serde_json::json!({"verification_id": id.as_str(), "status": status, "error": error});
-            ([(header::CONTENT_TYPE, "application/json"), (header::CACHE_CONTROL, "no-store")], body.to_string())
-                .into_response()
+            let mut response =
+                ([(header::CONTENT_TYPE, "application/json"), (header::CACHE_CONTROL, "no-store")], body.to_string())
+                    .into_response();
+            allow_origin(&state, caller.origin.as_deref(), &mut response);
+            response
         }
         Display::Popup => {
             let origin = crate::config::origin_of(return_url).unwrap_or_default();
@@ -577,9 +600,10 @@ async fn landing(state: AppState, id: String, callback: CallbackParams) -> Respo
 async fn landing_get(
     State(state): State<AppState>,
     Path(id): Path<String>,
+    headers: HeaderMap,
     Query(pairs): Query<Vec<(String, String)>>,
 ) -> Response {
-    landing(state, id, CallbackParams::from_pairs(CallbackTransport::Get, pairs)).await
+    landing(state, id, CallbackParams::from_pairs(CallbackTransport::Get, pairs), LandingCaller::of(&headers)).await
 }
 
 /// Browser landing for the provider's post-back
@@ -592,9 +616,21 @@ async fn landing_get(
 async fn landing_post(
     State(state): State<AppState>,
     Path(id): Path<String>,
+    headers: HeaderMap,
     Form(pairs): Form<Vec<(String, String)>>,
 ) -> Response {
-    landing(state, id, CallbackParams::from_pairs(CallbackTransport::Post, pairs)).await
+    landing(state, id, CallbackParams::from_pairs(CallbackTransport::Post, pairs), LandingCaller::of(&headers)).await
+}
+
+/// Lets a page at an allowed return origin read `response`.
+fn allow_origin(state: &AppState, origin: Option<&str>, response: &mut Response) {
+    if let Some(origin) = origin
+        && state.service.is_allowed_origin(origin)
+        && let Ok(value) = HeaderValue::from_str(origin)
+    {
+        response.headers_mut().insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, value);
+        response.headers_mut().insert(header::VARY, HeaderValue::from_static("Origin"));
+    }
 }
 
 /// `GET|POST /v1/verifications/{id}/launch`: the data a provider SDK fetches (mobileOK posts here
@@ -613,13 +649,7 @@ async fn launch(
     let data = state.service.launch_data(&id).await?;
     let mut response =
         ([(header::CONTENT_TYPE, "application/json"), (header::CACHE_CONTROL, "no-store")], data).into_response();
-    if let Some(origin) = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok())
-        && state.service.is_allowed_origin(origin)
-        && let Ok(value) = HeaderValue::from_str(origin)
-    {
-        response.headers_mut().insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, value);
-        response.headers_mut().insert(header::VARY, HeaderValue::from_static("Origin"));
-    }
+    allow_origin(&state, headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()), &mut response);
     Ok(response)
 }
 
@@ -652,12 +682,12 @@ async fn openapi() -> Response {
     Json(crate::openapi::document()).into_response()
 }
 
-async fn demo_index(State(state): State<AppState>) -> Response {
+async fn demo_index(State(state): State<AppState>, signing: bool) -> Response {
     // Every provider the demo can drive in a browser: windows, and approvals in an app.
     let mut choices: Vec<(&'static str, &'static str)> =
         state.service.window_providers().into_iter().map(|p| (p.as_str(), "window")).collect();
     choices.extend(state.service.app_providers().into_iter().map(|p| (p.as_str(), "app")));
-    pages::demo_index(&choices)
+    pages::demo_index(&choices, signing)
 }
 
 async fn demo_done() -> Response {
@@ -849,12 +879,17 @@ pub fn router_with(service: Arc<VerificationService>, settings: ApiSettings, gua
     let mut open = Router::new()
         .route("/v1/verifications/{id}/return", get(landing_get).post(landing_post))
         .route("/v1/verifications/{id}/launch", get(launch).post(launch))
-        .route("/openapi.json", get(openapi));
+        .route("/openapi.json", get(openapi))
+        .merge(crate::browser_js::routes());
     if settings.ops {
         open = open.route("/healthz", get(healthz)).route("/readyz", get(readyz)).route("/metrics", get(metrics));
     }
     if settings.demo {
-        open = open.route("/", get(demo_index)).route("/demo/done", get(demo_done)).route("/demo.js", get(demo_js));
+        let signing = settings.signing.is_some();
+        open = open
+            .route("/", get(move |state: State<AppState>| demo_index(state, signing)))
+            .route("/demo/done", get(demo_done))
+            .route("/demo.js", get(demo_js));
     }
     let mut router = protected.merge(open).fallback(fallback).with_state(state);
     if let Some(signing) = settings.signing {

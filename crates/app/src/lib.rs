@@ -18,6 +18,7 @@
 
 pub mod access;
 pub mod api;
+pub mod browser_js;
 pub mod config;
 pub mod events;
 pub mod limits;

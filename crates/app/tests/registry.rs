@@ -121,9 +121,9 @@ async fn openapi_lists_what_each_provider_can_do_and_only_registered_launch_kind
 }
 
 #[tokio::test]
-async fn the_demo_script_opens_every_registered_launch_kind() {
+async fn bonin_js_opens_every_registered_launch_kind() {
     let app = app(&[]).await;
-    let script = send(&app.router, get("/demo.js", None)).await.text();
+    let script = send(&app.router, get("/bonin.js", None)).await.text();
     for launcher in registered().iter().flat_map(|p| p.launchers()) {
         assert!(script.contains(&format!("LAUNCHERS[\"{}\"] = function", launcher.kind)), "{}", launcher.kind);
     }

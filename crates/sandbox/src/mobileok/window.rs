@@ -80,6 +80,9 @@ pub(super) struct OpenWindow {
     return_url: String,
     service_type: String,
     mok_result: bool,
+    /// Popup (`WB`): the origin of the page whose SDK opened the window, which gets the delivery
+    /// to post to the return URL itself and hands the answer to its callback.
+    opener_origin: Option<String>,
 }
 
 impl MobileokSimulator {
@@ -112,6 +115,7 @@ impl MobileokSimulator {
             return_url,
             service_type: text(&info, "serviceType").unwrap_or_else(|| "telcoAuth".into()),
             mok_result,
+            opener_origin: None,
         })
     }
 
@@ -190,6 +194,21 @@ fn post_to_return_url(delivery: &WindowDelivery) -> Response {
     )
 }
 
+/// Popup (`WB`): the window hands the delivery to the SDK in the page that opened it (at that
+/// page's origin only) and closes; the SDK posts it to the return URL and calls back with the body.
+fn hand_to_sdk(delivery: &WindowDelivery, opener_origin: &str) -> Response {
+    let message = json!({"source": "mobileok-sandbox", "return_url": delivery.return_url, "data": delivery.data});
+    let origin = Value::String(opener_origin.to_owned());
+    page(
+        "mobileOK",
+        &format!(
+            r#"<p id="handed">본인확인이 끝났습니다.</p><script>if (window.opener) {{ window.opener.postMessage({}, {}); window.close(); }}</script>"#,
+            message.to_string().replace('<', "\\u003c"),
+            origin.to_string().replace('<', "\\u003c")
+        ),
+    )
+}
+
 pub(super) async fn sdk_script() -> Response {
     let script = format!(
         r#""use strict";
@@ -205,7 +224,19 @@ pub(super) async fn sdk_script() -> Response {
       fetch(requestUrl, {{method: "POST"}}).then(function (r) {{ return r.text(); }}).then(function (info) {{
         var form = document.createElement("form");
         form.method = "post"; form.action = origin + "{WINDOW_PATH}";
-        [["info", info], ["deviceType", deviceType || "MB"]].forEach(function (f) {{
+        var fields = [["info", info], ["deviceType", deviceType || "MB"]];
+        if (deviceType === "WB") {{
+          // The popup's answer: posted to the return URL from here, its body handed to the callback.
+          fields.push(["openerOrigin", location.origin]);
+          window.addEventListener("message", function handler(event) {{
+            if (event.origin !== origin || !event.data || event.data.source !== "mobileok-sandbox") {{ return; }}
+            window.removeEventListener("message", handler);
+            fetch(event.data.return_url, {{method: "POST", body: new URLSearchParams({{data: event.data.data}})}})
+              .then(function (r) {{ return r.text(); }})
+              .then(function (body) {{ var callback = window[callbackName]; if (typeof callback === "function") {{ callback(body); }} }});
+          }});
+        }}
+        fields.forEach(function (f) {{
           var input = document.createElement("input"); input.type = "hidden"; input.name = f[0]; input.value = f[1]; form.appendChild(input);
         }});
         if (deviceType === "WB") {{ window.open("", "mobileok_window", "width=440,height=640"); form.target = "mobileok_window"; }}
@@ -221,7 +252,12 @@ pub(super) async fn sdk_script() -> Response {
 
 pub(super) async fn open(State(sim): State<MobileokSimulator>, Form(form): Form<HashMap<String, String>>) -> Response {
     match sim.open_window(form.get("info").map_or("", String::as_str)) {
-        Ok(window) => sim.window_page(&window, None),
+        Ok(mut window) => {
+            if form.get("deviceType").map(String::as_str) == Some("WB") {
+                window.opener_origin = form.get("openerOrigin").filter(|o| o.starts_with("http")).cloned();
+            }
+            sim.window_page(&window, None)
+        }
         Err(error) => {
             let mut response = page("mobileOK 오류", &format!(r#"<p id="error">{}</p>"#, escape(&error.to_string())));
             *response.status_mut() = StatusCode::BAD_REQUEST;
@@ -243,7 +279,10 @@ pub(super) async fn authenticate(State(sim): State<MobileokSimulator>, Form(form
         }
     };
     match sim.deliver(&window, persona) {
-        Ok(delivery) => post_to_return_url(&delivery),
+        Ok(delivery) => match &window.opener_origin {
+            Some(origin) => hand_to_sdk(&delivery, origin),
+            None => post_to_return_url(&delivery),
+        },
         Err(error) => page("mobileOK 오류", &format!(r#"<p id="error">{}</p>"#, escape(&error.to_string()))),
     }
 }
