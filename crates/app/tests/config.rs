@@ -341,6 +341,7 @@ fn every_documented_key_is_a_real_setting() {
                 "providers.toss.trigger_type" => "PUSH",
                 "providers.toss.request_url" => "https://shop.example/back",
                 "providers.toss.public_key_base64" => TOSS_TEST_PUBLIC_KEY.trim(),
+                "providers.toss.timeout_secs" => "40",
                 key if key.ends_with("_secs") || key.ends_with("_bytes") => "4096",
                 key if key.starts_with("limits.") || key == "server.max_connections" => "64",
                 _ => "documented-value",
