@@ -200,10 +200,12 @@ impl TossConfig {
         if self.timeout_secs == 0 {
             return Err(Error::misconfigured("providers.toss.timeout_secs must be positive"));
         }
-        let longest = bonin_domain::POLL_TIME_LIMIT.as_secs() / u64::from(crate::client::RESULT_READ_CALLS);
+        // A poll reads the status first; a result read starts only with its whole budget left. The
+        // status must leave that budget, or a completed approval would never be read.
+        let longest = bonin_domain::POLL_TIME_LIMIT.as_secs() / u64::from(crate::client::RESULT_READ_CALLS + 1);
         if self.timeout_secs > longest {
             return Err(Error::misconfigured(format!(
-                "providers.toss.timeout_secs must be at most {longest}: a result read (up to {} calls) must fit in one poll ({} s)",
+                "providers.toss.timeout_secs must be at most {longest}: a status read and a result read (up to {} calls) must fit in one poll ({} s)",
                 crate::client::RESULT_READ_CALLS,
                 bonin_domain::POLL_TIME_LIMIT.as_secs()
             )));
@@ -274,10 +276,10 @@ mod tests {
     #[test]
     fn a_call_timeout_that_would_not_let_a_result_read_fit_in_a_poll_is_refused() {
         let config = TossConfig::new("c", SecretString::from("s"));
-        TossConfig { timeout_secs: 40, ..config.clone() }.validate().unwrap();
-        let long = TossConfig { timeout_secs: 41, ..config };
+        TossConfig { timeout_secs: 30, ..config.clone() }.validate().unwrap();
+        let long = TossConfig { timeout_secs: 31, ..config };
         assert!(
-            matches!(long.validate(), Err(Error::Misconfigured { reason }) if reason.contains("timeout_secs must be at most 40"))
+            matches!(long.validate(), Err(Error::Misconfigured { reason }) if reason.contains("timeout_secs must be at most 30"))
         );
     }
 

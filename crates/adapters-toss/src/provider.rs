@@ -58,7 +58,7 @@ const SETTINGS: &[Setting] = &[
     Setting::with_default(
         "timeout_secs",
         "30",
-        "Time limit per Toss call; at most 40, so that a result read (up to three calls) fits in one 120-second poll.",
+        "Time limit per Toss call; at most 30, so that a status read and a result read (up to three calls) fit in one 120-second poll.",
     ),
 ];
 

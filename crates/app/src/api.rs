@@ -577,7 +577,11 @@ async fn landing(state: AppState, id: String, callback: CallbackParams, caller: 
             let mut response =
                 ([(header::CONTENT_TYPE, "application/json"), (header::CACHE_CONTROL, "no-store")], body.to_string())
                     .into_response();
-            allow_origin(&state, caller.origin.as_deref(), &mut response);
+            // Only the verification's own return origin, as the popup landing posts only there.
+            let own = crate::config::origin_of(return_url);
+            if caller.origin.is_some() && caller.origin == own {
+                allow_origin(&state, caller.origin.as_deref(), &mut response);
+            }
             response
         }
         Display::Popup => {

@@ -53,7 +53,40 @@ const TICK: Duration = Duration::from_secs(1);
 #[derive(Clone)]
 pub struct Endpoint {
     url: String,
+    /// What the outbox records once this endpoint took an event: a digest of the URL, never the
+    /// URL (which may carry a token) itself.
+    key: String,
     signer: WebhookVerifier,
+}
+
+/// The key an endpoint's deliveries are recorded under: `ep_` and 16 hex digits of the URL's SHA-256.
+fn endpoint_key(url: &str) -> String {
+    let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, url.as_bytes());
+    let hex: String = digest.as_ref()[..8].iter().map(|b| format!("{b:02x}")).collect();
+    format!("ep_{hex}")
+}
+
+/// Bytes taken from a digest, for ids derived from content rather than drawn at random.
+struct DigestBytes(aws_lc_rs::digest::Digest);
+
+impl std::fmt::Debug for DigestBytes {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("DigestBytes")
+    }
+}
+
+impl Rng for DigestBytes {
+    fn fill_bytes(&self, dest: &mut [u8]) -> Result<(), Error> {
+        let bytes = self.0.as_ref();
+        if dest.len() > bytes.len() {
+            return Err(Error::Indeterminate {
+                dependency: bonin_domain::Dependency::System,
+                reason: "an id longer than its digest".into(),
+            });
+        }
+        dest.copy_from_slice(&bytes[..dest.len()]);
+        Ok(())
+    }
 }
 
 impl std::fmt::Debug for Endpoint {
@@ -134,7 +167,7 @@ impl Deliverer {
             .map(|e| {
                 let signer = WebhookVerifier::new(e.secret.expose_secret())
                     .map_err(|_| Error::misconfigured("events.endpoints: a secret is not whsec_ + Base64"))?;
-                Ok(Endpoint { url: e.url.clone(), signer })
+                Ok(Endpoint { url: e.url.clone(), key: endpoint_key(&e.url), signer })
             })
             .collect::<Result<Vec<_>, Error>>()?;
         let timeout = Duration::from_secs(config.timeout_secs);
@@ -202,23 +235,23 @@ impl Deliverer {
         let mut event = event;
         let body = body_of(&event);
         for endpoint in &self.endpoints {
-            if event.delivered_to.contains(&endpoint.url) {
+            if event.delivered_to.contains(&endpoint.key) {
                 continue;
             }
             if self.post(endpoint, &event, &body).await {
                 self.metrics.event_delivery("delivered");
-                event.delivered_to.push(endpoint.url.clone());
+                event.delivered_to.push(endpoint.key.clone());
             } else {
                 self.metrics.event_delivery("failed");
             }
         }
         let now = self.clock.now();
-        if self.endpoints.iter().all(|e| event.delivered_to.contains(&e.url)) {
+        if self.endpoints.iter().all(|e| event.delivered_to.contains(&e.key)) {
             self.settle(&event.id).await;
             return;
         }
         if now - event.occurred_at >= self.give_up_after {
-            let missing = self.endpoints.iter().filter(|e| !event.delivered_to.contains(&e.url)).count();
+            let missing = self.endpoints.iter().filter(|e| !event.delivered_to.contains(&e.key)).count();
             tracing::warn!(event_id = %event.id, event_type = %event.event_type, attempts = event.attempts + 1,
                 endpoints_missing = missing, "an event was given up after the give-up horizon");
             self.metrics.event_given_up();
@@ -306,7 +339,6 @@ fn origin(url: &str) -> String {
 pub struct SigningEventSink {
     outbox: Arc<dyn Outbox>,
     clock: Arc<dyn Clock>,
-    rng: Arc<dyn Rng>,
 }
 
 impl std::fmt::Debug for SigningEventSink {
@@ -317,17 +349,37 @@ impl std::fmt::Debug for SigningEventSink {
 
 impl SigningEventSink {
     /// A sink writing to `outbox`.
-    pub fn new(outbox: Arc<dyn Outbox>, clock: Arc<dyn Clock>, rng: Arc<dyn Rng>) -> Self {
-        Self { outbox, clock, rng }
+    pub fn new(outbox: Arc<dyn Outbox>, clock: Arc<dyn Clock>) -> Self {
+        Self { outbox, clock }
     }
 
     /// Writes `signing.<status>` for a workflow (an unusual status label becomes `signing.updated`,
-    /// with the label in `data.status`).
-    pub async fn progressed(&self, provider: &str, workflow_id: &str, status: &str) -> Result<(), Error> {
+    /// with the label in `data.status`), from the provider's `callback` as received.
+    ///
+    /// The event id is derived from the callback (a SHA-256 of the provider, the workflow, the
+    /// status and the callback's bytes), so a callback the provider sends again (after an error
+    /// answer, or an answer it did not receive) is the same event under the same `webhook-id`: the
+    /// outbox keeps one while it is pending, and a receiver that deduplicates on the id drops a copy
+    /// that arrives after the first was delivered.
+    pub async fn progressed(
+        &self,
+        provider: &str,
+        workflow_id: &str,
+        status: &str,
+        callback: &[u8],
+    ) -> Result<(), Error> {
         let plain = !status.is_empty() && status.bytes().all(|b| b.is_ascii_lowercase() || b == b'_');
         let event_type = if plain { format!("signing.{status}") } else { "signing.updated".to_owned() };
         let data = EventData::signing(provider, Some(format!("{provider}-{workflow_id}")), workflow_id, status);
-        let event = OutboxEvent::new(generate_event_id(self.rng.as_ref())?, event_type, data, self.clock.now());
+        let mut digest = aws_lc_rs::digest::Context::new(&aws_lc_rs::digest::SHA256);
+        for part in [b"bonin signing event".as_slice(), provider.as_bytes(), workflow_id.as_bytes(), status.as_bytes()]
+        {
+            digest.update(&(part.len() as u64).to_be_bytes());
+            digest.update(part);
+        }
+        digest.update(callback);
+        let id = generate_event_id(&DigestBytes(digest.finish()))?;
+        let event = OutboxEvent::new(id, event_type, data, self.clock.now());
         self.outbox.enqueue(&[event]).await.map_err(Error::from)
     }
 }

@@ -342,7 +342,8 @@ async fn events(State(api): State<SigningApi>, headers: HeaderMap, body: Bytes) 
             }
             // Forwarded to the host as `signing.<status>` (ids and status only) when events are on.
             if let Some(outbox) = &api.outbox
-                && let Err(error) = outbox.progressed(api.workflows.provider().as_str(), &workflow_id, &status).await
+                && let Err(error) =
+                    outbox.progressed(api.workflows.provider().as_str(), &workflow_id, &status, &body).await
             {
                 // Not stored: an error answer, so the provider sends the callback again.
                 tracing::warn!(provider = %api.workflows.provider(), workflow_id = %workflow_id,

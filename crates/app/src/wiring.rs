@@ -320,8 +320,7 @@ pub async fn build_with_metrics(loaded: &LoadedConfig, metrics: Arc<Metrics>) ->
         .with_identity_grace(Duration::from_secs(config.server.identity_grace_secs));
     let mut service = VerificationService::new(store, clock.clone(), Arc::new(OsRng), settings, metrics.clone())
         .with_events(events_on);
-    let signing_events =
-        outbox.clone().map(|outbox| crate::events::SigningEventSink::new(outbox, clock.clone(), Arc::new(OsRng)));
+    let signing_events = outbox.clone().map(|outbox| crate::events::SigningEventSink::new(outbox, clock.clone()));
     let gate = |provider| {
         ProviderGate::new(
             provider,

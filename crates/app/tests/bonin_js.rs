@@ -223,7 +223,11 @@ async fn finished_popup_window(app: &App) -> (String, Vec<(String, String)>) {
 
 #[tokio::test]
 async fn a_popup_landing_asked_for_json_answers_the_outcome_readable_by_allowed_origins_only() {
-    let app = app(&[("BONIN_SERVER__API_KEYS", KEY)]).await;
+    let app = app(&[
+        ("BONIN_SERVER__API_KEYS", KEY),
+        ("BONIN_SERVER__ALLOWED_RETURN_ORIGINS", "http://127.0.0.1:8080,https://shop.example"),
+    ])
+    .await;
     let (id, params) = finished_popup_window(&app).await;
     let request = Request::get(format!("/v1/verifications/{id}/return?{}", encode(&params)))
         .header(header::ACCEPT, "application/json")
@@ -248,6 +252,15 @@ async fn a_popup_landing_asked_for_json_answers_the_outcome_readable_by_allowed_
     let reply = send(&app.router, request).await;
     assert_eq!(reply.status, StatusCode::OK);
     assert!(reply.headers.get("access-control-allow-origin").is_none());
+    // Nor may another allowed return origin: only the verification's own return origin.
+    let (id, params) = finished_popup_window(&app).await;
+    let request = Request::get(format!("/v1/verifications/{id}/return?{}", encode(&params)))
+        .header(header::ACCEPT, "application/json")
+        .header(header::ORIGIN, "https://shop.example")
+        .body(Body::empty())
+        .unwrap();
+    let reply = send(&app.router, request).await;
+    assert!(reply.headers.get("access-control-allow-origin").is_none(), "{:?}", reply.headers);
     let (id, params) = finished_popup_window(&app).await;
     let page = send(&app.router, get(&format!("/v1/verifications/{id}/return?{}", encode(&params)), None)).await;
     assert!(header_of(&page, "content-type").starts_with("text/html"));

@@ -354,7 +354,7 @@ fn every_documented_key_is_a_real_setting() {
                 "providers.toss.public_key_base64" => TOSS_TEST_PUBLIC_KEY.trim(),
                 "events.endpoints" => r#"[{"url": "http://127.0.0.1:9/hook", "secret": "whsec_ZG9jdW1lbnRlZA=="}]"#,
                 "events.retry_base_ms" => "250",
-                "providers.toss.timeout_secs" => "40",
+                "providers.toss.timeout_secs" => "30",
                 key if key.ends_with("_secs") || key.ends_with("_bytes") => "4096",
                 key if key.starts_with("limits.") || key == "server.max_connections" => "64",
                 _ => "documented-value",

@@ -110,7 +110,7 @@ pub struct OutboxEvent {
     /// Delivery rounds tried so far.
     #[serde(default)]
     pub attempts: u32,
-    /// Endpoints (by name) that have taken the event.
+    /// Endpoints (by a key derived from their configuration, never a URL) that have taken the event.
     #[serde(default)]
     pub delivered_to: Vec<String>,
 }
