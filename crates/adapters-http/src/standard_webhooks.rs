@@ -34,6 +34,9 @@ use bonin_domain::Timestamp;
 /// How far a `webhook-timestamp` may be from now, either way.
 pub const TOLERANCE_SECS: i64 = 300;
 
+/// The shortest key [`WebhookVerifier::for_signing`] accepts, in bytes.
+pub const MIN_SIGNING_KEY_BYTES: usize = 24;
+
 /// Base64 read with or without its `=` padding, as PortOne's SDKs read secrets and signatures
 /// (JavaScript `atob`, Java's `Base64.getDecoder()`).
 const LENIENT: GeneralPurpose = GeneralPurpose::new(
@@ -85,6 +88,19 @@ impl WebhookVerifier {
         let encoded = encoded.strip_prefix("whsec_").unwrap_or(encoded);
         let key = LENIENT.decode(encoded).map_err(|_| WebhookError::InvalidSecret)?;
         if key.is_empty() {
+            return Err(WebhookError::InvalidSecret);
+        }
+        Ok(Self { key: hmac::Key::new(hmac::HMAC_SHA256, &key) })
+    }
+
+    /// A signer for a secret bonin signs its own events with, held to what every receiver's
+    /// library reads: `whsec_`, then padded Base64 of at least [`MIN_SIGNING_KEY_BYTES`] bytes
+    /// (the Standard Webhooks recommendation; `openssl rand -base64 32` makes one). Receiving keeps
+    /// [`WebhookVerifier::new`]'s leniency, since providers' consoles show their secrets variously.
+    pub fn for_signing(secret: &str) -> Result<Self, WebhookError> {
+        let encoded = secret.strip_prefix("whsec_").ok_or(WebhookError::InvalidSecret)?;
+        let key = STANDARD.decode(encoded).map_err(|_| WebhookError::InvalidSecret)?;
+        if key.len() < MIN_SIGNING_KEY_BYTES {
             return Err(WebhookError::InvalidSecret);
         }
         Ok(Self { key: hmac::Key::new(hmac::HMAC_SHA256, &key) })
@@ -222,6 +238,30 @@ mod tests {
         assert_eq!(WebhookVerifier::new("whsec_").unwrap_err(), WebhookError::InvalidSecret);
         assert_eq!(WebhookVerifier::new("not base64!").unwrap_err(), WebhookError::InvalidSecret);
         assert_eq!(format!("{verifier:?}"), "WebhookVerifier(<secret>)");
+    }
+
+    #[test]
+    fn signing_keys_are_whsec_padded_base64_of_at_least_24_bytes() {
+        let key24 = STANDARD.encode([7u8; 24]);
+        assert!(WebhookVerifier::for_signing(&format!("whsec_{key24}")).is_ok());
+        let key23 = STANDARD.encode([7u8; 23]);
+        let key25 = STANDARD.encode([7u8; 25]);
+        for refused in [
+            "whsec_".to_owned(),
+            "whsec_QQ==".to_owned(),
+            format!("whsec_{key23}"),
+            format!("whsec_{}", key25.trim_end_matches('=')),
+            key24.clone(),
+            format!(" whsec_{key24}"),
+        ] {
+            assert_eq!(WebhookVerifier::for_signing(&refused).unwrap_err(), WebhookError::InvalidSecret, "{refused}");
+        }
+        // What it signs, the lenient reader of the same secret verifies.
+        let signer = WebhookVerifier::for_signing(&format!("whsec_{key24}")).unwrap();
+        let signature = signer.sign("msg_1", 1000, b"{}");
+        let headers =
+            [("webhook-id", "msg_1"), ("webhook-timestamp", "1000"), ("webhook-signature", signature.as_str())];
+        assert_eq!(WebhookVerifier::new(&key24).unwrap().verify(headers, b"{}", at(1000)), Ok(()));
     }
 
     #[test]

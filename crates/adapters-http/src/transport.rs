@@ -57,6 +57,10 @@ pub struct HttpConfig {
     pub allow_insecure_http: bool,
     /// `User-Agent` header.
     pub user_agent: String,
+    /// Read only the status and headers of each answer, never its body (which then has no size
+    /// limit and comes back empty): for calls whose outcome is the status alone, such as event
+    /// delivery, where a receiver's large `2xx` body must not turn a delivery into a failure.
+    pub status_only: bool,
 }
 
 impl Default for HttpConfig {
@@ -67,6 +71,7 @@ impl Default for HttpConfig {
             max_response_bytes: 1024 * 1024,
             allow_insecure_http: false,
             user_agent: concat!("bonin/", env!("CARGO_PKG_VERSION")).to_owned(),
+            status_only: false,
         }
     }
 }
@@ -106,6 +111,13 @@ impl HttpConfig {
         self.user_agent = user_agent.into();
         self
     }
+
+    /// Read only each answer's status and headers (see [`HttpConfig::status_only`]).
+    #[must_use]
+    pub fn with_status_only(mut self, status_only: bool) -> Self {
+        self.status_only = status_only;
+        self
+    }
 }
 
 /// The real transport.
@@ -114,6 +126,7 @@ pub struct ReqwestTransport {
     client: reqwest::Client,
     max_response_bytes: usize,
     allow_insecure_http: bool,
+    status_only: bool,
 }
 
 impl ReqwestTransport {
@@ -131,6 +144,7 @@ impl ReqwestTransport {
             client,
             max_response_bytes: config.max_response_bytes,
             allow_insecure_http: config.allow_insecure_http,
+            status_only: config.status_only,
         })
     }
 
@@ -194,6 +208,10 @@ impl HttpTransport for ReqwestTransport {
             .iter()
             .filter_map(|(n, v)| v.to_str().ok().map(|v| (n.as_str().to_owned(), v.to_owned())))
             .collect();
+        if self.status_only {
+            // Dropping the response closes its connection without reading the body.
+            return Ok(HttpResponse { status, headers, body: bytes::Bytes::new() });
+        }
         if response.content_length().is_some_and(|len| len > self.max_response_bytes as u64) {
             return Err(TransportError::BodyTooLarge(self.max_response_bytes));
         }

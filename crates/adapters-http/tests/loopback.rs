@@ -68,6 +68,23 @@ async fn oversized_bodies_are_refused() {
 }
 
 #[tokio::test]
+async fn a_status_only_transport_takes_the_status_of_an_oversized_answer_and_reads_no_body() {
+    let base = serve("HTTP/1.1 204 No Content\r\ncontent-length: 0\r\n\r\n", Duration::ZERO).await;
+    let large = serve("HTTP/1.1 200 OK\r\ncontent-length: 1048576\r\n\r\npartial", Duration::ZERO).await;
+    let transport = ReqwestTransport::new(
+        &HttpConfig::default()
+            .with_timeout(Duration::from_secs(5))
+            .with_max_response_bytes(1024)
+            .with_status_only(true),
+    )
+    .unwrap();
+    assert_eq!(transport.execute(&HttpRequest::post("t", base)).await.unwrap().status, 204);
+    let response = transport.execute(&HttpRequest::post("t", large)).await.unwrap();
+    assert_eq!(response.status, 200);
+    assert!(response.body.is_empty());
+}
+
+#[tokio::test]
 async fn a_refused_connection_is_a_connect_error() {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();

@@ -120,13 +120,18 @@ const LAUNCH_SCHEMA: &str = r#"{
 }"#;
 /// Opens Toss's page in the popup (or, page display, in this page), then follows the approval with
 /// the host page's `poll` option: Toss calls no landing, so only bonin's server learns the outcome.
-/// In an app, `app_scheme` / `android_app_uri` / `ios_app_uri` open the Toss app instead.
+/// Without `auth_url` it opens `app_scheme` (the Toss app, on a phone); with neither it rejects
+/// with `unsupported_launch` and navigates nowhere. In an app, `app_scheme` / `android_app_uri` /
+/// `ios_app_uri` open the Toss app directly.
 const LAUNCHERS: &[Launcher] = &[Launcher {
     kind: LAUNCH_KIND,
     schema: Some(LAUNCH_SCHEMA),
     script: r#"function (launch, ctx) {
-    if (!ctx.window) { location.href = launch.auth_url; return; }
-    ctx.window.location.href = launch.auth_url;
+    var target = typeof launch.auth_url === "string" && launch.auth_url ? launch.auth_url
+      : typeof launch.app_scheme === "string" && launch.app_scheme ? launch.app_scheme : null;
+    if (!target) { ctx.reject("unsupported_launch", "Toss gave neither a page nor an app address to open"); return; }
+    if (!ctx.window) { location.href = target; return; }
+    ctx.window.location.href = target;
     ctx.follow();
   }"#,
 }];

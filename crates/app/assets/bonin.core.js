@@ -3,7 +3,8 @@
   "use strict";
 
   var current = global.document && global.document.currentScript;
-  // The origin bonin's landing posts from: the one this script came from, unless configured.
+  // The origin bonin's landing posts from: the one this script came from (or, bundled into the
+  // page, the page's own), unless `Bonin.configure({origin})` names it.
   var config = { origin: current && current.src ? new URL(current.src, global.location.href).origin : global.location.origin };
   var FEATURES = "width=480,height=720";
   var PENDING_KEY = "bonin:pending";
@@ -147,9 +148,11 @@
       };
       if (popup) {
         // The landing in the popup posts `{type: "bonin:verification", …}` to this page's origin.
+        // Only that window, showing bonin's origin, is heard: a message from any other window or
+        // frame (of whatever origin) is ignored.
         var onMessage = function (event) {
           var data = event.data;
-          if (event.origin !== config.origin || !data || data.type !== "bonin:verification" || data.verification_id !== id) { return; }
+          if (event.source !== popup || event.origin !== config.origin || !data || data.type !== "bonin:verification" || data.verification_id !== id) { return; }
           settle(null, outcome(data));
         };
         global.addEventListener("message", onMessage);

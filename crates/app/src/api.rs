@@ -236,7 +236,7 @@ pub struct FailureBody {
 
 /// A verification as the API shows it.
 #[derive(Debug, Serialize, ToSchema)]
-#[schema(as = Verification, example = json!({"id": "vrf_01HZX3K4Q9", "method": "window", "status": "pending", "expires_at": "2026-01-01T00:10:00Z", "launch": {"kind": "form", "action": "https://window.provider.example/start", "method": "post", "fields": [{"name": "m", "value": "service"}]}}))]
+#[schema(as = Verification, example = json!({"id": "vfhq3tzk5m2xw7rbn4c6dpyaue", "method": "window", "status": "pending", "expires_at": "2026-01-01T00:10:00Z", "launch": {"kind": "form", "action": "https://window.provider.example/start", "method": "post", "fields": [{"name": "m", "value": "service"}]}}))]
 pub struct VerificationBody {
     /// The verification's id.
     id: String,
@@ -598,7 +598,7 @@ async fn landing(state: AppState, id: String, callback: CallbackParams, caller: 
 /// Browser landing for the provider's redirect
 #[utoipa::path(get, path = "/v1/verifications/{id}/return", operation_id = "returnFromProvider", tag = "verifications",
     params(("id" = String, Path, description = "The verification's id.")),
-    responses((status = 200, description = "popup: a page that posts the outcome to the opener (HTML), or JSON for an SDK that fetches the landing itself", content(("text/html"), ("application/json"))),
+    responses((status = 200, description = "popup: a page that posts the outcome to the opener (HTML), or JSON for an SDK that fetches the landing itself", content(("text/html"), (crate::openapi::LandingOutcome = "application/json"))),
         (status = 303, description = "page display: back to return_url with verification_id, status and error"),
         (status = 404, description = "unknown verification (an HTML page)", content_type = "text/html"), LandingProblems))]
 async fn landing_get(
@@ -614,7 +614,7 @@ async fn landing_get(
 #[utoipa::path(post, path = "/v1/verifications/{id}/return", operation_id = "postBackFromProvider", tag = "verifications",
     params(("id" = String, Path, description = "The verification's id.")),
     request_body(content_type = "application/x-www-form-urlencoded", content = inline(BTreeMap<String, String>), description = "the provider's parameters as it posts them"),
-    responses((status = 200, description = "popup: a page that posts the outcome to the opener (HTML), or JSON for an SDK that fetches the landing itself", content(("text/html"), ("application/json"))),
+    responses((status = 200, description = "popup: a page that posts the outcome to the opener (HTML), or JSON for an SDK that fetches the landing itself", content(("text/html"), (crate::openapi::LandingOutcome = "application/json"))),
         (status = 303, description = "page display: back to return_url with verification_id, status and error"),
         (status = 404, description = "unknown verification (an HTML page)", content_type = "text/html"), (status = 415, description = "the body is not sent as application/x-www-form-urlencoded", content_type = "text/plain"), LandingProblems))]
 async fn landing_post(
@@ -682,8 +682,8 @@ async fn metrics(State(state): State<AppState>) -> Response {
 /// This document
 #[utoipa::path(get, path = "/openapi.json", operation_id = "openApiDocument", tag = "operations",
     responses((status = 200, description = "OpenAPI 3.1", body = inline(Object)), OpsProblems))]
-async fn openapi() -> Response {
-    Json(crate::openapi::document()).into_response()
+async fn openapi(served: crate::openapi::Served) -> Response {
+    Json(crate::openapi::served(served)).into_response()
 }
 
 async fn demo_index(State(state): State<AppState>, signing: bool) -> Response {
@@ -883,7 +883,12 @@ pub fn router_with(service: Arc<VerificationService>, settings: ApiSettings, gua
     let mut open = Router::new()
         .route("/v1/verifications/{id}/return", get(landing_get).post(landing_post))
         .route("/v1/verifications/{id}/launch", get(launch).post(launch))
-        .route("/openapi.json", get(openapi))
+        .route("/openapi.json", {
+            // What this server answers: the operations routes only when they are on this port,
+            // `/v1/signing` only when signing is configured.
+            let served = crate::openapi::Served { ops: settings.ops, signing: settings.signing.is_some() };
+            get(move || openapi(served))
+        })
         .merge(crate::browser_js::routes());
     if settings.ops {
         open = open.route("/healthz", get(healthz)).route("/readyz", get(readyz)).route("/metrics", get(metrics));

@@ -262,7 +262,8 @@ pub struct EventsConfig {
 pub struct EventEndpoint {
     /// The URL events are posted to.
     pub url: String,
-    /// The Standard Webhooks secret (`whsec_` + Base64), as the receiver's verifier holds it.
+    /// The Standard Webhooks secret (`whsec_` + padded Base64 of at least 24 bytes), as the
+    /// receiver's verifier holds it.
     #[serde(deserialize_with = "secret_string")]
     pub secret: SecretString,
 }
@@ -788,8 +789,14 @@ impl LoadedConfig {
             if self.config.profile == ProfileName::Production && !endpoint.url.starts_with("https://") {
                 return Err(error_at(f, "events.endpoints", "production posts events over https:// only"));
             }
-            if bonin_adapters_http::standard_webhooks::WebhookVerifier::new(endpoint.secret.expose_secret()).is_err() {
-                return Err(error_at(f, "events.endpoints", "each secret must be whsec_ followed by Base64 (secret)"));
+            if bonin_adapters_http::standard_webhooks::WebhookVerifier::for_signing(endpoint.secret.expose_secret())
+                .is_err()
+            {
+                return Err(error_at(
+                    f,
+                    "events.endpoints",
+                    "each secret must be whsec_ followed by padded Base64 of at least 24 random bytes, as `echo \"whsec_$(openssl rand -base64 32)\"` makes (secret)",
+                ));
             }
         }
         let urls: std::collections::BTreeSet<&str> = events.endpoints.iter().map(|e| e.url.as_str()).collect();

@@ -5,8 +5,9 @@
 //! [`bonin_domain::events`] for what is guaranteed. This module sends them:
 //!
 //! - **One deliverer per cluster.** Every second each instance asks the store for the lease
-//!   [`DELIVERER_LEASE`] (held for `events.lease_secs`, renewed by its holder each round); only the
-//!   holder claims events. An instance killed mid-round loses the lease when it lapses, and its
+//!   [`DELIVERER_LEASE`] (held for `events.lease_secs`, renewed by its holder each round and every
+//!   third of the lease during a long round); only the holder claims events. Leases are timed by
+//!   the instances' clocks, which must agree (NTP) to well within `lease_secs`. An instance killed mid-round loses the lease when it lapses, and its
 //!   claimed events become claimable again when their claims lapse.
 //! - **At least once, one id.** An event is removed only once every endpoint answered 2xx (or at
 //!   the give-up horizon); a crash after a 2xx but before that sends it again with the same
@@ -165,19 +166,21 @@ impl Deliverer {
             .endpoints
             .iter()
             .map(|e| {
-                let signer = WebhookVerifier::new(e.secret.expose_secret())
-                    .map_err(|_| Error::misconfigured("events.endpoints: a secret is not whsec_ + Base64"))?;
+                let signer = WebhookVerifier::for_signing(e.secret.expose_secret()).map_err(|_| {
+                    Error::misconfigured("events.endpoints: a secret is not whsec_ + padded Base64 of 24 bytes or more")
+                })?;
                 Ok(Endpoint { url: e.url.clone(), key: endpoint_key(&e.url), signer })
             })
             .collect::<Result<Vec<_>, Error>>()?;
         let timeout = Duration::from_secs(config.timeout_secs);
-        // The shared client: TLS >= 1.2, no redirects, bounded answers. Plain http:// to another
-        // host only where the configuration allowed it (the sandbox profile).
+        // The shared client: TLS >= 1.2, no redirects, only the status read (a receiver's large
+        // 2xx body is still a delivery). Plain http:// to another host only where the
+        // configuration allowed it (the sandbox profile).
         let client = Arc::new(ReqwestTransport::new(
             &HttpConfig::default()
                 .with_connect_timeout(timeout)
                 .with_timeout(timeout)
-                .with_max_response_bytes(64 * 1024)
+                .with_status_only(true)
                 .with_allow_insecure_http(allow_insecure_http),
         )?);
         let holder = format!("instance-{}", generate_event_id(rng.as_ref())?.trim_start_matches("evt_"));
@@ -207,8 +210,16 @@ impl Deliverer {
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         while !stop.load(Ordering::Relaxed) {
             tick.tick().await;
-            if let Err(error) = self.round().await {
-                tracing::warn!(%error, "event delivery round failed; retrying");
+            // A full batch may mean a backlog: the next round starts at once.
+            loop {
+                match self.round().await {
+                    Ok(handled) if handled == BATCH && !stop.load(Ordering::Relaxed) => {}
+                    Ok(_) => break,
+                    Err(error) => {
+                        tracing::warn!(%error, "event delivery round failed; retrying");
+                        break;
+                    }
+                }
             }
         }
     }
@@ -224,7 +235,21 @@ impl Deliverer {
         }
         let claimed = self.outbox.claim(&self.holder, BATCH, self.claim_lease).await?;
         let handled = claimed.len();
-        futures::future::join_all(claimed.into_iter().map(|event| self.handle(event))).await;
+        let deliveries = futures::future::join_all(claimed.into_iter().map(|event| self.handle(event)));
+        tokio::pin!(deliveries);
+        // The lease is renewed while the round runs (a third of its time apart), so that a round
+        // longer than the lease (endpoints timing out) does not let another instance take over.
+        let mut renew = tokio::time::interval_at(tokio::time::Instant::now() + self.lease / 3, self.lease / 3);
+        loop {
+            tokio::select! {
+                _ = &mut deliveries => break,
+                _ = renew.tick() => match self.outbox.hold_lease(DELIVERER_LEASE, &self.holder, self.lease).await {
+                    Ok(true) => {}
+                    Ok(false) => tracing::warn!("the delivery lease was taken over during a round; its claimed events are finished"),
+                    Err(error) => tracing::warn!(%error, "the delivery lease could not be renewed during a round"),
+                },
+            }
+        }
         Ok(handled)
     }
 

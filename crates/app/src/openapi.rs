@@ -81,6 +81,31 @@ pub fn document() -> Value {
     document
 }
 
+/// Which optional routes a running server answers (see [`served`]).
+#[derive(Debug, Clone, Copy)]
+pub struct Served {
+    /// `/healthz`, `/readyz` and `/metrics` are on the API's port (no `server.admin_bind`).
+    pub ops: bool,
+    /// `/v1/signing` is configured.
+    pub signing: bool,
+}
+
+/// The operations routes, which `server.admin_bind` moves to their own listener.
+const OPS_PATHS: [&str; 3] = ["/healthz", "/readyz", "/metrics"];
+
+/// The document a running server serves at `/openapi.json`: [`document`] without the routes it
+/// does not answer (the operations routes when `server.admin_bind` moved them, `/v1/signing`
+/// when no signing provider is configured).
+pub fn served(served: Served) -> Value {
+    let mut document = document();
+    if let Some(paths) = document.get_mut("paths").and_then(Value::as_object_mut) {
+        paths.retain(|path, _| {
+            (served.ops || !OPS_PATHS.contains(&path.as_str())) && (served.signing || !path.starts_with("/v1/signing"))
+        });
+    }
+    document
+}
+
 /// What the derive cannot say: the build's providers and launch shapes, the API key scheme, the
 /// request id on every operation and answer, and `POST` beside `GET` for the launch data.
 fn per_build(document: &mut Value) {
@@ -110,7 +135,18 @@ fn per_build(document: &mut Value) {
     for (name, schema) in launcher_schemas() {
         components["schemas"][name] = schema;
     }
+    if let Some(tags) = document.get_mut("tags").and_then(Value::as_array_mut) {
+        tags.push(json!({"name": "browser", "description": "`bonin.js`, the browser half, and its TypeScript declarations (open, cacheable; `docs/BROWSER.md`)."}));
+    }
+    let any_route = serde_json::to_value(problems(&ANY_ROUTE)).unwrap_or_default();
     let Some(paths) = document.get_mut("paths").and_then(Value::as_object_mut) else { return };
+    for (path, operation) in browser_paths() {
+        let mut operation = operation;
+        if let (Some(responses), Some(problems)) = (operation["responses"].as_object_mut(), any_route.as_object()) {
+            responses.extend(problems.clone());
+        }
+        paths.insert(path, json!({"get": operation}));
+    }
     if let Some(launch) = paths.get_mut("/v1/verifications/{id}/launch").and_then(Value::as_object_mut)
         && let Some(get) = launch.get("get").cloned()
     {
@@ -130,6 +166,58 @@ fn per_build(document: &mut Value) {
             response["headers"][REQUEST_ID] = json!({"$ref": "#/components/headers/RequestId"});
         }
     }
+}
+
+/// `GET /bonin.js`, `GET /bonin.<hash>.js` (this build's) and `GET /bonin.d.ts`
+/// (see [`crate::browser_js`]).
+fn browser_paths() -> Vec<(String, Value)> {
+    let script = crate::browser_js::script();
+    let if_none_match = json!({"name": "if-none-match", "in": "header", "required": false,
+        "description": "An `ETag` this answered before: `304` while it is current.", "schema": {"type": "string"}});
+    let text = |media: &str| json!({media: {"schema": {"type": "string"}}});
+    let header =
+        |description: &str| json!({"description": description, "required": true, "schema": {"type": "string"}});
+    let script_answer = |immutable: bool| {
+        json!({
+            "200": {"description": if immutable { "The script; cacheable for a year (the URL names its content)" } else { "The running version's script; revalidate (`no-cache`)" },
+                "content": text("text/javascript"),
+                "headers": {
+                    "bonin-integrity": header("Its Subresource Integrity value (`sha384-…`), for `<script integrity>`."),
+                    "bonin-script": header("Its content-addressed path, `/bonin.<hash>.js`."),
+                    "etag": header("The integrity value, quoted."),
+                    "cache-control": header(if immutable { "`public, max-age=31536000, immutable`" } else { "`no-cache`" }),
+                }},
+            "304": {"description": "Not modified (`If-None-Match` named the current ETag)"},
+        })
+    };
+    let operation = |id: &str, summary: &str, responses: Value| {
+        json!({"operationId": id, "summary": summary, "tags": ["browser"],
+            "parameters": [if_none_match.clone()], "responses": responses})
+    };
+    vec![
+        ("/bonin.js".into(), operation("getBoninJs", "bonin.js, the running version", script_answer(false))),
+        (
+            script.path.clone(),
+            operation(
+                "getBoninJsImmutable",
+                "bonin.js by its content-addressed path (this build's; `bonin-script` names it)",
+                script_answer(true),
+            ),
+        ),
+        (
+            "/bonin.d.ts".into(),
+            operation(
+                "getBoninDeclarations",
+                "The TypeScript declarations of `window.Bonin`",
+                json!({
+                    "200": {"description": "The declarations (`no-cache`, with an ETag)",
+                        "content": text("application/typescript"),
+                        "headers": {"etag": header("Their digest, quoted.")}},
+                    "304": {"description": "Not modified (`If-None-Match` named the current ETag)"},
+                }),
+            ),
+        ),
+    ]
 }
 
 /// What each verification provider of this build can do, as one `if`/`then`/`else` chain: with
@@ -274,13 +362,29 @@ problem_set!(
     LandingProblems: 429
 );
 problem_set!(
-    /// The signing provider's callbacks.
-    EventProblems: 400, 401, 404, 413
+    /// The signing provider's callbacks (503: the forwarded event could not be stored, so the
+    /// provider should send the callback again).
+    EventProblems: 400, 401, 404, 413, 503
 );
 problem_set!(
     /// The operations routes.
     OpsProblems: 503
 );
+
+/// The landing's answer to a page's script that asked for JSON (`Accept: application/json`, as
+/// `bonin.js` does when it hands over an SDK's result), in popup display.
+#[derive(Debug, ToSchema)]
+#[schema(example = json!({"verification_id": "vfhq3tzk5m2xw7rbn4c6dpyaue", "status": "verified", "error": null}))]
+#[allow(dead_code)] // Describes what the landing writes.
+pub(crate) struct LandingOutcome {
+    /// The verification's id.
+    verification_id: String,
+    /// Where the verification stands after the provider's answer.
+    status: Status,
+    /// Why completing failed (`null` when it did not).
+    #[schema(value_type = Option<ErrorCodeSchema>)]
+    error: Option<String>,
+}
 
 /// An RFC 9457 problem (`application/problem+json`).
 #[derive(Debug, Serialize, Deserialize, ToSchema)]

@@ -145,6 +145,29 @@ fn bonin_js_is_valid_javascript() {
     assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
 }
 
+/// `bonin.js` in a scripted window (`tests/js/bonin_behaviour.js`): only the popup it opened, on
+/// bonin's origin, settles a verification by message; a Toss launch without an address rejects and
+/// navigates nowhere.
+#[test]
+fn bonin_js_hears_only_its_popup_and_opens_nothing_without_an_address() {
+    if skip_without_node("bonin.js behaviour") {
+        return;
+    }
+    let dir = std::env::temp_dir().join(format!("bonin-js-behaviour-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("bonin.js");
+    std::fs::write(&file, &bonin_app::browser_js::script().source).unwrap();
+    let harness = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/js/bonin_behaviour.js");
+    let output = Command::new("node").arg(harness).arg(&file).output().unwrap();
+    let _ = std::fs::remove_dir_all(&dir);
+    assert!(
+        output.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
 /// Code a host page would write, type-checked against `bonin.d.ts` (and a misuse, which must fail).
 const USAGE: &str = r#"
 async function verify(start: () => Promise<Bonin.Verification>): Promise<string> {

@@ -352,7 +352,9 @@ fn every_documented_key_is_a_real_setting() {
                 "providers.toss.trigger_type" => "PUSH",
                 "providers.toss.request_url" => "https://shop.example/back",
                 "providers.toss.public_key_base64" => TOSS_TEST_PUBLIC_KEY.trim(),
-                "events.endpoints" => r#"[{"url": "http://127.0.0.1:9/hook", "secret": "whsec_ZG9jdW1lbnRlZA=="}]"#,
+                "events.endpoints" => {
+                    r#"[{"url": "http://127.0.0.1:9/hook", "secret": "whsec_ZG9jdW1lbnRlZC1ldmVudHMtc2VjcmV0LTAwMDA="}]"#
+                }
                 "events.retry_base_ms" => "250",
                 "providers.toss.timeout_secs" => "30",
                 key if key.ends_with("_secs") || key.ends_with("_bytes") => "4096",
@@ -545,6 +547,12 @@ fn bad_event_endpoints_are_refused() {
     refused(endpoint("not a url", EVENT_SECRET), "events.endpoints");
     refused(endpoint("https://user:pw@hooks.example/x", EVENT_SECRET), "events.endpoints");
     refused(endpoint("https://hooks.example/x", "whsec_not base64!"), "events.endpoints");
+    // Too short for a signing key (one byte; then 23), unpadded, or without the prefix: receivers'
+    // libraries read only padded `whsec_` secrets, and a short key is guessable.
+    refused(endpoint("https://hooks.example/x", "whsec_QQ=="), "at least 24");
+    refused(endpoint("https://hooks.example/x", "whsec_MDEyMzQ1Njc4OTAxMjM0NTY3ODkwMTI="), "at least 24");
+    refused(endpoint("https://hooks.example/x", EVENT_SECRET.trim_end_matches('=')), "padded");
+    refused(endpoint("https://hooks.example/x", EVENT_SECRET.trim_start_matches("whsec_")), "whsec_");
     refused(
         format!("{}{}", endpoint("https://a.example/x", EVENT_SECRET), endpoint("https://a.example/x", EVENT_SECRET)),
         "once",

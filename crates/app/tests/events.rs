@@ -452,3 +452,120 @@ async fn an_event_nobody_takes_is_given_up_at_the_horizon() {
     deliverer.round().await.unwrap();
     assert_eq!(receiver.lock().unwrap().requests.len(), attempts);
 }
+
+/// A receiver whose `2xx` answer carries a large body (an HTML page, say) took the event: one
+/// round delivers and settles it, whatever the body's size.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_2xx_with_a_large_body_is_a_delivery() {
+    use bonin_adapters_store::MemoryStore;
+    use bonin_app::{config::EventsConfig, events::Deliverer, metrics::Metrics, service::*};
+    use bonin_domain::{Clock, EventData, ManualClock, OsRng, Outbox, OutboxEvent, events::generate_event_id};
+
+    let posts = Arc::new(Mutex::new(0usize));
+    let counted = posts.clone();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let app = Router::new().route(
+        "/hook",
+        post(move || {
+            let counted = counted.clone();
+            async move {
+                *counted.lock().unwrap() += 1;
+                "x".repeat(512 * 1024)
+            }
+        }),
+    );
+    tokio::spawn(async move { axum::serve(listener, app).await });
+
+    let clock = Arc::new(ManualClock::new(time::OffsetDateTime::now_utc()));
+    let store = Arc::new(MemoryStore::with_clock(clock.clone()));
+    let config: EventsConfig = serde_json::from_value(json!({
+        "endpoints": [{"url": format!("http://{addr}/hook"), "secret": SECRET}],
+        "give_up_after_secs": 600, "timeout_secs": 5, "retry_base_ms": 1000, "retry_max_secs": 10, "lease_secs": 30,
+    }))
+    .unwrap();
+    let settings = ServiceSettings::new("http://127.0.0.1:1", bonin_domain::ProviderId::ALL[0])
+        .with_pii_retention(Duration::from_secs(60))
+        .with_identity_grace(Duration::ZERO);
+    let service = Arc::new(
+        VerificationService::new(store.clone(), clock.clone(), Arc::new(OsRng), settings, Arc::new(NoObserver))
+            .with_events(true),
+    );
+    let metrics = Arc::new(Metrics::default());
+    let deliverer =
+        Deliverer::new(&config, store.clone(), service, Arc::new(OsRng), metrics.clone(), true).unwrap().unwrap();
+    let data = EventData::signing("esignon", None, "wf-large-answer", "completed");
+    let event = OutboxEvent::new(generate_event_id(&OsRng).unwrap(), "signing.completed", data, clock.now());
+    store.enqueue(std::slice::from_ref(&event)).await.unwrap();
+
+    assert_eq!(deliverer.round().await.unwrap(), 1);
+    assert_eq!(store.depth().await.unwrap(), 0, "settled after one round");
+    assert_eq!(*posts.lock().unwrap(), 1);
+    let text = metrics.render(&[]);
+    assert!(text.lines().any(|l| l == "bonin_events_deliveries_total{result=\"delivered\"} 1"), "{text}");
+}
+
+/// A round longer than the lease (an endpoint slower than `lease_secs`) keeps the lease: another
+/// instance asking for it mid-round is refused, and gets it once the holder stops renewing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_long_round_keeps_the_delivery_lease() {
+    use bonin_adapters_store::MemoryStore;
+    use bonin_app::{
+        config::EventsConfig,
+        events::{DELIVERER_LEASE, Deliverer},
+        metrics::Metrics,
+        service::*,
+    };
+    use bonin_domain::{Clock, EventData, OsRng, Outbox, OutboxEvent, SystemClock, events::generate_event_id};
+
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let app = Router::new().route(
+        "/hook",
+        post(|| async {
+            tokio::time::sleep(Duration::from_secs(5)).await;
+            axum::http::StatusCode::NO_CONTENT
+        }),
+    );
+    tokio::spawn(async move { axum::serve(listener, app).await });
+
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock::new());
+    let store = Arc::new(MemoryStore::with_clock(clock.clone()));
+    let config: EventsConfig = serde_json::from_value(json!({
+        "endpoints": [{"url": format!("http://{addr}/hook"), "secret": SECRET}],
+        "give_up_after_secs": 600, "timeout_secs": 10, "retry_base_ms": 1000, "retry_max_secs": 10, "lease_secs": 2,
+    }))
+    .unwrap();
+    let settings = ServiceSettings::new("http://127.0.0.1:1", bonin_domain::ProviderId::ALL[0])
+        .with_pii_retention(Duration::from_secs(60))
+        .with_identity_grace(Duration::ZERO);
+    let service = Arc::new(
+        VerificationService::new(store.clone(), clock.clone(), Arc::new(OsRng), settings, Arc::new(NoObserver))
+            .with_events(true),
+    );
+    let deliverer = Arc::new(
+        Deliverer::new(&config, store.clone(), service, Arc::new(OsRng), Arc::new(Metrics::default()), true)
+            .unwrap()
+            .unwrap(),
+    );
+    let data = EventData::signing("esignon", None, "wf-slow-endpoint", "completed");
+    let event = OutboxEvent::new(generate_event_id(&OsRng).unwrap(), "signing.completed", data, clock.now());
+    store.enqueue(std::slice::from_ref(&event)).await.unwrap();
+
+    let round = tokio::spawn({
+        let deliverer = deliverer.clone();
+        async move { deliverer.round().await }
+    });
+    // Past the 2 s lease, mid-round (the endpoint answers after 5 s).
+    tokio::time::sleep(Duration::from_millis(3500)).await;
+    assert!(!round.is_finished());
+    assert!(
+        !store.hold_lease(DELIVERER_LEASE, "another-instance", Duration::from_secs(2)).await.unwrap(),
+        "the lease lapsed during a round"
+    );
+    assert_eq!(round.await.unwrap().unwrap(), 1);
+    assert_eq!(store.depth().await.unwrap(), 0);
+    // Once its holder stops, the lease lapses and another instance takes it.
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    assert!(store.hold_lease(DELIVERER_LEASE, "another-instance", Duration::from_secs(2)).await.unwrap());
+}

@@ -56,7 +56,15 @@ async fn with_admin_bind_metrics_health_and_readiness_leave_the_public_listener(
     assert_eq!(http_get(admin_at, "/readyz").await, (200, "ready".to_owned()));
     // Only operations there: the API is not reachable through the admin listener.
     assert_eq!(http_get(admin_at, "/openapi.json").await.0, 404);
-    assert_eq!(http_get(public_at, "/openapi.json").await.0, 200);
+    // The public document describes what the public listener answers: no operations routes.
+    let (status, document) = http_get(public_at, "/openapi.json").await;
+    assert_eq!(status, 200);
+    let document: serde_json::Value = serde_json::from_str(&document).unwrap();
+    let paths = document["paths"].as_object().unwrap();
+    for path in ["/metrics", "/healthz", "/readyz"] {
+        assert!(!paths.contains_key(path), "{path} is described but not served");
+    }
+    assert!(paths.contains_key("/v1/verifications") && paths.contains_key("/openapi.json"));
 
     let _ = stop.send(());
     served.await.unwrap().unwrap();
@@ -66,9 +74,12 @@ async fn with_admin_bind_metrics_health_and_readiness_leave_the_public_listener(
 async fn without_admin_bind_operations_stay_on_the_public_listener() {
     let app = support::app(&[]).await;
     assert!(app.admin.is_none());
+    let document = send(&app.router, Request::get("/openapi.json").body(Body::empty()).unwrap()).await;
+    let document: serde_json::Value = serde_json::from_slice(&document.body).unwrap();
     for path in ["/metrics", "/healthz", "/readyz"] {
         let reply = send(&app.router, Request::get(path).body(Body::empty()).unwrap()).await;
         assert_eq!(reply.status, StatusCode::OK, "{path}");
+        assert!(document["paths"][path].is_object(), "{path} is served but not described");
     }
 }
 
