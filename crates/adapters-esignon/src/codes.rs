@@ -51,12 +51,10 @@ pub fn to_error(endpoint: &str, code: &str, message: Option<String>) -> Error {
         Class::Misconfigured => {
             Error::misconfigured(format!("eSignon refused {endpoint} ({provider_code}: {meaning})"))
         }
-        Class::InvalidInput | Class::NotFound | Class::State => {
-            let field = match class {
-                Class::NotFound => "workflow_id",
-                Class::State => "command",
-                _ => "request",
-            };
+        // The workflow's state refuses the step (a reminder for a cancelled document): `wrong_step`.
+        Class::State => Error::wrong_step(format!("eSignon {provider_code}: {meaning}")),
+        Class::InvalidInput | Class::NotFound => {
+            let field = if class == Class::NotFound { "workflow_id" } else { "request" };
             Error::invalid_input(field, format!("eSignon {provider_code}: {meaning}"))
         }
         _ => Error::rejected(ProviderId::Esignon, provider_code, message.or(Some(meaning.to_owned()))),

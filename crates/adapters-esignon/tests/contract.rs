@@ -253,9 +253,9 @@ async fn start_status_sign_and_cancel_through_their_state_machine() {
     assert_eq!(info.status, WorkflowStatus::Completed);
     assert!(info.download_url.is_some() && info.certificate_url.is_some());
     let error = client.remind(&started.provider_workflow_id).await.unwrap_err();
-    assert!(matches!(&error, Error::InvalidInput { reason, .. } if reason.contains("1429Q:11")), "{error:?}");
+    assert!(matches!(&error, Error::WrongStep { reason } if reason.contains("1429Q:11")), "{error:?}");
     let error = client.cancel(&started.provider_workflow_id, CancelCommand::Cancel).await.unwrap_err();
-    assert!(matches!(&error, Error::InvalidInput { reason, .. } if reason.contains("1510Q:11")), "{error:?}");
+    assert!(matches!(&error, Error::WrongStep { reason } if reason.contains("1510Q:11")), "{error:?}");
     assert!(client.cancel(&started.provider_workflow_id, CancelCommand::Dispose { reason: " ".into() }).await.is_err());
     client.cancel(&started.provider_workflow_id, CancelCommand::Dispose { reason: "계약 해지".into() }).await.unwrap();
     assert_eq!(client.status(&started.provider_workflow_id).await.unwrap().status, WorkflowStatus::Disposed);
@@ -265,7 +265,7 @@ async fn start_status_sign_and_cancel_through_their_state_machine() {
     client.cancel(&other, CancelCommand::Cancel).await.unwrap();
     assert_eq!(client.status(&other).await.unwrap().status, WorkflowStatus::Cancelled);
     let error = client.remind(&other).await.unwrap_err();
-    assert!(matches!(&error, Error::InvalidInput { reason, .. } if reason.contains("1429Q:12")), "{error:?}");
+    assert!(matches!(&error, Error::WrongStep { reason } if reason.contains("1429Q:12")), "{error:?}");
     client.cancel(&other, CancelCommand::Delete).await.unwrap();
     assert_eq!(client.status(&other).await.unwrap().status, WorkflowStatus::Deleted);
 

@@ -421,6 +421,7 @@ pub trait Provider: Send + Sync + 'static {
 /// | `ctx.window` | popup display: the window `bonin.js` already opened (blank, same origin, so the launcher may set its `name` to the one the provider's SDK opens its popup under); page display: `null` |
 /// | `ctx.verification` | the verification (`id`, `provider`, `method`, …) |
 /// | `ctx.loadScript(url)` | loads the provider's SDK once; a Promise |
+/// | `ctx.navigate(url)` | moves `ctx.window` (page display: the page) to `url`; refuses `javascript:`, `data:` and other non-web addresses (rejects `unsafe_launch`, answers `false`) |
 /// | `ctx.land(url, params, providerResult?)` | hands an SDK's answer to bonin's landing (`url`, with `params` as its query) and resolves with what the landing answers |
 /// | `ctx.callbackName(fn)` | a global function name an SDK can call back by |
 /// | `ctx.follow()` | an approval in an app: follows it with the host page's `poll` option, else resolves `pending` |

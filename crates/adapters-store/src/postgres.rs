@@ -11,7 +11,7 @@ use tokio_postgres::{NoTls, error::SqlState};
 
 use crate::{
     RecordCipher,
-    record::{self, Seen, dead_at, event_of, event_text, key_column, ms, now_ms, version_column},
+    record::{self, Seen, dead_at, event_text, key_column, ms, now_ms, version_column},
 };
 
 /// Schema versions, applied in order at start-up under an advisory lock (several instances may
@@ -450,7 +450,8 @@ impl Outbox for PostgresStore {
                 )
                 .await
                 .map_err(|e| db_error(&e))?;
-            let mut claimed = rows.iter().map(|row| event_of(row.get::<_, &str>(0))).collect::<Result<Vec<_>, _>>()?;
+            let mut claimed: Vec<_> =
+                rows.iter().filter_map(|row| record::claimed_event(row.get::<_, &str>(0))).collect();
             claimed.sort_by(|a, b| a.due_at.cmp(&b.due_at).then_with(|| a.id.cmp(&b.id)));
             Ok(claimed)
         })

@@ -45,6 +45,26 @@ pub(crate) fn event_of(text: &str) -> Result<bonin_domain::OutboxEvent, StoreErr
     serde_json::from_str(text).map_err(|_| StoreError::Corrupt("a stored event could not be read".into()))
 }
 
+/// A claimed event, or `None` when it cannot be read (written by a newer version, or edited by
+/// hand): it is left where it is, claimed, and logged by its id, so that one unreadable event does
+/// not hold back every other (it is claimed and skipped again when its claim lapses, and read by
+/// a version that understands it).
+pub(crate) fn claimed_event(text: &str) -> Option<bonin_domain::OutboxEvent> {
+    match event_of(text) {
+        Ok(event) => Some(event),
+        Err(_) => {
+            // The id only (`evt_…`, or a hash), and only when it looks like one.
+            let id = serde_json::from_str::<serde_json::Value>(text)
+                .ok()
+                .and_then(|v| v.get("id").and_then(serde_json::Value::as_str).map(str::to_owned))
+                .filter(|id| id.len() <= 80 && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-'))
+                .unwrap_or_else(|| "<unreadable>".to_owned());
+            tracing::warn!(event_id = %id, "a stored event could not be read and is skipped; it stays in the outbox");
+            None
+        }
+    }
+}
+
 /// Serializes and seals a record, bound to its id and version.
 pub(crate) fn seal(cipher: &RecordCipher, verification: &Verification) -> Result<Vec<u8>, StoreError> {
     let json = serde_json::to_vec(verification)

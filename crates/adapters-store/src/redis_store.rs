@@ -437,13 +437,7 @@ impl Outbox for RedisStore {
                 .invoke_async(&mut connection)
                 .await
                 .map_err(|e| redis_error(&e))?;
-            claimed
-                .iter()
-                .map(|text| {
-                    serde_json::from_str(text)
-                        .map_err(|_| StoreError::Corrupt("a stored event could not be read".into()))
-                })
-                .collect()
+            Ok(claimed.iter().filter_map(|text| crate::record::claimed_event(text)).collect())
         })
         .await
     }

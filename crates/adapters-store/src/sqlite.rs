@@ -14,7 +14,7 @@ use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 
 use crate::{
     RecordCipher,
-    record::{self, Seen, dead_at, event_of, event_text, key_column, ms, now_ms, version_column},
+    record::{self, Seen, dead_at, event_text, key_column, ms, now_ms, version_column},
 };
 
 /// Schema versions, applied in order at start-up (tracked in `PRAGMA user_version`).
@@ -341,7 +341,7 @@ impl Outbox for SqliteStore {
                     params![holder, until, id],
                 )
                 .map_err(|e| unavailable(&e))?;
-                claimed.push(event_of(&text)?);
+                claimed.extend(record::claimed_event(&text));
             }
             tx.commit().map_err(|e| unavailable(&e))?;
             Ok(claimed)

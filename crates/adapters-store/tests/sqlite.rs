@@ -149,3 +149,26 @@ async fn outbox_conformance() {
     let harness = ManualHarness { store: store.clone(), clock };
     bonin_adapters_store::conformance::outbox_conformance(&harness, store, other).await;
 }
+
+/// An event this version cannot read (a newer version's, or edited by hand) is skipped and kept:
+/// the events due after it are still claimed.
+#[tokio::test]
+async fn an_unreadable_event_does_not_hold_back_the_others() {
+    let path = temp_db();
+    let clock = manual_clock();
+    let store = SqliteStore::open(&path, cipher(), clock.clone()).unwrap();
+    let raw = rusqlite::Connection::open(&path).unwrap();
+    let due = i64::try_from((clock.now() - time::OffsetDateTime::UNIX_EPOCH).whole_milliseconds()).unwrap() - 1000;
+    raw.execute(
+        "INSERT INTO outbox (id, due_at, internal, event) VALUES ('evt_unreadable', ?1, 0, '{\"id\":\"evt_unreadable\",\"shape\":2}')",
+        [due],
+    )
+    .unwrap();
+    let data = EventData::signing("esignon", None, "wf-readable", "completed");
+    let readable = OutboxEvent::new(events::generate_event_id(&OsRng).unwrap(), "signing.completed", data, clock.now());
+    store.enqueue(std::slice::from_ref(&readable)).await.unwrap();
+
+    let claimed = store.claim("instance-a", 10, Duration::from_secs(30)).await.unwrap();
+    assert_eq!(claimed.iter().map(|e| e.id.as_str()).collect::<Vec<_>>(), [readable.id.as_str()]);
+    assert_eq!(store.depth().await.unwrap(), 2, "the unreadable event is kept");
+}

@@ -121,7 +121,8 @@ const LAUNCH_SCHEMA: &str = r#"{
 /// Opens Toss's page in the popup (or, page display, in this page), then follows the approval with
 /// the host page's `poll` option: Toss calls no landing, so only bonin's server learns the outcome.
 /// Without `auth_url` it opens `app_scheme` (the Toss app, on a phone); with neither it rejects
-/// with `unsupported_launch` and navigates nowhere. In an app, `app_scheme` / `android_app_uri` /
+/// with `unsupported_launch` and navigates nowhere (and `ctx.navigate` refuses a script or data
+/// address with `unsafe_launch`; the adapter already refuses such links from Toss). In an app, `app_scheme` / `android_app_uri` /
 /// `ios_app_uri` open the Toss app directly.
 const LAUNCHERS: &[Launcher] = &[Launcher {
     kind: LAUNCH_KIND,
@@ -130,9 +131,7 @@ const LAUNCHERS: &[Launcher] = &[Launcher {
     var target = typeof launch.auth_url === "string" && launch.auth_url ? launch.auth_url
       : typeof launch.app_scheme === "string" && launch.app_scheme ? launch.app_scheme : null;
     if (!target) { ctx.reject("unsupported_launch", "Toss gave neither a page nor an app address to open"); return; }
-    if (!ctx.window) { location.href = target; return; }
-    ctx.window.location.href = target;
-    ctx.follow();
+    if (ctx.navigate(target) && ctx.window) { ctx.follow(); }
   }"#,
 }];
 

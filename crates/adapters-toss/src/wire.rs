@@ -250,15 +250,42 @@ impl TossLaunch {
             .filter(|t| valid_tx_id(t))
             .and_then(|t| ProviderTxId::new(t).ok())
             .ok_or_else(|| Error::protocol(provider, "request: txId missing or malformed"))?;
+        // The browser navigates to these: a page must be http(s), an app link must not be a
+        // script, data or local scheme. Anything else is a hostile or broken answer.
+        let link = |key: &'static str, page: bool| match member(success, key) {
+            Some(url) if !safe_link(&url, page) => {
+                Err(Error::protocol(provider, format!("request: {key} is not a usable link")))
+            }
+            other => Ok(other),
+        };
         Ok(Self {
             tx_id,
-            auth_url: member(success, "authUrl"),
-            app_scheme: member(success, "appScheme"),
-            android_app_uri: member(success, "androidAppUri"),
-            ios_app_uri: member(success, "iosAppUri"),
+            auth_url: link("authUrl", true)?,
+            app_scheme: link("appScheme", false)?,
+            android_app_uri: link("androidAppUri", false)?,
+            ios_app_uri: link("iosAppUri", false)?,
             requested_at: member(success, "requestedDt").and_then(|t| parse_time(&t)),
         })
     }
+}
+
+/// Whether a link Toss gave may be opened: `page` links are `https://` (or `http://`, as the
+/// sandbox serves), app links have a scheme that is neither a script, data nor local one.
+fn safe_link(url: &str, page: bool) -> bool {
+    let Some((scheme, rest)) = url.split_once(':') else { return false };
+    let scheme = scheme.to_ascii_lowercase();
+    let well_formed = !scheme.is_empty()
+        && scheme.starts_with(|c: char| c.is_ascii_alphabetic())
+        && scheme.chars().all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c))
+        && !rest.is_empty()
+        && !url.chars().any(|c| c.is_control() || c.is_whitespace());
+    if !well_formed {
+        return false;
+    }
+    if page {
+        return (scheme == "https" || scheme == "http") && rest.starts_with("//");
+    }
+    !matches!(scheme.as_str(), "javascript" | "data" | "vbscript" | "blob" | "file" | "about" | "filesystem")
 }
 
 /// Where a transaction stands. `Completed` is not final: only the result read decides \[S\].
@@ -337,6 +364,33 @@ mod tests {
         assert_eq!(member(&value, "c"), None);
         assert_eq!(member(&value, "d").as_deref(), Some("7"));
         assert_eq!(member(&value, "e"), None);
+    }
+
+    #[test]
+    fn links_the_browser_would_open_are_pages_or_app_links_never_scripts() {
+        let success =
+            |key: &str, url: &str| serde_json::json!({"txId": "0a1b2c3d-4e5f-6789-abcd-ef0123456789", key: url});
+        let read = |key: &str, url: &str| TossLaunch::from_success(&success(key, url), ProviderId::Toss);
+        assert!(read("authUrl", "https://auth.cert.toss.im/type-cert?txId=1").is_ok());
+        assert!(read("authUrl", "http://127.0.0.1:9000/toss/auth").is_ok());
+        assert!(read("appScheme", "supertoss://toss-cert?txId=1").is_ok());
+        assert!(read("androidAppUri", "intent://toss-cert#Intent;scheme=supertoss;end").is_ok());
+        for (key, hostile) in [
+            ("authUrl", "javascript:opener.document.title='x'"),
+            ("authUrl", "JavaScript:alert(1)"),
+            ("authUrl", "supertoss://toss-cert"),
+            ("authUrl", "https:/no-authority"),
+            ("appScheme", "javascript:alert(1)"),
+            ("appScheme", "data:text/html,<script>alert(1)</script>"),
+            ("iosAppUri", "vbscript:x"),
+            ("androidAppUri", "file:///etc/passwd"),
+            ("appScheme", "java\tscript:alert(1)"),
+            ("appScheme", "no scheme at all"),
+        ] {
+            let error = read(key, hostile).unwrap_err();
+            assert!(matches!(error, Error::Protocol { .. }), "{key} = {hostile}: {error:?}");
+            assert!(!error.to_string().contains(hostile), "the value is not echoed");
+        }
     }
 
     #[test]

@@ -48,8 +48,22 @@
     return result;
   }
 
+  // Schemes a launch never navigates to: they would run script, or show local or inline content,
+  // with the host page's (or its popup's) origin.
+  var UNSAFE_SCHEMES = ["javascript:", "data:", "vbscript:", "blob:", "file:", "about:", "filesystem:"];
+  function safeUrl(url) {
+    if (typeof url !== "string" || !url) { return null; }
+    var parsed;
+    try { parsed = new URL(url, global.location.href); } catch (ignored) { return null; }
+    return UNSAFE_SCHEMES.indexOf(parsed.protocol.toLowerCase()) === -1 ? parsed.toString() : null;
+  }
+
   // NICE's kind (and any provider's plain form): post the fields, into the popup when there is one.
   function submitForm(launch, ctx) {
+    if (!safeUrl(launch.action)) {
+      ctx.reject("unsafe_launch", "the launch's form action is not a web address");
+      return;
+    }
     var form = global.document.createElement("form");
     form.method = launch.method || "post";
     form.action = launch.action;
@@ -87,6 +101,14 @@
         window: popup,
         origin: config.origin,
         loadScript: loadScript,
+        // Moves `target` (the popup, or this page when there is none) to `url`, unless it is not a
+        // web or app address (`javascript:`, `data:`, …): then rejects with `unsafe_launch`.
+        navigate: function (url) {
+          var safe = safeUrl(url);
+          if (!safe) { ctx.reject("unsafe_launch", "the launch named an address that is not a web or app address"); return false; }
+          if (popup) { popup.location.href = safe; } else { global.location.href = safe; }
+          return true;
+        },
         resolve: function (body, providerResult) { settle(null, outcome(body, providerResult)); },
         reject: function (code, message) {
           if (popup && !popup.closed) { popup.close(); }

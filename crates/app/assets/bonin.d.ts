@@ -54,6 +54,7 @@ declare namespace Bonin {
     | "popup_blocked"
     | "popup_closed"
     | "unsupported_launch"
+    | "unsafe_launch"
     | "invalid_verification"
     | "script_failed"
     | "landing_failed"

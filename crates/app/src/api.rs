@@ -394,7 +394,7 @@ async fn complete(
 /// `POST /v1/verifications/{id}/otp` body.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-#[schema(as = OtpSendRequest, example = json!({"name": "홍길동", "phone": "01012345678", "birth_date": "1990-01-01", "gender": "male", "nationality": "domestic", "carrier": "skt", "auth_type": "sms"}))]
+#[schema(as = OtpSendRequest, example = json!({"name": "홍길동", "phone": "01012345678", "birth_date": "1990-01-01", "gender": "male", "nationality": "domestic", "carrier": "skt", "auth_type": "sms", "client_ip": "203.0.113.7"}))]
 pub struct OtpSendBody {
     name: String,
     phone: String,

@@ -98,6 +98,14 @@ impl fmt::Debug for StoreConfig {
     }
 }
 
+/// An event endpoint as logs, errors, `Debug` and `bonin config` show it: its origin, with
+/// `/<redacted>` for any path or query (receivers' URLs often carry a token in either).
+pub fn redact_endpoint(url: &str) -> String {
+    let Some(origin) = origin_of(url) else { return "<unreadable>".to_owned() };
+    let rest = url.get(origin.len()..).unwrap_or_default();
+    if rest.is_empty() || rest == "/" { origin } else { format!("{origin}/<redacted>") }
+}
+
 /// `url` with the password of its user info and the values of password-, secret- or token-named
 /// query parameters replaced by `<redacted>` (`postgres://bonin:<redacted>@db/bonin`); text without
 /// `://` is returned as it is. Where an unencoded `@` makes the URL ambiguous, more is redacted,
@@ -256,7 +264,7 @@ pub struct EventsConfig {
     pub lease_secs: u64,
 }
 
-/// One `[[events.endpoints]]`. `Debug` shows the URL, never the secret.
+/// One `[[events.endpoints]]`. `Debug` shows the URL's origin, never its path, query or the secret.
 #[derive(Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct EventEndpoint {
@@ -270,7 +278,10 @@ pub struct EventEndpoint {
 
 impl fmt::Debug for EventEndpoint {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("EventEndpoint").field("url", &redact_url(&self.url)).field("secret", &"<redacted>").finish()
+        f.debug_struct("EventEndpoint")
+            .field("url", &redact_endpoint(&self.url))
+            .field("secret", &"<redacted>")
+            .finish()
     }
 }
 
@@ -1056,6 +1067,8 @@ fn walk(
             for (k, v) in map {
                 let shown = if secret.contains(&k.as_str()) {
                     "<redacted>".to_owned()
+                } else if k == "url" && prefix == "events.endpoints" {
+                    serde_json::Value::String(v.as_str().map(redact_endpoint).unwrap_or_default()).to_string()
                 } else {
                     match v {
                         serde_json::Value::String(text) => serde_json::Value::String(redact_url(text)).to_string(),

@@ -92,7 +92,7 @@ impl Rng for DigestBytes {
 
 impl std::fmt::Debug for Endpoint {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Endpoint").field("url", &crate::config::redact_url(&self.url)).finish_non_exhaustive()
+        f.debug_struct("Endpoint").field("url", &crate::config::redact_endpoint(&self.url)).finish_non_exhaustive()
     }
 }
 

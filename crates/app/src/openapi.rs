@@ -135,6 +135,7 @@ fn per_build(document: &mut Value) {
     for (name, schema) in launcher_schemas() {
         components["schemas"][name] = schema;
     }
+    constrain(&mut components["schemas"]);
     if let Some(tags) = document.get_mut("tags").and_then(Value::as_array_mut) {
         tags.push(json!({"name": "browser", "description": "`bonin.js`, the browser half, and its TypeScript declarations (open, cacheable; `docs/BROWSER.md`)."}));
     }
@@ -165,6 +166,64 @@ fn per_build(document: &mut Value) {
         for response in responses {
             response["headers"][REQUEST_ID] = json!({"$ref": "#/components/headers/RequestId"});
         }
+    }
+}
+
+/// A name (`bonin_domain::Name`): at most 100 characters, not blank, no control characters.
+const NAME: &str = r"^[^\u0000-\u001f\u007f-\u009f]*[^\s\u0000-\u001f\u007f-\u009f][^\u0000-\u001f\u007f-\u009f]*$";
+/// A Korean mobile number, digits only (`bonin_domain::PhoneNumber` also drops dashes and spaces).
+const PHONE: &str = "^01[0-9]{8,9}$";
+/// A one-time code (`bonin_domain::OtpCode`).
+const OTP_CODE: &str = "^[0-9]{4,8}$";
+/// An email address (`bonin_domain::Email`): one `@`, a dot in the domain, no spaces.
+const EMAIL: &str =
+    r"^[^@\s\u0000-\u001f\u007f-\u009f]+@[^@\s\u0000-\u001f\u007f-\u009f]*\.[^@\s\u0000-\u001f\u007f-\u009f]*$";
+/// An eSignon workflow name: not blank, none of `' " \ / : | < > . ?` (as the adapter checks).
+const WORKFLOW_NAME: &str = r#"^[^'"\\/:|<>.?]*[^\s'"\\/:|<>.?][^'"\\/:|<>.?]*$"#;
+/// An absolute `http(s)` URL (its origin must also be allowed, which configuration decides).
+const HTTP_URL: &str = "^https?://[^/?#@\\s]+([/?#][^\\s]*)?$";
+
+/// What the request types' own checks require, stated where a JSON Schema can state it, so that
+/// a generated client or a fuzzer sending schema-valid data is not refused by a rule the document
+/// did not give. (What only configuration or the provider decides — allowed return origins,
+/// templates, whether a person exists — stays in the descriptions.)
+fn constrain(schemas: &mut Value) {
+    let string = |pattern: &str, max: Option<u64>| {
+        let mut schema = json!({"type": "string", "pattern": pattern});
+        if let Some(max) = max {
+            schema["maxLength"] = json!(max);
+        }
+        schema
+    };
+    let mut set = |schema: &str, field: &str, constraint: Value| {
+        let property = &mut schemas[schema]["properties"][field];
+        let Some(property) = property.as_object_mut() else { return };
+        let nullable = property.get("type").and_then(Value::as_array).is_some_and(|t| t.contains(&json!("null")));
+        if let Some(extra) = constraint.as_object() {
+            property.extend(extra.clone());
+        }
+        if nullable {
+            property.insert("type".into(), json!(["string", "null"]));
+        }
+    };
+    for schema in ["OtpSendRequest", "Prefill"] {
+        set(schema, "name", string(NAME, Some(100)));
+        set(schema, "phone", string(PHONE, None));
+    }
+    set("Signer", "name", string(NAME, Some(100)));
+    set("Signer", "phone", string(PHONE, None));
+    set("Signer", "email", string(EMAIL, Some(254)));
+    set("ConfirmRequest", "code", string(OTP_CODE, None));
+    set("SigningStartRequest", "workflow_name", string(WORKFLOW_NAME, Some(128)));
+    set("StartRequest", "return_url", string(HTTP_URL, None));
+    // Rust's `IpAddr`: an IPv4 or IPv6 address, nothing else.
+    if let Some(ip) = schemas["OtpSendRequest"]["properties"]["client_ip"].as_object_mut() {
+        ip.remove("format");
+        ip.remove("type");
+        ip.insert(
+            "anyOf".into(),
+            json!([{"type": "string", "format": "ipv4"}, {"type": "string", "format": "ipv6"}, {"type": "null"}]),
+        );
     }
 }
 
@@ -300,7 +359,7 @@ fn problems(statuses: &[u16]) -> BTreeMap<String, RefOr<Response>> {
                 401 => "unauthorized: missing or invalid API key",
                 403 => "age_restricted, or a keyless sandbox addressed by a foreign host name",
                 404 => "not_found",
-                409 => "already_completed or attempts_exhausted",
+                409 => "already_completed, attempts_exhausted, or wrong_step (the step does not fit the verification's method or status)",
                 410 => "expired",
                 413 => "the body is larger than server.body_limit",
                 415 => "the body is not sent as application/json",

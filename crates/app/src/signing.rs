@@ -85,7 +85,7 @@ pub struct SignerBody {
 /// `POST /v1/signing` body.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-#[schema(as = SigningStartRequest, example = json!({"template_id": "101", "workflow_name": "Employment contract", "signers": [{"name": "홍길동", "email": "hong@example.com"}]}))]
+#[schema(as = SigningStartRequest, example = json!({"template_id": "171", "workflow_name": "Employment contract", "signers": [{"name": "홍길동", "email": "hong@example.com"}]}))]
 pub struct StartSigningBody {
     template_id: String,
     /// None of `' " \ / : | < > . ?`.
@@ -287,13 +287,16 @@ async fn read(State(api): State<SigningApi>, Path(id): Path<String>) -> Result<R
     responses((status = 200, description = "the workflow after the change", body = SigningBody), crate::openapi::KeyProblems))]
 async fn cancel(State(api): State<SigningApi>, Path(id): Path<String>, body: Bytes) -> Result<Response, ApiError> {
     let workflow = workflow_id(&api, &id)?;
+    // No body, or JSON `null`, is a plain cancel (the document makes the body optional).
     let body: CancelBody = if body.is_empty() {
         CancelBody::default()
     } else {
-        serde_json::from_slice(&body).map_err(|_| ApiError::Body {
-            status: StatusCode::BAD_REQUEST,
-            detail: "the body is not {command?, reason?}".into(),
-        })?
+        serde_json::from_slice::<Option<CancelBody>>(&body)
+            .map_err(|_| ApiError::Body {
+                status: StatusCode::BAD_REQUEST,
+                detail: "the body is not {command?, reason?}".into(),
+            })?
+            .unwrap_or_default()
     };
     let command = match body.command.as_deref().unwrap_or("cancel") {
         "cancel" => CancelCommand::Cancel,

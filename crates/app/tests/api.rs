@@ -414,7 +414,7 @@ async fn otp_input_is_validated_before_anything_is_sent() {
     assert_eq!(send(&router, get(&format!("/v1/verifications/{id}"), None)).await.json()["status"], "pending");
     let reply =
         send(&router, post_json(&format!("/v1/verifications/{id}/confirm"), &json!({"code": "123456"}), None)).await;
-    assert_eq!(reply.code(), "invalid_request", "nothing was sent yet");
+    assert_eq!((reply.status, reply.code().as_str()), (StatusCode::CONFLICT, "wrong_step"), "nothing was sent yet");
     let reply =
         send(&router, post_json(&format!("/v1/verifications/{id}/confirm"), &json!({"code": "12"}), None)).await;
     assert_eq!(reply.code(), "invalid_request");

@@ -511,7 +511,7 @@ fn event_endpoint_secrets_never_appear_in_debug_or_bonin_config() {
         jail.create_file(
             "bonin.toml",
             &format!(
-                "[[events.endpoints]]\nurl = \"https://hooks.shop.example/bonin?token=url-token-canary\"\nsecret = \"{EVENT_SECRET}\"\n"
+                "[[events.endpoints]]\nurl = \"https://hooks.shop.example/services/path-token-canary?code=url-token-canary\"\nsecret = \"{EVENT_SECRET}\"\n"
             ),
         )?;
         let loaded = load().unwrap();
@@ -521,8 +521,14 @@ fn event_endpoint_secrets_never_appear_in_debug_or_bonin_config() {
         let text = format!("{described:?}");
         for shown in [&debug, &text] {
             assert!(!shown.contains(EVENT_SECRET) && !shown.contains("ZXZlbnQtc2Vj"), "{shown}");
-            assert!(!shown.contains("url-token-canary"), "{shown}");
+            assert!(!shown.contains("url-token-canary") && !shown.contains("path-token-canary"), "{shown}");
         }
+        assert!(
+            described
+                .iter()
+                .any(|(k, v, _)| k == "events.endpoints[0].url" && v == "\"https://hooks.shop.example/<redacted>\""),
+            "{described:?}"
+        );
         assert!(
             described
                 .iter()

@@ -168,6 +168,8 @@ fn serve() -> Served {
         .env("BONIN_SERVER__BIND", format!("127.0.0.1:{port}"))
         .env("BONIN_SERVER__PUBLIC_URL", &base)
         .env("BONIN_SERVER__API_KEYS", API_KEY)
+        // The document's examples return to https://shop.example.
+        .env("BONIN_SERVER__ALLOWED_RETURN_ORIGINS", format!("{base},https://shop.example"))
         .env("BONIN_SANDBOX__BIND", format!("127.0.0.1:{sim_port}"))
         .env("BONIN_STORE__URL", "memory:")
         .env("BONIN_LOG__LEVEL", "error")
@@ -355,7 +357,6 @@ fn a_generated_python_client_runs_a_whole_sandbox_verification() {
 }
 
 #[test]
-#[ignore = "Schemathesis still reports schema-valid requests refused by rules the schema does not state (allowed return origins, provider-specific subject and signer checks); run with --ignored"]
 fn schemathesis_finds_no_failure_with_every_check_and_the_stateful_phase() {
     let Some(python) = python_or_skip("schemathesis") else { return };
     let served = serve();
@@ -372,6 +373,7 @@ fn schemathesis_finds_no_failure_with_every_check_and_the_stateful_phase() {
             .args(["--checks", "all", "--phases", "examples,coverage,fuzzing,stateful"])
             .arg("--report-junit-path")
             .arg(&report)
+            .env("BONIN_TEST_RETURN_URL", format!("{}/demo/done", served.base))
             .env("NO_COLOR", "1"),
         "schemathesis run --checks all",
     );

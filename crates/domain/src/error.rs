@@ -47,6 +47,14 @@ pub enum Error {
         /// What is wrong with it.
         reason: Cow<'static, str>,
     },
+    /// The step does not fit the verification's method or where it (or a signing workflow) stands:
+    /// completing an OTP verification, confirming before a code was sent, reminding the signer of a
+    /// cancelled document. Nothing was changed.
+    #[error("this step does not fit where it stands: {reason}")]
+    WrongStep {
+        /// What the verification expects instead.
+        reason: Cow<'static, str>,
+    },
     /// No such verification (or it has been purged).
     #[error("verification not found")]
     NotFound,
@@ -135,6 +143,11 @@ impl Error {
         Self::InvalidInput { field: field.into(), reason: reason.into() }
     }
 
+    /// [`Error::WrongStep`].
+    pub fn wrong_step(reason: impl Into<Cow<'static, str>>) -> Self {
+        Self::WrongStep { reason: reason.into() }
+    }
+
     /// [`Error::IntegrityMismatch`].
     pub fn integrity(reason: impl Into<Cow<'static, str>>) -> Self {
         Self::IntegrityMismatch { reason: reason.into() }
@@ -173,6 +186,7 @@ impl Error {
     pub fn code(&self) -> ErrorCode {
         match self {
             Self::InvalidInput { .. } => ErrorCode::InvalidRequest,
+            Self::WrongStep { .. } => ErrorCode::WrongStep,
             Self::NotFound => ErrorCode::NotFound,
             Self::Expired => ErrorCode::Expired,
             Self::AlreadyCompleted => ErrorCode::AlreadyCompleted,
@@ -210,6 +224,8 @@ pub enum ErrorCode {
     AlreadyCompleted,
     /// OTP attempts used up.
     AttemptsExhausted,
+    /// The step does not fit the verification's (or signing workflow's) method or status.
+    WrongStep,
     /// Tampered, replayed or foreign callback.
     IntegrityMismatch,
     /// The provider refused; see `provider_code`.
@@ -228,13 +244,14 @@ pub enum ErrorCode {
 
 impl ErrorCode {
     /// Every code, in documentation order.
-    pub const ALL: [ErrorCode; 13] = [
+    pub const ALL: [ErrorCode; 14] = [
         Self::InvalidRequest,
         Self::Unauthorized,
         Self::NotFound,
         Self::Expired,
         Self::AlreadyCompleted,
         Self::AttemptsExhausted,
+        Self::WrongStep,
         Self::IntegrityMismatch,
         Self::ProviderRejected,
         Self::ProviderUnavailable,
@@ -253,6 +270,7 @@ impl ErrorCode {
             Self::Expired => "expired",
             Self::AlreadyCompleted => "already_completed",
             Self::AttemptsExhausted => "attempts_exhausted",
+            Self::WrongStep => "wrong_step",
             Self::IntegrityMismatch => "integrity_mismatch",
             Self::ProviderRejected => "provider_rejected",
             Self::ProviderUnavailable => "provider_unavailable",
@@ -270,7 +288,7 @@ impl ErrorCode {
             Self::Unauthorized => 401,
             Self::NotFound => 404,
             Self::Expired => 410,
-            Self::AlreadyCompleted | Self::AttemptsExhausted => 409,
+            Self::AlreadyCompleted | Self::AttemptsExhausted | Self::WrongStep => 409,
             Self::IntegrityMismatch | Self::ProviderRejected => 422,
             Self::ProviderUnavailable => 503,
             Self::ProviderIndeterminate => 502,
@@ -289,6 +307,7 @@ impl ErrorCode {
             Self::Expired => "Start a new verification.",
             Self::AlreadyCompleted => "Read the verification's status; the first completion stands.",
             Self::AttemptsExhausted => "Start a new verification.",
+            Self::WrongStep => "Read the verification's (or workflow's) status, and call the step it expects.",
             Self::IntegrityMismatch => "Treat the callback as hostile; start a new verification.",
             Self::ProviderRejected => "Show the user the provider's refusal; `provider_code` is verbatim.",
             Self::ProviderUnavailable => "Nothing was processed; retry with backoff.",

@@ -75,7 +75,9 @@ pub use identity::{Carrier, Evidence, Gender, Nationality, ProviderId, ProviderT
 pub use pii::{BirthDate, Ci, Di, Email, Name, OtpCode, PhoneNumber};
 /// Credentials are `secrecy` strings: zeroized on drop, masked in `Debug`.
 pub use secrecy::{ExposeSecret, SecretString};
-pub use service::{NoObserver, ServiceObserver, ServiceSettings, StartRequest, Started, VerificationService};
+pub use service::{
+    EXPIRY_GRACE, NoObserver, ServiceObserver, ServiceSettings, StartRequest, Started, VerificationService,
+};
 #[cfg(feature = "mock")]
 pub use signing::MockSigningWorkflows;
 pub use signing::{

@@ -271,6 +271,10 @@ pub struct Started {
 /// A token cache to report in metrics.
 pub type TokenStatsSource = Arc<dyn Fn() -> TokenCacheStats + Send + Sync>;
 
+/// How long past its deadline an open verification waits before [`VerificationService::expire_if_due`]
+/// expires it (see there).
+pub const EXPIRY_GRACE: Duration = Duration::from_secs(30);
+
 /// The service.
 pub struct VerificationService {
     store: Arc<dyn SessionStore>,
@@ -399,13 +403,22 @@ impl VerificationService {
     /// `verification.expired` event; the deliverer calls it when an expiry check falls due.
     /// `Ok(true)` when nothing is left to do (expired now, finished earlier, or gone), `Ok(false)`
     /// when the deadline has not passed yet (the check is rescheduled).
+    ///
+    /// A result this instance holds for the verification (the store refused it earlier) is written
+    /// first, and while it cannot be, the verification is not expired. A verification is expired
+    /// only [`EXPIRY_GRACE`] past its deadline, so that a result another instance holds is
+    /// written first when the store comes back (instances retry held results every few seconds).
     pub async fn expire_if_due(&self, id: &VerificationId) -> Result<bool, Error> {
+        self.flush_parked(id).await;
+        if self.parked.lock().map(|map| map.contains_key(id)).unwrap_or(false) {
+            return Ok(false);
+        }
         let Some(current) = self.store.get(id).await? else { return Ok(true) };
         if current.stored_status().is_final() {
             return Ok(true);
         }
         let now = self.clock.now();
-        match current.ensure_open(now) {
+        match current.ensure_open(now - EXPIRY_GRACE) {
             Ok(()) => Ok(false),
             Err(Error::Expired) => match self.swap(&current, &current.expired(now)?).await {
                 // A concurrent finish (or expiry) wrote its own event.
@@ -859,9 +872,9 @@ impl VerificationService {
         match current.method() {
             Method::Window => {}
             Method::App => {
-                return Err(Error::invalid_input("id", "an app verification completes by itself: read its status"));
+                return Err(Error::wrong_step("an app verification completes by itself: read its status"));
             }
-            _ => return Err(Error::invalid_input("id", "an OTP verification is completed with confirm")),
+            _ => return Err(Error::wrong_step("an OTP verification is completed with confirm")),
         }
         let adapter = self
             .windows
@@ -1078,7 +1091,7 @@ impl VerificationService {
 
     fn otp_adapter(&self, current: &Verification) -> Result<&Arc<dyn OtpVerifier>, Error> {
         if current.method() != Method::Otp {
-            return Err(Error::invalid_input("id", "this verification uses a provider window, not an OTP"));
+            return Err(Error::wrong_step("this verification uses a provider window, not an OTP"));
         }
         self.otps
             .get(&current.provider())
@@ -1107,7 +1120,7 @@ impl VerificationService {
         self.ensure_open(&current).await?;
         let adapter = self.otp_adapter(&current)?;
         if current.stored_status() != Status::Pending {
-            return Err(Error::invalid_input("otp", "an OTP was already sent for this verification; use resend"));
+            return Err(Error::wrong_step("an OTP was already sent for this verification; use resend"));
         }
         let request =
             OtpRequest::new(id.clone(), subject, channel).with_purpose(current.purpose()).with_client_ip(client_ip);

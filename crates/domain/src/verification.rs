@@ -601,7 +601,7 @@ impl Verification {
         if self.method == method {
             Ok(())
         } else {
-            Err(Error::invalid_input("method", "this step does not belong to the verification's method"))
+            Err(Error::wrong_step("this step does not belong to the verification's method"))
         }
     }
 
@@ -611,7 +611,7 @@ impl Verification {
         self.ensure_method(Method::Otp)?;
         self.ensure_open(now)?;
         if self.status != Status::Pending {
-            return Err(Error::invalid_input("otp", "an OTP was already sent for this verification; use resend"));
+            return Err(Error::wrong_step("an OTP was already sent for this verification; use resend"));
         }
         let confirm_deadline = match self.rules.confirm_window {
             Some(window) => (now + window).min(self.expires_at),
@@ -689,7 +689,7 @@ impl Verification {
     /// [`Verification::release_confirm_with`] without a new provider state.
     pub fn release_confirm(&self, refund: bool) -> Result<Self, Error> {
         let (Some(_), Some(progress)) = (self.confirm_lease, self.otp) else {
-            return Err(Error::invalid_input("step", "no confirm is in progress"));
+            return Err(Error::wrong_step("no confirm is in progress"));
         };
         let mut next = self.next();
         next.confirm_lease = None;
@@ -709,7 +709,7 @@ impl Verification {
         self.ensure_open(now)?;
         match (self.status, self.otp) {
             (Status::OtpSent, Some(progress)) => Ok(progress),
-            _ => Err(Error::invalid_input("otp", "no OTP has been sent for this verification")),
+            _ => Err(Error::wrong_step("no OTP has been sent for this verification")),
         }
     }
 
@@ -719,7 +719,7 @@ impl Verification {
         match (self.status, self.otp) {
             (Status::OtpSent, Some(progress)) if progress.failed_attempts < self.rules.max_otp_attempts => Ok(progress),
             (Status::OtpSent, Some(_)) => Err(Error::AttemptsExhausted),
-            _ => Err(Error::invalid_input("otp", "no OTP has been sent for this verification")),
+            _ => Err(Error::wrong_step("no OTP has been sent for this verification")),
         }
     }
 
@@ -760,7 +760,7 @@ impl Verification {
             (Method::Window, Status::Pending) => {}
             (Method::Otp, Status::OtpSent) => self.otp_answer(now).map(|_| ())?,
             (Method::App, Status::Pending) => {}
-            _ => return Err(Error::invalid_input("step", "the verification is not waiting for this step")),
+            _ => return Err(Error::wrong_step("the verification is not waiting for this step")),
         }
         if identity.provider != self.provider {
             return Err(Error::integrity("identity from another provider"));
@@ -847,7 +847,7 @@ impl Verification {
                 next.finish(now, Status::Expired);
                 Ok(next)
             }
-            Status::Pending | Status::OtpSent => Err(Error::invalid_input("step", "the verification has not expired")),
+            Status::Pending | Status::OtpSent => Err(Error::wrong_step("the verification has not expired")),
             _ => Err(Error::AlreadyCompleted),
         }
     }

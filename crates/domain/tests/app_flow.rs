@@ -212,5 +212,5 @@ async fn the_subject_is_named_whole_or_not_at_all_and_complete_is_refused() {
     assert!(requests[0].subject.is_some());
     assert!(requests[1].subject.is_none());
     let callback = CallbackParams::new(CallbackTransport::Get);
-    assert!(matches!(service.complete(&id, &callback).await, Err(Error::InvalidInput { .. })));
+    assert!(matches!(service.complete(&id, &callback).await, Err(Error::WrongStep { .. })));
 }

@@ -200,12 +200,12 @@ fn mobileok_result_may_be_600_seconds_old_but_not_601() {
 fn otp_steps_refuse_a_window_session_and_vice_versa() {
     let rng = SequenceRng::default();
     let window = Verification::start(id(&rng), ProviderId::Nice, Method::Window, nice_rules(), T0);
-    assert!(matches!(window.otp_sent(T0, state("x"), None), Err(Error::InvalidInput { .. })));
+    assert!(matches!(window.otp_sent(T0, state("x"), None), Err(Error::WrongStep { .. })));
     let otp = mobileok_otp(&rng);
-    assert!(matches!(otp.verified(T0, identity(ProviderId::Mobileok, T0)), Err(Error::InvalidInput { .. })));
-    assert!(matches!(otp.ensure_can_confirm(T0), Err(Error::InvalidInput { .. })));
+    assert!(matches!(otp.verified(T0, identity(ProviderId::Mobileok, T0)), Err(Error::WrongStep { .. })));
+    assert!(matches!(otp.ensure_can_confirm(T0), Err(Error::WrongStep { .. })));
     let sent = otp.otp_sent(T0, state("t"), None).unwrap();
-    assert!(matches!(sent.otp_sent(T0, state("t"), None), Err(Error::InvalidInput { .. })));
+    assert!(matches!(sent.otp_sent(T0, state("t"), None), Err(Error::WrongStep { .. })));
 }
 
 #[test]

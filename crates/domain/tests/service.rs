@@ -607,3 +607,67 @@ async fn an_age_refused_result_is_cleaned_up_at_the_provider_too() {
     assert_eq!(window.cleaned.load(Ordering::SeqCst), 1);
     assert!(service.peek(&id).await.unwrap().identity().is_none());
 }
+
+/// A result held because the store refused it, across the deadline: the expiry check writes it
+/// first and does not expire the verification, and waits while the store still refuses it.
+#[tokio::test]
+async fn an_expiry_check_writes_a_held_result_first_and_never_expires_over_it() {
+    let clock = Arc::new(ManualClock::new(time::OffsetDateTime::now_utc()));
+    let store = Arc::new(FlakyStore {
+        inner: MemoryStore::with_clock(clock.clone()),
+        broken: AtomicBool::new(true),
+        interloper: AtomicBool::new(false),
+    });
+    let window =
+        Arc::new(OneShotWindow { taken: AtomicBool::new(false), cleaned: AtomicUsize::new(0), fail_in_browser: false });
+    let service = VerificationService::new(
+        store.clone(),
+        clock.clone(),
+        Arc::new(OsRng),
+        settings(Duration::ZERO),
+        Arc::new(NoObserver),
+    )
+    .with_window(window);
+    let started = service.start(start(Method::Window, None)).await.unwrap().verification;
+    let id = started.id().clone();
+    let callback = CallbackParams::new(CallbackTransport::Post).with("data", "x");
+    assert!(service.complete(&id, &callback).await.is_err());
+    assert_eq!(service.parked_count(), 1);
+
+    // Past the deadline and its grace, the store still refusing: nothing is expired.
+    clock.advance((started.expires_at() - clock.now()).unsigned_abs() + EXPIRY_GRACE + Duration::from_secs(1));
+    assert_eq!(service.expire_if_due(&id).await, Ok(false));
+    assert_eq!(store.inner.get(&id).await.unwrap().unwrap().stored_status(), Status::Pending);
+
+    // The store is back: the held result is written, and stands.
+    store.broken.store(false, Ordering::SeqCst);
+    assert_eq!(service.expire_if_due(&id).await, Ok(true));
+    assert_eq!(service.parked_count(), 0);
+    assert_eq!(store.inner.get(&id).await.unwrap().unwrap().stored_status(), Status::Verified);
+}
+
+/// Without a held result, an open verification is expired only once its grace has passed.
+#[tokio::test]
+async fn an_expiry_check_waits_out_the_grace_after_the_deadline() {
+    let clock = Arc::new(ManualClock::new(time::OffsetDateTime::now_utc()));
+    let store = Arc::new(MemoryStore::with_clock(clock.clone()));
+    let service = VerificationService::new(
+        store.clone(),
+        clock.clone(),
+        Arc::new(OsRng),
+        settings(Duration::ZERO),
+        Arc::new(NoObserver),
+    )
+    .with_window(Arc::new(OneShotWindow {
+        taken: AtomicBool::new(false),
+        cleaned: AtomicUsize::new(0),
+        fail_in_browser: false,
+    }));
+    let started = service.start(start(Method::Window, None)).await.unwrap().verification;
+    let id = started.id().clone();
+    clock.advance((started.expires_at() - clock.now()).unsigned_abs() + Duration::from_secs(1));
+    assert_eq!(service.expire_if_due(&id).await, Ok(false));
+    clock.advance(EXPIRY_GRACE);
+    assert_eq!(service.expire_if_due(&id).await, Ok(true));
+    assert_eq!(store.get(&id).await.unwrap().unwrap().stored_status(), Status::Expired);
+}

@@ -91,7 +91,21 @@ async function tossWithoutAnAddressNavigatesNowhere() {
   assert.strictEqual(opened[0].location.href, "supertoss://auth?tx=1");
 }
 
+async function scriptAddressesAreNeverOpened() {
+  for (const display of ["popup", "page"]) {
+    const { win, opened, Bonin } = page();
+    const form = { id: "vf-form", launch: { kind: "form", action: "javascript:alert(1)", method: "post", fields: [] } };
+    assert.deepStrictEqual(await track(Bonin.open(form, { display }))(50), { rejected: "unsafe_launch" }, display);
+    if (!Bonin.kinds.includes("toss")) { continue; }
+    const launch = { kind: "toss", tx_id: "tx", auth_url: null, app_scheme: "JavaScript:opener.document.title='x'", android_app_uri: null, ios_app_uri: null };
+    assert.deepStrictEqual(await track(Bonin.open({ id: "vf-toss", launch }, { display }))(50), { rejected: "unsafe_launch" }, display);
+    assert.strictEqual(win.location.href, "https://shop.example/checkout", display + ": the page moved");
+    opened.forEach((popup) => assert.ok(!/script/i.test(popup.location.href), display + ": the popup ran a script address"));
+  }
+}
+
 (async () => {
+  await scriptAddressesAreNeverOpened();
   await onlyThePopupIsHeard();
   await tossWithoutAnAddressNavigatesNowhere();
   console.log("bonin.js behaviour: ok");
