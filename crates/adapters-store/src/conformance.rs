@@ -429,6 +429,11 @@ pub async fn a_named_lease_has_one_holder(h: &dyn Harness, a: &dyn Outbox, b: &d
         "a lapsed lease is taken over"
     );
     assert!(!must("old holder", holder.hold_lease(&name, holder_name, SHORT_TTL)).await);
+    // Released by someone who does not hold it: nothing changes; by its holder: free at once.
+    must("release by another", holder.release_lease(&name, holder_name)).await;
+    assert!(!must("still held", holder.hold_lease(&name, holder_name, SHORT_TTL)).await);
+    must("release", waiting.release_lease(&name, waiting_name)).await;
+    assert!(must("taken after release", holder.hold_lease(&name, holder_name, SHORT_TTL)).await);
 }
 
 /// The backend URL in `variable`. When it is unset the test says so loudly and is skipped, except

@@ -275,4 +275,12 @@ impl Outbox for MemoryStore {
         }
         Ok(free)
     }
+
+    async fn release_lease(&self, name: &str, holder: &str) -> Result<(), StoreError> {
+        let mut inner = self.lock();
+        if inner.leases.get(name).is_some_and(|(h, _)| h == holder) {
+            inner.leases.remove(name);
+        }
+        Ok(())
+    }
 }

@@ -515,6 +515,18 @@ impl Outbox for PostgresStore {
         })
         .await
     }
+
+    async fn release_lease(&self, name: &str, holder: &str) -> Result<(), StoreError> {
+        self.timed(async {
+            let client = self.client().await?;
+            client
+                .execute("DELETE FROM bonin_leases WHERE name = $1 AND holder = $2", &[&name, &holder])
+                .await
+                .map(|_| ())
+                .map_err(|e| db_error(&e))
+        })
+        .await
+    }
 }
 
 #[cfg(test)]

@@ -97,6 +97,13 @@ end
 return 0
 ";
 
+const RELEASE: &str = r"
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  redis.call('DEL', KEYS[1])
+end
+return 1
+";
+
 const CREATE: &str = r"
 if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
 if ARGV[3] ~= '' and redis.call('EXISTS', KEYS[2]) == 1 then return 0 end
@@ -144,6 +151,7 @@ pub struct RedisStore {
     reschedule: Script,
     remove: Script,
     lease: Script,
+    release: Script,
     seen: Seen,
 }
 
@@ -243,6 +251,7 @@ impl RedisStore {
             reschedule: Script::new(RESCHEDULE),
             remove: Script::new(REMOVE),
             lease: Script::new(LEASE),
+            release: Script::new(RELEASE),
             seen: Seen::default(),
         })
     }
@@ -509,6 +518,21 @@ impl Outbox for RedisStore {
                 .await
                 .map_err(|e| redis_error(&e))?;
             Ok(held == 1)
+        })
+        .await
+    }
+
+    async fn release_lease(&self, name: &str, holder: &str) -> Result<(), StoreError> {
+        self.timed(async {
+            let mut connection = self.connection.clone();
+            let _: i64 = self
+                .release
+                .key(format!("{LEASE_PREFIX}{name}"))
+                .arg(holder)
+                .invoke_async(&mut connection)
+                .await
+                .map_err(|e| redis_error(&e))?;
+            Ok(())
         })
         .await
     }

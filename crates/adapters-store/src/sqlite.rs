@@ -396,4 +396,14 @@ impl Outbox for SqliteStore {
         })
         .await
     }
+
+    async fn release_lease(&self, name: &str, holder: &str) -> Result<(), StoreError> {
+        let (name, holder) = (name.to_owned(), holder.to_owned());
+        self.run(move |conn, _, _| {
+            conn.execute("DELETE FROM leases WHERE name = ?1 AND holder = ?2", params![name, holder])
+                .map(|_| ())
+                .map_err(|e| unavailable(&e))
+        })
+        .await
+    }
 }

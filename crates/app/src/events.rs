@@ -222,6 +222,10 @@ impl Deliverer {
                 }
             }
         }
+        // A clean stop hands delivery over at once rather than after the lease lapses.
+        if let Err(error) = self.outbox.release_lease(DELIVERER_LEASE, &self.holder).await {
+            tracing::info!(%error, "the delivery lease could not be released; it lapses instead");
+        }
     }
 
     /// One round: renew or take the lease; if held, claim due events and deliver them. Returns how
@@ -402,10 +406,24 @@ impl SigningEventSink {
             digest.update(&(part.len() as u64).to_be_bytes());
             digest.update(part);
         }
-        digest.update(callback);
+        digest.update(&identity_of(callback));
         let id = generate_event_id(&DigestBytes(digest.finish()))?;
         let event = OutboxEvent::new(id, event_type, data, self.clock.now());
         self.outbox.enqueue(&[event]).await.map_err(Error::from)
+    }
+}
+
+/// What identifies a signing callback: its JSON `body` member (the legacy shape's `header` carries
+/// a per-delivery session id) or else the whole JSON, written canonically (keys sorted, no spaces),
+/// so that a re-sent callback whose members come in another order or spacing is the same event;
+/// the raw bytes when it is not JSON.
+fn identity_of(callback: &[u8]) -> Vec<u8> {
+    match serde_json::from_slice::<serde_json::Value>(callback) {
+        Ok(value) => {
+            let part = value.get("body").filter(|b| b.is_object()).unwrap_or(&value);
+            serde_json::to_vec(part).unwrap_or_else(|_| callback.to_vec())
+        }
+        Err(_) => callback.to_vec(),
     }
 }
 
@@ -413,6 +431,19 @@ impl SigningEventSink {
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
+
+    #[test]
+    fn a_callback_is_identified_by_its_body_in_canonical_form() {
+        let first = br#"{"header":{"session_id":"s1","request_code":"export"},"body":{"wfuid":"7","status":"Complete","actionid":"3"}}"#;
+        let resent =
+            br#"{ "body": {"actionid": "3", "status": "Complete", "wfuid": "7"}, "header": {"session_id": "s2"} }"#;
+        let next = br#"{"header":{"session_id":"s1"},"body":{"wfuid":"7","status":"Complete","actionid":"4"}}"#;
+        assert_eq!(identity_of(first), identity_of(resent));
+        assert_ne!(identity_of(first), identity_of(next));
+        let flat = br#"{"workflow_id": 7, "client_id": "x"}"#;
+        assert_eq!(identity_of(flat), identity_of(br#"{"client_id":"x","workflow_id":7}"#));
+        assert_eq!(identity_of(b"not json"), b"not json".to_vec());
+    }
 
     /// Fills every byte with one value.
     #[derive(Debug)]

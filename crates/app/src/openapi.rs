@@ -216,6 +216,23 @@ fn constrain(schemas: &mut Value) {
     set("ConfirmRequest", "code", string(OTP_CODE, None));
     set("SigningStartRequest", "workflow_name", string(WORKFLOW_NAME, Some(128)));
     set("StartRequest", "return_url", string(HTTP_URL, None));
+    // A window verification needs its return URL.
+    if let Some(start) = schemas["StartRequest"].as_object_mut() {
+        let rule = json!({"if": {"properties": {"method": {"const": "window"}}, "required": ["method"]},
+            "then": {"required": ["return_url"], "properties": {"return_url": {"type": "string"}}}});
+        if let Some(all) = start.entry("allOf").or_insert_with(|| json!([])).as_array_mut() {
+            all.push(rule);
+        }
+    }
+    // Disposing of a document needs a reason.
+    if let Some(cancel) = schemas["SigningCancelRequest"].as_object_mut() {
+        cancel.insert("if".into(), json!({"properties": {"command": {"const": "dispose"}}, "required": ["command"]}));
+        cancel.insert(
+            "then".into(),
+            json!({"required": ["reason"],
+            "properties": {"reason": {"type": "string", "pattern": "\\S"}}}),
+        );
+    }
     // Rust's `IpAddr`: an IPv4 or IPv6 address, nothing else.
     if let Some(ip) = schemas["OtpSendRequest"]["properties"]["client_ip"].as_object_mut() {
         ip.remove("format");

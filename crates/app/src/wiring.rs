@@ -501,9 +501,10 @@ impl App {
             tracing::warn!("background polls were still running at shutdown and were stopped");
         }
         // A delivery in flight is sent again by the next deliverer if cut off here (same event id).
-        if let Some(deliverer) = deliverer
-            && tokio::time::timeout(Duration::from_secs(10), deliverer).await.is_err()
+        if let Some(mut deliverer) = deliverer
+            && tokio::time::timeout(Duration::from_secs(10), &mut deliverer).await.is_err()
         {
+            deliverer.abort();
             tracing::warn!("event deliveries were still running at shutdown and were stopped");
         }
         served.and(admin_served)

@@ -569,3 +569,53 @@ async fn a_long_round_keeps_the_delivery_lease() {
     tokio::time::sleep(Duration::from_millis(2500)).await;
     assert!(store.hold_lease(DELIVERER_LEASE, "another-instance", Duration::from_secs(2)).await.unwrap());
 }
+
+/// A deliverer that stops cleanly gives up its lease: another instance takes over at once, not
+/// after `lease_secs`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_clean_stop_hands_the_delivery_lease_over_at_once() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    use bonin_adapters_store::MemoryStore;
+    use bonin_app::{
+        config::EventsConfig,
+        events::{DELIVERER_LEASE, Deliverer},
+        metrics::Metrics,
+        service::*,
+    };
+    use bonin_domain::{Clock, OsRng, Outbox, SystemClock};
+
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock::new());
+    let store = Arc::new(MemoryStore::with_clock(clock.clone()));
+    let config: EventsConfig = serde_json::from_value(json!({
+        "endpoints": [{"url": "http://127.0.0.1:9/hook", "secret": SECRET}],
+        "give_up_after_secs": 600, "timeout_secs": 5, "retry_base_ms": 1000, "retry_max_secs": 10, "lease_secs": 300,
+    }))
+    .unwrap();
+    let settings = ServiceSettings::new("http://127.0.0.1:1", bonin_domain::ProviderId::ALL[0])
+        .with_pii_retention(Duration::from_secs(60))
+        .with_identity_grace(Duration::ZERO);
+    let service = Arc::new(VerificationService::new(
+        store.clone(),
+        clock.clone(),
+        Arc::new(OsRng),
+        settings,
+        Arc::new(NoObserver),
+    ));
+    let deliverer = Arc::new(
+        Deliverer::new(&config, store.clone(), service, Arc::new(OsRng), Arc::new(Metrics::default()), true)
+            .unwrap()
+            .unwrap(),
+    );
+    let stop = Arc::new(AtomicBool::new(false));
+    let running = tokio::spawn(deliverer.run(stop.clone()));
+    // Its first round takes the lease at once.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(!store.hold_lease(DELIVERER_LEASE, "another-instance", Duration::from_secs(300)).await.unwrap());
+    stop.store(true, Ordering::Relaxed);
+    running.await.unwrap();
+    assert!(
+        store.hold_lease(DELIVERER_LEASE, "another-instance", Duration::from_secs(300)).await.unwrap(),
+        "the lease was kept after a clean stop"
+    );
+}

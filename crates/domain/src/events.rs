@@ -221,6 +221,13 @@ pub trait Outbox: Send + Sync {
 
     /// Takes or renews the lease `name` for `holder` for `ttl`; `true` when `holder` holds it now.
     async fn hold_lease(&self, name: &str, holder: &str, ttl: Duration) -> Result<bool, StoreError>;
+
+    /// Gives up the lease `name` if `holder` holds it (a clean shutdown), so that another holder
+    /// need not wait for it to lapse. The default lets it lapse.
+    async fn release_lease(&self, name: &str, holder: &str) -> Result<(), StoreError> {
+        let _ = (name, holder);
+        Ok(())
+    }
 }
 
 /// A store without an outbox, for [`crate::SessionStore`]'s default methods.
