@@ -866,6 +866,7 @@ pub fn router_with(service: Arc<VerificationService>, settings: ApiSettings, gua
     }
     let limiter = Arc::new(RateLimiter::new(guards.limits, guards.clock.clone()));
     let limited = |budget: Budget| middleware::from_fn_with_state((limiter.clone(), budget), rate_limit);
+    let default_provider = service.settings().default_provider;
     let state = AppState {
         service,
         open: OpenVerifications::new(guards.limits.max_open_verifications, guards.clock.clone()),
@@ -886,7 +887,11 @@ pub fn router_with(service: Arc<VerificationService>, settings: ApiSettings, gua
         .route("/openapi.json", {
             // What this server answers: the operations routes only when they are on this port,
             // `/v1/signing` only when signing is configured.
-            let served = crate::openapi::Served { ops: settings.ops, signing: settings.signing.is_some() };
+            let served = crate::openapi::Served {
+                ops: settings.ops,
+                signing: settings.signing.is_some(),
+                default_provider: Some(default_provider),
+            };
             get(move || openapi(served))
         })
         .merge(crate::browser_js::routes());

@@ -88,6 +88,8 @@ pub struct Served {
     pub ops: bool,
     /// `/v1/signing` is configured.
     pub signing: bool,
+    /// `verification.default_provider`, which a start without `provider` uses.
+    pub default_provider: Option<bonin_domain::ProviderId>,
 }
 
 /// The operations routes, which `server.admin_bind` moves to their own listener.
@@ -95,9 +97,18 @@ const OPS_PATHS: [&str; 3] = ["/healthz", "/readyz", "/metrics"];
 
 /// The document a running server serves at `/openapi.json`: [`document`] without the routes it
 /// does not answer (the operations routes when `server.admin_bind` moved them, `/v1/signing`
-/// when no signing provider is configured).
+/// when no signing provider is configured), and with the methods a start without `provider` may
+/// ask for (the configured default provider's).
 pub fn served(served: Served) -> Value {
     let mut document = document();
+    if let Some(default) = served.default_provider.and_then(crate::providers::find)
+        && let Some(start) = document["components"]["schemas"]["StartRequest"].as_object_mut()
+        && let Some(all) = start.entry("allOf").or_insert_with(|| json!([])).as_array_mut()
+    {
+        all.push(json!({"if": {"not": {"required": ["provider"]}},
+            "then": {"properties": {"method": {"enum": default.capabilities().methods()}}},
+            "description": format!("Without `provider`: {}, this server's default provider.", default.id())}));
+    }
     if let Some(paths) = document.get_mut("paths").and_then(Value::as_object_mut) {
         paths.retain(|path, _| {
             (served.ops || !OPS_PATHS.contains(&path.as_str())) && (served.signing || !path.starts_with("/v1/signing"))

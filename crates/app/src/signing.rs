@@ -291,12 +291,14 @@ async fn cancel(State(api): State<SigningApi>, Path(id): Path<String>, body: Byt
     let body: CancelBody = if body.is_empty() {
         CancelBody::default()
     } else {
-        serde_json::from_slice::<Option<CancelBody>>(&body)
-            .map_err(|_| ApiError::Body {
-                status: StatusCode::BAD_REQUEST,
-                detail: "the body is not {command?, reason?}".into(),
-            })?
-            .unwrap_or_default()
+        // An object (or `null`); serde would also read a struct from an array.
+        let refused =
+            || ApiError::Body { status: StatusCode::BAD_REQUEST, detail: "the body is not {command?, reason?}".into() };
+        match serde_json::from_slice::<serde_json::Value>(&body).map_err(|_| refused())? {
+            serde_json::Value::Null => CancelBody::default(),
+            value @ serde_json::Value::Object(_) => serde_json::from_value(value).map_err(|_| refused())?,
+            _ => return Err(refused()),
+        }
     };
     let command = match body.command.as_deref().unwrap_or("cancel") {
         "cancel" => CancelCommand::Cancel,

@@ -665,7 +665,7 @@ async fn signing_start_status_sign_and_cancel_through_the_http_api() {
     assert!(read["download_url"].is_string() && read["certificate_url"].is_string());
     // A completed workflow cannot be cancelled, only disposed of (with a reason).
     let refused = send(&app.router, keyed_post(&format!("/v1/signing/{id}/cancel"), &json!({}))).await;
-    assert_eq!(refused.code(), "invalid_request", "{}", refused.text());
+    assert_eq!((refused.status, refused.code().as_str()), (StatusCode::CONFLICT, "wrong_step"), "{}", refused.text());
     let disposed = send(
         &app.router,
         keyed_post(&format!("/v1/signing/{id}/cancel"), &json!({"command": "dispose", "reason": "해지"})),
@@ -678,7 +678,11 @@ async fn signing_start_status_sign_and_cancel_through_the_http_api() {
         send(&app.router, keyed_post(&format!("/v1/signing/{other}/remind"), &json!({}))).await.status,
         StatusCode::NO_CONTENT
     );
-    let cancelled = send(&app.router, keyed_post(&format!("/v1/signing/{other}/cancel"), &json!({}))).await;
+    // A body that is not an object (an array would otherwise be read as one) is refused.
+    let array = send(&app.router, keyed_post(&format!("/v1/signing/{other}/cancel"), &json!([null, null]))).await;
+    assert_eq!(array.code(), "invalid_request", "{}", array.text());
+    // JSON `null` is no body: a plain cancel.
+    let cancelled = send(&app.router, keyed_post(&format!("/v1/signing/{other}/cancel"), &json!(null))).await;
     assert_eq!(cancelled.json()["status"], "cancelled", "{}", cancelled.text());
 
     // Bad input changes nothing; unknown ids are not found.
