@@ -402,22 +402,25 @@ async fn two_instances_on_postgres_deliver_through_one() {
     assert_eq!(doubles, 0, "with a healthy receiver and no crash, each event is posted once");
 }
 
-/// An endpoint that never answers 2xx: the event is retried with backoff until the give-up
-/// horizon, then dropped, counted and no longer sent.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_event_nobody_takes_is_given_up_at_the_horizon() {
+/// A deliverer over a memory store read with `clock`, posting to `url` with the given timings
+/// (`give_up_after_secs`, `timeout_secs`, `lease_secs`, …), and one `signing.completed` event for
+/// workflow `workflow` waiting in its outbox.
+async fn memory_deliverer(
+    clock: Arc<dyn bonin_domain::Clock>,
+    url: String,
+    timings: Value,
+    workflow: &str,
+) -> (Arc<bonin_adapters_store::MemoryStore>, Arc<bonin_app::events::Deliverer>, Arc<bonin_app::metrics::Metrics>, String)
+{
     use bonin_adapters_store::MemoryStore;
     use bonin_app::{config::EventsConfig, events::Deliverer, metrics::Metrics, service::*};
-    use bonin_domain::{Clock, EventData, ManualClock, OsRng, Outbox, OutboxEvent, events::generate_event_id};
+    use bonin_domain::{EventData, OsRng, Outbox, OutboxEvent, events::generate_event_id};
 
-    let (receiver_addr, receiver) = start_receiver(usize::MAX).await;
-    let clock = Arc::new(ManualClock::new(time::OffsetDateTime::now_utc()));
     let store = Arc::new(MemoryStore::with_clock(clock.clone()));
-    let config: EventsConfig = serde_json::from_value(json!({
-        "endpoints": [{"url": format!("http://{receiver_addr}/hook"), "secret": SECRET}],
-        "give_up_after_secs": 60, "timeout_secs": 2, "retry_base_ms": 1000, "retry_max_secs": 10, "lease_secs": 30,
-    }))
-    .unwrap();
+    let mut config =
+        json!({"endpoints": [{"url": url, "secret": SECRET}], "retry_base_ms": 1000, "retry_max_secs": 10});
+    config.as_object_mut().unwrap().extend(timings.as_object().unwrap().clone());
+    let config: EventsConfig = serde_json::from_value(config).unwrap();
     let settings = ServiceSettings::new("http://127.0.0.1:1", bonin_domain::ProviderId::ALL[0])
         .with_pii_retention(Duration::from_secs(60))
         .with_identity_grace(Duration::ZERO);
@@ -426,11 +429,51 @@ async fn an_event_nobody_takes_is_given_up_at_the_horizon() {
             .with_events(true),
     );
     let metrics = Arc::new(Metrics::default());
-    let deliverer =
-        Deliverer::new(&config, store.clone(), service, Arc::new(OsRng), metrics.clone(), true).unwrap().unwrap();
-    let data = EventData::signing("esignon", None, "wf-give-up", "completed");
+    let deliverer = Arc::new(
+        Deliverer::new(&config, store.clone(), service, Arc::new(OsRng), metrics.clone(), true).unwrap().unwrap(),
+    );
+    let data = EventData::signing("esignon", None, workflow, "completed");
     let event = OutboxEvent::new(generate_event_id(&OsRng).unwrap(), "signing.completed", data, clock.now());
     store.enqueue(std::slice::from_ref(&event)).await.unwrap();
+    (store, deliverer, metrics, event.id)
+}
+
+/// A receiver that answers every POST to `/hook` with `status` and `body` after `delay`; counts them.
+async fn fixed_receiver(delay: Duration, status: u16, body: String) -> (SocketAddr, Arc<Mutex<usize>>) {
+    let posts = Arc::new(Mutex::new(0usize));
+    let counted = posts.clone();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let app = Router::new().route(
+        "/hook",
+        post(move || {
+            let (counted, body) = (counted.clone(), body.clone());
+            async move {
+                tokio::time::sleep(delay).await;
+                *counted.lock().unwrap() += 1;
+                (axum::http::StatusCode::from_u16(status).unwrap(), body)
+            }
+        }),
+    );
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    (addr, posts)
+}
+
+/// An endpoint that never answers 2xx: the event is retried with backoff until the give-up
+/// horizon, then dropped, counted and no longer sent.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_event_nobody_takes_is_given_up_at_the_horizon() {
+    use bonin_domain::{ManualClock, Outbox};
+
+    let (receiver_addr, receiver) = start_receiver(usize::MAX).await;
+    let clock = Arc::new(ManualClock::new(time::OffsetDateTime::now_utc()));
+    let (store, deliverer, metrics, event_id) = memory_deliverer(
+        clock.clone(),
+        format!("http://{receiver_addr}/hook"),
+        json!({"give_up_after_secs": 60, "timeout_secs": 2, "lease_secs": 30}),
+        "wf-give-up",
+    )
+    .await;
 
     let mut rounds = 0;
     while store.depth().await.unwrap() > 0 {
@@ -441,7 +484,7 @@ async fn an_event_nobody_takes_is_given_up_at_the_horizon() {
     }
     let attempts = receiver.lock().unwrap().requests.len();
     assert!(attempts >= 6, "retried until the horizon: {attempts} attempts");
-    assert!(receiver.lock().unwrap().requests.iter().all(|c| c.id == event.id && c.status == 500));
+    assert!(receiver.lock().unwrap().requests.iter().all(|c| c.id == event_id && c.status == 500));
     let text = metrics.render(&[]);
     assert!(text.lines().any(|l| l == "bonin_events_given_up_total 1"), "{text}");
     assert!(
@@ -457,46 +500,17 @@ async fn an_event_nobody_takes_is_given_up_at_the_horizon() {
 /// round delivers and settles it, whatever the body's size.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_2xx_with_a_large_body_is_a_delivery() {
-    use bonin_adapters_store::MemoryStore;
-    use bonin_app::{config::EventsConfig, events::Deliverer, metrics::Metrics, service::*};
-    use bonin_domain::{Clock, EventData, ManualClock, OsRng, Outbox, OutboxEvent, events::generate_event_id};
+    use bonin_domain::{ManualClock, Outbox};
 
-    let posts = Arc::new(Mutex::new(0usize));
-    let counted = posts.clone();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let app = Router::new().route(
-        "/hook",
-        post(move || {
-            let counted = counted.clone();
-            async move {
-                *counted.lock().unwrap() += 1;
-                "x".repeat(512 * 1024)
-            }
-        }),
-    );
-    tokio::spawn(async move { axum::serve(listener, app).await });
-
+    let (addr, posts) = fixed_receiver(Duration::ZERO, 200, "x".repeat(512 * 1024)).await;
     let clock = Arc::new(ManualClock::new(time::OffsetDateTime::now_utc()));
-    let store = Arc::new(MemoryStore::with_clock(clock.clone()));
-    let config: EventsConfig = serde_json::from_value(json!({
-        "endpoints": [{"url": format!("http://{addr}/hook"), "secret": SECRET}],
-        "give_up_after_secs": 600, "timeout_secs": 5, "retry_base_ms": 1000, "retry_max_secs": 10, "lease_secs": 30,
-    }))
-    .unwrap();
-    let settings = ServiceSettings::new("http://127.0.0.1:1", bonin_domain::ProviderId::ALL[0])
-        .with_pii_retention(Duration::from_secs(60))
-        .with_identity_grace(Duration::ZERO);
-    let service = Arc::new(
-        VerificationService::new(store.clone(), clock.clone(), Arc::new(OsRng), settings, Arc::new(NoObserver))
-            .with_events(true),
-    );
-    let metrics = Arc::new(Metrics::default());
-    let deliverer =
-        Deliverer::new(&config, store.clone(), service, Arc::new(OsRng), metrics.clone(), true).unwrap().unwrap();
-    let data = EventData::signing("esignon", None, "wf-large-answer", "completed");
-    let event = OutboxEvent::new(generate_event_id(&OsRng).unwrap(), "signing.completed", data, clock.now());
-    store.enqueue(std::slice::from_ref(&event)).await.unwrap();
+    let (store, deliverer, metrics, _) = memory_deliverer(
+        clock,
+        format!("http://{addr}/hook"),
+        json!({"give_up_after_secs": 600, "timeout_secs": 5, "lease_secs": 30}),
+        "wf-large-answer",
+    )
+    .await;
 
     assert_eq!(deliverer.round().await.unwrap(), 1);
     assert_eq!(store.depth().await.unwrap(), 0, "settled after one round");
@@ -509,48 +523,17 @@ async fn a_2xx_with_a_large_body_is_a_delivery() {
 /// instance asking for it mid-round is refused, and gets it once the holder stops renewing.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_long_round_keeps_the_delivery_lease() {
-    use bonin_adapters_store::MemoryStore;
-    use bonin_app::{
-        config::EventsConfig,
-        events::{DELIVERER_LEASE, Deliverer},
-        metrics::Metrics,
-        service::*,
-    };
-    use bonin_domain::{Clock, EventData, OsRng, Outbox, OutboxEvent, SystemClock, events::generate_event_id};
+    use bonin_app::events::DELIVERER_LEASE;
+    use bonin_domain::{Outbox, SystemClock};
 
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let app = Router::new().route(
-        "/hook",
-        post(|| async {
-            tokio::time::sleep(Duration::from_secs(5)).await;
-            axum::http::StatusCode::NO_CONTENT
-        }),
-    );
-    tokio::spawn(async move { axum::serve(listener, app).await });
-
-    let clock: Arc<dyn Clock> = Arc::new(SystemClock::new());
-    let store = Arc::new(MemoryStore::with_clock(clock.clone()));
-    let config: EventsConfig = serde_json::from_value(json!({
-        "endpoints": [{"url": format!("http://{addr}/hook"), "secret": SECRET}],
-        "give_up_after_secs": 600, "timeout_secs": 10, "retry_base_ms": 1000, "retry_max_secs": 10, "lease_secs": 2,
-    }))
-    .unwrap();
-    let settings = ServiceSettings::new("http://127.0.0.1:1", bonin_domain::ProviderId::ALL[0])
-        .with_pii_retention(Duration::from_secs(60))
-        .with_identity_grace(Duration::ZERO);
-    let service = Arc::new(
-        VerificationService::new(store.clone(), clock.clone(), Arc::new(OsRng), settings, Arc::new(NoObserver))
-            .with_events(true),
-    );
-    let deliverer = Arc::new(
-        Deliverer::new(&config, store.clone(), service, Arc::new(OsRng), Arc::new(Metrics::default()), true)
-            .unwrap()
-            .unwrap(),
-    );
-    let data = EventData::signing("esignon", None, "wf-slow-endpoint", "completed");
-    let event = OutboxEvent::new(generate_event_id(&OsRng).unwrap(), "signing.completed", data, clock.now());
-    store.enqueue(std::slice::from_ref(&event)).await.unwrap();
+    let (addr, _) = fixed_receiver(Duration::from_secs(5), 204, String::new()).await;
+    let (store, deliverer, _, _) = memory_deliverer(
+        Arc::new(SystemClock::new()),
+        format!("http://{addr}/hook"),
+        json!({"give_up_after_secs": 600, "timeout_secs": 10, "lease_secs": 2}),
+        "wf-slow-endpoint",
+    )
+    .await;
 
     let round = tokio::spawn({
         let deliverer = deliverer.clone();
@@ -576,37 +559,16 @@ async fn a_long_round_keeps_the_delivery_lease() {
 async fn a_clean_stop_hands_the_delivery_lease_over_at_once() {
     use std::sync::atomic::{AtomicBool, Ordering};
 
-    use bonin_adapters_store::MemoryStore;
-    use bonin_app::{
-        config::EventsConfig,
-        events::{DELIVERER_LEASE, Deliverer},
-        metrics::Metrics,
-        service::*,
-    };
-    use bonin_domain::{Clock, OsRng, Outbox, SystemClock};
+    use bonin_app::events::DELIVERER_LEASE;
+    use bonin_domain::{Outbox, SystemClock};
 
-    let clock: Arc<dyn Clock> = Arc::new(SystemClock::new());
-    let store = Arc::new(MemoryStore::with_clock(clock.clone()));
-    let config: EventsConfig = serde_json::from_value(json!({
-        "endpoints": [{"url": "http://127.0.0.1:9/hook", "secret": SECRET}],
-        "give_up_after_secs": 600, "timeout_secs": 5, "retry_base_ms": 1000, "retry_max_secs": 10, "lease_secs": 300,
-    }))
-    .unwrap();
-    let settings = ServiceSettings::new("http://127.0.0.1:1", bonin_domain::ProviderId::ALL[0])
-        .with_pii_retention(Duration::from_secs(60))
-        .with_identity_grace(Duration::ZERO);
-    let service = Arc::new(VerificationService::new(
-        store.clone(),
-        clock.clone(),
-        Arc::new(OsRng),
-        settings,
-        Arc::new(NoObserver),
-    ));
-    let deliverer = Arc::new(
-        Deliverer::new(&config, store.clone(), service, Arc::new(OsRng), Arc::new(Metrics::default()), true)
-            .unwrap()
-            .unwrap(),
-    );
+    let (store, deliverer, _, _) = memory_deliverer(
+        Arc::new(SystemClock::new()),
+        "http://127.0.0.1:9/hook".to_owned(),
+        json!({"give_up_after_secs": 600, "timeout_secs": 5, "lease_secs": 300}),
+        "wf-clean-stop",
+    )
+    .await;
     let stop = Arc::new(AtomicBool::new(false));
     let running = tokio::spawn(deliverer.run(stop.clone()));
     // Its first round takes the lease at once.

@@ -266,9 +266,9 @@ impl SessionStore for FlakyStore {
     }
 }
 
-#[tokio::test]
-async fn a_store_failure_after_a_one_time_result_loses_nothing_and_cleans_up_only_after_commit() {
-    let clock = Arc::new(SystemClock::new());
+/// A service over a store that refuses final writes (until `broken` is cleared), with a window
+/// provider whose result can be taken once.
+fn service_over_a_broken_store(clock: Arc<dyn Clock>) -> (Arc<FlakyStore>, Arc<OneShotWindow>, VerificationService) {
     let store = Arc::new(FlakyStore {
         inner: MemoryStore::with_clock(clock.clone()),
         broken: AtomicBool::new(true),
@@ -279,6 +279,12 @@ async fn a_store_failure_after_a_one_time_result_loses_nothing_and_cleans_up_onl
     let service =
         VerificationService::new(store.clone(), clock, Arc::new(OsRng), settings(Duration::ZERO), Arc::new(NoObserver))
             .with_window(window.clone());
+    (store, window, service)
+}
+
+#[tokio::test]
+async fn a_store_failure_after_a_one_time_result_loses_nothing_and_cleans_up_only_after_commit() {
+    let (store, window, service) = service_over_a_broken_store(Arc::new(SystemClock::new()));
     let id = service.start(start(Method::Window, None)).await.unwrap().verification.id().clone();
     let callback = CallbackParams::new(CallbackTransport::Post).with("data", "x");
 
@@ -613,21 +619,7 @@ async fn an_age_refused_result_is_cleaned_up_at_the_provider_too() {
 #[tokio::test]
 async fn an_expiry_check_writes_a_held_result_first_and_never_expires_over_it() {
     let clock = Arc::new(ManualClock::new(time::OffsetDateTime::now_utc()));
-    let store = Arc::new(FlakyStore {
-        inner: MemoryStore::with_clock(clock.clone()),
-        broken: AtomicBool::new(true),
-        interloper: AtomicBool::new(false),
-    });
-    let window =
-        Arc::new(OneShotWindow { taken: AtomicBool::new(false), cleaned: AtomicUsize::new(0), fail_in_browser: false });
-    let service = VerificationService::new(
-        store.clone(),
-        clock.clone(),
-        Arc::new(OsRng),
-        settings(Duration::ZERO),
-        Arc::new(NoObserver),
-    )
-    .with_window(window);
+    let (store, _, service) = service_over_a_broken_store(clock.clone());
     let started = service.start(start(Method::Window, None)).await.unwrap().verification;
     let id = started.id().clone();
     let callback = CallbackParams::new(CallbackTransport::Post).with("data", "x");
