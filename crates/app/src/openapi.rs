@@ -105,7 +105,8 @@ pub fn served(served: Served) -> Value {
         && let Some(start) = document["components"]["schemas"]["StartRequest"].as_object_mut()
         && let Some(all) = start.entry("allOf").or_insert_with(|| json!([])).as_array_mut()
     {
-        all.push(json!({"if": {"not": {"required": ["provider"]}},
+        // Absent or `null` alike: not a provider named.
+        all.push(json!({"if": {"not": {"required": ["provider"], "properties": {"provider": {"type": "string"}}}},
             "then": {"properties": {"method": {"enum": default.capabilities().methods()}}},
             "description": format!("Without `provider`: {}, this server's default provider.", default.id())}));
     }
@@ -636,6 +637,7 @@ mirror_enum!(
 
 /// The person's details, for windows that can be filled in with them.
 #[derive(Debug, ToSchema)]
+#[serde(deny_unknown_fields)]
 #[schema(as = Prefill)]
 #[allow(dead_code)] // Describes what `bonin_domain::Prefill` reads.
 pub(crate) struct PrefillSchema {
