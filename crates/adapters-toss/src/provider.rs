@@ -131,7 +131,8 @@ const LAUNCHERS: &[Launcher] = &[Launcher {
     var target = typeof launch.auth_url === "string" && launch.auth_url ? launch.auth_url
       : typeof launch.app_scheme === "string" && launch.app_scheme ? launch.app_scheme : null;
     if (!target) { ctx.reject("unsupported_launch", "Toss gave neither a page nor an app address to open"); return; }
-    if (ctx.navigate(target) && ctx.window) { ctx.follow(); }
+    // Page display moves this page to Toss's (and nothing follows); to the app, the page stays.
+    if (ctx.navigate(target) && (ctx.window || target !== launch.auth_url)) { ctx.follow(); }
   }"#,
 }];
 

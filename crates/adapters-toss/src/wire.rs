@@ -250,20 +250,22 @@ impl TossLaunch {
             .filter(|t| valid_tx_id(t))
             .and_then(|t| ProviderTxId::new(t).ok())
             .ok_or_else(|| Error::protocol(provider, "request: txId missing or malformed"))?;
-        // The browser navigates to these: a page must be http(s), an app link must not be a
-        // script, data or local scheme. Anything else is a hostile or broken answer.
-        let link = |key: &'static str, page: bool| match member(success, key) {
-            Some(url) if !safe_link(&url, page) => {
-                Err(Error::protocol(provider, format!("request: {key} is not a usable link")))
+        // The browser navigates to these: the page must be http(s), an app link must not be a
+        // script, data or local scheme. A page that is not one is a hostile or broken answer; an
+        // app link that is not one is left out (the page still works).
+        let auth_url = match member(success, "authUrl") {
+            Some(url) if !safe_link(&url, true) => {
+                return Err(Error::protocol(provider, "request: authUrl is not a usable link"));
             }
-            other => Ok(other),
+            other => other,
         };
+        let app_link = |key: &str| member(success, key).filter(|url| safe_link(url, false));
         Ok(Self {
             tx_id,
-            auth_url: link("authUrl", true)?,
-            app_scheme: link("appScheme", false)?,
-            android_app_uri: link("androidAppUri", false)?,
-            ios_app_uri: link("iosAppUri", false)?,
+            auth_url,
+            app_scheme: app_link("appScheme"),
+            android_app_uri: app_link("androidAppUri"),
+            ios_app_uri: app_link("iosAppUri"),
             requested_at: member(success, "requestedDt").and_then(|t| parse_time(&t)),
         })
     }
@@ -375,11 +377,15 @@ mod tests {
         assert!(read("authUrl", "http://127.0.0.1:9000/toss/auth").is_ok());
         assert!(read("appScheme", "supertoss://toss-cert?txId=1").is_ok());
         assert!(read("androidAppUri", "intent://toss-cert#Intent;scheme=supertoss;end").is_ok());
+        for hostile in
+            ["javascript:opener.document.title='x'", "JavaScript:alert(1)", "supertoss://toss-cert", "https:/x"]
+        {
+            let error = read("authUrl", hostile).unwrap_err();
+            assert!(matches!(error, Error::Protocol { .. }), "authUrl = {hostile}: {error:?}");
+            assert!(!error.to_string().contains(hostile), "the value is not echoed");
+        }
+        // An app link that is not one is left out; the page still opens.
         for (key, hostile) in [
-            ("authUrl", "javascript:opener.document.title='x'"),
-            ("authUrl", "JavaScript:alert(1)"),
-            ("authUrl", "supertoss://toss-cert"),
-            ("authUrl", "https:/no-authority"),
             ("appScheme", "javascript:alert(1)"),
             ("appScheme", "data:text/html,<script>alert(1)</script>"),
             ("iosAppUri", "vbscript:x"),
@@ -387,9 +393,11 @@ mod tests {
             ("appScheme", "java\tscript:alert(1)"),
             ("appScheme", "no scheme at all"),
         ] {
-            let error = read(key, hostile).unwrap_err();
-            assert!(matches!(error, Error::Protocol { .. }), "{key} = {hostile}: {error:?}");
-            assert!(!error.to_string().contains(hostile), "the value is not echoed");
+            let launch = read(key, hostile).unwrap();
+            assert!(
+                launch.app_scheme.is_none() && launch.android_app_uri.is_none() && launch.ios_app_uri.is_none(),
+                "{key} = {hostile}"
+            );
         }
     }
 

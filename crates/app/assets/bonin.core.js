@@ -60,13 +60,14 @@
 
   // NICE's kind (and any provider's plain form): post the fields, into the popup when there is one.
   function submitForm(launch, ctx) {
-    if (!safeUrl(launch.action)) {
+    var action = safeUrl(launch.action);
+    if (!action) {
       ctx.reject("unsafe_launch", "the launch's form action is not a web address");
       return;
     }
     var form = global.document.createElement("form");
     form.method = launch.method || "post";
-    form.action = launch.action;
+    form.action = action;
     form.style.display = "none";
     (launch.fields || []).forEach(function (field) {
       var input = global.document.createElement("input");

@@ -192,7 +192,8 @@ pub struct StartBody {
     pub display: Option<Display>,
     /// Checked by bonin against the verified birth date for every provider (`age_restricted`),
     /// and passed to providers that enforce it in their window.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "integral_u8")]
+    #[schema(maximum = 255)]
     pub min_age: Option<u8>,
     /// The person's details, for windows that can be filled in with them (where the provider's
     /// window takes them: some fix name and phone, others only pre-fill). They reach the launch,
@@ -205,6 +206,19 @@ pub struct StartBody {
     /// (JSON text).
     #[serde(default)]
     pub custom_data: Option<String>,
+}
+
+/// An optional integer from 0 to 255, also when written `19.0` (JSON numbers do not tell the two
+/// apart, and JSON Schema's `integer` takes both).
+fn integral_u8<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<u8>, D::Error> {
+    let Some(number) = Option::<serde_json::Number>::deserialize(d)? else { return Ok(None) };
+    let whole = number
+        .as_u64()
+        .or_else(|| number.as_f64().filter(|f| f.fract() == 0.0 && (0.0..=255.0).contains(f)).map(|f| f as u64));
+    whole
+        .and_then(|n| u8::try_from(n).ok())
+        .map(Some)
+        .ok_or_else(|| serde::de::Error::custom("expected an integer from 0 to 255"))
 }
 
 impl std::fmt::Debug for StartBody {

@@ -1332,6 +1332,20 @@ pub fn reference_markdown() -> String {
 mod tests {
     use super::*;
 
+    #[test]
+    fn an_event_endpoint_shows_its_origin_only() {
+        assert_eq!(redact_endpoint("https://hooks.example"), "https://hooks.example");
+        assert_eq!(redact_endpoint("https://hooks.example/"), "https://hooks.example");
+        assert_eq!(
+            redact_endpoint("https://Hooks.Example/services/T0/B0/XyZtoken"),
+            "https://hooks.example/<redacted>"
+        );
+        assert_eq!(redact_endpoint("https://hooks.example?code=abc"), "https://hooks.example/<redacted>");
+        // A backslash ends the host, as URL parsers read it: what follows is hidden too.
+        assert_eq!(redact_endpoint("https://hooks.example\\T0KEN"), "https://hooks.example/<redacted>");
+        assert_eq!(redact_endpoint("not a url"), "<unreadable>");
+    }
+
     fn unvalidated(file: Option<&str>, env: &[(&str, &str)]) -> LoadedConfig {
         static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
         let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);

@@ -240,19 +240,26 @@ impl Deliverer {
         let claimed = self.outbox.claim(&self.holder, BATCH, self.claim_lease).await?;
         let handled = claimed.len();
         let deliveries = futures::future::join_all(claimed.into_iter().map(|event| self.handle(event)));
-        tokio::pin!(deliveries);
         // The lease is renewed while the round runs (a third of its time apart), so that a round
         // longer than the lease (endpoints timing out) does not let another instance take over.
-        let mut renew = tokio::time::interval_at(tokio::time::Instant::now() + self.lease / 3, self.lease / 3);
-        loop {
-            tokio::select! {
-                _ = &mut deliveries => break,
-                _ = renew.tick() => match self.outbox.hold_lease(DELIVERER_LEASE, &self.holder, self.lease).await {
+        // The renewals run beside the deliveries, never holding them up.
+        let period = (self.lease / 3).max(Duration::from_millis(100));
+        let renewals = async {
+            let mut renew = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
+            loop {
+                renew.tick().await;
+                match self.outbox.hold_lease(DELIVERER_LEASE, &self.holder, self.lease).await {
                     Ok(true) => {}
-                    Ok(false) => tracing::warn!("the delivery lease was taken over during a round; its claimed events are finished"),
+                    Ok(false) => tracing::warn!(
+                        "the delivery lease was taken over during a round; its claimed events are finished"
+                    ),
                     Err(error) => tracing::warn!(%error, "the delivery lease could not be renewed during a round"),
-                },
+                }
             }
+        };
+        tokio::select! {
+            _ = deliveries => {}
+            _ = renewals => {}
         }
         Ok(handled)
     }
@@ -386,7 +393,7 @@ impl SigningEventSink {
     /// with the label in `data.status`), from the provider's `callback` as received.
     ///
     /// The event id is derived from the callback (a SHA-256 of the provider, the workflow, the
-    /// status and the callback's bytes), so a callback the provider sends again (after an error
+    /// status and the callback's JSON `body`, written canonically: [`identity_of`]), so a callback the provider sends again (after an error
     /// answer, or an answer it did not receive) is the same event under the same `webhook-id`: the
     /// outbox keeps one while it is pending, and a receiver that deduplicates on the id drops a copy
     /// that arrives after the first was delivered.

@@ -191,7 +191,9 @@ const OTP_CODE: &str = "^[0-9]{4,8}$";
 const EMAIL: &str =
     r"^[^@\s\u0000-\u001f\u007f-\u009f]+@[^@\s\u0000-\u001f\u007f-\u009f]*\.[^@\s\u0000-\u001f\u007f-\u009f]*$";
 /// An eSignon workflow name: not blank, none of `' " \ / : | < > . ?` (as the adapter checks).
-const WORKFLOW_NAME: &str = r#"^[^'"\\/:|<>.?]*[^\s'"\\/:|<>.?][^'"\\/:|<>.?]*$"#;
+const WORKFLOW_NAME: &str = r#"^[^'"\\/:|<>.?]*[^\s\u0085'"\\/:|<>.?][^'"\\/:|<>.?]*$"#;
+/// Not blank: a character that is not white space (`\u0085` named, as ECMAScript's `\s` lacks it).
+const NOT_BLANK: &str = r"[^\s\u0085]";
 /// An absolute `http(s)` URL (its origin must also be allowed, which configuration decides).
 const HTTP_URL: &str = "^https?://[^/?#@\\s]+([/?#][^\\s]*)?$";
 
@@ -227,7 +229,19 @@ fn constrain(schemas: &mut Value) {
     set("Signer", "email", string(EMAIL, Some(254)));
     set("ConfirmRequest", "code", string(OTP_CODE, None));
     set("SigningStartRequest", "workflow_name", string(WORKFLOW_NAME, Some(128)));
+    set("SigningStartRequest", "template_id", string(NOT_BLANK, None));
+    set("SigningStartRequest", "fields", json!({"propertyNames": {"pattern": NOT_BLANK}}));
     set("StartRequest", "return_url", string(HTTP_URL, None));
+    // Every signer is reached by email or phone.
+    if let Some(signer) = schemas["Signer"].as_object_mut() {
+        signer.insert(
+            "anyOf".into(),
+            json!([
+                {"required": ["email"], "properties": {"email": {"type": "string"}}},
+                {"required": ["phone"], "properties": {"phone": {"type": "string"}}},
+            ]),
+        );
+    }
     // A window verification needs its return URL.
     if let Some(start) = schemas["StartRequest"].as_object_mut() {
         let rule = json!({"if": {"properties": {"method": {"const": "window"}}, "required": ["method"]},
@@ -242,7 +256,7 @@ fn constrain(schemas: &mut Value) {
         cancel.insert(
             "then".into(),
             json!({"required": ["reason"],
-            "properties": {"reason": {"type": "string", "pattern": "\\S"}}}),
+            "properties": {"reason": {"type": "string", "pattern": NOT_BLANK}}}),
         );
     }
     // Rust's `IpAddr`: an IPv4 or IPv6 address, nothing else.

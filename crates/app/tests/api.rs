@@ -402,6 +402,21 @@ async fn confirming_after_seven_minutes_is_expired() {
 }
 
 #[tokio::test]
+async fn min_age_is_an_integer_from_0_to_255_however_it_is_written() {
+    let (router, _) = controlled();
+    for accepted in [json!(19), json!(19.0), json!(0), json!(255)] {
+        let reply =
+            send(&router, post_json("/v1/verifications", &json!({"method": "otp", "min_age": accepted}), None)).await;
+        assert_eq!(reply.status, StatusCode::CREATED, "{accepted}: {}", reply.text());
+    }
+    for refused in [json!(19.5), json!(-1), json!(256), json!(273075.0), json!("19")] {
+        let reply =
+            send(&router, post_json("/v1/verifications", &json!({"method": "otp", "min_age": refused}), None)).await;
+        assert_eq!(reply.code(), "invalid_request", "{refused}");
+    }
+}
+
+#[tokio::test]
 async fn otp_input_is_validated_before_anything_is_sent() {
     let (router, _) = controlled();
     let reply = send(&router, post_json("/v1/verifications", &json!({"method": "otp"}), None)).await;

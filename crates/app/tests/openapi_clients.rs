@@ -362,6 +362,12 @@ fn schemathesis_finds_no_failure_with_every_check_and_the_stateful_phase() {
     let served = serve();
     let dir = tempdir();
     let report = dir.join("junit.xml");
+    // CI's run is bounded by the config's `max-time`; a longer campaign sets this (seconds).
+    let longer: Vec<String> = std::env::var("BONIN_SCHEMATHESIS_MAX_TIME")
+        .ok()
+        .filter(|secs| secs.parse::<u32>().is_ok())
+        .map(|secs| vec!["--max-time".to_owned(), secs])
+        .unwrap_or_default();
     run(
         Command::new(python.with_file_name("schemathesis"))
             .args(["--config-file"])
@@ -371,6 +377,7 @@ fn schemathesis_finds_no_failure_with_every_check_and_the_stateful_phase() {
             .args(["--url", &served.base])
             .args(["--header", &format!("Authorization: Bearer {API_KEY}")])
             .args(["--checks", "all", "--phases", "examples,coverage,fuzzing,stateful"])
+            .args(&longer)
             .arg("--report-junit-path")
             .arg(&report)
             .env("BONIN_TEST_RETURN_URL", format!("{}/demo/done", served.base))

@@ -75,7 +75,7 @@ fn validate_email(value: String) -> Result<String, &'static str> {
     if local.is_empty() || domain.is_empty() || !domain.contains('.') || domain.contains('@') {
         return Err("must be an email address");
     }
-    if trimmed.len() > 254 || trimmed.chars().any(|c| c.is_whitespace() || c.is_control()) {
+    if trimmed.chars().count() > 254 || trimmed.chars().any(|c| c.is_whitespace() || c.is_control()) {
         return Err("must be an email address of at most 254 characters without spaces");
     }
     Ok(trimmed.to_owned())

@@ -73,7 +73,8 @@ pub fn origin_of(url: &str) -> Option<String> {
     if scheme != "http" && scheme != "https" {
         return None;
     }
-    let authority = rest.split(['/', '?', '#']).next()?;
+    // A backslash ends the authority too: browsers and URL parsers read it as `/` in http(s) URLs.
+    let authority = rest.split(['/', '\\', '?', '#']).next()?;
     if authority.is_empty() || authority.contains('@') || authority.contains(char::is_whitespace) {
         return None;
     }
@@ -287,6 +288,8 @@ pub struct VerificationService {
     settings: ServiceSettings,
     metrics: Arc<dyn ServiceObserver>,
     parked: std::sync::Mutex<HashMap<VerificationId, Parked>>,
+    /// Held results being written now (taken out of `parked` for the write).
+    flushing: std::sync::Mutex<std::collections::HashSet<VerificationId>>,
     /// App verifications this instance started or read, polled in the background until they end.
     watched: std::sync::Mutex<std::collections::BTreeSet<VerificationId>>,
     /// Whether state changes write events to the store's outbox (see [`crate::events`]).
@@ -376,6 +379,7 @@ impl VerificationService {
             settings,
             metrics,
             parked: std::sync::Mutex::new(HashMap::new()),
+            flushing: std::sync::Mutex::new(std::collections::HashSet::new()),
             watched: std::sync::Mutex::new(std::collections::BTreeSet::new()),
             events: false,
         }
@@ -405,12 +409,16 @@ impl VerificationService {
     /// when the deadline has not passed yet (the check is rescheduled).
     ///
     /// A result this instance holds for the verification (the store refused it earlier) is written
-    /// first, and while it cannot be, the verification is not expired. A verification is expired
-    /// only [`EXPIRY_GRACE`] past its deadline, so that a result another instance holds is
-    /// written first when the store comes back (instances retry held results every few seconds).
+    /// first, and while it cannot be (or is being written), the verification is not expired. A
+    /// verification is expired only [`EXPIRY_GRACE`] past its deadline, so that a result another
+    /// instance holds is usually written first once the store is back (instances retry held
+    /// results every few seconds); one held by another instance through an outage longer than
+    /// that can lose to the expiry.
     pub async fn expire_if_due(&self, id: &VerificationId) -> Result<bool, Error> {
         self.flush_parked(id).await;
-        if self.parked.lock().map(|map| map.contains_key(id)).unwrap_or(false) {
+        let held = self.parked.lock().map(|map| map.contains_key(id)).unwrap_or(true)
+            || self.flushing.lock().map(|set| set.contains(id)).unwrap_or(true);
+        if held {
             return Ok(false);
         }
         let Some(current) = self.store.get(id).await? else { return Ok(true) };
@@ -637,7 +645,14 @@ impl VerificationService {
             Err(_) => None,
         };
         let Some(parked) = parked else { return };
-        match self.commit(&parked.current, &parked.identity, parked.at).await {
+        if let Ok(mut set) = self.flushing.lock() {
+            set.insert(id.clone());
+        }
+        let written = self.commit(&parked.current, &parked.identity, parked.at).await;
+        if let Ok(mut set) = self.flushing.lock() {
+            set.remove(id);
+        }
+        match written {
             Ok(stored) => self.after_commit(&stored, parked.after_commit.as_ref()).await,
             Err(Error::Unavailable { dependency: crate::Dependency::Store, .. })
             | Err(Error::Indeterminate { dependency: crate::Dependency::Store, .. }) => {
@@ -829,11 +844,13 @@ impl VerificationService {
 
     /// How long the store keeps `next`: the retention time after a final state, else the time left
     /// plus the retention time.
+    /// An open record outlives its deadline by at least twice [`EXPIRY_GRACE`], so that its
+    /// expiry check finds it whatever the retention time.
     fn ttl_for(&self, next: &Verification) -> Duration {
         if next.stored_status().is_final() {
             self.settings.pii_retention
         } else {
-            remaining(next.expires_at(), self.clock.now()) + self.settings.pii_retention
+            remaining(next.expires_at(), self.clock.now()) + self.settings.pii_retention.max(EXPIRY_GRACE * 2)
         }
     }
 
