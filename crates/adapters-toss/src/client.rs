@@ -312,7 +312,14 @@ impl TossClient {
             .call("toss.request", "request", &body, Idempotency::NotIdempotent)
             .await?
             .map_err(|e| e.into_error(self.provider, "request", false))?;
-        TossLaunch::from_success(&success, self.provider)
+        let launch = TossLaunch::from_success(&success, self.provider)?;
+        // Toss's own pages are https: a plain-http page only from an API reached over http (the
+        // sandbox).
+        let plain = |url: &str| url.get(..7).is_some_and(|scheme| scheme.eq_ignore_ascii_case("http://"));
+        if launch.auth_url.as_deref().is_some_and(plain) && !plain(&self.config.api_base) {
+            return Err(Error::protocol(self.provider, "request: authUrl is not https"));
+        }
+        Ok(launch)
     }
 
     /// Where `tx_id` stands (`…/status`). A read: retried when that is safe.

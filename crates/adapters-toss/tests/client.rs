@@ -262,6 +262,15 @@ async fn launch_keeps_the_tx_id_and_reads_the_string_null_as_absent() {
 }
 
 #[tokio::test]
+async fn a_plain_http_page_from_an_https_api_is_a_protocol_error() {
+    let mut answer = launch();
+    answer["authUrl"] = json!("http://auth.cert.toss.im/type-cert?txId=1");
+    let fake = Fake::with_api(move |_, _| respond(200, &success(answer.clone())));
+    let error = client(&fake).request(&TossRequest::user_none()).await.unwrap_err();
+    assert!(matches!(error, Error::Protocol { .. }), "{error:?}");
+}
+
+#[tokio::test]
 async fn a_request_without_a_tx_id_is_a_protocol_error() {
     let fake = Fake::with_api(|_, _| respond(200, &success(json!({"txId": "null", "authUrl": "https://x"}))));
     assert!(matches!(client(&fake).request(&TossRequest::user_none()).await, Err(Error::Protocol { .. })));

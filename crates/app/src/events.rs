@@ -333,8 +333,10 @@ impl Deliverer {
         };
         match outcome {
             Ok(true) => self.settle(&event.id).await,
+            // Within the grace after the deadline, or a held result not written yet: look again
+            // in a third of the grace (at least `retry_base`).
             Ok(false) => {
-                event.due_at = self.clock.now() + self.retry_base;
+                event.due_at = self.clock.now() + self.retry_base.max(bonin_domain::EXPIRY_GRACE / 3);
                 self.reschedule(&event).await;
             }
             Err(error) => {
@@ -393,10 +395,11 @@ impl SigningEventSink {
     /// with the label in `data.status`), from the provider's `callback` as received.
     ///
     /// The event id is derived from the callback (a SHA-256 of the provider, the workflow, the
-    /// status and the callback's JSON `body`, written canonically: [`identity_of`]), so a callback the provider sends again (after an error
-    /// answer, or an answer it did not receive) is the same event under the same `webhook-id`: the
-    /// outbox keeps one while it is pending, and a receiver that deduplicates on the id drops a copy
-    /// that arrives after the first was delivered.
+    /// status and the callback's JSON `body` member, its keys sorted and spacing dropped), so a
+    /// callback the provider sends again (after an error answer, or an answer it did not receive)
+    /// is the same event under the same `webhook-id`: the outbox keeps one while it is pending, and
+    /// a receiver that deduplicates on the id drops a copy that arrives after the first was
+    /// delivered.
     pub async fn progressed(
         &self,
         provider: &str,
