@@ -40,7 +40,7 @@ pub(crate) fn event_text(event: &bonin_domain::OutboxEvent) -> Result<String, St
 }
 
 /// An outbox event read back.
-#[cfg(any(feature = "sqlite", feature = "postgres"))]
+#[cfg(any(feature = "sqlite", feature = "postgres", feature = "redis"))]
 pub(crate) fn event_of(text: &str) -> Result<bonin_domain::OutboxEvent, StoreError> {
     serde_json::from_str(text).map_err(|_| StoreError::Corrupt("a stored event could not be read".into()))
 }
@@ -49,6 +49,7 @@ pub(crate) fn event_of(text: &str) -> Result<bonin_domain::OutboxEvent, StoreErr
 /// hand): it is left where it is, claimed, and logged by its id, so that one unreadable event does
 /// not hold back every other (it is claimed and skipped again when its claim lapses, and read by
 /// a version that understands it).
+#[cfg(any(feature = "sqlite", feature = "postgres", feature = "redis"))]
 pub(crate) fn claimed_event(text: &str) -> Option<bonin_domain::OutboxEvent> {
     match event_of(text) {
         Ok(event) => Some(event),
