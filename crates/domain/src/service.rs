@@ -287,9 +287,8 @@ pub struct VerificationService {
     rng: Arc<dyn Rng>,
     settings: ServiceSettings,
     metrics: Arc<dyn ServiceObserver>,
-    parked: std::sync::Mutex<HashMap<VerificationId, Parked>>,
-    /// Held results being written now (taken out of `parked` for the write).
-    flushing: std::sync::Mutex<std::collections::HashSet<VerificationId>>,
+    /// Verified results the store refused, held on this instance until a write succeeds.
+    held: std::sync::Mutex<Held>,
     /// App verifications this instance started or read, polled in the background until they end.
     watched: std::sync::Mutex<std::collections::BTreeSet<VerificationId>>,
     /// Whether state changes write events to the store's outbox (see [`crate::events`]).
@@ -321,6 +320,35 @@ struct Parked {
     identity: crate::VerifiedIdentity,
     at: Timestamp,
     after_commit: Option<crate::ProviderState>,
+}
+
+/// Held results: waiting for a write, or being written now. One lock over both, so that a result
+/// is always in one of them until it is written (an expiry check never finds it in neither).
+#[derive(Default)]
+struct Held {
+    waiting: HashMap<VerificationId, Parked>,
+    writing: std::collections::HashSet<VerificationId>,
+}
+
+impl Held {
+    /// Takes `id`'s result for a write.
+    fn take(&mut self, id: &VerificationId) -> Option<Parked> {
+        let parked = self.waiting.remove(id)?;
+        self.writing.insert(id.clone());
+        Some(parked)
+    }
+
+    /// `id`'s write ended; `back` when it must wait for another.
+    fn written(&mut self, id: &VerificationId, back: Option<Parked>) {
+        self.writing.remove(id);
+        if let Some(parked) = back {
+            self.waiting.insert(id.clone(), parked);
+        }
+    }
+
+    fn holds(&self, id: &VerificationId) -> bool {
+        self.waiting.contains_key(id) || self.writing.contains(id)
+    }
 }
 
 /// The record a provider's verified answer makes of `base`: verified, or failed when the person is
@@ -378,8 +406,7 @@ impl VerificationService {
             rng,
             settings,
             metrics,
-            parked: std::sync::Mutex::new(HashMap::new()),
-            flushing: std::sync::Mutex::new(std::collections::HashSet::new()),
+            held: std::sync::Mutex::new(Held::default()),
             watched: std::sync::Mutex::new(std::collections::BTreeSet::new()),
             events: false,
         }
@@ -416,9 +443,7 @@ impl VerificationService {
     /// that can lose to the expiry.
     pub async fn expire_if_due(&self, id: &VerificationId) -> Result<bool, Error> {
         self.flush_parked(id).await;
-        let held = self.parked.lock().map(|map| map.contains_key(id)).unwrap_or(true)
-            || self.flushing.lock().map(|set| set.contains(id)).unwrap_or(true);
-        if held {
+        if self.held.lock().map(|held| held.holds(id)).unwrap_or(true) {
             return Ok(false);
         }
         let Some(current) = self.store.get(id).await? else { return Ok(true) };
@@ -640,27 +665,25 @@ impl VerificationService {
 
     /// Writes a parked result for `id`, if this instance holds one.
     async fn flush_parked(&self, id: &VerificationId) {
-        let parked = match self.parked.lock() {
-            Ok(mut map) => map.remove(id),
+        let parked = match self.held.lock() {
+            Ok(mut held) => held.take(id),
             Err(_) => None,
         };
         let Some(parked) = parked else { return };
-        if let Ok(mut set) = self.flushing.lock() {
-            set.insert(id.clone());
-        }
-        let written = self.commit(&parked.current, &parked.identity, parked.at).await;
-        if let Ok(mut set) = self.flushing.lock() {
-            set.remove(id);
-        }
-        match written {
-            Ok(stored) => self.after_commit(&stored, parked.after_commit.as_ref()).await,
-            Err(Error::Unavailable { dependency: crate::Dependency::Store, .. })
-            | Err(Error::Indeterminate { dependency: crate::Dependency::Store, .. }) => {
-                if let Ok(mut map) = self.parked.lock() {
-                    map.insert(id.clone(), parked);
-                }
+        let done = |back: Option<Parked>| {
+            if let Ok(mut held) = self.held.lock() {
+                held.written(id, back);
             }
+        };
+        match self.commit(&parked.current, &parked.identity, parked.at).await {
+            Ok(stored) => {
+                done(None);
+                self.after_commit(&stored, parked.after_commit.as_ref()).await;
+            }
+            Err(Error::Unavailable { dependency: crate::Dependency::Store, .. })
+            | Err(Error::Indeterminate { dependency: crate::Dependency::Store, .. }) => done(Some(parked)),
             Err(error) => {
+                done(None);
                 tracing::warn!(verification_id = %id, code = error.code().as_str(), "a parked result could not be applied");
             }
         }
@@ -669,13 +692,13 @@ impl VerificationService {
     /// Results parked because the store refused them; each is written on the next request for its
     /// verification on this instance, or by [`VerificationService::flush_all_parked`].
     pub fn parked_count(&self) -> usize {
-        self.parked.lock().map(|m| m.len()).unwrap_or(0)
+        self.held.lock().map(|held| held.waiting.len() + held.writing.len()).unwrap_or(0)
     }
 
     /// Tries to write every parked result (call it periodically).
     pub async fn flush_all_parked(&self) {
-        let ids: Vec<VerificationId> = match self.parked.lock() {
-            Ok(map) => map.keys().cloned().collect(),
+        let ids: Vec<VerificationId> = match self.held.lock() {
+            Ok(held) => held.waiting.keys().cloned().collect(),
             Err(_) => return,
         };
         for id in ids {
@@ -787,10 +810,10 @@ impl VerificationService {
                     code = error.code().as_str(),
                     "the store refused a verified result; it is held on this instance until a write succeeds"
                 );
-                if let Ok(mut map) = self.parked.lock() {
+                if let Ok(mut held) = self.held.lock() {
                     let parked =
                         Parked { current: current.clone(), identity: completion.identity, at: now, after_commit: work };
-                    map.insert(current.id().clone(), parked);
+                    held.waiting.insert(current.id().clone(), parked);
                 }
                 return Err(Error::Indeterminate {
                     dependency: crate::Dependency::Store,
@@ -844,6 +867,7 @@ impl VerificationService {
 
     /// How long the store keeps `next`: the retention time after a final state, else the time left
     /// plus the retention time.
+    ///
     /// An open record outlives its deadline by at least twice [`EXPIRY_GRACE`], so that its
     /// expiry check finds it whatever the retention time.
     fn ttl_for(&self, next: &Verification) -> Duration {
@@ -1076,7 +1100,7 @@ impl VerificationService {
                 Err(Error::NotFound) => None,
                 Err(_) => continue,
             };
-            if self.parked.lock().is_ok_and(|parked| parked.contains_key(&id)) {
+            if self.held.lock().is_ok_and(|held| held.holds(&id)) {
                 continue;
             }
             let now = self.clock.now();
