@@ -81,6 +81,14 @@ pub fn document() -> Value {
     document
 }
 
+/// Adds `rule` to `schema`'s `allOf` (where the rules beside its own properties go).
+fn add_rule(schema: &mut Value, rule: Value) {
+    if let Some(all) = schema.as_object_mut().and_then(|s| s.entry("allOf").or_insert_with(|| json!([])).as_array_mut())
+    {
+        all.push(rule);
+    }
+}
+
 /// Which optional routes a running server answers (see [`served`]).
 #[derive(Debug, Clone, Copy)]
 pub struct Served {
@@ -101,14 +109,14 @@ const OPS_PATHS: [&str; 3] = ["/healthz", "/readyz", "/metrics"];
 /// ask for (the configured default provider's).
 pub fn served(served: Served) -> Value {
     let mut document = document();
-    if let Some(default) = served.default_provider.and_then(crate::providers::find)
-        && let Some(start) = document["components"]["schemas"]["StartRequest"].as_object_mut()
-        && let Some(all) = start.entry("allOf").or_insert_with(|| json!([])).as_array_mut()
-    {
+    if let Some(default) = served.default_provider.and_then(crate::providers::find) {
         // Absent or `null` alike: not a provider named.
-        all.push(json!({"if": {"not": {"required": ["provider"], "properties": {"provider": {"type": "string"}}}},
+        add_rule(
+            &mut document["components"]["schemas"]["StartRequest"],
+            json!({"if": {"not": {"required": ["provider"], "properties": {"provider": {"type": "string"}}}},
             "then": {"properties": {"method": {"enum": default.capabilities().methods()}}},
-            "description": format!("Without `provider`: {}, this server's default provider.", default.id())}));
+            "description": format!("Without `provider`: {}, this server's default provider.", default.id())}),
+        );
     }
     if let Some(paths) = document.get_mut("paths").and_then(Value::as_object_mut) {
         paths.retain(|path, _| {
@@ -243,13 +251,11 @@ fn constrain(schemas: &mut Value) {
         );
     }
     // A window verification needs its return URL.
-    if let Some(start) = schemas["StartRequest"].as_object_mut() {
-        let rule = json!({"if": {"properties": {"method": {"const": "window"}}, "required": ["method"]},
-            "then": {"required": ["return_url"], "properties": {"return_url": {"type": "string"}}}});
-        if let Some(all) = start.entry("allOf").or_insert_with(|| json!([])).as_array_mut() {
-            all.push(rule);
-        }
-    }
+    add_rule(
+        &mut schemas["StartRequest"],
+        json!({"if": {"properties": {"method": {"const": "window"}}, "required": ["method"]},
+            "then": {"required": ["return_url"], "properties": {"return_url": {"type": "string"}}}}),
+    );
     // Disposing of a document needs a reason.
     if let Some(cancel) = schemas["SigningCancelRequest"].as_object_mut() {
         cancel.insert("if".into(), json!({"properties": {"command": {"const": "dispose"}}, "required": ["command"]}));
